@@ -1,0 +1,297 @@
+//! One function per subcommand.
+
+use super::{Cli, Command, Failure};
+use crate::config::{Config, Credentials};
+use crate::ligdicash::{ClientSettings, LigdicashClient};
+use crate::lock::InstanceLock;
+use crate::payment::{NewPayment, Status};
+use crate::poller::{Poller, RunMode};
+use crate::sandbox::{self, Faults, SandboxConfig};
+use crate::store::{PaymentRow, Store, StoreError};
+use crate::time::{ms, now_ms, rfc3339};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// Runs the parsed command.
+pub fn execute(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Sandbox {
+            listen,
+            seed,
+            ref faults,
+        } => return serve_sandbox(listen, seed, faults.as_deref()),
+        Command::Demo {
+            payments,
+            ref keep_db,
+        } => {
+            return crate::demo::run(payments, keep_db.as_deref())
+                .map_err(|e| Failure::new(1, format!("demo failed: {e:#}")));
+        }
+        _ => {}
+    }
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(path) = cli.database {
+        config.database.path = path;
+    }
+    match cli.command {
+        Command::Run { until_idle } => run(&config, until_idle),
+        Command::Enqueue {
+            token,
+            transaction_id,
+            amount,
+        } => enqueue(
+            &config,
+            &token,
+            transaction_id.as_deref(),
+            amount.as_deref(),
+        ),
+        Command::Show { token } => show(&config, &token),
+        Command::List {
+            status,
+            json,
+            limit,
+        } => list(&config, status.as_deref(), json, limit),
+        Command::Requeue { token } => requeue(&config, &token),
+        Command::Migrate => migrate(&config),
+        Command::CheckConfig => check_config(&config),
+        Command::Sandbox { .. } | Command::Demo { .. } => Ok(()),
+    }
+}
+
+fn open_store(config: &Config) -> Result<Store, Failure> {
+    Ok(Store::open(
+        &config.database.path,
+        config.database.busy_timeout.0,
+    )?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Builds the one LigdiCash client of the process from the configuration.
+pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashClient, Failure> {
+    let settings = ClientSettings::from_config(config)?;
+    LigdicashClient::new(&settings, creds).map_err(|e| Failure::new(3, e.to_string()))
+}
+
+fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
+    let creds = Credentials::load(&config.ligdicash, &process_env)?;
+    let _lock = InstanceLock::acquire(&config.database.path)?;
+    let poller = Poller::new(
+        &config.poll,
+        &config.database.path,
+        config.database.busy_timeout.0,
+        build_client(config, &creds)?,
+    )?;
+    let mode = if until_idle {
+        RunMode::UntilIdle
+    } else {
+        RunMode::Forever
+    };
+    runtime()?.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        tracing::info!(
+            database = %config.database.path.display(),
+            base_url = %config.ligdicash.base_url,
+            "reconciler started"
+        );
+        let result = poller.run(mode, shutdown).await;
+        tracing::info!("reconciler stopped");
+        result.map_err(|e| Failure::new(4, e.to_string()))
+    })
+}
+
+/// Cancels `token` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
+pub async fn stop_on_signal(token: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+    }
+    token.cancel();
+}
+
+fn enqueue(
+    config: &Config,
+    token: &str,
+    transaction_id: Option<&str>,
+    amount: Option<&str>,
+) -> Result<(), Failure> {
+    let payment = NewPayment::parse(token, transaction_id, amount).map_err(Failure::usage)?;
+    let mut store = open_store(config)?;
+    let now = now_ms();
+    let first = now + ms(config.poll.first_delay.0);
+    let result = store.enqueue(&payment, now, first)?;
+    let word = match result {
+        crate::store::payments::Enqueued::Inserted => "enqueued",
+        crate::store::payments::Enqueued::AlreadyPresent => "already enqueued",
+    };
+    println!("{word} {}", payment.token);
+    Ok(())
+}
+
+fn show(config: &Config, token: &str) -> Result<(), Failure> {
+    let store = open_store(config)?;
+    let row = store
+        .get(token)?
+        .ok_or_else(|| Failure::from(StoreError::NotFound(token.to_owned())))?;
+    println!("{}", pretty(&payment_json(&row)));
+    Ok(())
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// The documented JSON form of a payment (`show`, `list --json`).
+pub fn payment_json(p: &PaymentRow) -> Value {
+    let time = |t: Option<i64>| t.map(rfc3339);
+    json!({
+        "token": p.token,
+        "transaction_id": p.transaction_id,
+        "expected_amount": p.expected_amount,
+        "status": p.status,
+        "status_reason": p.status_reason,
+        "attempts": p.attempts,
+        "amount": p.amount,
+        "operator_id": p.operator_id,
+        "operator_name": p.operator_name,
+        "customer": p.customer,
+        "request_id": p.request_id,
+        "external_id": p.external_id,
+        "confirmed_transaction_id": p.confirmed_transaction_id,
+        "oreference": p.oreference,
+        "provider_status": p.provider_status,
+        "provider_date": p.provider_date,
+        "created_at": rfc3339(p.created_at),
+        "updated_at": rfc3339(p.updated_at),
+        "resolved_at": time(p.resolved_at),
+        "next_poll_at": time(p.next_poll_at),
+        "last_confirm_at": time(p.last_confirm_at),
+        "last_error": p.last_error,
+        "raw_response": p.raw_response.as_deref().map(|raw| {
+            serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+        }),
+    })
+}
+
+fn list(config: &Config, status: Option<&str>, as_json: bool, limit: usize) -> Result<(), Failure> {
+    let status = status
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+                Failure::usage(format!(
+                    "--status: unknown status {s:?} (one of {})",
+                    all.join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    let store = open_store(config)?;
+    let rows = store.list(status, limit)?;
+    if as_json {
+        let items: Vec<Value> = rows.iter().map(payment_json).collect();
+        println!("{}", pretty(&Value::Array(items)));
+        return Ok(());
+    }
+    println!(
+        "{:<44} {:<13} {:>10} {:>8}  UPDATED",
+        "TOKEN", "STATUS", "AMOUNT", "ATTEMPTS"
+    );
+    for p in rows {
+        let amount = p.amount.or(p.expected_amount).map(|a| a.to_string());
+        println!(
+            "{:<44} {:<13} {:>10} {:>8}  {}",
+            shorten(&p.token, 44),
+            p.status,
+            amount.unwrap_or_default(),
+            p.attempts,
+            rfc3339(p.updated_at)
+        );
+    }
+    Ok(())
+}
+
+fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(width - 1).collect();
+    format!("{head}…")
+}
+
+fn requeue(config: &Config, token: &str) -> Result<(), Failure> {
+    let mut store = open_store(config)?;
+    let previous = store.requeue(token, now_ms())?;
+    println!("requeued {token} (was {previous})");
+    Ok(())
+}
+
+fn migrate(config: &Config) -> Result<(), Failure> {
+    let store = open_store(config)?;
+    println!(
+        "database {} is at schema version {}",
+        config.database.path.display(),
+        store.schema_version()?
+    );
+    Ok(())
+}
+
+fn check_config(config: &Config) -> Result<(), Failure> {
+    let creds = Credentials::load(&config.ligdicash, &process_env)?;
+    println!("# configuration is valid");
+    println!("# api key: from {}", creds.api_key_source);
+    println!("# api token: from {}", creds.api_token_source);
+    print!("{}", config.to_redacted_toml());
+    Ok(())
+}
+
+fn serve_sandbox(
+    listen: std::net::SocketAddr,
+    seed: u64,
+    faults: Option<&str>,
+) -> Result<(), Failure> {
+    let faults: Faults = match faults {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| Failure::usage(format!("--faults: invalid JSON: {e}")))?,
+        None => Faults::default(),
+    };
+    let mut cfg = SandboxConfig {
+        faults,
+        ..SandboxConfig::default()
+    };
+    cfg.scenario.seed = seed;
+    runtime()?.block_on(async {
+        let running = sandbox::spawn(listen, cfg)
+            .await
+            .map_err(|e| Failure::new(1, format!("cannot listen on {listen}: {e}")))?;
+        println!(
+            "sandbox listening on {} (Apikey {}, Bearer {})",
+            running.base_url(),
+            sandbox::SANDBOX_API_KEY,
+            sandbox::SANDBOX_API_TOKEN
+        );
+        stop_on_signal(running.shutdown.clone()).await;
+        match running.task.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Failure::new(1, format!("sandbox failed: {e}"))),
+            Err(e) => Err(Failure::new(1, format!("sandbox task failed: {e}"))),
+        }
+    })
+}

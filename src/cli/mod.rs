@@ -1,0 +1,163 @@
+//! The command line. Parses arguments, maps every failure to a one-line message and a
+//! documented exit code, and calls into the library.
+//!
+//! Exit codes: 0 success; 1 runtime failure (unknown token, conflicting enqueue, ...);
+//! 2 bad arguments; 3 bad configuration or missing credentials; 4 database unusable;
+//! 5 another instance already runs on the database.
+
+pub mod commands;
+
+use crate::config::{CONFIG_ENV, ConfigError};
+use crate::lock::LockError;
+use crate::store::StoreError;
+use crate::telemetry::{self, LogFormat};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Keeps LigdiCash payments and the shop's database in agreement.
+#[derive(Debug, Parser)]
+#[command(name = "ligdicash-reconciler", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Every key has a default.
+    #[arg(long, global = true, env = CONFIG_ENV, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Database file, overriding `[database] path`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub database: Option<PathBuf>,
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the reconciler daemon.
+    Run {
+        /// Exit 0 once no payment is pending.
+        #[arg(long)]
+        until_idle: bool,
+    },
+    /// Add a pending payment (idempotent on the token).
+    Enqueue {
+        /// The creation token LigdiCash returned.
+        token: String,
+        /// The shop's reference for the order.
+        #[arg(long, value_name = "ID")]
+        transaction_id: Option<String>,
+        /// The expected amount, in whole XOF.
+        #[arg(long, value_name = "XOF", allow_hyphen_values = true)]
+        amount: Option<String>,
+    },
+    /// Print one payment as JSON.
+    Show { token: String },
+    /// List payments, newest first.
+    List {
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Put a timeout or invalid_token payment back to pending.
+    Requeue { token: String },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Validate the configuration and credentials; print the effective configuration.
+    CheckConfig,
+    /// Serve the simulated LigdiCash API.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
+        #[arg(long, value_name = "JSON")]
+        faults: Option<String>,
+    },
+    /// Demonstrate the whole flow on the embedded sandbox, in under a minute.
+    Demo {
+        /// How many invoices the simulated shop creates.
+        #[arg(long, default_value_t = 300)]
+        payments: usize,
+        /// Keep the demo database at this path instead of a temporary one.
+        #[arg(long, value_name = "PATH")]
+        keep_db: Option<PathBuf>,
+    },
+}
+
+/// A failure with its exit code; the message is printed on one line.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(2, message)
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Self::new(3, e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let code = match e {
+            StoreError::NotFound(_)
+            | StoreError::Conflict { .. }
+            | StoreError::NotRequeueable { .. } => 1,
+            _ => 4,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<LockError> for Failure {
+    fn from(e: LockError) -> Self {
+        let code = match e {
+            LockError::Held { .. } => 5,
+            LockError::Io { .. } => 4,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    // The demo prints its own progress; per-payment log lines would drown it.
+    let default_level = match cli.command {
+        Command::Demo { .. } => "warn",
+        _ => "info",
+    };
+    telemetry::init(cli.log_format, default_level);
+    match commands::execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message.replace('\n', " "));
+            ExitCode::from(f.code)
+        }
+    }
+}

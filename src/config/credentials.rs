@@ -1,0 +1,215 @@
+//! Where the LigdiCash API key and token come from, in order of precedence:
+//! the environment (`LIGDICASH_API_KEY`, `LIGDICASH_API_TOKEN`), a file named in the config
+//! (`api_key_file`, `api_token_file`), a systemd credential (`$CREDENTIALS_DIRECTORY/
+//! ligdicash-api-key`, `.../ligdicash-api-token`, set by `LoadCredential=`), and last the
+//! config file itself, only when that file is not world-readable.
+//!
+//! Values are held as [`SecretString`] so `Debug` and panics never print them.
+
+use super::{ConfigError, LigdicashConfig};
+use secrecy::{ExposeSecret, SecretString};
+use std::path::{Path, PathBuf};
+
+pub const API_KEY_ENV: &str = "LIGDICASH_API_KEY";
+pub const API_TOKEN_ENV: &str = "LIGDICASH_API_TOKEN";
+pub const API_KEY_CREDENTIAL: &str = "ligdicash-api-key";
+pub const API_TOKEN_CREDENTIAL: &str = "ligdicash-api-token";
+
+/// The two LigdiCash secrets, with where each came from (for `check-config`).
+#[derive(Clone)]
+pub struct Credentials {
+    pub api_key: SecretString,
+    pub api_token: SecretString,
+    pub api_key_source: String,
+    pub api_token_source: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_key", &"<redacted>")
+            .field("api_token", &"<redacted>")
+            .field("api_key_source", &self.api_key_source)
+            .field("api_token_source", &self.api_token_source)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Looks the credentials up through the documented chain; `env` is injectable for tests.
+    pub fn load(
+        cfg: &LigdicashConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let (api_key, api_key_source) = find(
+            "API key",
+            API_KEY_ENV,
+            cfg.api_key_file.as_deref(),
+            API_KEY_CREDENTIAL,
+            cfg.api_key.as_ref(),
+            env,
+        )?;
+        let (api_token, api_token_source) = find(
+            "API token",
+            API_TOKEN_ENV,
+            cfg.api_token_file.as_deref(),
+            API_TOKEN_CREDENTIAL,
+            cfg.api_token.as_ref(),
+            env,
+        )?;
+        Ok(Self {
+            api_key,
+            api_token,
+            api_key_source,
+            api_token_source,
+        })
+    }
+
+    /// Fixed credentials, for the embedded sandbox and tests.
+    pub fn fixed(api_key: &str, api_token: &str) -> Self {
+        Self {
+            api_key: SecretString::from(api_key.to_owned()),
+            api_token: SecretString::from(api_token.to_owned()),
+            api_key_source: "fixed".into(),
+            api_token_source: "fixed".into(),
+        }
+    }
+
+    /// Every secret value, so callers can scrub them from text they did not produce.
+    pub fn secret_values(&self) -> [&str; 2] {
+        [self.api_key.expose_secret(), self.api_token.expose_secret()]
+    }
+}
+
+fn find(
+    what: &str,
+    env_name: &str,
+    file: Option<&Path>,
+    credential: &str,
+    inline: Option<&SecretString>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(SecretString, String), ConfigError> {
+    if let Some(value) = env(env_name).filter(|v| !v.trim().is_empty()) {
+        return Ok((secret(&value), format!("environment {env_name}")));
+    }
+    if let Some(path) = file {
+        return read_secret_file(what, path).map(|s| (s, format!("file {}", path.display())));
+    }
+    if let Some(dir) = env("CREDENTIALS_DIRECTORY") {
+        let path = PathBuf::from(dir).join(credential);
+        if path.exists() {
+            return read_secret_file(what, &path)
+                .map(|s| (s, format!("systemd credential {credential}")));
+        }
+    }
+    if let Some(value) = inline.filter(|v| !v.expose_secret().trim().is_empty()) {
+        return Ok((value.clone(), "config file".into()));
+    }
+    Err(ConfigError::MissingCredentials(format!(
+        "no LigdiCash {what}: set {env_name}, [ligdicash] {}_file, or a systemd credential named {credential}",
+        if what == "API key" {
+            "api_key"
+        } else {
+            "api_token"
+        }
+    )))
+}
+
+fn secret(value: &str) -> SecretString {
+    SecretString::from(value.trim().to_owned())
+}
+
+fn read_secret_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    if text.trim().is_empty() {
+        return Err(ConfigError::MissingCredentials(format!(
+            "the LigdiCash {what} file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(secret(&text))
+}
+
+/// Plain-text secrets in a config file anyone on the machine can read are refused.
+pub fn refuse_world_readable(path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.permissions().mode() & 0o004 != 0 {
+            return Err(ConfigError::Invalid(format!(
+                "{} holds api_key/api_token but is world-readable: chmod o-r it, or use LIGDICASH_API_KEY/LIGDICASH_API_TOKEN or credential files",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn environment_wins_and_is_trimmed() {
+        let env = |name: &str| match name {
+            API_KEY_ENV => Some(" key-from-env\n".to_owned()),
+            API_TOKEN_ENV => Some("token-from-env".to_owned()),
+            _ => None,
+        };
+        let c = Credentials::load(&LigdicashConfig::default(), &env).unwrap();
+        assert_eq!(c.api_key.expose_secret(), "key-from-env");
+        assert_eq!(c.api_token_source, "environment LIGDICASH_API_TOKEN");
+    }
+
+    #[test]
+    fn systemd_credentials_directory_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(API_KEY_CREDENTIAL), "k\n").unwrap();
+        std::fs::write(dir.path().join(API_TOKEN_CREDENTIAL), "t\n").unwrap();
+        let d = dir.path().to_string_lossy().into_owned();
+        let env = move |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| d.clone());
+        let c = Credentials::load(&LigdicashConfig::default(), &env).unwrap();
+        assert_eq!(c.secret_values(), ["k", "t"]);
+    }
+
+    #[test]
+    fn missing_credentials_name_every_way_to_provide_them() {
+        let err = Credentials::load(&LigdicashConfig::default(), &no_env).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("LIGDICASH_API_KEY") && msg.contains("api_key_file"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_values() {
+        let c = Credentials::fixed("very-secret-key", "very-secret-token");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("very-secret"), "{debug}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn world_readable_config_with_inline_secrets_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[ligdicash]\napi_key = \"k\"\napi_token = \"t\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(super::super::Config::load(Some(&path)).is_err());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        super::super::Config::load(Some(&path)).unwrap();
+    }
+}

@@ -1,0 +1,370 @@
+//! Typed configuration: a TOML file (every key optional), validated once at start.
+//!
+//! Unknown keys are errors so a typo never silently falls back to a default. Credentials are
+//! not part of this struct's plain fields: see [`credentials`].
+
+pub mod credentials;
+pub mod duration;
+
+pub use credentials::Credentials;
+pub use duration::HumanDuration;
+
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variable naming the configuration file when `--config` is not given.
+pub const CONFIG_ENV: &str = "LIGDICASH_RECONCILER_CONFIG";
+
+/// LigdiCash asks integrators not to confirm one token more often than every 3 s.
+pub const LIGDICASH_MIN_INTERVAL: Duration = Duration::from_secs(3);
+
+/// Why a configuration was refused. The message names the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+    #[error("missing credentials: {0}")]
+    MissingCredentials(String),
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub ligdicash: LigdicashConfig,
+    pub database: DatabaseConfig,
+    pub poll: PollConfig,
+}
+
+/// How the confirm request carries the token. LigdiCash's docs and its SDKs disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmStyle {
+    /// `.../confirm/?invoiceToken=TOKEN`, as every official SDK sends it. The default: it is
+    /// the form LigdiCash's production traffic has carried for years, so it is the least
+    /// likely to be broken by a server-side change.
+    #[default]
+    InvoiceToken,
+    /// `.../confirm?token=TOKEN`, as the current API documentation shows it.
+    Token,
+}
+
+/// `[ligdicash]`: where and how to reach the API.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LigdicashConfig {
+    pub base_url: String,
+    pub request_timeout: HumanDuration,
+    pub connect_timeout: HumanDuration,
+    pub confirm_style: ConfirmStyle,
+    /// File holding the API key (e.g. a systemd credential); overrides nothing set in the
+    /// environment.
+    pub api_key_file: Option<PathBuf>,
+    pub api_token_file: Option<PathBuf>,
+    /// Plain-text credentials are accepted only from a file that is not world-readable.
+    #[serde(skip_serializing)]
+    pub api_key: Option<secrecy::SecretString>,
+    #[serde(skip_serializing)]
+    pub api_token: Option<secrecy::SecretString>,
+}
+
+impl std::fmt::Debug for LigdicashConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |set: bool| if set { "<redacted>" } else { "<unset>" };
+        f.debug_struct("LigdicashConfig")
+            .field("base_url", &self.base_url)
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("confirm_style", &self.confirm_style)
+            .field("api_key_file", &self.api_key_file)
+            .field("api_token_file", &self.api_token_file)
+            .field("api_key", &redacted(self.api_key.is_some()))
+            .field("api_token", &redacted(self.api_token.is_some()))
+            .finish()
+    }
+}
+
+impl Default for LigdicashConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://app.ligdicash.com".into(),
+            request_timeout: HumanDuration::secs(15),
+            connect_timeout: HumanDuration::secs(5),
+            confirm_style: ConfirmStyle::default(),
+            api_key_file: None,
+            api_token_file: None,
+            api_key: None,
+            api_token: None,
+        }
+    }
+}
+
+/// `[database]`: the SQLite file shared with the shop.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+    /// How long a write waits for the shop's own transaction before giving up.
+    pub busy_timeout: HumanDuration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("reconciler.db"),
+            busy_timeout: HumanDuration::secs(5),
+        }
+    }
+}
+
+/// `[poll]`: the confirm schedule and how hard we may press LigdiCash.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollConfig {
+    /// Wait after enqueue before the first confirm: the callback usually arrives first.
+    pub first_delay: HumanDuration,
+    pub initial_interval: HumanDuration,
+    pub max_interval: HumanDuration,
+    pub multiplier: f64,
+    /// Fraction of each interval randomised (0.2 = ±20 %), so retries do not move in herds.
+    pub jitter: f64,
+    /// Floor between two confirms of one token.
+    pub min_interval: HumanDuration,
+    /// Age after which a payment still `pending` at LigdiCash becomes `timeout`.
+    pub give_up_after: HumanDuration,
+    pub concurrency: usize,
+    pub max_requests_per_second: f64,
+    /// Rows claimed per scan of the due index.
+    pub batch_size: usize,
+    /// How often an idle daemon looks for rows the shop inserted with SQL.
+    pub scan_interval: HumanDuration,
+    /// First pause of all polling after LigdiCash rejects our credentials; doubles per
+    /// failure up to `auth_retry_max`.
+    pub auth_retry_initial: HumanDuration,
+    pub auth_retry_max: HumanDuration,
+    /// How long shutdown waits for in-flight confirms before abandoning them (they stay due).
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            first_delay: HumanDuration::secs(10),
+            initial_interval: HumanDuration::secs(10),
+            max_interval: HumanDuration::secs(15 * 60),
+            multiplier: 2.0,
+            jitter: 0.2,
+            min_interval: HumanDuration::secs(3),
+            give_up_after: HumanDuration::secs(72 * 3600),
+            concurrency: 4,
+            max_requests_per_second: 5.0,
+            batch_size: 256,
+            scan_interval: HumanDuration::secs(1),
+            auth_retry_initial: HumanDuration::secs(30),
+            auth_retry_max: HumanDuration::secs(600),
+            shutdown_grace: HumanDuration::secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`, or returns the validated defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            let config = Self::default();
+            config.validate()?;
+            return Ok(config);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        if config.ligdicash.api_key.is_some() || config.ligdicash.api_token.is_some() {
+            credentials::refuse_world_readable(path)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; the error is one line naming the key and position.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().replace('\n', " ").trim().to_owned())
+    }
+
+    /// Checks the values serde cannot: ranges, orderings and the transport rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        let p = &self.poll;
+        let url = self.base_url()?;
+        let loopback = is_loopback(&url);
+        if url.scheme() != "https" && !loopback {
+            return invalid(format!(
+                "ligdicash.base_url {} must use https (plain http is allowed only to a loopback host)",
+                self.ligdicash.base_url
+            ));
+        }
+        if p.concurrency == 0 || p.concurrency > 256 {
+            return invalid("poll.concurrency must be between 1 and 256".into());
+        }
+        if p.batch_size == 0 {
+            return invalid("poll.batch_size must be at least 1".into());
+        }
+        if !(p.max_requests_per_second.is_finite() && p.max_requests_per_second > 0.0) {
+            return invalid("poll.max_requests_per_second must be a positive number".into());
+        }
+        if !(p.multiplier.is_finite() && p.multiplier >= 1.0) {
+            return invalid("poll.multiplier must be at least 1.0".into());
+        }
+        if !(0.0..1.0).contains(&p.jitter) {
+            return invalid("poll.jitter must be in [0, 1)".into());
+        }
+        if p.initial_interval > p.max_interval {
+            return invalid("poll.initial_interval must not exceed poll.max_interval".into());
+        }
+        if p.min_interval.0 < LIGDICASH_MIN_INTERVAL && !loopback {
+            return invalid(format!(
+                "poll.min_interval {} is below the 3s LigdiCash asks for between confirms of one token",
+                p.min_interval
+            ));
+        }
+        if p.give_up_after.0.is_zero() {
+            return invalid("poll.give_up_after must be positive".into());
+        }
+        if self.ligdicash.request_timeout.0.is_zero() || self.ligdicash.connect_timeout.0.is_zero()
+        {
+            return invalid("ligdicash timeouts must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The parsed `base_url`, with a message naming the key when it is not a URL.
+    pub fn base_url(&self) -> Result<Url, ConfigError> {
+        Url::parse(&self.ligdicash.base_url).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "ligdicash.base_url {:?} is not a URL: {e}",
+                self.ligdicash.base_url
+            ))
+        })
+    }
+
+    /// The effective configuration as TOML, secrets left out, for `check-config`.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// Plain http is tolerated only where it cannot leave the machine.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_documented_contract() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.ligdicash.base_url, "https://app.ligdicash.com");
+        assert_eq!(c.poll.min_interval, HumanDuration::secs(3));
+        assert_eq!(c.poll.give_up_after, HumanDuration::secs(72 * 3600));
+        assert_eq!(c.poll.concurrency, 4);
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let text = r#"
+            [ligdicash]
+            base_url = "https://app.ligdicash.com"
+            request_timeout = "15s"
+            [database]
+            path = "reconciler.db"
+            [poll]
+            first_delay = "10s"
+            initial_interval = "10s"
+            max_interval = "15m"
+            multiplier = 2.0
+            jitter = 0.2
+            min_interval = "3s"
+            give_up_after = "72h"
+            concurrency = 4
+            max_requests_per_second = 5.0
+        "#;
+        let c = Config::parse(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.poll.max_interval, HumanDuration::secs(900));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let err = Config::parse("[poll]\nconcurency = 4\n").unwrap_err();
+        assert!(err.contains("concurency"), "{err}");
+        let err = Config::parse("[poll]\nfirst_delay = \"ten\"\n").unwrap_err();
+        assert!(
+            err.contains("first_delay") || err.contains("duration"),
+            "{err}"
+        );
+        let err = Config::parse("[poll]\nconcurrency = -1\n").unwrap_err();
+        assert!(err.contains("concurrency"), "{err}");
+    }
+
+    #[test]
+    fn http_is_refused_except_to_loopback() {
+        for (url, ok) in [
+            ("http://app.ligdicash.com", false),
+            ("http://10.0.0.1:8080", false),
+            ("http://127.0.0.1:8080", true),
+            ("http://localhost:1", true),
+            ("http://[::1]:8080", true),
+            ("https://app.ligdicash.com", true),
+            ("not a url", false),
+        ] {
+            let mut c = Config::default();
+            c.ligdicash.base_url = url.into();
+            c.poll.min_interval = HumanDuration::secs(3);
+            assert_eq!(c.validate().is_ok(), ok, "{url}");
+        }
+    }
+
+    #[test]
+    fn fast_polling_is_only_for_loopback() {
+        let mut c = Config::default();
+        c.poll.min_interval = HumanDuration::millis(100);
+        assert!(c.validate().is_err());
+        c.ligdicash.base_url = "http://127.0.0.1:9".into();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn debug_and_rendered_config_never_show_plain_credentials() {
+        let c =
+            Config::parse("[ligdicash]\napi_key = \"k-SECRET-1\"\napi_token = \"t-SECRET-2\"\n")
+                .unwrap();
+        let debug = format!("{c:?}");
+        let rendered = c.to_redacted_toml();
+        for text in [&debug, &rendered] {
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+        assert!(debug.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,259 @@
+//! `demo`: the whole flow on the embedded sandbox, with no credentials and no network.
+//!
+//! A simulated shop creates invoices through the sandbox's `create` endpoint, enqueues their
+//! tokens into a fresh database, and the real poller resolves them on a fast schedule while
+//! a progress line shows the counts. At the end every final status is checked against the
+//! sandbox's truth.
+
+use crate::cli::commands::build_client;
+use crate::config::{Config, Credentials, HumanDuration};
+use crate::payment::{NewPayment, Status};
+use crate::poller::{Poller, RunMode};
+use crate::sandbox::{
+    self, Faults, Invoice, Outcome, SANDBOX_API_KEY, SANDBOX_API_TOKEN, SandboxConfig,
+};
+use crate::store::Store;
+use crate::time::{ms, now_ms};
+use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Tokens the simulated shop stores by mistake (LigdiCash will not know them).
+const BOGUS_TOKENS: usize = 3;
+
+/// Runs the demo with `payments` invoices; keeps the database at `keep_db` if given.
+pub fn run(payments: usize, keep_db: Option<&Path>) -> Result<()> {
+    if payments == 0 || payments > 100_000 {
+        bail!("--payments must be between 1 and 100000");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run_async(payments, keep_db))
+}
+
+/// The sandbox's behaviour for the demo: fast settlements and a few faults of each kind.
+fn demo_sandbox() -> SandboxConfig {
+    let mut cfg = SandboxConfig::default();
+    cfg.scenario.settle_min_ms = 200;
+    cfg.scenario.settle_max_ms = 6_000;
+    cfg.faults = Faults {
+        server_error: 0.03,
+        rate_limit: 0.01,
+        retry_after_secs: 1,
+        html: 0.01,
+        api_error: 0.01,
+        unknown_status: 0.01,
+        ..Faults::default()
+    };
+    cfg
+}
+
+/// A fast schedule, allowed because the sandbox is on loopback.
+fn demo_config(base_url: String, db: &Path) -> Config {
+    let mut c = Config::default();
+    c.ligdicash.base_url = base_url;
+    c.ligdicash.request_timeout = HumanDuration::secs(5);
+    c.database.path = db.to_owned();
+    let p = &mut c.poll;
+    p.first_delay = HumanDuration::millis(200);
+    p.initial_interval = HumanDuration::millis(300);
+    p.max_interval = HumanDuration::secs(2);
+    p.min_interval = HumanDuration::millis(300);
+    p.give_up_after = HumanDuration::secs(10);
+    p.concurrency = 8;
+    p.max_requests_per_second = 400.0;
+    p.scan_interval = HumanDuration::millis(200);
+    p.auth_retry_initial = HumanDuration::secs(1);
+    c
+}
+
+async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
+    let started = Instant::now();
+    let running = sandbox::spawn(([127, 0, 0, 1], 0).into(), demo_sandbox())
+        .await
+        .context("cannot start the sandbox")?;
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let db = keep_db.map_or_else(|| tmp.path().join("demo.db"), Path::to_owned);
+    let config = demo_config(running.base_url(), &db);
+    config.validate()?;
+    let creds = Credentials::fixed(SANDBOX_API_KEY, SANDBOX_API_TOKEN);
+    let client = build_client(&config, &creds).map_err(|f| anyhow::anyhow!(f.message))?;
+    println!(
+        "LigdiCash sandbox on {}; database {}",
+        running.base_url(),
+        db.display()
+    );
+
+    let mut store = Store::open(&db, config.database.busy_timeout.0)?;
+    create_and_enqueue(&client, &mut store, &config, payments).await?;
+    println!(
+        "the shop created {payments} invoices and stored {} tokens; reconciling...",
+        payments + BOGUS_TOKENS
+    );
+
+    let poller = Poller::new(&config.poll, &db, config.database.busy_timeout.0, client)?;
+    let stats = poller.stats();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(poller.run(RunMode::UntilIdle, shutdown.clone()));
+    let progress = tokio::spawn(show_progress(db.clone(), started, stats.clone()));
+    let result = tokio::time::timeout(Duration::from_secs(120), task).await;
+    progress.abort();
+    match result {
+        Ok(joined) => joined.context("poller task failed")??,
+        Err(_) => {
+            shutdown.cancel();
+            bail!("the demo did not finish within 120 s");
+        }
+    }
+    let confirms = stats.confirms.load(Ordering::Relaxed);
+    print_summary(&store, started.elapsed(), confirms)?;
+    verify_against_truth(&store, &running.sandbox.invoices())?;
+    running.shutdown.cancel();
+    Ok(())
+}
+
+/// Creates invoices through the sandbox's `create` endpoint, as a shop's checkout does.
+async fn create_and_enqueue(
+    client: &crate::ligdicash::LigdicashClient,
+    store: &mut Store,
+    config: &Config,
+    payments: usize,
+) -> Result<()> {
+    let first_delay = ms(config.poll.first_delay.0);
+    for i in 0..payments {
+        let amount = 500 + 250 * (i as i64 % 40);
+        let transaction_id = format!("ORD-2026-{i:05}");
+        let body = serde_json::json!({"commande": {
+            "invoice": {"items": [], "total_amount": amount, "devise": "XOF",
+                        "description": "Demo order", "customer": "", "external_id": "", "otp": ""},
+            "store": {"name": "Demo shop", "website_url": "https://shop.example"},
+            "actions": {"cancel_url": "https://shop.example/cancel",
+                        "return_url": "https://shop.example/return",
+                        "callback_url": "https://shop.example/callback"},
+            "custom_data": {"transaction_id": transaction_id}
+        }});
+        let reply = client
+            .create_invoice(&body)
+            .await
+            .map_err(|e| anyhow::anyhow!("create invoice: {e}"))?;
+        let reply: serde_json::Value = serde_json::from_slice(&reply)?;
+        let token = reply["token"]
+            .as_str()
+            .context("create returned no token")?;
+        let amount_text = amount.to_string();
+        let p = NewPayment::parse(token, Some(&transaction_id), Some(&amount_text))
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let now = now_ms();
+        store.enqueue(&p, now, now + first_delay)?;
+    }
+    for i in 0..BOGUS_TOKENS {
+        let p = NewPayment::parse(&format!("not-a-ligdicash-token-{i}"), None, None)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let now = now_ms();
+        store.enqueue(&p, now, now + first_delay)?;
+    }
+    Ok(())
+}
+
+async fn show_progress(
+    db: std::path::PathBuf,
+    started: Instant,
+    stats: std::sync::Arc<crate::poller::Stats>,
+) {
+    let Ok(store) = Store::open(&db, Duration::from_secs(5)) else {
+        return;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Ok(counts) = store.status_counts() else {
+            continue;
+        };
+        let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "[{:>5.1}s] {} | confirms {}",
+            started.elapsed().as_secs_f64(),
+            parts.join(" | "),
+            stats.confirms.load(Ordering::Relaxed)
+        );
+    }
+}
+
+fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> Result<()> {
+    let conn = store.connection();
+    println!();
+    println!("{:<14} {:>7} {:>12}", "STATUS", "COUNT", "XOF");
+    let mut stmt = conn.prepare(
+        "SELECT status, count(*), coalesce(sum(coalesce(amount, expected_amount)), 0) \
+         FROM payments GROUP BY status ORDER BY count(*) DESC",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (status, count, xof) = row?;
+        println!("{status:<14} {count:>7} {xof:>12}");
+    }
+    println!();
+    println!("{:<14} {:>7}", "CONFIRM OUTCOME", "CALLS");
+    let mut stmt = conn.prepare(
+        "SELECT outcome, count(*) FROM confirm_attempts GROUP BY outcome ORDER BY count(*) DESC",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (outcome, count) = row?;
+        println!("{outcome:<15} {count:>6}");
+    }
+    println!();
+    println!("{confirms} confirm calls in {:.1} s", elapsed.as_secs_f64());
+    Ok(())
+}
+
+/// The status the reconciler must reach for an invoice, given the demo's give-up window.
+fn expected_status(invoice: &Invoice) -> Status {
+    match invoice.fate.outcome {
+        Outcome::Completed if invoice.fate.paid_amount != invoice.amount => Status::Mismatch,
+        Outcome::Completed => Status::Completed,
+        Outcome::NotCompleted => Status::NotCompleted,
+        Outcome::Never => Status::Timeout,
+    }
+}
+
+fn verify_against_truth(store: &Store, invoices: &[Invoice]) -> Result<()> {
+    let truth: HashMap<&str, Status> = invoices
+        .iter()
+        .map(|i| (i.token.as_str(), expected_status(i)))
+        .collect();
+    let rows = store.list(None, usize::MAX >> 1)?;
+    let mut wrong = Vec::new();
+    for row in &rows {
+        let expected = truth
+            .get(row.token.as_str())
+            .copied()
+            .unwrap_or(Status::InvalidToken);
+        if row.status != expected.as_str() {
+            wrong.push(format!(
+                "{}: {} (expected {expected})",
+                row.token, row.status
+            ));
+        }
+    }
+    if !wrong.is_empty() {
+        bail!(
+            "{} payments disagree with the sandbox: {}",
+            wrong.len(),
+            wrong.join("; ")
+        );
+    }
+    println!("all {} payments agree with the sandbox's truth", rows.len());
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Everything about talking to LigdiCash: the HTTP client, the lenient answer parser, and
+//! the pure classification of what an exchange means.
+
+pub mod answer;
+pub mod classify;
+pub mod client;
+
+pub use answer::ConfirmAnswer;
+pub use classify::{Classified, ErrorClass, Exchange, TransportError, classify};
+pub use client::{ClientSettings, LigdicashClient, Timed};

@@ -1,0 +1,73 @@
+//! One `run` per database: an exclusive OS lock on `<database>.lock`.
+//!
+//! An OS file lock is released by the kernel when the process dies, even by SIGKILL, so a
+//! crash never leaves a stale lock behind (unlike a PID file or a row in the database).
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Held for the life of the daemon; dropping it releases the lock.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another ligdicash-reconciler is already running on this database (lock {path} is held); stop it first"
+    )]
+    Held { path: PathBuf },
+    #[error("cannot create lock file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl InstanceLock {
+    /// Takes the lock for the database at `db_path`, without waiting.
+    pub fn acquire(db_path: &Path) -> Result<Self, LockError> {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(LockError::Held { path }),
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        // Informational only: who holds it.
+        let _ = file.set_len(0);
+        let _ = writeln!(file, "{}", std::process::id());
+        Ok(Self { _file: file, path })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_acquire_fails_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("r.db");
+        let first = InstanceLock::acquire(&db).unwrap();
+        let err = InstanceLock::acquire(&db).unwrap_err();
+        assert!(err.to_string().contains("already running"), "{err}");
+        drop(first);
+        InstanceLock::acquire(&db).unwrap();
+    }
+}

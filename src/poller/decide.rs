@@ -1,0 +1,355 @@
+//! Pure policy: given a due payment and the classified answer, what changes?
+//!
+//! The rules, each unit-tested below:
+//! - `completed` is verified against what the shop enqueued; any difference is `mismatch`.
+//! - `pending` (or an unknown status) past `give_up_after` becomes `timeout`; only a real
+//!   answer from LigdiCash can cause that, never an outage.
+//! - `Code02` (invoice not found) three times in a row makes the token `invalid_token`.
+//! - Credentials refused: the payment is untouched and no attempt is counted.
+//! - Anything transient: try again later on the backoff schedule, honouring `Retry-After`.
+
+use super::schedule::Schedule;
+use crate::config::PollConfig;
+use crate::ligdicash::{Classified, ConfirmAnswer};
+use crate::payment::Status;
+use crate::store::{Change, DuePayment};
+use crate::time::{Millis, ms};
+
+/// Consecutive "invoice not found" answers before a token is declared invalid.
+pub const NOT_FOUND_LIMIT: i64 = 3;
+
+/// The decision parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub schedule: Schedule,
+    pub give_up_after_ms: Millis,
+}
+
+impl Policy {
+    pub fn from_config(p: &PollConfig) -> Self {
+        Self {
+            schedule: Schedule::from_config(p),
+            give_up_after_ms: ms(p.give_up_after.0),
+        }
+    }
+}
+
+/// The change to write, and the error text to keep in `last_error` and the attempt log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub change: Change,
+    pub error: Option<String>,
+}
+
+/// Decides what one classified confirm means for payment `p`. `now` is when the answer
+/// arrived; `unit` is a uniform sample in `[0, 1)` for jitter.
+pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit: f64) -> Decision {
+    let attempts = p.attempts + 1;
+    let later = |extra_ms: Millis, streak: i64, error: Option<String>| Decision {
+        change: Change::Reschedule {
+            next_poll_at: now + ms(policy.schedule.delay(attempts, unit)).max(extra_ms),
+            count_attempt: true,
+            not_found_streak: streak,
+        },
+        error,
+    };
+    let finalize = |status: Status, reason: Option<String>| Decision {
+        change: Change::Finalize { status, reason },
+        error: None,
+    };
+    match c {
+        Classified::Completed(answer) => match verify(p, answer) {
+            Ok(()) => finalize(Status::Completed, None),
+            Err(reason) => finalize(Status::Mismatch, Some(reason)),
+        },
+        Classified::NotCompleted(_) => finalize(Status::NotCompleted, None),
+        Classified::Pending { unknown_status, .. } => {
+            let note = unknown_status
+                .as_ref()
+                .map(|s| format!("unknown status {s:?} treated as pending"));
+            if now >= p.window_start.saturating_add(policy.give_up_after_ms) {
+                let age_h = (now - p.window_start) / 3_600_000;
+                let reason = format!("still pending at LigdiCash after {age_h}h");
+                finalize(
+                    Status::Timeout,
+                    Some(note.map_or(reason.clone(), |n| format!("{reason}; {n}"))),
+                )
+            } else {
+                later(0, 0, note)
+            }
+        }
+        Classified::NotFound => {
+            let streak = p.not_found_streak + 1;
+            if streak >= NOT_FOUND_LIMIT {
+                let reason = format!(
+                    "LigdiCash answered invoice not found (Code02) {streak} times in a row"
+                );
+                finalize(Status::InvalidToken, Some(reason))
+            } else {
+                later(0, streak, Some("invoice not found (Code02)".into()))
+            }
+        }
+        Classified::AuthFailed { detail } => Decision {
+            change: Change::Untouched,
+            error: Some(detail.clone()),
+        },
+        Classified::Transient {
+            detail,
+            retry_after,
+            ..
+        } => {
+            let wait = retry_after.map_or(0, ms);
+            later(wait, p.not_found_streak, Some(detail.clone()))
+        }
+    }
+}
+
+/// Checks a `completed` answer against what the shop enqueued. `Err` carries the reason
+/// stored with the `mismatch` status.
+pub fn verify(p: &DuePayment, a: &ConfirmAnswer) -> Result<(), String> {
+    if let Some(expected) = p.expected_amount {
+        if let Some((amount, montant)) = a.amount_conflict {
+            return Err(format!(
+                "LigdiCash's amount {amount} and montant {montant} disagree; expected {expected} XOF"
+            ));
+        }
+        match a.amount {
+            None => return Err(format!("confirmed amount missing; expected {expected} XOF")),
+            Some(got) if got != expected => {
+                return Err(format!(
+                    "confirmed amount {got} XOF differs from expected {expected} XOF"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(ours) = p.transaction_id.as_deref() {
+        let by_custom = a.custom_transaction_id.as_deref();
+        let by_external = a.external_id.as_deref();
+        let matches_external =
+            by_external.is_some_and(|e| e.split(';').any(|part| part.trim() == ours));
+        let differs = match (by_custom, by_external) {
+            (Some(c), _) => c != ours && !matches_external,
+            (None, Some(_)) => !matches_external,
+            (None, None) => false,
+        };
+        if differs {
+            let theirs = by_custom.or(by_external).unwrap_or_default();
+            return Err(format!(
+                "confirmed transaction_id {theirs:?} differs from enqueued {ours:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ligdicash::ErrorClass;
+    use std::time::Duration;
+
+    const HOUR: Millis = 3_600_000;
+
+    fn policy() -> Policy {
+        Policy::from_config(&PollConfig::default())
+    }
+
+    fn due() -> DuePayment {
+        DuePayment {
+            id: 1,
+            token: "tok".into(),
+            transaction_id: Some("ORD-1".into()),
+            expected_amount: Some(5000),
+            attempts: 0,
+            not_found_streak: 0,
+            window_start: 0,
+        }
+    }
+
+    fn answer(amount: Option<i64>, custom: Option<&str>, external: Option<&str>) -> ConfirmAnswer {
+        ConfirmAnswer {
+            response_code: Some("00".into()),
+            status: Some("completed".into()),
+            amount,
+            custom_transaction_id: custom.map(Into::into),
+            external_id: external.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    fn status_of(d: &Decision) -> Option<Status> {
+        match &d.change {
+            Change::Finalize { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn completed_is_verified_against_the_enqueued_payment() {
+        let cases = [
+            (
+                answer(Some(5000), Some("ORD-1"), Some("ORD-1")),
+                Status::Completed,
+            ),
+            (answer(Some(5000), None, None), Status::Completed),
+            (
+                answer(Some(5000), None, Some("ORD-1;CUST-9")),
+                Status::Completed,
+            ),
+            (answer(Some(4000), Some("ORD-1"), None), Status::Mismatch),
+            (answer(None, Some("ORD-1"), None), Status::Mismatch),
+            (
+                answer(Some(5000), Some("ORD-2"), Some("ORD-2")),
+                Status::Mismatch,
+            ),
+            (answer(Some(5000), None, Some("OTHER")), Status::Mismatch),
+        ];
+        for (a, expected) in cases {
+            let d = decide(
+                &policy(),
+                &due(),
+                &Classified::Completed(a.clone()),
+                HOUR,
+                0.5,
+            );
+            assert_eq!(status_of(&d), Some(expected), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn amount_and_montant_disagreeing_is_a_mismatch() {
+        let mut a = answer(Some(5000), None, None);
+        a.amount_conflict = Some((5000, 4000));
+        let d = decide(&policy(), &due(), &Classified::Completed(a), HOUR, 0.5);
+        assert_eq!(status_of(&d), Some(Status::Mismatch));
+    }
+
+    #[test]
+    fn nothing_to_check_means_completed() {
+        let p = DuePayment {
+            transaction_id: None,
+            expected_amount: None,
+            ..due()
+        };
+        let d = decide(
+            &policy(),
+            &p,
+            &Classified::Completed(ConfirmAnswer::default()),
+            0,
+            0.5,
+        );
+        assert_eq!(status_of(&d), Some(Status::Completed));
+    }
+
+    #[test]
+    fn pending_times_out_only_after_give_up_after() {
+        let pending = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: None,
+        };
+        let before = decide(&policy(), &due(), &pending, 72 * HOUR - 1, 0.5);
+        assert!(matches!(before.change, Change::Reschedule { .. }));
+        let after = decide(&policy(), &due(), &pending, 72 * HOUR, 0.5);
+        assert_eq!(status_of(&after), Some(Status::Timeout));
+        let unknown = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: Some("refunded".into()),
+        };
+        let d = decide(&policy(), &due(), &unknown, 73 * HOUR, 0.5);
+        assert_eq!(
+            status_of(&d),
+            Some(Status::Timeout),
+            "unknown counts as pending"
+        );
+    }
+
+    #[test]
+    fn outages_never_time_a_payment_out() {
+        let transient = Classified::Transient {
+            class: ErrorClass::Http5xx,
+            detail: "HTTP 503".into(),
+            retry_after: None,
+        };
+        let auth = Classified::AuthFailed {
+            detail: "Code00".into(),
+        };
+        for c in [transient, auth] {
+            let d = decide(&policy(), &due(), &c, 1000 * HOUR, 0.5);
+            assert_eq!(status_of(&d), None, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn auth_failure_counts_no_attempt() {
+        let d = decide(
+            &policy(),
+            &due(),
+            &Classified::AuthFailed { detail: "x".into() },
+            0,
+            0.5,
+        );
+        assert_eq!(d.change, Change::Untouched);
+    }
+
+    #[test]
+    fn three_consecutive_not_found_make_the_token_invalid() {
+        let mut p = due();
+        for streak in 1..NOT_FOUND_LIMIT {
+            let d = decide(&policy(), &p, &Classified::NotFound, 0, 0.5);
+            match d.change {
+                Change::Reschedule {
+                    not_found_streak, ..
+                } => assert_eq!(not_found_streak, streak),
+                other => panic!("{other:?}"),
+            }
+            p.not_found_streak = streak;
+        }
+        let d = decide(&policy(), &p, &Classified::NotFound, 0, 0.5);
+        assert_eq!(status_of(&d), Some(Status::InvalidToken));
+        let pending = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: None,
+        };
+        match decide(&policy(), &p, &pending, 0, 0.5).change {
+            Change::Reschedule {
+                not_found_streak, ..
+            } => assert_eq!(not_found_streak, 0, "a real answer resets the streak"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_pushes_the_next_poll_out() {
+        let c = Classified::Transient {
+            class: ErrorClass::RateLimited,
+            detail: "HTTP 429".into(),
+            retry_after: Some(Duration::from_secs(120)),
+        };
+        match decide(&policy(), &due(), &c, 0, 0.5).change {
+            Change::Reschedule {
+                next_poll_at,
+                count_attempt,
+                ..
+            } => {
+                assert_eq!(next_poll_at, 120_000);
+                assert!(count_attempt);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn next_poll_follows_the_schedule() {
+        let mut p = due();
+        p.attempts = 2;
+        let pending = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: None,
+        };
+        match decide(&policy(), &p, &pending, 1_000, 0.5).change {
+            Change::Reschedule { next_poll_at, .. } => assert_eq!(next_poll_at, 1_000 + 40_000),
+            other => panic!("{other:?}"),
+        }
+    }
+}

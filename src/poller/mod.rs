@@ -1,0 +1,395 @@
+//! The scheduler: claims due payments, confirms them with bounded concurrency under a global
+//! rate limit, and writes each batch of outcomes in one transaction.
+//!
+//! Shape: one dispatcher loop (this file) feeds confirm tasks; the tasks send outcomes to one
+//! writer task that owns the write connection. A payment is "in flight" from dispatch until
+//! the writer has committed its outcome, so it is never confirmed twice at once. When nothing
+//! is due, the dispatcher sleeps until the next `next_poll_at`, waking every `scan_interval`
+//! to pick up rows the shop inserted with plain SQL, or as soon as an in-flight outcome lands.
+
+pub mod decide;
+pub mod incidents;
+pub mod schedule;
+pub mod throttle;
+
+use crate::config::PollConfig;
+use crate::ligdicash::{Classified, Exchange, LigdicashClient, classify};
+use crate::store::{Applied, ConfirmOutcome, DuePayment, Store, StoreError};
+use crate::time::{Millis, ms, now_ms};
+use decide::{Policy, decide};
+use incidents::Incidents;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use throttle::{Pause, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Outcomes written per transaction at most.
+const WRITE_BATCH: usize = 512;
+
+/// Whether `run` returns when the work is done or keeps serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    Forever,
+    /// Return once no payment is pending (and every outcome is written).
+    UntilIdle,
+}
+
+/// Counters for progress lines and, later, metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub confirms: AtomicU64,
+    pub finalized: AtomicU64,
+}
+
+/// Errors that stop the poller (the database became unusable).
+#[derive(Debug, thiserror::Error)]
+pub enum PollerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Shared by the dispatcher and the confirm tasks.
+struct Context {
+    cfg: PollConfig,
+    policy: Policy,
+    client: LigdicashClient,
+    limiter: RateLimiter,
+    pause: Pause,
+    incidents: Incidents,
+    stats: Arc<Stats>,
+}
+
+/// The polling engine over one database.
+pub struct Poller {
+    ctx: Arc<Context>,
+    reader: Arc<Mutex<Store>>,
+    writer: Arc<Mutex<Store>>,
+}
+
+impl Poller {
+    /// Opens two connections (read, write) to the database and prepares the engine.
+    pub fn new(
+        cfg: &PollConfig,
+        db_path: &Path,
+        busy_timeout: Duration,
+        client: LigdicashClient,
+    ) -> Result<Self, StoreError> {
+        let reader = Store::open(db_path, busy_timeout)?;
+        let writer = Store::open(db_path, busy_timeout)?;
+        Ok(Self {
+            ctx: Arc::new(Context {
+                cfg: cfg.clone(),
+                policy: Policy::from_config(cfg),
+                client,
+                limiter: RateLimiter::per_second(cfg.max_requests_per_second),
+                pause: Pause::default(),
+                incidents: Incidents::default(),
+                stats: Arc::new(Stats::default()),
+            }),
+            reader: Arc::new(Mutex::new(reader)),
+            writer: Arc::new(Mutex::new(writer)),
+        })
+    }
+
+    /// Live counters, for progress display.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.ctx.stats.clone()
+    }
+
+    /// Polls until `shutdown` fires (or, in [`RunMode::UntilIdle`], nothing is pending).
+    /// In-flight confirms get `shutdown_grace` to finish; unfinished ones stay due.
+    pub async fn run(self, mode: RunMode, shutdown: CancellationToken) -> Result<(), PollerError> {
+        let (out_tx, out_rx) = mpsc::channel::<ConfirmOutcome>(WRITE_BATCH * 2);
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<i64>();
+        let writer = tokio::spawn(write_loop(
+            self.writer.clone(),
+            out_rx,
+            done_tx,
+            self.ctx.stats.clone(),
+        ));
+        let mut dispatcher = Dispatcher {
+            ctx: self.ctx.clone(),
+            reader: self.reader.clone(),
+            tasks: JoinSet::new(),
+            in_flight: HashSet::new(),
+            done_rx,
+            permits: Arc::new(Semaphore::new(self.ctx.cfg.concurrency)),
+            out_tx,
+        };
+        let result = dispatcher.run(mode, &shutdown).await;
+        dispatcher.drain(self.ctx.cfg.shutdown_grace.0).await;
+        drop(dispatcher);
+        writer.await.map_err(|e| PollerError::Task(e.to_string()))?;
+        result
+    }
+}
+
+/// Runs a closure on a store connection off the async threads.
+async fn with_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, PollerError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| PollerError::Task(e.to_string()))?
+    .map_err(PollerError::from)
+}
+
+struct Dispatcher {
+    ctx: Arc<Context>,
+    reader: Arc<Mutex<Store>>,
+    tasks: JoinSet<()>,
+    in_flight: HashSet<i64>,
+    done_rx: mpsc::UnboundedReceiver<i64>,
+    permits: Arc<Semaphore>,
+    out_tx: mpsc::Sender<ConfirmOutcome>,
+}
+
+impl Dispatcher {
+    async fn run(
+        &mut self,
+        mode: RunMode,
+        shutdown: &CancellationToken,
+    ) -> Result<(), PollerError> {
+        let first_delay = ms(self.ctx.cfg.first_delay.0);
+        let batch = self.ctx.cfg.batch_size;
+        while !shutdown.is_cancelled() {
+            self.reap();
+            if let Some(wait) = self.ctx.pause.remaining() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let now = now_ms();
+            with_store(&self.reader, move |s| s.schedule_unscheduled(first_delay)).await?;
+            let limit = batch + self.in_flight.len();
+            let due = with_store(&self.reader, move |s| s.due(now, limit)).await?;
+            let fresh: Vec<DuePayment> = due
+                .into_iter()
+                .filter(|p| !self.in_flight.contains(&p.id))
+                .take(batch)
+                .collect();
+            if fresh.is_empty() {
+                if mode == RunMode::UntilIdle
+                    && self.in_flight.is_empty()
+                    && !with_store(&self.reader, |s| s.any_pending()).await?
+                {
+                    break;
+                }
+                self.idle(now, shutdown).await?;
+                continue;
+            }
+            self.dispatch(fresh, shutdown).await;
+        }
+        Ok(())
+    }
+
+    /// Forgets payments whose outcome the writer has committed.
+    fn reap(&mut self) {
+        while let Ok(id) = self.done_rx.try_recv() {
+            self.in_flight.remove(&id);
+        }
+        while self.tasks.try_join_next().is_some() {}
+    }
+
+    /// Sleeps until the next due time, the next scan, an outcome landing, or shutdown.
+    async fn idle(&mut self, now: Millis, shutdown: &CancellationToken) -> Result<(), PollerError> {
+        let next = with_store(&self.reader, move |s| s.next_due_after(now)).await?;
+        let scan = ms(self.ctx.cfg.scan_interval.0);
+        let wait = next.map_or(scan, |t| (t - now).min(scan)).max(1);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            Some(id) = self.done_rx.recv() => { self.in_flight.remove(&id); }
+            _ = shutdown.cancelled() => {}
+        }
+        Ok(())
+    }
+
+    async fn dispatch(&mut self, due: Vec<DuePayment>, shutdown: &CancellationToken) {
+        for payment in due {
+            let permit = tokio::select! {
+                permit = self.permits.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+                _ = shutdown.cancelled() => return,
+            };
+            tokio::select! {
+                _ = self.ctx.limiter.acquire() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            if self.ctx.pause.remaining().is_some() {
+                return;
+            }
+            self.in_flight.insert(payment.id);
+            let ctx = self.ctx.clone();
+            let out = self.out_tx.clone();
+            self.tasks.spawn(confirm_one(ctx, payment, permit, out));
+            self.reap();
+        }
+    }
+
+    /// Gives in-flight confirms `grace` to finish, then abandons the rest (they stay due).
+    async fn drain(&mut self, grace: Duration) {
+        let finished = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                abandoned = self.tasks.len(),
+                "shutdown grace elapsed; unfinished confirms stay due and will be retried"
+            );
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// Confirms one payment and hands the outcome to the writer.
+async fn confirm_one(
+    ctx: Arc<Context>,
+    p: DuePayment,
+    _permit: OwnedSemaphorePermit,
+    out: mpsc::Sender<ConfirmOutcome>,
+) {
+    let at = now_ms();
+    let timed = ctx.client.confirm(&p.token).await;
+    let classified = classify(&timed.exchange);
+    let finished = now_ms();
+    observe(&ctx, &p, &classified);
+    let decision = decide(&ctx.policy, &p, &classified, finished, fastrand::f64());
+    let (http_status, raw_body) = match &timed.exchange {
+        Exchange::Reply { status, body, .. } => (
+            Some(*status),
+            Some(String::from_utf8_lossy(body).into_owned()),
+        ),
+        Exchange::Failed(_) => (None, None),
+    };
+    ctx.stats.confirms.fetch_add(1, Ordering::Relaxed);
+    let outcome = ConfirmOutcome {
+        payment_id: p.id,
+        token: p.token,
+        at,
+        latency_ms: ms(timed.latency),
+        http_status,
+        outcome: classified.label(),
+        error: decision.error,
+        answer: classified.answer().cloned(),
+        raw_body,
+        change: decision.change,
+    };
+    // The writer only goes away at shutdown; the payment then simply stays due.
+    let _ = out.send(outcome).await;
+}
+
+/// Process-wide reactions to an answer: pauses, and logging once per incident.
+fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
+    match c {
+        Classified::AuthFailed { detail } => {
+            let cfg = &ctx.cfg;
+            let (pause, new) = ctx
+                .pause
+                .auth_failed(cfg.auth_retry_initial.0, cfg.auth_retry_max.0);
+            if new {
+                tracing::error!(
+                    detail,
+                    pause_secs = pause.as_secs(),
+                    "LigdiCash refused our credentials: polling of all payments paused; check the API key and token"
+                );
+            }
+        }
+        Classified::Transient {
+            class,
+            detail,
+            retry_after,
+        } => {
+            ctx.incidents.failed(class.as_str(), detail);
+            if let Some(wait) = retry_after.filter(|_| c.label() == "rate_limited") {
+                ctx.pause.hold_for(wait);
+            }
+        }
+        _ => {
+            if ctx.pause.auth_ok() {
+                tracing::info!("LigdiCash accepts our credentials again: polling resumed");
+            }
+            ctx.incidents.answered();
+            if let Classified::Pending {
+                unknown_status: Some(s),
+                ..
+            } = c
+            {
+                ctx.incidents.unknown_status(s, &p.token);
+            }
+        }
+    }
+}
+
+/// Writes outcomes in batches; tells the dispatcher which payments are settled in the DB.
+async fn write_loop(
+    store: Arc<Mutex<Store>>,
+    mut rx: mpsc::Receiver<ConfirmOutcome>,
+    done: mpsc::UnboundedSender<i64>,
+    stats: Arc<Stats>,
+) {
+    let mut buffer = Vec::with_capacity(WRITE_BATCH);
+    while rx.recv_many(&mut buffer, WRITE_BATCH).await > 0 {
+        let batch = Arc::new(std::mem::take(&mut buffer));
+        match write_with_retry(&store, &batch).await {
+            Ok(applied) => report(&batch, &applied, &stats),
+            Err(e) => tracing::error!(
+                error = %e,
+                outcomes = batch.len(),
+                "cannot record confirm outcomes; those payments stay pending and will be confirmed again"
+            ),
+        }
+        for o in batch.iter() {
+            let _ = done.send(o.payment_id);
+        }
+    }
+}
+
+async fn write_with_retry(
+    store: &Arc<Mutex<Store>>,
+    batch: &Arc<Vec<ConfirmOutcome>>,
+) -> Result<Vec<Applied>, PollerError> {
+    let mut delay = Duration::from_millis(200);
+    let mut tries = 0;
+    loop {
+        let b = batch.clone();
+        match with_store(store, move |s| s.apply_outcomes(&b, now_ms())).await {
+            Ok(applied) => return Ok(applied),
+            Err(e) if tries < 4 => {
+                tracing::warn!(error = %e, "writing confirm outcomes failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn report(batch: &[ConfirmOutcome], applied: &[Applied], stats: &Stats) {
+    for (o, a) in batch.iter().zip(applied) {
+        if let Some(status) = a.finalized {
+            stats.finalized.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(token = %o.token, status = status.as_str(), "payment resolved");
+        } else if a.stale {
+            tracing::debug!(token = %o.token, "payment changed meanwhile; outcome not applied");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Global brakes on confirm traffic: a request-rate limiter and a pause that stops all
+//! polling (credentials refused, or LigdiCash answered 429).
+
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Spaces requests at least `1 / rate` apart, process-wide. Strict spacing (no burst) means
+/// the configured rate is never exceeded over any window.
+#[derive(Debug)]
+pub struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl RateLimiter {
+    pub fn per_second(rate: f64) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / rate.max(1e-6)),
+            next: Mutex::new(None),
+        }
+    }
+
+    /// Waits for the next free slot.
+    pub async fn acquire(&self) {
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// A process-wide pause of all polling.
+#[derive(Debug, Default)]
+pub struct Pause {
+    state: Mutex<PauseState>,
+}
+
+#[derive(Debug, Default)]
+struct PauseState {
+    until: Option<Instant>,
+    auth_failures: u32,
+}
+
+impl Pause {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PauseState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long polling must still wait, if it is paused.
+    pub fn remaining(&self) -> Option<Duration> {
+        let until = self.lock().until?;
+        let now = Instant::now();
+        (until > now).then(|| until - now)
+    }
+
+    /// Records a credentials refusal; returns the pause length and whether this failure
+    /// starts a new incident (so the caller logs it once, not per call).
+    pub fn auth_failed(&self, initial: Duration, max: Duration) -> (Duration, bool) {
+        let mut s = self.lock();
+        s.auth_failures += 1;
+        let factor = 2u32.saturating_pow(s.auth_failures.saturating_sub(1).min(20));
+        let pause = initial.saturating_mul(factor).min(max);
+        let until = Instant::now() + pause;
+        s.until = Some(s.until.map_or(until, |u| u.max(until)));
+        (pause, s.auth_failures == 1)
+    }
+
+    /// Records an answer that proves the credentials work; true if that ends an incident.
+    pub fn auth_ok(&self) -> bool {
+        let mut s = self.lock();
+        let was_failing = s.auth_failures > 0;
+        s.auth_failures = 0;
+        was_failing
+    }
+
+    /// Whether LigdiCash is currently refusing our credentials.
+    pub fn auth_failing(&self) -> bool {
+        self.lock().auth_failures > 0
+    }
+
+    /// Holds every request back for `wait` (a 429's `Retry-After`).
+    pub fn hold_for(&self, wait: Duration) {
+        let mut s = self.lock();
+        let until = Instant::now() + wait;
+        s.until = Some(s.until.map_or(until, |u| u.max(until)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_spaces_requests_exactly() {
+        let limiter = RateLimiter::per_second(5.0);
+        let start = Instant::now();
+        for _ in 0..11 {
+            limiter.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(2), "10 gaps of 200 ms");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auth_pause_doubles_up_to_the_cap_and_logs_once() {
+        let pause = Pause::default();
+        let (first, new) = pause.auth_failed(Duration::from_secs(30), Duration::from_secs(100));
+        assert_eq!((first, new), (Duration::from_secs(30), true));
+        let (second, new) = pause.auth_failed(Duration::from_secs(30), Duration::from_secs(100));
+        assert_eq!((second, new), (Duration::from_secs(60), false));
+        let (third, _) = pause.auth_failed(Duration::from_secs(30), Duration::from_secs(100));
+        assert_eq!(third, Duration::from_secs(100));
+        assert!(pause.remaining().is_some());
+        assert!(pause.auth_ok());
+        assert!(!pause.auth_ok());
+        tokio::time::advance(Duration::from_secs(101)).await;
+        assert_eq!(pause.remaining(), None);
+    }
+}

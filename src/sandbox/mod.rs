@@ -1,0 +1,380 @@
+//! A simulated LigdiCash API on loopback: `create` and `confirm` with the documented shapes,
+//! header checks (`Code00`), a seeded scenario of outcomes and settle times, and fault
+//! injection. The demo, the integration tests and the benchmarks all use it.
+//!
+//! Control endpoints under `/_sandbox/` let tests create invoices with a chosen fate, switch
+//! faults at run time, and read the truth back.
+
+pub mod responses;
+pub mod scenario;
+
+use crate::ligdicash::client::{CONFIRM_PATH, CREATE_PATH};
+use crate::time::{Millis, now_ms};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+pub use scenario::{Fate, Faults, Outcome, Scenario};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The credentials the sandbox accepts unless told otherwise.
+pub const SANDBOX_API_KEY: &str = "sandbox-api-key";
+pub const SANDBOX_API_TOKEN: &str = "sandbox-api-token";
+
+/// Sandbox settings.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    pub api_key: String,
+    pub api_token: String,
+    pub scenario: Scenario,
+    pub faults: Faults,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            api_key: SANDBOX_API_KEY.into(),
+            api_token: SANDBOX_API_TOKEN.into(),
+            scenario: Scenario::default(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// One invoice the sandbox knows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invoice {
+    pub seq: u64,
+    pub token: String,
+    pub amount: i64,
+    pub transaction_id: Option<String>,
+    /// Reference the confirm answer reports, when a test wants it to differ.
+    pub confirmed_transaction_id: Option<String>,
+    pub created_at: Millis,
+    pub fate: Fate,
+    /// Wall-clock times of every confirm of this token, to check polling discipline.
+    pub confirms: Vec<Millis>,
+}
+
+impl Invoice {
+    /// The status LigdiCash would report at `now`.
+    pub fn status_at(&self, now: Millis) -> &'static str {
+        if now < self.created_at + self.fate.settle_after_ms {
+            return "pending";
+        }
+        match self.fate.outcome {
+            Outcome::Completed => "completed",
+            Outcome::NotCompleted => "notcompleted",
+            Outcome::Never => "pending",
+        }
+    }
+}
+
+/// A test's request for an invoice with a chosen fate.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceSpec {
+    pub outcome: Outcome,
+    pub amount: i64,
+    #[serde(default)]
+    pub paid_amount: Option<i64>,
+    #[serde(default)]
+    pub transaction_id: Option<String>,
+    #[serde(default)]
+    pub confirmed_transaction_id: Option<String>,
+    #[serde(default)]
+    pub settle_after_ms: i64,
+}
+
+#[derive(Debug)]
+struct State_ {
+    invoices: HashMap<String, Invoice>,
+    rng: fastrand::Rng,
+    next_seq: u64,
+    faults: Faults,
+    confirms: u64,
+}
+
+/// The simulated API's state.
+#[derive(Debug)]
+pub struct Sandbox {
+    cfg: SandboxConfig,
+    state: Mutex<State_>,
+}
+
+impl Sandbox {
+    pub fn new(cfg: SandboxConfig) -> Arc<Self> {
+        let state = State_ {
+            invoices: HashMap::new(),
+            rng: fastrand::Rng::with_seed(cfg.scenario.seed),
+            next_seq: 1,
+            faults: cfg.faults.clone(),
+            confirms: 0,
+        };
+        Arc::new(Self {
+            cfg,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State_> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers an invoice with an explicit fate; returns its token.
+    pub fn add_invoice(&self, spec: &InvoiceSpec) -> String {
+        let fate = Fate {
+            outcome: spec.outcome,
+            settle_after_ms: spec.settle_after_ms,
+            paid_amount: spec.paid_amount.unwrap_or(spec.amount),
+        };
+        self.insert(
+            spec.amount,
+            spec.transaction_id.clone(),
+            spec.confirmed_transaction_id.clone(),
+            Some(fate),
+        )
+    }
+
+    fn insert(
+        &self,
+        amount: i64,
+        transaction_id: Option<String>,
+        confirmed_transaction_id: Option<String>,
+        fate: Option<Fate>,
+    ) -> String {
+        let mut s = self.lock();
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        let fate =
+            fate.unwrap_or_else(|| scenario::draw_fate(&self.cfg.scenario, amount, &mut s.rng));
+        let token = make_token(self.cfg.scenario.seed, seq, &mut s.rng);
+        let invoice = Invoice {
+            seq,
+            token: token.clone(),
+            amount,
+            transaction_id,
+            confirmed_transaction_id,
+            created_at: now_ms(),
+            fate,
+            confirms: Vec::new(),
+        };
+        s.invoices.insert(token.clone(), invoice);
+        token
+    }
+
+    /// Replaces the injected faults.
+    pub fn set_faults(&self, faults: Faults) {
+        self.lock().faults = faults;
+    }
+
+    /// One invoice's current record.
+    pub fn invoice(&self, token: &str) -> Option<Invoice> {
+        self.lock().invoices.get(token).cloned()
+    }
+
+    /// Every invoice, for checking the reconciler's results against the truth.
+    pub fn invoices(&self) -> Vec<Invoice> {
+        self.lock().invoices.values().cloned().collect()
+    }
+
+    /// Confirm calls served so far.
+    pub fn confirm_count(&self) -> u64 {
+        self.lock().confirms
+    }
+}
+
+/// A JWT-looking token, unique and reproducible for a seed.
+fn make_token(seed: u64, seq: u64, rng: &mut fastrand::Rng) -> String {
+    format!(
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.{:016x}{:08x}.{:016x}",
+        seed,
+        seq,
+        rng.u64(..)
+    )
+}
+
+/// A sandbox serving on a loopback port until its token is cancelled.
+#[derive(Debug)]
+pub struct RunningSandbox {
+    pub addr: SocketAddr,
+    pub sandbox: Arc<Sandbox>,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningSandbox {
+    /// `http://127.0.0.1:PORT`, the `base_url` to configure.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Binds `addr` (port 0 for any free port) and serves in a background task.
+pub async fn spawn(addr: SocketAddr, cfg: SandboxConfig) -> std::io::Result<RunningSandbox> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let sandbox = Sandbox::new(cfg);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(serve(listener, sandbox.clone(), shutdown.clone()));
+    Ok(RunningSandbox {
+        addr,
+        sandbox,
+        shutdown,
+        task,
+    })
+}
+
+/// Serves the sandbox API on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    sandbox: Arc<Sandbox>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = router(sandbox);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+fn router(sandbox: Arc<Sandbox>) -> Router {
+    Router::new()
+        .route(CREATE_PATH, post(create))
+        .route(CONFIRM_PATH, get(confirm))
+        .route(&format!("{CONFIRM_PATH}/"), get(confirm))
+        .route("/_sandbox/invoices", post(control_add))
+        .route("/_sandbox/invoices/{token}", get(control_get))
+        .route("/_sandbox/faults", put(control_faults))
+        .route("/_sandbox/stats", get(control_stats))
+        .with_state(sandbox)
+}
+
+fn authorized(sandbox: &Sandbox, headers: &HeaderMap) -> bool {
+    let key = headers.get("apikey").and_then(|v| v.to_str().ok());
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let bearer = format!("Bearer {}", sandbox.cfg.api_token);
+    key == Some(sandbox.cfg.api_key.as_str()) && auth == Some(bearer.as_str())
+}
+
+async fn create(State(sb): State<Arc<Sandbox>>, headers: HeaderMap, body: String) -> Response {
+    if !authorized(&sb, &headers) {
+        return Json(responses::api_error("00", true)).into_response();
+    }
+    let Ok(body) = serde_json::from_str::<Value>(&body) else {
+        return Json(responses::api_error("04", true)).into_response();
+    };
+    let commande = &body["commande"];
+    let amount = commande["invoice"]["total_amount"]
+        .as_i64()
+        .filter(|a| *a > 0);
+    let Some(amount) = amount else {
+        return Json(responses::api_error("04", true)).into_response();
+    };
+    let transaction_id = commande["custom_data"]["transaction_id"]
+        .as_str()
+        .or_else(|| commande["invoice"]["external_id"].as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let token = sb.insert(amount, transaction_id, None, None);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let url = format!("http://{host}/pay/invoice/{token}");
+    Json(responses::created(&token, &url)).into_response()
+}
+
+async fn confirm(
+    State(sb): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let faults = sb.lock().faults.clone();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if faults.auth_failure || !authorized(&sb, &headers) {
+        return Json(responses::api_error("00", false)).into_response();
+    }
+    let token = query.get("invoiceToken").or_else(|| query.get("token"));
+    let roll = |p: f64| p > 0.0 && fastrand::f64() < p;
+    if roll(faults.hang) {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
+    if roll(faults.rate_limit) {
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(faults.retry_after_secs),
+        );
+        return r;
+    }
+    if roll(faults.server_error) {
+        let status = [500u16, 502, 503, 504][fastrand::usize(..4)];
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (code, html(responses::html_error(status))).into_response();
+    }
+    if roll(faults.html) {
+        return html(responses::html_error(502)).into_response();
+    }
+    if roll(faults.empty_body) {
+        return StatusCode::OK.into_response();
+    }
+    if roll(faults.api_error) {
+        return Json(responses::api_error("03", false)).into_response();
+    }
+    let now = now_ms();
+    let mut s = sb.lock();
+    s.confirms += 1;
+    let Some(invoice) = token.and_then(|t| s.invoices.get_mut(t)) else {
+        return Json(responses::api_error("02", false)).into_response();
+    };
+    invoice.confirms.push(now);
+    let status = if roll(faults.unknown_status) {
+        "processing"
+    } else {
+        invoice.status_at(now)
+    };
+    let variant = sb.cfg.scenario.type_variants && invoice.seq % 3 == 0;
+    Json(responses::confirm(invoice, status, variant)).into_response()
+}
+
+fn html(body: String) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/html")], body)
+}
+
+async fn control_add(State(sb): State<Arc<Sandbox>>, Json(spec): Json<InvoiceSpec>) -> Response {
+    let token = sb.add_invoice(&spec);
+    Json(serde_json::json!({ "token": token })).into_response()
+}
+
+async fn control_get(State(sb): State<Arc<Sandbox>>, UrlPath(token): UrlPath<String>) -> Response {
+    match sb.invoice(&token) {
+        Some(invoice) => {
+            let status = invoice.status_at(now_ms());
+            Json(serde_json::json!({ "status": status, "invoice": invoice })).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn control_faults(State(sb): State<Arc<Sandbox>>, Json(faults): Json<Faults>) -> StatusCode {
+    sb.set_faults(faults);
+    StatusCode::NO_CONTENT
+}
+
+async fn control_stats(State(sb): State<Arc<Sandbox>>) -> Response {
+    let s = sb.lock();
+    Json(serde_json::json!({ "invoices": s.invoices.len(), "confirms": s.confirms }))
+        .into_response()
+}

@@ -1,0 +1,150 @@
+//! The sandbox's truth: how each invoice will end, drawn from a seeded scenario, and the
+//! faults injected into confirm answers.
+
+use serde::{Deserialize, Serialize};
+
+/// How an invoice ends at LigdiCash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Completed,
+    NotCompleted,
+    /// Stays `pending` for ever (an operator dispute, an abandoned payment page).
+    Never,
+}
+
+/// The mix of outcomes and settle times for invoices made through `create`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    pub seed: u64,
+    pub completed: f64,
+    pub notcompleted: f64,
+    pub never: f64,
+    /// Share of completed invoices paid with another amount than invoiced.
+    pub wrong_amount: f64,
+    /// Settle delays are log-uniform in `[settle_min_ms, settle_max_ms]`: most payments
+    /// settle fast, a long tail takes much longer, as with mobile money.
+    pub settle_min_ms: u64,
+    pub settle_max_ms: u64,
+    /// Vary field types as LigdiCash does (string amounts, integer operator ids, ...).
+    pub type_variants: bool,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            completed: 0.78,
+            notcompleted: 0.12,
+            never: 0.05,
+            wrong_amount: 0.05,
+            settle_min_ms: 200,
+            settle_max_ms: 8_000,
+            type_variants: true,
+        }
+    }
+}
+
+/// Faults injected into confirm answers, each a probability per call (or a switch).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Every call answers `Echec (Code00)`.
+    pub auth_failure: bool,
+    /// Added to every confirm, in milliseconds.
+    pub latency_ms: u64,
+    /// HTTP 500/502/503/504 with an HTML page.
+    pub server_error: f64,
+    /// HTTP 429 with `Retry-After: retry_after_secs`.
+    pub rate_limit: f64,
+    pub retry_after_secs: u64,
+    /// No answer for two minutes (the client's timeout fires).
+    pub hang: f64,
+    /// HTTP 200 with an HTML page instead of JSON.
+    pub html: f64,
+    /// HTTP 200 with an empty body.
+    pub empty_body: f64,
+    /// `response_code "01"` with `Echec (Code03)` (processing error).
+    pub api_error: f64,
+    /// A `status` string LigdiCash never documented.
+    pub unknown_status: f64,
+}
+
+/// One invoice's fate, fixed at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fate {
+    pub outcome: Outcome,
+    pub settle_after_ms: i64,
+    /// What the payer actually paid (differs from the invoice for wrong-amount fates).
+    pub paid_amount: i64,
+}
+
+/// Draws a fate for an invoice of `amount` XOF.
+pub fn draw_fate(s: &Scenario, amount: i64, rng: &mut fastrand::Rng) -> Fate {
+    let roll = rng.f64();
+    let outcome = if roll < s.completed {
+        Outcome::Completed
+    } else if roll < s.completed + s.notcompleted {
+        Outcome::NotCompleted
+    } else if roll < s.completed + s.notcompleted + s.never {
+        Outcome::Never
+    } else {
+        Outcome::Completed
+    };
+    let wrong = outcome == Outcome::Completed && rng.f64() < s.wrong_amount;
+    let paid_amount = if wrong { (amount - 100).max(1) } else { amount };
+    Fate {
+        outcome,
+        settle_after_ms: log_uniform(s.settle_min_ms, s.settle_max_ms, rng.f64()),
+        paid_amount,
+    }
+}
+
+/// Maps a uniform sample to a log-uniform value in `[min, max]`.
+pub fn log_uniform(min: u64, max: u64, unit: f64) -> i64 {
+    let (lo, hi) = (min.max(1) as f64, max.max(min).max(1) as f64);
+    (lo * (hi / lo).powf(unit.clamp(0.0, 1.0))).round() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_fates() {
+        let s = Scenario::default();
+        let draw = |seed| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..50)
+                .map(|_| draw_fate(&s, 5000, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn mix_roughly_follows_the_scenario() {
+        let s = Scenario::default();
+        let mut rng = fastrand::Rng::with_seed(1);
+        let fates: Vec<Fate> = (0..10_000).map(|_| draw_fate(&s, 5000, &mut rng)).collect();
+        let share = |o| fates.iter().filter(|f| f.outcome == o).count() as f64 / 10_000.0;
+        assert!((share(Outcome::NotCompleted) - 0.12).abs() < 0.02);
+        assert!((share(Outcome::Never) - 0.05).abs() < 0.01);
+        assert!(
+            fates
+                .iter()
+                .all(|f| (200..=8000).contains(&f.settle_after_ms))
+        );
+        assert!(fates.iter().any(|f| f.paid_amount != 5000));
+    }
+
+    #[test]
+    fn log_uniform_spans_the_range() {
+        assert_eq!(log_uniform(10, 1000, 0.0), 10);
+        assert_eq!(log_uniform(10, 1000, 1.0), 1000);
+        assert_eq!(log_uniform(10, 1000, 0.5), 100);
+        assert_eq!(log_uniform(0, 0, 0.5), 1);
+    }
+}

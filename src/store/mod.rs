@@ -1,0 +1,150 @@
+//! The SQLite store shared with the shop: opening with the right pragmas, versioned
+//! migrations, and the queries of [`payments`].
+//!
+//! Every connection uses WAL (the shop reads while we write), `synchronous=FULL` (a
+//! resolved payment must survive power loss), a busy timeout (the shop's own writes make us
+//! wait, never fail), and writes start with `BEGIN IMMEDIATE` so they never deadlock on a
+//! read-to-write upgrade.
+
+pub mod migrations;
+pub mod payments;
+
+pub use payments::{Applied, Change, ConfirmOutcome, DuePayment, PaymentRow};
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Errors at the storage boundary. Callers branch on the kind (exit codes, CLI messages).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error(
+        "database {path} has schema version {found}, newer than version {supported} that this ligdicash-reconciler knows: upgrade ligdicash-reconciler"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("payment {token} is already enqueued with a different {field}")]
+    Conflict { token: String, field: &'static str },
+    #[error("no payment with token {0}")]
+    NotFound(String),
+    #[error(
+        "cannot requeue {token}: its status is {status} (only timeout and invalid_token can be requeued)"
+    )]
+    NotRequeueable { token: String, status: String },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// One connection to the database, migrated to the current schema.
+pub struct Store {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.conn.path())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            path: path.to_owned(),
+            reason,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(open_err(format!(
+                "directory {} does not exist",
+                parent.display()
+            )));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
+        configure(&conn, busy_timeout).map_err(|e| open_err(e.to_string()))?;
+        let mut store = Self { conn };
+        migrations::migrate(&mut store.conn, path)?;
+        Ok(store)
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Raw access for the few callers (tests, the demo summary) that need ad-hoc reads.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Pragmas every connection needs; see the module docs for why each one.
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    // journal_mode returns a row; query it so a read-only or corrupt file fails here.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "cannot switch to WAL journal mode (got {mode})"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_fresh_database_in_wal_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+        let c = store.connection();
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(sync, 2, "FULL");
+        assert_eq!(store.schema_version().unwrap(), migrations::SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn missing_directory_is_named() {
+        let err = Store::open(
+            Path::new("/nonexistent-dir-xyz/r.db"),
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent-dir-xyz"), "{err}");
+    }
+
+    #[test]
+    fn garbage_file_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+        let err = Store::open(&path, Duration::from_secs(1)).unwrap_err();
+        assert!(err.to_string().contains("not a database"), "{err}");
+    }
+}

@@ -1,0 +1,463 @@
+//! Queries on `payments` and `confirm_attempts`.
+//!
+//! Every status change is a compare-and-set on `status = 'pending'`: whatever races us (a
+//! `requeue`, a second process, a replayed outcome), a payment is finalised at most once.
+
+use super::{Store, StoreError};
+use crate::ligdicash::ConfirmAnswer;
+use crate::payment::{NewPayment, Status};
+use crate::time::Millis;
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+/// What the poller needs of a due payment to confirm it and decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePayment {
+    pub id: i64,
+    pub token: String,
+    pub transaction_id: Option<String>,
+    pub expected_amount: Option<i64>,
+    pub attempts: i64,
+    pub not_found_streak: i64,
+    /// Start of the `give_up_after` window: `created_at`, or `requeued_at` when later.
+    pub window_start: Millis,
+}
+
+/// A full row, for `show` and `list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub token: String,
+    pub transaction_id: Option<String>,
+    pub expected_amount: Option<i64>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub attempts: i64,
+    pub next_poll_at: Option<Millis>,
+    pub last_confirm_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub resolved_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub provider_status: Option<String>,
+    pub amount: Option<i64>,
+    pub operator_id: Option<String>,
+    pub operator_name: Option<String>,
+    pub customer: Option<String>,
+    pub request_id: Option<String>,
+    pub external_id: Option<String>,
+    pub confirmed_transaction_id: Option<String>,
+    pub oreference: Option<String>,
+    pub provider_date: Option<String>,
+    pub raw_response: Option<String>,
+}
+
+/// What a confirm did to its payment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A final status, with why.
+    Finalize {
+        status: Status,
+        reason: Option<String>,
+    },
+    /// Still open: confirm again at `next_poll_at`.
+    Reschedule {
+        next_poll_at: Millis,
+        count_attempt: bool,
+        not_found_streak: i64,
+    },
+    /// Not the payment's fault (credentials refused): log the call, touch nothing else.
+    Untouched,
+}
+
+/// Everything one confirm call produces, written in one transaction with its batch.
+#[derive(Debug, Clone)]
+pub struct ConfirmOutcome {
+    pub payment_id: i64,
+    /// For logs only; the row is addressed by `payment_id`.
+    pub token: String,
+    pub at: Millis,
+    pub latency_ms: i64,
+    pub http_status: Option<u16>,
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub answer: Option<ConfirmAnswer>,
+    pub raw_body: Option<String>,
+    pub change: Change,
+}
+
+/// The effect of one outcome once written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub payment_id: i64,
+    /// The final status written, if this outcome finalised the payment.
+    pub finalized: Option<Status>,
+    /// The payment was no longer pending (requeued, finalised elsewhere): nothing changed.
+    pub stale: bool,
+}
+
+/// Whether `enqueue` created the row or found the same one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    Inserted,
+    AlreadyPresent,
+}
+
+const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, status_reason, \
+    attempts, next_poll_at, last_confirm_at, created_at, updated_at, resolved_at, last_error, \
+    provider_status, amount, operator_id, operator_name, customer, request_id, external_id, \
+    confirmed_transaction_id, oreference, provider_date, raw_response";
+
+fn payment_row(r: &Row<'_>) -> rusqlite::Result<PaymentRow> {
+    Ok(PaymentRow {
+        id: r.get(0)?,
+        token: r.get(1)?,
+        transaction_id: r.get(2)?,
+        expected_amount: r.get(3)?,
+        status: r.get(4)?,
+        status_reason: r.get(5)?,
+        attempts: r.get(6)?,
+        next_poll_at: r.get(7)?,
+        last_confirm_at: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        resolved_at: r.get(11)?,
+        last_error: r.get(12)?,
+        provider_status: r.get(13)?,
+        amount: r.get(14)?,
+        operator_id: r.get(15)?,
+        operator_name: r.get(16)?,
+        customer: r.get(17)?,
+        request_id: r.get(18)?,
+        external_id: r.get(19)?,
+        confirmed_transaction_id: r.get(20)?,
+        oreference: r.get(21)?,
+        provider_date: r.get(22)?,
+        raw_response: r.get(23)?,
+    })
+}
+
+impl Store {
+    /// Adds a pending payment. Idempotent on the token; the same token with other data is
+    /// a [`StoreError::Conflict`] and writes nothing.
+    pub fn enqueue(
+        &mut self,
+        p: &NewPayment,
+        now: Millis,
+        first_poll_at: Millis,
+    ) -> Result<Enqueued, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<(Option<String>, Option<i64>)> = tx
+            .query_row(
+                "SELECT transaction_id, expected_amount FROM payments WHERE token = ?1",
+                [&p.token],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((transaction_id, expected_amount)) = existing {
+            let field = if transaction_id != p.transaction_id {
+                Some("transaction_id")
+            } else if expected_amount != p.expected_amount {
+                Some("amount")
+            } else {
+                None
+            };
+            return match field {
+                Some(field) => Err(StoreError::Conflict {
+                    token: p.token.clone(),
+                    field,
+                }),
+                None => Ok(Enqueued::AlreadyPresent),
+            };
+        }
+        tx.execute(
+            "INSERT INTO payments (token, transaction_id, expected_amount, next_poll_at, \
+             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![
+                p.token,
+                p.transaction_id,
+                p.expected_amount,
+                first_poll_at,
+                now
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Enqueued::Inserted)
+    }
+
+    /// Gives rows the shop inserted with plain SQL their first poll time:
+    /// `created_at + first_delay`, like every other row.
+    pub fn schedule_unscheduled(&mut self, first_delay_ms: Millis) -> Result<usize, StoreError> {
+        let exists: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM payments \
+                 WHERE status = 'pending' AND next_poll_at IS NULL)",
+            )?
+            .query_row([], |r| r.get(0))?;
+        if !exists {
+            return Ok(0);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE payments SET next_poll_at = created_at + ?1 \
+             WHERE status = 'pending' AND next_poll_at IS NULL",
+            [first_delay_ms],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Up to `limit` pending payments due at `now`, soonest first.
+    pub fn due(&self, now: Millis, limit: usize) -> Result<Vec<DuePayment>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, token, transaction_id, expected_amount, attempts, not_found_streak, \
+             max(created_at, coalesce(requeued_at, created_at)) \
+             FROM payments WHERE status = 'pending' AND next_poll_at <= ?1 \
+             ORDER BY next_poll_at LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now, limit as i64], |r| {
+            Ok(DuePayment {
+                id: r.get(0)?,
+                token: r.get(1)?,
+                transaction_id: r.get(2)?,
+                expected_amount: r.get(3)?,
+                attempts: r.get(4)?,
+                not_found_streak: r.get(5)?,
+                window_start: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The earliest poll time strictly after `now`, to sleep until.
+    pub fn next_due_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT next_poll_at FROM payments WHERE status = 'pending' \
+                 AND next_poll_at > ?1 ORDER BY next_poll_at LIMIT 1",
+            )?
+            .query_row([now], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Whether any payment is still pending (scheduled or not).
+    pub fn any_pending(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending')")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// Payments per status, every status present (zero when none).
+    pub fn status_counts(&self) -> Result<Vec<(Status, i64)>, StoreError> {
+        let mut counts: Vec<(Status, i64)> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, count(*) FROM payments GROUP BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (status, n) = row?;
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| s.as_str() == status) {
+                slot.1 = n;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// One payment by token.
+    pub fn get(&self, token: &str) -> Result<Option<PaymentRow>, StoreError> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM payments WHERE token = ?1");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([token], payment_row)
+            .optional()?)
+    }
+
+    /// Payments, newest first, optionally of one status.
+    pub fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR status = ?1) \
+             ORDER BY id DESC LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![status.map(Status::as_str), limit as i64],
+            payment_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Puts a `timeout` or `invalid_token` payment back to `pending`, due now, with a fresh
+    /// `give_up_after` window and backoff.
+    pub fn requeue(&mut self, token: &str, now: Millis) -> Result<Status, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM payments WHERE token = ?1",
+                [token],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let status = status.ok_or_else(|| StoreError::NotFound(token.to_owned()))?;
+        let previous = Status::parse(&status)
+            .filter(|s| s.is_requeueable())
+            .ok_or_else(|| StoreError::NotRequeueable {
+                token: token.to_owned(),
+                status: status.clone(),
+            })?;
+        tx.execute(
+            "UPDATE payments SET status = 'pending', status_reason = NULL, resolved_at = NULL, \
+             attempts = 0, not_found_streak = 0, next_poll_at = ?2, requeued_at = ?2, \
+             updated_at = ?2 WHERE token = ?1",
+            params![token, now],
+        )?;
+        tx.commit()?;
+        Ok(previous)
+    }
+
+    /// Writes a batch of confirm outcomes in one `BEGIN IMMEDIATE` transaction.
+    pub fn apply_outcomes(
+        &mut self,
+        outcomes: &[ConfirmOutcome],
+        now: Millis,
+    ) -> Result<Vec<Applied>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut applied = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            applied.push(apply_one(&tx, o, now)?);
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+}
+
+fn apply_one(
+    tx: &rusqlite::Transaction<'_>,
+    o: &ConfirmOutcome,
+    now: Millis,
+) -> Result<Applied, StoreError> {
+    let provider_status = o.answer.as_ref().and_then(|a| a.status.clone());
+    let response_code = o.answer.as_ref().and_then(|a| a.response_code.clone());
+    tx.prepare_cached(
+        "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, response_code, \
+         provider_status, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        o.payment_id,
+        o.at,
+        o.latency_ms,
+        o.http_status,
+        response_code,
+        provider_status,
+        o.outcome,
+        o.error
+    ])?;
+    let changed = update_payment(tx, o, now)?;
+    let finalized = match &o.change {
+        Change::Finalize { status, .. } if changed => Some(*status),
+        _ => None,
+    };
+    Ok(Applied {
+        payment_id: o.payment_id,
+        finalized,
+        stale: !changed,
+    })
+}
+
+/// Updates the payment row; false when it was no longer pending.
+fn update_payment(
+    tx: &rusqlite::Transaction<'_>,
+    o: &ConfirmOutcome,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    if let Some(a) = &o.answer {
+        record_answer(tx, o.payment_id, a, o.raw_body.as_deref())?;
+    } else if let Some(raw) = &o.raw_body {
+        tx.prepare_cached(
+            "UPDATE payments SET raw_response = ?1 WHERE id = ?2 AND status = 'pending'",
+        )?
+        .execute(params![raw, o.payment_id])?;
+    }
+    let n = match &o.change {
+        Change::Finalize { status, reason } => tx
+            .prepare_cached(
+                "UPDATE payments SET status = ?1, status_reason = ?2, resolved_at = ?3, \
+                 updated_at = ?3, last_confirm_at = ?4, attempts = attempts + 1, \
+                 last_error = NULL, next_poll_at = NULL WHERE id = ?5 AND status = 'pending'",
+            )?
+            .execute(params![status.as_str(), reason, now, o.at, o.payment_id])?,
+        Change::Reschedule {
+            next_poll_at,
+            count_attempt,
+            not_found_streak,
+        } => tx
+            .prepare_cached(
+                "UPDATE payments SET next_poll_at = ?1, attempts = attempts + ?2, \
+                 not_found_streak = ?3, last_error = ?4, updated_at = ?5, last_confirm_at = ?6 \
+                 WHERE id = ?7 AND status = 'pending'",
+            )?
+            .execute(params![
+                next_poll_at,
+                i64::from(*count_attempt),
+                not_found_streak,
+                o.error,
+                now,
+                o.at,
+                o.payment_id
+            ])?,
+        Change::Untouched => tx
+            .prepare_cached(
+                "UPDATE payments SET last_error = ?1, updated_at = ?2 \
+                 WHERE id = ?3 AND status = 'pending'",
+            )?
+            .execute(params![o.error, now, o.payment_id])?,
+    };
+    Ok(n == 1)
+}
+
+/// Stores what LigdiCash said; a field a later answer leaves empty keeps its last value.
+fn record_answer(
+    tx: &rusqlite::Transaction<'_>,
+    payment_id: i64,
+    a: &ConfirmAnswer,
+    raw_body: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE payments SET provider_status = coalesce(?1, provider_status), \
+         amount = coalesce(?2, amount), operator_id = coalesce(?3, operator_id), \
+         operator_name = coalesce(?4, operator_name), customer = coalesce(?5, customer), \
+         request_id = coalesce(?6, request_id), external_id = coalesce(?7, external_id), \
+         confirmed_transaction_id = coalesce(?8, confirmed_transaction_id), \
+         oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
+         raw_response = coalesce(?11, raw_response) WHERE id = ?12 AND status = 'pending'",
+    )?
+    .execute(params![
+        a.status,
+        a.amount,
+        a.operator_id,
+        a.operator_name,
+        a.customer,
+        a.request_id,
+        a.external_id,
+        a.custom_transaction_id,
+        a.oreference,
+        a.date,
+        raw_body,
+        payment_id
+    ])?;
+    Ok(())
+}
