@@ -200,9 +200,19 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses TOML text; the error is one line naming the key and position.
+    /// Parses TOML text; the error is one line naming the line, its text and the problem.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().replace('\n', " ").trim().to_owned())
+        toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().replace('\n', " ");
+            match e.span() {
+                Some(span) => {
+                    let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    let line = text.lines().nth(line_no - 1).unwrap_or_default().trim();
+                    format!("line {line_no} `{line}`: {message}")
+                }
+                None => message,
+            }
+        })
     }
 
     /// Checks the values serde cannot: ranges, orderings and the transport rule.

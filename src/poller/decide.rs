@@ -124,19 +124,20 @@ pub fn verify(p: &DuePayment, a: &ConfirmAnswer) -> Result<(), String> {
         }
     }
     if let Some(ours) = p.transaction_id.as_deref() {
-        let by_custom = a.custom_transaction_id.as_deref();
-        let by_external = a.external_id.as_deref();
-        let matches_external =
-            by_external.is_some_and(|e| e.split(';').any(|part| part.trim() == ours));
-        let differs = match (by_custom, by_external) {
-            (Some(c), _) => c != ours && !matches_external,
-            (None, Some(_)) => !matches_external,
-            (None, None) => false,
-        };
-        if differs {
-            let theirs = by_custom.or(by_external).unwrap_or_default();
+        // Every reference LigdiCash reports must name our order; external_id joins the
+        // values of all custom_data keys containing "id" with ';'.
+        if let Some(theirs) = a.custom_transaction_id.as_deref()
+            && theirs != ours
+        {
             return Err(format!(
                 "confirmed transaction_id {theirs:?} differs from enqueued {ours:?}"
+            ));
+        }
+        if let Some(theirs) = a.external_id.as_deref()
+            && !theirs.split(';').any(|part| part.trim() == ours)
+        {
+            return Err(format!(
+                "confirmed external_id {theirs:?} does not name enqueued transaction_id {ours:?}"
             ));
         }
     }
@@ -204,6 +205,10 @@ mod tests {
                 Status::Mismatch,
             ),
             (answer(Some(5000), None, Some("OTHER")), Status::Mismatch),
+            (
+                answer(Some(5000), Some("ORD-1"), Some("ORD-2")),
+                Status::Mismatch,
+            ),
         ];
         for (a, expected) in cases {
             let d = decide(

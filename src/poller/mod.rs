@@ -307,7 +307,7 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
             if new {
                 tracing::error!(
                     detail,
-                    pause_secs = pause.as_secs(),
+                    pause_ms = pause.as_millis() as u64,
                     "LigdiCash refused our credentials: polling of all payments paused; check the API key and token"
                 );
             }

@@ -33,7 +33,12 @@ pub fn created(token: &str, payment_url: &str) -> Value {
 pub fn confirm(invoice: &Invoice, status: &str, variant: bool) -> Value {
     let settled = status != "pending";
     let amount = invoice.fate.paid_amount;
-    let tx = invoice.transaction_id.clone().unwrap_or_default();
+    // What LigdiCash reports as the order reference (a test may make it differ).
+    let tx = invoice
+        .confirmed_transaction_id
+        .clone()
+        .or_else(|| invoice.transaction_id.clone())
+        .unwrap_or_default();
     let custom_data = if variant && tx.is_empty() {
         json!("")
     } else if variant {
@@ -78,7 +83,7 @@ pub fn confirm(invoice: &Invoice, status: &str, variant: bool) -> Value {
         "montant": amount_value.clone(),
         "amount": amount_value,
         "date": "2026-04-15 11:19:28+00",
-        "external_id": invoice.confirmed_transaction_id.clone().unwrap_or(tx),
+        "external_id": tx,
         "oreference": "",
         "customer_details": {
             "firstname": "Awa", "lastname": "Ouedraogo", "email": "awa@example.com",

@@ -1,0 +1,183 @@
+//! A `TestEnv` per test: the sandbox on a random loopback port, a temporary directory with
+//! a real SQLite file and a config file, and helpers that run the real binary.
+
+use ligdicash_reconciler::config::{Config, HumanDuration};
+use ligdicash_reconciler::sandbox::{self, InvoiceSpec, Outcome, RunningSandbox, SandboxConfig};
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ligdicash-reconciler");
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub sandbox: RunningSandbox,
+    pub db: PathBuf,
+    pub config_path: PathBuf,
+    pub config: Config,
+}
+
+impl TestEnv {
+    /// Sandbox with default scenario and no faults; a fast schedule.
+    pub async fn start() -> Self {
+        Self::with_sandbox(SandboxConfig::default()).await
+    }
+
+    pub async fn with_sandbox(cfg: SandboxConfig) -> Self {
+        let sandbox = sandbox::spawn(([127, 0, 0, 1], 0).into(), cfg)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("reconciler.db");
+        let config_path = dir.path().join("config.toml");
+        let mut config = Config::default();
+        config.ligdicash.base_url = sandbox.base_url();
+        config.ligdicash.request_timeout = HumanDuration::secs(2);
+        config.ligdicash.connect_timeout = HumanDuration::secs(1);
+        config.database.path = db.clone();
+        let p = &mut config.poll;
+        p.first_delay = HumanDuration::millis(0);
+        p.initial_interval = HumanDuration::millis(100);
+        p.max_interval = HumanDuration::millis(400);
+        p.min_interval = HumanDuration::millis(100);
+        p.give_up_after = HumanDuration::secs(3);
+        p.max_requests_per_second = 200.0;
+        p.scan_interval = HumanDuration::millis(100);
+        p.auth_retry_initial = HumanDuration::millis(200);
+        p.auth_retry_max = HumanDuration::millis(400);
+        p.shutdown_grace = HumanDuration::secs(3);
+        let env = Self {
+            dir,
+            sandbox,
+            db,
+            config_path,
+            config,
+        };
+        env.write_config();
+        env
+    }
+
+    /// Rewrites the config file from `self.config`.
+    pub fn write_config(&self) {
+        let text = toml::to_string(&self.config).unwrap();
+        std::fs::write(&self.config_path, text).unwrap();
+    }
+
+    /// The binary with our config and the sandbox's credentials, nothing inherited.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .env_remove("LIGDICASH_RECONCILER_CONFIG")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env("LIGDICASH_API_KEY", sandbox::SANDBOX_API_KEY)
+            .env("LIGDICASH_API_TOKEN", sandbox::SANDBOX_API_TOKEN)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Output {
+        tokio::time::timeout(Duration::from_secs(60), self.cmd(args).output())
+            .await
+            .expect("command timed out")
+            .unwrap()
+    }
+
+    /// Runs the daemon until nothing is pending; asserts it exits 0.
+    pub async fn run_until_idle(&self) -> Output {
+        let out = self.run(&["run", "--until-idle"]).await;
+        assert_ok(&out);
+        out
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args).spawn().unwrap()
+    }
+
+    pub async fn enqueue(&self, token: &str, transaction_id: Option<&str>, amount: Option<i64>) {
+        let mut args = vec!["enqueue".to_owned(), token.to_owned()];
+        if let Some(t) = transaction_id {
+            args.extend(["--transaction-id".into(), t.into()]);
+        }
+        if let Some(a) = amount {
+            args.extend(["--amount".into(), a.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_ok(&self.run(&args).await);
+    }
+
+    pub async fn show(&self, token: &str) -> serde_json::Value {
+        let out = self.run(&["show", token]).await;
+        assert_ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Creates an invoice at the sandbox with a chosen fate, and enqueues it as a shop would.
+    pub async fn invoice(&self, outcome: Outcome, amount: i64, tx: &str) -> String {
+        self.invoice_with(InvoiceSpec {
+            outcome,
+            amount,
+            paid_amount: None,
+            transaction_id: Some(tx.into()),
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        })
+        .await
+    }
+
+    pub async fn invoice_with(&self, spec: InvoiceSpec) -> String {
+        let token = self.sandbox.sandbox.add_invoice(&spec);
+        self.enqueue(&token, spec.transaction_id.as_deref(), Some(spec.amount))
+            .await;
+        token
+    }
+
+    /// A direct connection, as the shop's own code would open one.
+    pub fn shop_connection(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn
+    }
+}
+
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Sends SIGTERM to a child process.
+pub fn terminate(child: &Child) {
+    let pid = child.id().expect("child still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until `check` holds, polling every 20 ms, for at most `limit`.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,192 @@
+//! Faults: refused credentials, flaky answers, a second instance, and stopping.
+
+use crate::helpers::*;
+use ligdicash_reconciler::sandbox::{Faults, InvoiceSpec, Outcome, SandboxConfig};
+use std::time::Duration;
+
+#[tokio::test]
+async fn refused_credentials_pause_all_polling_then_recover() {
+    let env = TestEnv::with_sandbox(SandboxConfig {
+        faults: Faults {
+            auth_failure: true,
+            ..Faults::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    let a = env.invoice(Outcome::Completed, 100, "ORD-1").await;
+    let b = env.invoice(Outcome::Completed, 200, "ORD-2").await;
+    let child = env.spawn(&["run", "--until-idle"]);
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for token in [&a, &b] {
+        let p = env.show(token).await;
+        assert_eq!(p["status"], "pending");
+        assert_eq!(
+            p["attempts"], 0,
+            "auth failures are not the payment's attempts"
+        );
+    }
+    // While paused, only the first due payment probes the credentials.
+    let probe = env.show(&a).await;
+    assert!(
+        probe["last_error"].as_str().unwrap().contains("Code00"),
+        "{probe}"
+    );
+    let attempts: i64 = env
+        .shop_connection()
+        .query_row(
+            "SELECT count(*) FROM confirm_attempts WHERE outcome = 'auth_failed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // Paused 200 ms then 400 ms: a handful of probes in 1.5 s, not a stream.
+    assert!((1..=12).contains(&attempts), "{attempts} auth_failed calls");
+
+    env.sandbox.sandbox.set_faults(Faults::default());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ok(&out);
+    let log = stderr(&out);
+    assert_eq!(log.matches("refused our credentials").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("accepts our credentials again").count(),
+        1,
+        "{log}"
+    );
+    for token in [&a, &b] {
+        assert_eq!(env.show(token).await["status"], "completed");
+    }
+}
+
+#[tokio::test]
+async fn flaky_answers_never_finalise_a_payment_wrongly() {
+    let env = TestEnv::with_sandbox(SandboxConfig {
+        faults: Faults {
+            server_error: 0.2,
+            rate_limit: 0.05,
+            retry_after_secs: 0,
+            html: 0.1,
+            empty_body: 0.05,
+            api_error: 0.05,
+            unknown_status: 0.05,
+            ..Faults::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    let mut expected = Vec::new();
+    for i in 0..24 {
+        let outcome = [
+            Outcome::Completed,
+            Outcome::NotCompleted,
+            Outcome::Completed,
+        ][i % 3];
+        let token = env
+            .invoice_with(InvoiceSpec {
+                outcome,
+                amount: 1000 + i as i64,
+                paid_amount: None,
+                transaction_id: Some(format!("ORD-{i}")),
+                confirmed_transaction_id: None,
+                settle_after_ms: (i as i64 % 4) * 150,
+            })
+            .await;
+        let status = match outcome {
+            Outcome::NotCompleted => "notcompleted",
+            _ => "completed",
+        };
+        expected.push((token, status));
+    }
+    env.run_until_idle().await;
+    for (token, status) in &expected {
+        assert_eq!(env.show(token).await["status"], *status, "{token}");
+    }
+    let conn = env.shop_connection();
+    let classes: Vec<String> = conn
+        .prepare("SELECT DISTINCT outcome FROM confirm_attempts")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for class in ["http_5xx", "malformed"] {
+        assert!(classes.iter().any(|c| c == class), "{class} in {classes:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_outage_is_logged_once_and_polling_recovers_by_itself() {
+    let env = TestEnv::with_sandbox(SandboxConfig {
+        faults: Faults {
+            server_error: 1.0,
+            ..Faults::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        tokens.push(
+            env.invoice(Outcome::Completed, 100, &format!("ORD-{i}"))
+                .await,
+        );
+    }
+    let child = env.spawn(&["run", "--until-idle"]);
+    let conn = env.shop_connection();
+    let failures = || -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM confirm_attempts WHERE outcome = 'http_5xx'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    eventually(Duration::from_secs(10), || failures() >= 8).await;
+    env.sandbox.sandbox.set_faults(Faults::default());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ok(&out);
+    let log = stderr(&out);
+    assert_eq!(log.matches("confirm calls are failing").count(), 1, "{log}");
+    assert_eq!(log.matches("confirm calls recovered").count(), 1, "{log}");
+    for token in &tokens {
+        assert_eq!(env.show(token).await["status"], "completed");
+    }
+}
+
+#[tokio::test]
+async fn a_second_run_on_the_same_database_refuses_to_start_and_sigterm_stops_cleanly() {
+    let env = TestEnv::start().await;
+    let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
+    let first = env.spawn(&["run"]);
+    let sandbox = env.sandbox.sandbox.clone();
+    let t = token.clone();
+    eventually(Duration::from_secs(10), || {
+        sandbox.invoice(&t).is_some_and(|i| !i.confirms.is_empty())
+    })
+    .await;
+
+    let second = env.run(&["run"]).await;
+    assert_eq!(second.status.code(), Some(5), "{}", stderr(&second));
+    assert!(stderr(&second).contains("already running"));
+
+    terminate(&first);
+    let out = tokio::time::timeout(Duration::from_secs(10), first.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ok(&out);
+    assert!(stderr(&out).contains("SIGTERM"));
+    assert_eq!(env.show(&token).await["status"], "pending");
+
+    // The lock died with the process: a new run starts.
+    env.sandbox.sandbox.set_faults(Faults::default());
+    let out = env.run(&["run", "--until-idle"]).await;
+    assert_ok(&out);
+}
