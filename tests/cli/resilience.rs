@@ -1,6 +1,7 @@
 //! Faults: refused credentials, flaky answers, a second instance, and stopping.
 
 use crate::helpers::*;
+use ligdicash_reconciler::config::HumanDuration;
 use ligdicash_reconciler::sandbox::{Faults, InvoiceSpec, Outcome, SandboxConfig};
 use std::time::Duration;
 
@@ -189,4 +190,105 @@ async fn a_second_run_on_the_same_database_refuses_to_start_and_sigterm_stops_cl
     env.sandbox.sandbox.set_faults(Faults::default());
     let out = env.run(&["run", "--until-idle"]).await;
     assert_ok(&out);
+}
+
+#[tokio::test]
+async fn network_failures_leave_payments_pending_and_are_classified() {
+    // Hanging answers: the request timeout fires.
+    let mut env = TestEnv::with_sandbox(SandboxConfig {
+        faults: Faults {
+            hang: 1.0,
+            ..Faults::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    env.config.ligdicash.request_timeout = HumanDuration::millis(300);
+    env.config.poll.give_up_after = HumanDuration::millis(200);
+    env.write_config();
+    let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
+    let child = env.spawn(&["--log-format", "json", "run"]);
+    let conn = env.shop_connection();
+    let count = |class: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM confirm_attempts WHERE outcome = ?1",
+            [class],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    eventually(Duration::from_secs(10), || count("timeout") >= 2).await;
+
+    // Nothing listening: connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    terminate(&child);
+    let out = child.wait_with_output().await.unwrap();
+    assert_ok(&out);
+    for line in stderr(&out).lines() {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(
+            parsed.is_ok(),
+            "--log-format json prints JSON lines: {line}"
+        );
+    }
+    env.config.ligdicash.base_url = dead_url;
+    env.write_config();
+    let child = env.spawn(&["run"]);
+    eventually(Duration::from_secs(10), || count("connect") >= 2).await;
+    terminate(&child);
+    assert_ok(&child.wait_with_output().await.unwrap());
+
+    let p = env.show(&token).await;
+    assert_eq!(
+        p["status"], "pending",
+        "past give_up_after, but LigdiCash never answered"
+    );
+    assert!(p["attempts"].as_i64().unwrap() >= 4, "{p}");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_logs_or_the_database_even_at_trace_level() {
+    let env = TestEnv::with_sandbox(SandboxConfig {
+        api_key: "key-SECRET-4f1a".into(),
+        api_token: "token-SECRET-9c2e".into(),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let token = env.invoice(Outcome::Completed, 100, "ORD-1").await;
+    let with_secrets = |args: &[&str], key: &str| {
+        let mut cmd = env.cmd(args);
+        cmd.env("LIGDICASH_API_KEY", key)
+            .env("LIGDICASH_API_TOKEN", "token-SECRET-9c2e")
+            .env("RUST_LOG", "trace");
+        cmd
+    };
+    // Wrong key first (authentication failure path), then the right one.
+    let child = with_secrets(&["run"], "key-SECRET-wrong").spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    terminate(&child);
+    let failing = child.wait_with_output().await.unwrap();
+    let ok = with_secrets(&["run", "--until-idle"], "key-SECRET-4f1a")
+        .output()
+        .await
+        .unwrap();
+    let check = with_secrets(&["check-config"], "key-SECRET-4f1a")
+        .output()
+        .await
+        .unwrap();
+    assert_ok(&ok);
+    assert_eq!(env.show(&token).await["status"], "completed");
+    assert!(stderr(&failing).contains("refused our credentials"));
+    let mut everything = Vec::new();
+    for out in [&failing, &ok, &check] {
+        everything.extend_from_slice(&out.stdout);
+        everything.extend_from_slice(&out.stderr);
+    }
+    everything.extend(std::fs::read(&env.db).unwrap());
+    let wal = env.db.with_extension("db-wal");
+    everything.extend(std::fs::read(&wal).unwrap_or_default());
+    let text = String::from_utf8_lossy(&everything);
+    assert!(text.len() > 1000, "trace logging produced output");
+    assert!(!text.contains("SECRET"), "a secret leaked");
 }
