@@ -28,6 +28,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod ligdicash;
 pub mod lock;
 pub mod payment;
