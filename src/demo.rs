@@ -96,7 +96,13 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         payments + BOGUS_TOKENS
     );
 
-    let poller = Poller::new(&config.poll, &db, config.database.busy_timeout.0, client)?;
+    let poller = Poller::new(
+        &config.poll,
+        &db,
+        config.database.busy_timeout.0,
+        client,
+        Vec::new(),
+    )?;
     let stats = poller.stats();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(poller.run(RunMode::UntilIdle, shutdown.clone()));

@@ -2,6 +2,8 @@
 
 use super::{Cli, Command, Failure};
 use crate::config::{Config, Credentials};
+use crate::events::delivery::Deliverer;
+use crate::events::sinks::Sink;
 use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::lock::InstanceLock;
 use crate::payment::{NewPayment, Status};
@@ -84,13 +86,23 @@ pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashCli
 
 fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
     let creds = Credentials::load(&config.ligdicash, &process_env)?;
+    let sinks = Sink::from_config(&config.events, &process_env)?;
+    let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
     let _lock = InstanceLock::acquire(&config.database.path)?;
+    let busy = config.database.busy_timeout.0;
     let poller = Poller::new(
         &config.poll,
         &config.database.path,
-        config.database.busy_timeout.0,
+        busy,
         build_client(config, &creds)?,
+        sink_names.clone(),
     )?;
+    let deliverer = Deliverer::new(
+        Store::open(&config.database.path, busy)?,
+        sinks,
+        config.events.retry_schedule.iter().map(|d| d.0).collect(),
+        config.events.concurrency,
+    );
     let mode = if until_idle {
         RunMode::UntilIdle
     } else {
@@ -102,12 +114,37 @@ fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
         tracing::info!(
             database = %config.database.path.display(),
             base_url = %config.ligdicash.base_url,
+            sinks = ?sink_names,
             "reconciler started"
         );
-        let result = poller.run(mode, shutdown).await;
+        let stop_delivery = CancellationToken::new();
+        let grace = config.poll.shutdown_grace.0;
+        let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), grace));
+        let mut result = poller.run(mode, shutdown.clone()).await;
+        if result.is_ok() && until_idle {
+            result = first_attempts_made(config, &sink_names, &shutdown).await;
+        }
+        stop_delivery.cancel();
+        let delivered = delivery
+            .await
+            .map_err(|e| Failure::new(1, format!("delivery task failed: {e}")))?;
         tracing::info!("reconciler stopped");
-        result.map_err(|e| Failure::new(4, e.to_string()))
+        result.map_err(|e| Failure::new(4, e.to_string()))?;
+        delivered.map_err(|e| Failure::new(4, e.to_string()))
     })
+}
+
+/// `--until-idle` also waits until every event has had its first delivery attempt.
+async fn first_attempts_made(
+    config: &Config,
+    sinks: &[String],
+    shutdown: &CancellationToken,
+) -> Result<(), crate::poller::PollerError> {
+    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
+    while !shutdown.is_cancelled() && store.unattempted_deliveries(sinks)? > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// Cancels `token` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).

@@ -5,9 +5,11 @@
 
 pub mod credentials;
 pub mod duration;
+pub mod events;
 
 pub use credentials::Credentials;
 pub use duration::HumanDuration;
+pub use events::{EventsConfig, WebhookConfig};
 
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,7 @@ pub struct Config {
     pub ligdicash: LigdicashConfig,
     pub database: DatabaseConfig,
     pub poll: PollConfig,
+    pub events: EventsConfig,
 }
 
 /// How the confirm request carries the token. LigdiCash's docs and its SDKs disagree.
@@ -258,7 +261,7 @@ impl Config {
         {
             return invalid("ligdicash timeouts must be positive".into());
         }
-        Ok(())
+        self.events.validate()
     }
 
     /// The parsed `base_url`, with a message naming the key when it is not a URL.

@@ -51,7 +51,7 @@ pub struct Stats {
 pub enum PollerError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("database task failed: {0}")]
+    #[error("task failed: {0}")]
     Task(String),
 }
 
@@ -64,6 +64,9 @@ struct Context {
     pause: Pause,
     incidents: Incidents,
     stats: Arc<Stats>,
+    /// Outbox sinks every new event is addressed to.
+    sinks: Arc<Vec<String>>,
+    writer: Arc<Mutex<Store>>,
 }
 
 /// The polling engine over one database.
@@ -80,9 +83,10 @@ impl Poller {
         db_path: &Path,
         busy_timeout: Duration,
         client: LigdicashClient,
+        sinks: Vec<String>,
     ) -> Result<Self, StoreError> {
         let reader = Store::open(db_path, busy_timeout)?;
-        let writer = Store::open(db_path, busy_timeout)?;
+        let writer = Arc::new(Mutex::new(Store::open(db_path, busy_timeout)?));
         Ok(Self {
             ctx: Arc::new(Context {
                 cfg: cfg.clone(),
@@ -92,9 +96,11 @@ impl Poller {
                 pause: Pause::default(),
                 incidents: Incidents::default(),
                 stats: Arc::new(Stats::default()),
+                sinks: Arc::new(sinks),
+                writer: writer.clone(),
             }),
             reader: Arc::new(Mutex::new(reader)),
-            writer: Arc::new(Mutex::new(writer)),
+            writer,
         })
     }
 
@@ -112,7 +118,7 @@ impl Poller {
             self.writer.clone(),
             out_rx,
             done_tx,
-            self.ctx.stats.clone(),
+            self.ctx.clone(),
         ));
         let mut dispatcher = Dispatcher {
             ctx: self.ctx.clone(),
@@ -136,14 +142,7 @@ async fn with_store<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
     f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, PollerError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| PollerError::Task(e.to_string()))?
-    .map_err(PollerError::from)
+    Ok(crate::store::blocking(store, f).await?)
 }
 
 struct Dispatcher {
@@ -305,6 +304,7 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
                 .pause
                 .auth_failed(cfg.auth_retry_initial.0, cfg.auth_retry_max.0);
             if new {
+                record_auth_incident(ctx, detail);
                 tracing::error!(
                     detail,
                     pause_ms = pause.as_millis() as u64,
@@ -338,18 +338,33 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
     }
 }
 
+/// Emits `reconciler.auth_failed` through the outbox, once per incident.
+fn record_auth_incident(ctx: &Context, detail: &str) {
+    let data = serde_json::json!({ "detail": detail });
+    let (writer, sinks) = (ctx.writer.clone(), ctx.sinks.clone());
+    tokio::spawn(async move {
+        let result = with_store(&writer, move |s| {
+            s.insert_operational_event("reconciler.auth_failed", data, &sinks, now_ms())
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot record the reconciler.auth_failed event");
+        }
+    });
+}
+
 /// Writes outcomes in batches; tells the dispatcher which payments are settled in the DB.
 async fn write_loop(
     store: Arc<Mutex<Store>>,
     mut rx: mpsc::Receiver<ConfirmOutcome>,
     done: mpsc::UnboundedSender<i64>,
-    stats: Arc<Stats>,
+    ctx: Arc<Context>,
 ) {
     let mut buffer = Vec::with_capacity(WRITE_BATCH);
     while rx.recv_many(&mut buffer, WRITE_BATCH).await > 0 {
         let batch = Arc::new(std::mem::take(&mut buffer));
-        match write_with_retry(&store, &batch).await {
-            Ok(applied) => report(&batch, &applied, &stats),
+        match write_with_retry(&store, &batch, &ctx.sinks).await {
+            Ok(applied) => report(&batch, &applied, &ctx.stats),
             Err(e) => tracing::error!(
                 error = %e,
                 outcomes = batch.len(),
@@ -365,12 +380,13 @@ async fn write_loop(
 async fn write_with_retry(
     store: &Arc<Mutex<Store>>,
     batch: &Arc<Vec<ConfirmOutcome>>,
+    sinks: &Arc<Vec<String>>,
 ) -> Result<Vec<Applied>, PollerError> {
     let mut delay = Duration::from_millis(200);
     let mut tries = 0;
     loop {
-        let b = batch.clone();
-        match with_store(store, move |s| s.apply_outcomes(&b, now_ms())).await {
+        let (b, sinks) = (batch.clone(), sinks.clone());
+        match with_store(store, move |s| s.apply_outcomes(&b, now_ms(), &sinks)).await {
             Ok(applied) => return Ok(applied),
             Err(e) if tries < 4 => {
                 tracing::warn!(error = %e, "writing confirm outcomes failed; retrying");

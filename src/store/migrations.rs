@@ -13,7 +13,11 @@ use std::path::Path;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// Migration `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[];
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0002_events.sql")];
+
+/// Schema version 1 as released, kept to test upgrades from it.
+#[cfg(test)]
+const SCHEMA_V1_SQL: &str = include_str!("../../migrations/0001_initial.sql");
 
 /// The version `schema.sql` sets; must equal 1 + the number of migrations.
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
@@ -68,6 +72,50 @@ mod tests {
             err.to_string().contains("upgrade ligdicash-reconciler"),
             "{err}"
         );
+    }
+
+    /// Tables, indexes and views as SQLite records them, whitespace-normalised.
+    fn shape(conn: &Connection) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .map(|row| {
+                let (name, sql) = row.unwrap();
+                (name, sql.split_whitespace().collect::<Vec<_>>().join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn upgrading_from_v1_gives_the_same_schema_as_schema_sql() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.db");
+        let mut upgraded = Connection::open(&old).unwrap();
+        upgraded.execute_batch(SCHEMA_V1_SQL).unwrap();
+        upgraded
+            .execute("INSERT INTO payments (token) VALUES ('kept')", [])
+            .unwrap();
+        migrate(&mut upgraded, &old).unwrap();
+        let fresh_path = dir.path().join("fresh.db");
+        let mut fresh = Connection::open(&fresh_path).unwrap();
+        migrate(&mut fresh, &fresh_path).unwrap();
+        let (a, b) = (shape(&upgraded), shape(&fresh));
+        let names = |s: &[(String, String)]| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&a), names(&b));
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            // ALTER-free migrations: each object's SQL is the same text modulo whitespace.
+            assert_eq!(x, y, "{name}");
+        }
+        let kept: i64 = upgraded
+            .query_row(
+                "SELECT count(*) FROM payments WHERE token = 'kept'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! wait, never fail), and writes start with `BEGIN IMMEDIATE` so they never deadlock on a
 //! read-to-write upgrade.
 
+pub mod events;
 pub mod migrations;
 pub mod payments;
 
@@ -38,6 +39,23 @@ pub enum StoreError {
     NotRequeueable { token: String, status: String },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Runs `f` on a shared connection on the blocking pool, so SQLite never stalls the async
+/// threads (a busy database can make a statement wait up to `busy_timeout`).
+pub async fn blocking<T: Send + 'static>(
+    store: &std::sync::Arc<std::sync::Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
 /// One connection to the database, migrated to the current schema.

@@ -327,22 +327,46 @@ impl Store {
         Ok(previous)
     }
 
-    /// Writes a batch of confirm outcomes in one `BEGIN IMMEDIATE` transaction.
+    /// Writes a batch of confirm outcomes in one `BEGIN IMMEDIATE` transaction, with one
+    /// outbox event (delivered to `sinks`) per payment it finalises.
     pub fn apply_outcomes(
         &mut self,
         outcomes: &[ConfirmOutcome],
         now: Millis,
+        sinks: &[String],
     ) -> Result<Vec<Applied>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut applied = Vec::with_capacity(outcomes.len());
         for o in outcomes {
-            applied.push(apply_one(&tx, o, now)?);
+            let a = apply_one(&tx, o, now)?;
+            if let Some(status) = a.finalized {
+                record_final_event(&tx, o.payment_id, status, sinks, now)?;
+            }
+            applied.push(a);
         }
         tx.commit()?;
         Ok(applied)
     }
+}
+
+/// The outbox event of a final transition, in the transition's own transaction.
+fn record_final_event(
+    tx: &rusqlite::Transaction<'_>,
+    payment_id: i64,
+    status: Status,
+    sinks: &[String],
+    now: Millis,
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT {ROW_COLUMNS} FROM payments WHERE id = ?1");
+    let row = tx
+        .prepare_cached(&sql)?
+        .query_row([payment_id], payment_row)?;
+    let kind = format!("payment.{status}");
+    let payload = |id: &str| super::events::payment_payload(&kind, id, now, &row);
+    super::events::insert_event(tx, &kind, Some(&row.token), payload, sinks, now)?;
+    Ok(())
 }
 
 fn apply_one(

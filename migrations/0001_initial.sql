@@ -1,0 +1,94 @@
+-- Schema version 1, as released in 0.1.0. Kept verbatim to test upgrades; never edit.
+-- ligdicash-reconciler database schema, version 1.
+--
+-- This file is a public contract: the shop writes pending rows into `payments` and reads
+-- final statuses back. The reconciler applies it (and later migrations) at start; a shop
+-- may also create the database itself with `sqlite3 reconciler.db < schema.sql`.
+--
+-- Times are INTEGER milliseconds since the Unix epoch (UTC). The view `payments_view`
+-- shows them as RFC 3339 text. The defaults use julianday() rather than unixepoch() so
+-- that any SQLite 3 library (an old PHP or Python one included) can insert rows.
+--
+-- The only thing a shop has to give is the creation token:
+--   INSERT INTO payments (token, transaction_id, expected_amount) VALUES (?, ?, ?);
+
+PRAGMA user_version = 1;
+
+CREATE TABLE IF NOT EXISTS payments (
+    id               INTEGER PRIMARY KEY,
+    -- The token returned by LigdiCash's create endpoint (never the callback's token).
+    token            TEXT    NOT NULL UNIQUE CHECK (length(token) BETWEEN 1 AND 2048),
+    -- The shop's own reference, sent in custom_data.transaction_id or invoice.external_id.
+    transaction_id   TEXT,
+    -- The amount the shop asked for, in XOF. NULL skips the amount check.
+    expected_amount  INTEGER CHECK (expected_amount IS NULL OR expected_amount > 0),
+    status           TEXT    NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'completed', 'notcompleted', 'timeout',
+                                       'mismatch', 'invalid_token')),
+    -- Why the status is what it is (mismatch details, timeout age, ...).
+    status_reason    TEXT,
+    -- Confirm calls that reached a verdict or failed transiently (auth failures excluded).
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    -- Consecutive "invoice not found" (Code02) answers; 3 make the token invalid.
+    not_found_streak INTEGER NOT NULL DEFAULT 0,
+    -- When to confirm next. NULL: created_at + first_delay (rows the shop inserted).
+    next_poll_at     INTEGER,
+    last_confirm_at  INTEGER,
+    created_at       INTEGER NOT NULL
+                     DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+    updated_at       INTEGER NOT NULL
+                     DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+    -- Set by `requeue`: the give_up_after window restarts from here.
+    requeued_at      INTEGER,
+    resolved_at      INTEGER,
+    last_error       TEXT,
+    -- What the last confirm said.
+    provider_status  TEXT,
+    amount           INTEGER,
+    operator_id      TEXT,
+    operator_name    TEXT,
+    customer         TEXT,
+    request_id       TEXT,
+    external_id      TEXT,
+    confirmed_transaction_id TEXT,
+    oreference       TEXT,
+    provider_date    TEXT,
+    raw_response     TEXT
+);
+
+-- The scheduler's due query: only pending rows are indexed, so resolved history costs nothing.
+CREATE INDEX IF NOT EXISTS payments_due ON payments (next_poll_at) WHERE status = 'pending';
+-- Rows the shop inserted without a schedule.
+CREATE INDEX IF NOT EXISTS payments_unscheduled ON payments (created_at)
+    WHERE status = 'pending' AND next_poll_at IS NULL;
+CREATE INDEX IF NOT EXISTS payments_status ON payments (status, updated_at);
+CREATE INDEX IF NOT EXISTS payments_transaction_id ON payments (transaction_id);
+
+-- One row per confirm call.
+CREATE TABLE IF NOT EXISTS confirm_attempts (
+    id              INTEGER PRIMARY KEY,
+    payment_id      INTEGER NOT NULL REFERENCES payments (id) ON DELETE CASCADE,
+    at              INTEGER NOT NULL,
+    latency_ms      INTEGER NOT NULL,
+    http_status     INTEGER,
+    response_code   TEXT,
+    provider_status TEXT,
+    -- completed, notcompleted, pending, unknown_status, auth_failed, not_found, api_error,
+    -- rate_limited, http_5xx, http_4xx, timeout, connect, transport, malformed.
+    outcome         TEXT    NOT NULL,
+    error           TEXT
+);
+
+CREATE INDEX IF NOT EXISTS confirm_attempts_payment ON confirm_attempts (payment_id, at);
+CREATE INDEX IF NOT EXISTS confirm_attempts_at ON confirm_attempts (at);
+
+-- Human-readable times for people and shop code reading statuses.
+CREATE VIEW IF NOT EXISTS payments_view AS
+SELECT id, token, transaction_id, expected_amount, status, status_reason, attempts,
+       amount, operator_id, operator_name, customer, request_id, external_id, oreference,
+       provider_date, last_error,
+       strftime('%Y-%m-%dT%H:%M:%fZ', created_at / 1000.0, 'unixepoch') AS created_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', updated_at / 1000.0, 'unixepoch') AS updated_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', resolved_at / 1000.0, 'unixepoch') AS resolved_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', next_poll_at / 1000.0, 'unixepoch') AS next_poll_at
+FROM payments;

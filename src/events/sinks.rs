@@ -1,0 +1,232 @@
+//! Where events go: signed webhooks, a JSON-lines file (or stdout), or a shop command.
+//! Each sink performs one delivery attempt; [`super::policy`] decides what happens next.
+
+use super::signature;
+use crate::config::{ConfigError, EventsConfig};
+use crate::store::events::DueDelivery;
+use crate::time::now_ms;
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretSlice};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// The result of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered,
+    /// Failed; may be retried (after `retry_after` at the earliest).
+    Failed {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// The receiver said it is gone for good (HTTP 410): stop trying.
+    Gone,
+}
+
+/// One configured destination.
+pub enum Sink {
+    Webhook {
+        name: String,
+        url: reqwest::Url,
+        key: SecretSlice<u8>,
+        http: reqwest::Client,
+    },
+    Jsonl {
+        /// `None` is stdout.
+        path: Option<PathBuf>,
+        lock: tokio::sync::Mutex<()>,
+    },
+    Exec {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Sink {
+    /// The stable name stored in `event_deliveries.sink`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Webhook { name, .. } => name,
+            Self::Jsonl { .. } => "jsonl",
+            Self::Exec { .. } => "exec",
+        }
+    }
+
+    /// Builds every sink the configuration names, reading webhook secrets.
+    pub fn from_config(
+        cfg: &EventsConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Sink>, ConfigError> {
+        let mut sinks = Vec::new();
+        let http = reqwest::Client::builder()
+            .timeout(cfg.webhook_timeout.0)
+            .connect_timeout(cfg.webhook_timeout.0.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("ligdicash-reconciler/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::Invalid(format!("cannot build the webhook client: {e}")))?;
+        for hook in &cfg.webhooks {
+            let secret = hook.load_secret(env)?;
+            let key = signature::secret_key(secret.expose_secret())
+                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.url)))?;
+            let url = reqwest::Url::parse(&hook.url)
+                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.url)))?;
+            sinks.push(Sink::Webhook {
+                name: format!("webhook:{}", hook.url),
+                url,
+                key: SecretSlice::from(key),
+                http: http.clone(),
+            });
+        }
+        if let Some(path) = &cfg.jsonl_path {
+            let path = (path.as_os_str() != "-").then(|| path.clone());
+            sinks.push(Sink::Jsonl {
+                path,
+                lock: tokio::sync::Mutex::new(()),
+            });
+        }
+        if let Some(argv) = &cfg.exec {
+            sinks.push(Sink::Exec {
+                argv: argv.clone(),
+                timeout: cfg.exec_timeout.0,
+            });
+        }
+        Ok(sinks)
+    }
+
+    /// Makes one delivery attempt.
+    pub async fn deliver(&self, d: &DueDelivery, kind: &str) -> Attempt {
+        match self {
+            Self::Webhook { url, key, http, .. } => {
+                post_webhook(http, url, key.expose_secret(), d).await
+            }
+            Self::Jsonl { path, lock } => {
+                let _serial = lock.lock().await;
+                append_line(path.as_ref(), &d.payload).await
+            }
+            Self::Exec { argv, timeout } => run_command(argv, *timeout, d, kind).await,
+        }
+    }
+}
+
+fn failed(error: impl Into<String>) -> Attempt {
+    Attempt::Failed {
+        error: error.into(),
+        retry_after: None,
+    }
+}
+
+async fn post_webhook(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    key: &[u8],
+    d: &DueDelivery,
+) -> Attempt {
+    let timestamp = now_ms() / 1000;
+    let signature = signature::sign(key, &d.event_id, timestamp, d.payload.as_bytes());
+    let sent = http
+        .post(url.clone())
+        .header("webhook-id", &d.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .header(CONTENT_TYPE, "application/json")
+        .body(d.payload.clone())
+        .send()
+        .await;
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return failed("webhook timed out"),
+        Err(e) => return failed(format!("webhook request failed: {}", e.without_url())),
+    };
+    let status = response.status().as_u16();
+    match status {
+        200..=299 => Attempt::Delivered,
+        410 => Attempt::Gone,
+        _ => Attempt::Failed {
+            error: format!("webhook answered HTTP {status}"),
+            retry_after: response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::ligdicash::client::parse_retry_after),
+        },
+    }
+}
+
+async fn append_line(path: Option<&PathBuf>, payload: &str) -> Attempt {
+    let mut line = payload.to_owned();
+    line.push('\n');
+    let Some(path) = path else {
+        let mut out = tokio::io::stdout();
+        return match out.write_all(line.as_bytes()).await {
+            Ok(()) => match out.flush().await {
+                Ok(()) => Attempt::Delivered,
+                Err(e) => failed(format!("cannot write to stdout: {e}")),
+            },
+            Err(e) => failed(format!("cannot write to stdout: {e}")),
+        };
+    };
+    let result = async {
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .await?;
+        file.write_all(line.as_bytes()).await?;
+        file.sync_data().await
+    }
+    .await;
+    match result {
+        Ok(()) => Attempt::Delivered,
+        Err(e) => failed(format!("cannot append to {}: {e}", path.display())),
+    }
+}
+
+async fn run_command(argv: &[String], timeout: Duration, d: &DueDelivery, kind: &str) -> Attempt {
+    let Some((program, args)) = argv.split_first() else {
+        return failed("events.exec is empty");
+    };
+    let spawned = tokio::process::Command::new(program)
+        .args(args)
+        .env("LIGDICASH_EVENT_ID", &d.event_id)
+        .env("LIGDICASH_EVENT_TYPE", kind)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => return failed(format!("cannot start {program}: {e}")),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that does not read stdin is fine; its exit code decides.
+        let _ = stdin.write_all(d.payload.as_bytes()).await;
+    }
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Err(_) => failed(format!("{program} did not finish within {timeout:?}")),
+        Ok(Err(e)) => failed(format!("{program} failed: {e}")),
+        Ok(Ok(out)) if out.status.success() => Attempt::Delivered,
+        Ok(Ok(out)) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: String = stderr
+                .trim()
+                .chars()
+                .rev()
+                .take(200)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            failed(format!("{program} exited with {}: {tail}", out.status))
+        }
+    }
+}
