@@ -1,6 +1,6 @@
 //! One function per subcommand.
 
-use super::{Cli, Command, Failure};
+use super::{Cli, Command, EventsCommand, Failure};
 use crate::config::{Config, Credentials};
 use crate::events::delivery::Deliverer;
 use crate::events::sinks::Sink;
@@ -16,26 +16,27 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the parsed command.
 pub fn execute(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
+    // Commands that need neither the configuration nor the database.
+    let command = match cli.command {
         Command::Sandbox {
             listen,
             seed,
-            ref faults,
+            faults,
         } => return serve_sandbox(listen, seed, faults.as_deref()),
-        Command::Demo {
-            payments,
-            ref keep_db,
-        } => {
+        Command::Demo { payments, keep_db } => {
             return crate::demo::run(payments, keep_db.as_deref())
                 .map_err(|e| Failure::new(1, format!("demo failed: {e:#}")));
         }
-        _ => {}
-    }
+        Command::Events {
+            command: command @ EventsCommand::VerifySignature { .. },
+        } => return super::events::verify_signature(command),
+        other => other,
+    };
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(path) = cli.database {
         config.database.path = path;
     }
-    match cli.command {
+    match command {
         Command::Run { until_idle } => run(&config, until_idle),
         Command::Enqueue {
             token,
@@ -56,11 +57,12 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Requeue { token } => requeue(&config, &token),
         Command::Migrate => migrate(&config),
         Command::CheckConfig => check_config(&config),
+        Command::Events { command } => super::events::execute(&config, command),
         Command::Sandbox { .. } | Command::Demo { .. } => Ok(()),
     }
 }
 
-fn open_store(config: &Config) -> Result<Store, Failure> {
+pub(super) fn open_store(config: &Config) -> Result<Store, Failure> {
     Ok(Store::open(
         &config.database.path,
         config.database.busy_timeout.0,
@@ -74,7 +76,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
 }
 
-fn process_env(name: &str) -> Option<String> {
+pub(super) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
@@ -192,7 +194,7 @@ fn show(config: &Config, token: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn pretty(v: &Value) -> String {
+pub(super) fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 

@@ -6,6 +6,7 @@
 //! 5 another instance already runs on the database.
 
 pub mod commands;
+mod events;
 
 use crate::config::{CONFIG_ENV, ConfigError};
 use crate::lock::LockError;
@@ -68,6 +69,11 @@ pub enum Command {
     Migrate,
     /// Validate the configuration and credentials; print the effective configuration.
     CheckConfig,
+    /// Inspect and redeliver outbox events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Serve the simulated LigdiCash API.
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -86,6 +92,48 @@ pub enum Command {
         /// Keep the demo database at this path instead of a temporary one.
         #[arg(long, value_name = "PATH")]
         keep_db: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List events, newest first.
+    List {
+        /// pending, delivered or dead.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Print one event with its payload and per-sink deliveries.
+    Show { id: String },
+    /// Deliver an event again to every sink, or every dead delivery with --dead.
+    Redeliver {
+        #[arg(required_unless_present = "dead", conflicts_with = "dead")]
+        id: Option<String>,
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Check a received webhook's signature (for debugging a receiver).
+    VerifySignature {
+        /// The whsec_... secret; read from this environment variable.
+        #[arg(long, value_name = "VAR", default_value = "SHOP_WEBHOOK_SECRET")]
+        secret_env: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        timestamp: String,
+        /// The webhook-signature header (space-separated v1,... entries).
+        #[arg(long)]
+        signature: String,
+        /// File holding the exact request body.
+        #[arg(long, value_name = "PATH")]
+        body: PathBuf,
+        /// Skip the 5-minute timestamp tolerance (for replaying old captures).
+        #[arg(long)]
+        ignore_time: bool,
     },
 }
 

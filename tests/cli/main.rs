@@ -1,7 +1,9 @@
 //! Integration tests: the real binary against the sandbox on loopback, with a real SQLite
 //! file per test.
 
+mod events;
 mod helpers;
 mod input;
+mod receiver;
 mod resilience;
 mod statuses;

@@ -1,0 +1,121 @@
+//! `events ...` subcommands.
+
+use super::commands::{open_store, pretty, process_env};
+use super::{EventsCommand, Failure};
+use crate::config::Config;
+use crate::events::signature;
+use crate::store::StoreError;
+use crate::store::events::EventRow;
+use crate::time::{now_ms, rfc3339};
+use serde_json::{Value, json};
+
+/// Runs an `events` subcommand that needs the database.
+pub fn execute(config: &Config, command: EventsCommand) -> Result<(), Failure> {
+    match command {
+        EventsCommand::List { state, json, limit } => list(config, state.as_deref(), json, limit),
+        EventsCommand::Show { id } => show(config, &id),
+        EventsCommand::Redeliver { id, dead: _ } => redeliver(config, id.as_deref()),
+        command @ EventsCommand::VerifySignature { .. } => verify_signature(command),
+    }
+}
+
+fn event_json(e: &EventRow) -> Value {
+    json!({
+        "id": e.id,
+        "type": e.kind,
+        "payment_token": e.payment_token,
+        "state": e.state,
+        "attempts": e.attempts,
+        "created_at": rfc3339(e.created_at),
+        "next_attempt_at": e.next_attempt_at.map(rfc3339),
+        "delivered_at": e.delivered_at.map(rfc3339),
+        "last_error": e.last_error,
+        "payload": serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::Null),
+    })
+}
+
+fn list(config: &Config, state: Option<&str>, as_json: bool, limit: usize) -> Result<(), Failure> {
+    if let Some(s) = state
+        && !["pending", "delivered", "dead"].contains(&s)
+    {
+        return Err(Failure::usage(format!(
+            "--state: unknown state {s:?} (one of pending, delivered, dead)"
+        )));
+    }
+    let events = open_store(config)?.list_events(state, limit)?;
+    if as_json {
+        println!(
+            "{}",
+            pretty(&Value::Array(events.iter().map(event_json).collect()))
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<34} {:<24} {:<10} {:>8}  CREATED",
+        "ID", "TYPE", "STATE", "ATTEMPTS"
+    );
+    for e in events {
+        println!(
+            "{:<34} {:<24} {:<10} {:>8}  {}",
+            e.id,
+            e.kind,
+            e.state,
+            e.attempts,
+            rfc3339(e.created_at)
+        );
+    }
+    Ok(())
+}
+
+fn show(config: &Config, id: &str) -> Result<(), Failure> {
+    let store = open_store(config)?;
+    let (event, deliveries) = store
+        .get_event(id)?
+        .ok_or_else(|| Failure::from(StoreError::NotFound(id.to_owned())))?;
+    let mut out = event_json(&event);
+    out["deliveries"] = deliveries
+        .into_iter()
+        .map(|(sink, state, attempts, last_error)| {
+            json!({"sink": sink, "state": state, "attempts": attempts, "last_error": last_error})
+        })
+        .collect();
+    println!("{}", pretty(&out));
+    Ok(())
+}
+
+fn redeliver(config: &Config, id: Option<&str>) -> Result<(), Failure> {
+    let reopened = open_store(config)?.redeliver(id, now_ms())?;
+    println!("{reopened} deliveries reopened; a running daemon delivers them now");
+    Ok(())
+}
+
+/// `events verify-signature`: needs no database or configuration.
+pub fn verify_signature(command: EventsCommand) -> Result<(), Failure> {
+    let EventsCommand::VerifySignature {
+        secret_env,
+        id,
+        timestamp,
+        signature: header,
+        body,
+        ignore_time,
+    } = command
+    else {
+        return Ok(());
+    };
+    let secret = process_env(&secret_env)
+        .ok_or_else(|| Failure::new(3, format!("environment variable {secret_env} is not set")))?;
+    let body = std::fs::read(&body)
+        .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", body.display())))?;
+    let now = if ignore_time {
+        timestamp.trim().parse().unwrap_or(0)
+    } else {
+        now_ms() / 1000
+    };
+    match signature::verify(&[secret.trim()], &id, &timestamp, &header, &body, now) {
+        Ok(()) => {
+            println!("signature valid");
+            Ok(())
+        }
+        Err(e) => Err(Failure::new(1, format!("signature invalid: {e}"))),
+    }
+}
