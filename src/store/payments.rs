@@ -102,6 +102,9 @@ pub enum Enqueued {
     AlreadyPresent,
 }
 
+/// Prefix of `status_reason` on a requeued payment, followed by its former status.
+pub const REQUEUED_FROM: &str = "requeued from ";
+
 const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, status_reason, \
     attempts, next_poll_at, last_confirm_at, created_at, updated_at, resolved_at, last_error, \
     provider_status, amount, operator_id, operator_name, customer, request_id, external_id, \
@@ -317,11 +320,13 @@ impl Store {
                 token: token.to_owned(),
                 status: status.clone(),
             })?;
+        // The reason remembers the earlier verdict: a requeued timeout that completes is a
+        // late completion (see `record_final_event`).
         tx.execute(
-            "UPDATE payments SET status = 'pending', status_reason = NULL, resolved_at = NULL, \
+            "UPDATE payments SET status = 'pending', status_reason = ?3, resolved_at = NULL, \
              attempts = 0, not_found_streak = 0, next_poll_at = ?2, requeued_at = ?2, \
              updated_at = ?2 WHERE token = ?1",
-            params![token, now],
+            params![token, now, format!("{REQUEUED_FROM}{previous}")],
         )?;
         tx.commit()?;
         Ok(previous)
@@ -340,9 +345,14 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut applied = Vec::with_capacity(outcomes.len());
         for o in outcomes {
+            let late = is_requeued_timeout(&tx, o)?;
             let a = apply_one(&tx, o, now)?;
             if let Some(status) = a.finalized {
-                record_final_event(&tx, o.payment_id, status, sinks, now)?;
+                let kind = match status {
+                    Status::Completed if late => "payment.late_completed".to_owned(),
+                    other => format!("payment.{other}"),
+                };
+                record_final_event(&tx, o.payment_id, &kind, sinks, now)?;
             }
             applied.push(a);
         }
@@ -351,11 +361,34 @@ impl Store {
     }
 }
 
+/// Whether this outcome completes a payment once given up as `timeout` (then requeued).
+fn is_requeued_timeout(
+    tx: &rusqlite::Transaction<'_>,
+    o: &ConfirmOutcome,
+) -> Result<bool, StoreError> {
+    if !matches!(
+        o.change,
+        Change::Finalize {
+            status: Status::Completed,
+            ..
+        }
+    ) {
+        return Ok(false);
+    }
+    let reason: Option<String> = tx
+        .prepare_cached("SELECT status_reason FROM payments WHERE id = ?1 AND status = 'pending'")?
+        .query_row([o.payment_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let timeout = format!("{REQUEUED_FROM}{}", Status::Timeout);
+    Ok(reason.is_some_and(|r| r == timeout))
+}
+
 /// The outbox event of a final transition, in the transition's own transaction.
 fn record_final_event(
     tx: &rusqlite::Transaction<'_>,
     payment_id: i64,
-    status: Status,
+    kind: &str,
     sinks: &[String],
     now: Millis,
 ) -> Result<(), StoreError> {
@@ -363,9 +396,8 @@ fn record_final_event(
     let row = tx
         .prepare_cached(&sql)?
         .query_row([payment_id], payment_row)?;
-    let kind = format!("payment.{status}");
-    let payload = |id: &str| super::events::payment_payload(&kind, id, now, &row);
-    super::events::insert_event(tx, &kind, Some(&row.token), payload, sinks, now)?;
+    let payload = |id: &str| super::events::payment_payload(kind, id, now, &row);
+    super::events::insert_event(tx, kind, Some(&row.token), payload, sinks, now)?;
     Ok(())
 }
 

@@ -61,6 +61,15 @@ async fn refused_credentials_pause_all_polling_then_recover() {
     for token in [&a, &b] {
         assert_eq!(env.show(token).await["status"], "completed");
     }
+    let incidents: i64 = env
+        .shop_connection()
+        .query_row(
+            "SELECT count(*) FROM events WHERE type = 'reconciler.auth_failed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(incidents, 1, "one event per incident, not per refused call");
 }
 
 #[tokio::test]

@@ -162,19 +162,43 @@ async fn rows_the_shop_inserts_with_plain_sql_are_polled_after_first_delay() {
 }
 
 #[tokio::test]
-async fn requeue_reopens_a_timeout_and_refuses_final_statuses() {
+async fn a_requeued_timeout_that_completes_is_a_late_completion() {
     let mut env = TestEnv::start().await;
     env.config.poll.give_up_after = HumanDuration::millis(300);
+    env.config.events.jsonl_path = Some(env.dir.path().join("events.jsonl"));
     env.write_config();
-    let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
+    let slow = env
+        .invoice_with(InvoiceSpec {
+            outcome: Outcome::Completed,
+            amount: 100,
+            paid_amount: None,
+            transaction_id: Some("ORD-1".into()),
+            confirmed_transaction_id: None,
+            settle_after_ms: 1500,
+        })
+        .await;
     let done = env.invoice(Outcome::Completed, 100, "ORD-2").await;
     env.run_until_idle().await;
-    assert_eq!(env.show(&token).await["status"], "timeout");
+    assert_eq!(env.show(&slow).await["status"], "timeout");
 
-    assert_ok(&env.run(&["requeue", &token]).await);
-    let p = env.show(&token).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert_ok(&env.run(&["requeue", &slow]).await);
+    let p = env.show(&slow).await;
     assert_eq!(p["status"], "pending");
     assert_eq!(p["attempts"], 0);
+    assert_eq!(p["status_reason"], "requeued from timeout");
+    env.run_until_idle().await;
+    assert_eq!(env.show(&slow).await["status"], "completed");
+
+    let events: Vec<String> = env
+        .shop_connection()
+        .prepare("SELECT type FROM events WHERE payment_token = ?1 ORDER BY seq")
+        .unwrap()
+        .query_map([&slow], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(events, ["payment.timeout", "payment.late_completed"]);
 
     let out = env.run(&["requeue", &done]).await;
     assert_eq!(out.status.code(), Some(1));
