@@ -7,6 +7,8 @@
 
 use crate::cli::commands::build_client;
 use crate::config::{Config, Credentials, HumanDuration};
+use crate::events::delivery::Deliverer;
+use crate::events::sinks::Sink;
 use crate::payment::{NewPayment, Status};
 use crate::poller::{Poller, RunMode};
 use crate::sandbox::{
@@ -96,13 +98,26 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         payments + BOGUS_TOKENS
     );
 
+    // Events go to a JSON-lines file beside the database, as a shop's log shipper would read.
+    let mut events = config.events.clone();
+    events.jsonl_path = Some(db.with_extension("events.jsonl"));
+    let sinks = Sink::from_config(&events, &|_| None)?;
+    let names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
     let poller = Poller::new(
         &config.poll,
         &db,
         config.database.busy_timeout.0,
         client,
-        Vec::new(),
+        names,
     )?;
+    let deliverer = Deliverer::new(
+        Store::open(&db, config.database.busy_timeout.0)?,
+        sinks,
+        events.retry_schedule.iter().map(|d| d.0).collect(),
+        events.concurrency,
+    );
+    let stop_delivery = CancellationToken::new();
+    let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), Duration::from_secs(5)));
     let stats = poller.stats();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(poller.run(RunMode::UntilIdle, shutdown.clone()));
@@ -116,8 +131,30 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
             bail!("the demo did not finish within 120 s");
         }
     }
+    while store.unattempted_deliveries(&["jsonl".to_owned()])? > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_delivery.cancel();
+    delivery.await.context("delivery task failed")??;
     let confirms = stats.confirms.load(Ordering::Relaxed);
     print_summary(&store, started.elapsed(), confirms)?;
+    let delivered = store.list_events(Some("delivered"), usize::MAX >> 1)?.len();
+    let finalized = store
+        .list(None, usize::MAX >> 1)?
+        .iter()
+        .filter(|p| p.status != "pending")
+        .count();
+    if delivered != finalized {
+        bail!("{finalized} final statuses but {delivered} delivered events");
+    }
+    println!(
+        "{delivered} events delivered to {}",
+        events
+            .jsonl_path
+            .as_deref()
+            .unwrap_or(Path::new("-"))
+            .display()
+    );
     verify_against_truth(&store, &running.sandbox.invoices())?;
     running.shutdown.cancel();
     Ok(())
