@@ -121,8 +121,14 @@ impl WebhookConfig {
                 .map_err(|e| missing(format!("cannot read secret_file {}: {e}", path.display())))?,
             (None, None) => return Err(missing("no secret_env or secret_file".into())),
         };
+        // Several whitespace-separated secrets sign every message during a rotation.
         let text = text.trim().to_owned();
-        crate::events::signature::secret_key(&text).map_err(|e| missing(e.to_string()))?;
+        if text.is_empty() {
+            return Err(missing("the secret is empty".into()));
+        }
+        for secret in text.split_whitespace() {
+            crate::events::signature::secret_key(secret).map_err(|e| missing(e.to_string()))?;
+        }
         Ok(SecretString::from(text))
     }
 }

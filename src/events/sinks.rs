@@ -30,7 +30,8 @@ pub enum Sink {
     Webhook {
         name: String,
         url: reqwest::Url,
-        key: SecretSlice<u8>,
+        /// One key, or several while a secret is being rotated (each signs every message).
+        keys: Vec<SecretSlice<u8>>,
         http: reqwest::Client,
     },
     Jsonl {
@@ -75,14 +76,18 @@ impl Sink {
             .map_err(|e| ConfigError::Invalid(format!("cannot build the webhook client: {e}")))?;
         for hook in &cfg.webhooks {
             let secret = hook.load_secret(env)?;
-            let key = signature::secret_key(secret.expose_secret())
+            let keys = secret
+                .expose_secret()
+                .split_whitespace()
+                .map(|s| signature::secret_key(s).map(SecretSlice::from))
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.url)))?;
             let url = reqwest::Url::parse(&hook.url)
                 .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.url)))?;
             sinks.push(Sink::Webhook {
                 name: format!("webhook:{}", hook.url),
                 url,
-                key: SecretSlice::from(key),
+                keys,
                 http: http.clone(),
             });
         }
@@ -105,9 +110,9 @@ impl Sink {
     /// Makes one delivery attempt.
     pub async fn deliver(&self, d: &DueDelivery, kind: &str) -> Attempt {
         match self {
-            Self::Webhook { url, key, http, .. } => {
-                post_webhook(http, url, key.expose_secret(), d).await
-            }
+            Self::Webhook {
+                url, keys, http, ..
+            } => post_webhook(http, url, keys, d).await,
             Self::Jsonl { path, lock } => {
                 let _serial = lock.lock().await;
                 append_line(path.as_ref(), &d.payload).await
@@ -127,11 +132,22 @@ fn failed(error: impl Into<String>) -> Attempt {
 async fn post_webhook(
     http: &reqwest::Client,
     url: &reqwest::Url,
-    key: &[u8],
+    keys: &[SecretSlice<u8>],
     d: &DueDelivery,
 ) -> Attempt {
     let timestamp = now_ms() / 1000;
-    let signature = signature::sign(key, &d.event_id, timestamp, d.payload.as_bytes());
+    let signature = keys
+        .iter()
+        .map(|k| {
+            signature::sign(
+                k.expose_secret(),
+                &d.event_id,
+                timestamp,
+                d.payload.as_bytes(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let sent = http
         .post(url.clone())
         .header("webhook-id", &d.event_id)

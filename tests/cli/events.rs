@@ -59,9 +59,13 @@ async fn every_final_status_is_delivered_once_to_each_sink_signed() {
     })
     .await;
 
+    // Mid-rotation: an old secret and the receiver's; each message carries both signatures.
     let out = env
         .cmd(&["run", "--until-idle"])
-        .env("TEST_WEBHOOK_SECRET", SECRET)
+        .env(
+            "TEST_WEBHOOK_SECRET",
+            format!("whsec_b2xkLXNlY3JldA== {SECRET}"),
+        )
         .output()
         .await
         .unwrap();
@@ -147,6 +151,12 @@ async fn failing_receivers_are_retried_gone_ones_go_dead_and_can_be_redelivered(
     .await;
     // 500, timeout, 429 (Retry-After 1 s), then success: one id throughout.
     assert!(flaky.ids().iter().all(|i| *i == id));
+    let got = flaky.received();
+    let after_429 = got[3].at - got[2].at;
+    assert!(
+        after_429 >= Duration::from_millis(950),
+        "Retry-After honoured: {after_429:?}"
+    );
     assert_eq!(gone.received().len(), 1, "410 is not retried");
     let shown = env.run(&["events", "show", &id]).await;
     assert_ok(&shown);

@@ -26,6 +26,7 @@ pub enum Reply {
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub at: std::time::Instant,
     pub id: String,
     pub body: serde_json::Value,
     pub signature_ok: bool,
@@ -91,6 +92,7 @@ async fn handle(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: String
         .unwrap_or_default()
         .to_owned();
     r.received.lock().unwrap().push(Received {
+        at: std::time::Instant::now(),
         id,
         signature_ok: verify(&headers, body.as_bytes()),
         body: serde_json::from_str(&body).unwrap_or_default(),
