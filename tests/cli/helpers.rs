@@ -58,6 +58,30 @@ impl TestEnv {
         env
     }
 
+    /// Sandbox injecting `faults` from the start.
+    pub async fn with_faults(faults: ligdicash_reconciler::sandbox::Faults) -> Self {
+        Self::with_sandbox(SandboxConfig {
+            faults,
+            ..SandboxConfig::default()
+        })
+        .await
+    }
+
+    /// A `SELECT count(*) ...` with one text parameter, read from the shop's side.
+    pub fn count(&self, sql: &str, param: &str) -> i64 {
+        self.shop_connection()
+            .query_row(sql, [param], |r| r.get(0))
+            .unwrap_or(0)
+    }
+
+    /// Confirm calls logged with this outcome class.
+    pub fn calls(&self, outcome: &str) -> i64 {
+        self.count(
+            "SELECT count(*) FROM confirm_attempts WHERE outcome = ?1",
+            outcome,
+        )
+    }
+
     /// Rewrites the config file from `self.config`.
     pub fn write_config(&self) {
         let text = toml::to_string(&self.config).unwrap();

@@ -7,12 +7,9 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn refused_credentials_pause_all_polling_then_recover() {
-    let env = TestEnv::with_sandbox(SandboxConfig {
-        faults: Faults {
-            auth_failure: true,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let env = TestEnv::with_faults(Faults {
+        auth_failure: true,
+        ..Faults::default()
     })
     .await;
     let a = env.invoice(Outcome::Completed, 100, "ORD-1").await;
@@ -34,14 +31,7 @@ async fn refused_credentials_pause_all_polling_then_recover() {
         probe["last_error"].as_str().unwrap().contains("Code00"),
         "{probe}"
     );
-    let attempts: i64 = env
-        .shop_connection()
-        .query_row(
-            "SELECT count(*) FROM confirm_attempts WHERE outcome = 'auth_failed'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let attempts = env.calls("auth_failed");
     // Paused 200 ms then 400 ms: a handful of probes in 1.5 s, not a stream.
     assert!((1..=12).contains(&attempts), "{attempts} auth_failed calls");
 
@@ -61,31 +51,24 @@ async fn refused_credentials_pause_all_polling_then_recover() {
     for token in [&a, &b] {
         assert_eq!(env.show(token).await["status"], "completed");
     }
-    let incidents: i64 = env
-        .shop_connection()
-        .query_row(
-            "SELECT count(*) FROM events WHERE type = 'reconciler.auth_failed'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let incidents = env.count(
+        "SELECT count(*) FROM events WHERE type = ?1",
+        "reconciler.auth_failed",
+    );
     assert_eq!(incidents, 1, "one event per incident, not per refused call");
 }
 
 #[tokio::test]
 async fn flaky_answers_never_finalise_a_payment_wrongly() {
-    let env = TestEnv::with_sandbox(SandboxConfig {
-        faults: Faults {
-            server_error: 0.2,
-            rate_limit: 0.05,
-            retry_after_secs: 0,
-            html: 0.1,
-            empty_body: 0.05,
-            api_error: 0.05,
-            unknown_status: 0.05,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let env = TestEnv::with_faults(Faults {
+        server_error: 0.2,
+        rate_limit: 0.05,
+        retry_after_secs: 0,
+        html: 0.1,
+        empty_body: 0.05,
+        api_error: 0.05,
+        unknown_status: 0.05,
+        ..Faults::default()
     })
     .await;
     let mut expected = Vec::new();
@@ -130,12 +113,9 @@ async fn flaky_answers_never_finalise_a_payment_wrongly() {
 
 #[tokio::test]
 async fn an_outage_is_logged_once_and_polling_recovers_by_itself() {
-    let env = TestEnv::with_sandbox(SandboxConfig {
-        faults: Faults {
-            server_error: 1.0,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let env = TestEnv::with_faults(Faults {
+        server_error: 1.0,
+        ..Faults::default()
     })
     .await;
     let mut tokens = Vec::new();
@@ -146,16 +126,7 @@ async fn an_outage_is_logged_once_and_polling_recovers_by_itself() {
         );
     }
     let child = env.spawn(&["run", "--until-idle"]);
-    let conn = env.shop_connection();
-    let failures = || -> i64 {
-        conn.query_row(
-            "SELECT count(*) FROM confirm_attempts WHERE outcome = 'http_5xx'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap_or(0)
-    };
-    eventually(Duration::from_secs(10), || failures() >= 8).await;
+    eventually(Duration::from_secs(10), || env.calls("http_5xx") >= 8).await;
     env.sandbox.sandbox.set_faults(Faults::default());
     let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
@@ -204,12 +175,9 @@ async fn a_second_run_on_the_same_database_refuses_to_start_and_sigterm_stops_cl
 #[tokio::test]
 async fn network_failures_leave_payments_pending_and_are_classified() {
     // Hanging answers: the request timeout fires.
-    let mut env = TestEnv::with_sandbox(SandboxConfig {
-        faults: Faults {
-            hang: 1.0,
-            ..Faults::default()
-        },
-        ..SandboxConfig::default()
+    let mut env = TestEnv::with_faults(Faults {
+        hang: 1.0,
+        ..Faults::default()
     })
     .await;
     env.config.ligdicash.request_timeout = HumanDuration::millis(300);
@@ -217,16 +185,7 @@ async fn network_failures_leave_payments_pending_and_are_classified() {
     env.write_config();
     let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
     let child = env.spawn(&["--log-format", "json", "run"]);
-    let conn = env.shop_connection();
-    let count = |class: &str| -> i64 {
-        conn.query_row(
-            "SELECT count(*) FROM confirm_attempts WHERE outcome = ?1",
-            [class],
-            |r| r.get(0),
-        )
-        .unwrap_or(0)
-    };
-    eventually(Duration::from_secs(10), || count("timeout") >= 2).await;
+    eventually(Duration::from_secs(10), || env.calls("timeout") >= 2).await;
 
     // Nothing listening: connection refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -245,7 +204,7 @@ async fn network_failures_leave_payments_pending_and_are_classified() {
     env.config.ligdicash.base_url = dead_url;
     env.write_config();
     let child = env.spawn(&["run"]);
-    eventually(Duration::from_secs(10), || count("connect") >= 2).await;
+    eventually(Duration::from_secs(10), || env.calls("connect") >= 2).await;
     terminate(&child);
     assert_ok(&child.wait_with_output().await.unwrap());
 
