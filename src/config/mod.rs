@@ -329,6 +329,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_config_is_valid_and_all_defaults() {
+        let text = include_str!("../../deploy/config.example.toml");
+        let c = Config::parse(text).unwrap();
+        c.validate().unwrap();
+        let mut expected = toml::Value::try_from(Config::default()).unwrap();
+        expected["database"]["path"] = "/var/lib/ligdicash-reconciler/reconciler.db".into();
+        assert_eq!(toml::Value::try_from(&c).unwrap(), expected);
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let err = Config::parse("[poll]\nconcurency = 4\n").unwrap_err();
         assert!(err.contains("concurency"), "{err}");
