@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema, version 2.
+-- ligdicash-reconciler database schema, version 3.
 --
 -- This file is a public contract: the shop writes pending rows into `payments` and reads
 -- final statuses back. The reconciler applies it (and later migrations) at start; a shop
@@ -11,7 +11,7 @@
 -- The only thing a shop has to give is the creation token:
 --   INSERT INTO payments (token, transaction_id, expected_amount) VALUES (?, ?, ?);
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 CREATE TABLE IF NOT EXISTS payments (
     id               INTEGER PRIMARY KEY,
@@ -119,6 +119,14 @@ CREATE TABLE IF NOT EXISTS event_deliveries (
 
 CREATE INDEX IF NOT EXISTS event_deliveries_due ON event_deliveries (next_attempt_at)
     WHERE state = 'pending';
+
+-- Reports (schema version 3): one row per local day whose nightly report was written, so
+-- each day is reported exactly once and missed days are caught up after downtime.
+CREATE TABLE IF NOT EXISTS report_runs (
+    day          TEXT    PRIMARY KEY,   -- YYYY-MM-DD in the configured time zone
+    generated_at INTEGER NOT NULL,
+    files        TEXT    NOT NULL       -- JSON array of the paths written
+);
 
 -- Human-readable times for people and shop code reading statuses.
 CREATE VIEW IF NOT EXISTS payments_view AS

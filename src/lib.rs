@@ -33,6 +33,7 @@ pub mod ligdicash;
 pub mod lock;
 pub mod payment;
 pub mod poller;
+pub mod report;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;

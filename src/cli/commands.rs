@@ -8,6 +8,7 @@ use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::lock::InstanceLock;
 use crate::payment::{NewPayment, Status};
 use crate::poller::{Poller, RunMode};
+use crate::report::Reporter;
 use crate::sandbox::{self, Faults, SandboxConfig};
 use crate::store::{PaymentRow, Store, StoreError};
 use crate::time::{ms, now_ms, rfc3339};
@@ -58,6 +59,23 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => migrate(&config),
         Command::CheckConfig => check_config(&config),
         Command::Events { command } => super::events::execute(&config, command),
+        Command::Report {
+            date,
+            from,
+            to,
+            format,
+            out,
+            recheck,
+        } => super::report::execute(
+            &config,
+            super::report::Request {
+                date,
+                range: from.zip(to),
+                formats: format,
+                out,
+                recheck_only: recheck,
+            },
+        ),
         Command::Sandbox { .. } | Command::Demo { .. } => Ok(()),
     }
 }
@@ -69,7 +87,7 @@ pub(super) fn open_store(config: &Config) -> Result<Store, Failure> {
     )?)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -92,11 +110,20 @@ fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
     let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
     let _lock = InstanceLock::acquire(&config.database.path)?;
     let busy = config.database.busy_timeout.0;
+    let client = build_client(config, &creds)?;
+    let reporter = Reporter::new(
+        &config.report,
+        config.report_dir(),
+        Store::open(&config.database.path, busy)?,
+        Some(client.clone()),
+        config.poll.max_requests_per_second,
+        sink_names.clone(),
+    )?;
     let poller = Poller::new(
         &config.poll,
         &config.database.path,
         busy,
-        build_client(config, &creds)?,
+        client,
         sink_names.clone(),
     )?;
     let deliverer = Deliverer::new(
@@ -122,9 +149,24 @@ fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
         let stop_delivery = CancellationToken::new();
         let grace = config.poll.shutdown_grace.0;
         let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), grace));
+        // The daemon reports on schedule; `--until-idle` catches up once, after the drain.
+        let (nightly, once) = match (config.report.enabled, until_idle) {
+            (true, false) => (Some(tokio::spawn(reporter.run(shutdown.clone()))), None),
+            (true, true) => (None, Some(reporter)),
+            (false, _) => (None, None),
+        };
         let mut result = poller.run(mode, shutdown.clone()).await;
         if result.is_ok() && until_idle {
+            if let Some(reporter) = once
+                && let Err(e) = reporter.catch_up().await
+            {
+                tracing::error!(error = %e, "nightly report failed");
+            }
             result = first_attempts_made(config, &sink_names, &shutdown).await;
+        }
+        if let Some(task) = nightly {
+            // The loop returns at shutdown, after finishing the report in progress.
+            let _ = task.await;
         }
         stop_delivery.cancel();
         let delivered = delivery

@@ -7,6 +7,7 @@
 
 pub mod commands;
 mod events;
+mod report;
 
 use crate::config::{CONFIG_ENV, ConfigError};
 use crate::lock::LockError;
@@ -69,6 +70,24 @@ pub enum Command {
     Migrate,
     /// Validate the configuration and credentials; print the effective configuration.
     CheckConfig,
+    /// Write reconciliation reports (default: yesterday, in the configured time zone).
+    Report {
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+        date: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+        from: Option<String>,
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+        to: Option<String>,
+        /// Comma-separated: json,csv,html (default: the configured formats).
+        #[arg(long, value_delimiter = ',', value_name = "FORMATS")]
+        format: Option<Vec<String>>,
+        /// Output directory (default: report.output_dir).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Only re-confirm the recent timeouts, write no report.
+        #[arg(long, conflicts_with_all = ["date", "from", "to", "format", "out"])]
+        recheck: bool,
+    },
     /// Inspect and redeliver outbox events.
     Events {
         #[command(subcommand)]

@@ -6,10 +6,12 @@
 pub mod credentials;
 pub mod duration;
 pub mod events;
+pub mod report;
 
 pub use credentials::Credentials;
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
+pub use report::ReportConfig;
 
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub poll: PollConfig,
     pub events: EventsConfig,
+    pub report: ReportConfig,
 }
 
 /// How the confirm request carries the token. LigdiCash's docs and its SDKs disagree.
@@ -261,7 +264,21 @@ impl Config {
         {
             return invalid("ligdicash timeouts must be positive".into());
         }
-        self.events.validate()
+        self.events.validate()?;
+        self.report.validate()
+    }
+
+    /// Where reports go: `report.output_dir`, relative paths taken from the database's
+    /// directory (under systemd that is the state directory, not `/`).
+    pub fn report_dir(&self) -> PathBuf {
+        let dir = &self.report.output_dir;
+        if dir.is_absolute() {
+            return dir.clone();
+        }
+        match self.database.path.parent() {
+            Some(parent) => parent.join(dir),
+            None => dir.clone(),
+        }
     }
 
     /// The parsed `base_url`, with a message naming the key when it is not a URL.

@@ -13,7 +13,10 @@ use std::path::Path;
 pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
 
 /// Migration `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0002_events.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0002_events.sql"),
+    include_str!("../../migrations/0003_reports.sql"),
+];
 
 /// Schema version 1 as released, kept to test upgrades from it.
 #[cfg(test)]

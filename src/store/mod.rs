@@ -9,6 +9,7 @@
 pub mod events;
 pub mod migrations;
 pub mod payments;
+pub mod reports;
 
 pub use payments::{Applied, Change, ConfirmOutcome, DuePayment, PaymentRow};
 

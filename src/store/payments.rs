@@ -385,7 +385,7 @@ fn is_requeued_timeout(
 }
 
 /// The outbox event of a final transition, in the transition's own transaction.
-fn record_final_event(
+pub(super) fn record_final_event(
     tx: &rusqlite::Transaction<'_>,
     payment_id: i64,
     kind: &str,
@@ -441,7 +441,7 @@ fn update_payment(
     now: Millis,
 ) -> Result<bool, StoreError> {
     if let Some(a) = &o.answer {
-        record_answer(tx, o.payment_id, a, o.raw_body.as_deref())?;
+        record_answer(tx, o.payment_id, a, o.raw_body.as_deref(), Status::Pending)?;
     } else if let Some(raw) = &o.raw_body {
         tx.prepare_cached(
             "UPDATE payments SET raw_response = ?1 WHERE id = ?2 AND status = 'pending'",
@@ -485,12 +485,14 @@ fn update_payment(
     Ok(n == 1)
 }
 
-/// Stores what LigdiCash said; a field a later answer leaves empty keeps its last value.
-fn record_answer(
+/// Stores what LigdiCash said on a payment still in status `from`; a field a later answer
+/// leaves empty keeps its last value.
+pub(super) fn record_answer(
     tx: &rusqlite::Transaction<'_>,
     payment_id: i64,
     a: &ConfirmAnswer,
     raw_body: Option<&str>,
+    from: Status,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
         "UPDATE payments SET provider_status = coalesce(?1, provider_status), \
@@ -499,7 +501,7 @@ fn record_answer(
          request_id = coalesce(?6, request_id), external_id = coalesce(?7, external_id), \
          confirmed_transaction_id = coalesce(?8, confirmed_transaction_id), \
          oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
-         raw_response = coalesce(?11, raw_response) WHERE id = ?12 AND status = 'pending'",
+         raw_response = coalesce(?11, raw_response) WHERE id = ?12 AND status = ?13",
     )?
     .execute(params![
         a.status,
@@ -513,7 +515,8 @@ fn record_answer(
         a.oreference,
         a.date,
         raw_body,
-        payment_id
+        payment_id,
+        from.as_str()
     ])?;
     Ok(())
 }

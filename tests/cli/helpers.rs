@@ -47,6 +47,8 @@ impl TestEnv {
         p.auth_retry_initial = HumanDuration::millis(200);
         p.auth_retry_max = HumanDuration::millis(400);
         p.shutdown_grace = HumanDuration::secs(3);
+        // Reports have their own tests; elsewhere they would add report.generated events.
+        config.report.enabled = false;
         let env = Self {
             dir,
             sandbox,

@@ -1,0 +1,97 @@
+//! `report`: reconciliation reports on demand, and the timeout re-check.
+
+use super::Failure;
+use super::commands::{build_client, open_store, process_env, runtime};
+use crate::config::report::FORMATS;
+use crate::config::{Config, Credentials};
+use crate::report::{Reporter, day};
+use crate::time::now_ms;
+use chrono::{Days, NaiveDate};
+use std::path::PathBuf;
+
+/// What the user asked for.
+pub struct Request {
+    pub date: Option<String>,
+    pub range: Option<(String, String)>,
+    pub formats: Option<Vec<String>>,
+    pub out: Option<PathBuf>,
+    pub recheck_only: bool,
+}
+
+fn parse_date(arg: &str, text: &str) -> Result<NaiveDate, Failure> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| Failure::usage(format!("{arg}: {text:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// The days to report, oldest first; yesterday by default.
+fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
+    if let Some(d) = &req.date {
+        return Ok(vec![parse_date("--date", d)?]);
+    }
+    if let Some((from, to)) = &req.range {
+        let (from, to) = (parse_date("--from", from)?, parse_date("--to", to)?);
+        if from > to {
+            return Err(Failure::usage("--from must not be after --to"));
+        }
+        if (to - from).num_days() > 366 {
+            return Err(Failure::usage("--from/--to: at most 367 days at once"));
+        }
+        return Ok(from.iter_days().take_while(|d| *d <= to).collect());
+    }
+    Ok(vec![today.checked_sub_days(Days::new(1)).unwrap_or(today)])
+}
+
+pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
+    let formats = req
+        .formats
+        .clone()
+        .unwrap_or_else(|| config.report.formats.clone());
+    if let Some(bad) = formats.iter().find(|f| !FORMATS.contains(&f.as_str())) {
+        return Err(Failure::usage(format!(
+            "--format: unknown format {bad:?} (json, csv, html)"
+        )));
+    }
+    let client = if req.recheck_only {
+        let creds = Credentials::load(&config.ligdicash, &process_env)?;
+        Some(build_client(config, &creds)?)
+    } else {
+        None
+    };
+    let sinks = config.events.sink_names();
+    let reporter = Reporter::new(
+        &config.report,
+        config.report_dir(),
+        open_store(config)?,
+        client,
+        config.poll.max_requests_per_second,
+        sinks,
+    )?;
+    let out = req.out.clone().unwrap_or_else(|| config.report_dir());
+    let today = day::date_of(now_ms(), reporter.zone());
+    let days = days(&req, today)?;
+    runtime()?.block_on(async {
+        if req.recheck_only {
+            let s = reporter
+                .recheck()
+                .await
+                .map_err(|e| Failure::new(4, e.to_string()))?;
+            println!(
+                "re-checked {} timeouts: {} late completions, {} late mismatches, {} notcompleted",
+                s.checked, s.late_completed, s.late_mismatch, s.notcompleted
+            );
+            return Ok(());
+        }
+        for (i, date) in days.iter().enumerate() {
+            let files = reporter
+                .generate(*date, &out, &formats)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+            if days.len() > 1 {
+                eprintln!("[{}/{}] {date}", i + 1, days.len());
+            }
+            println!("{date}: {}", names.join(", "));
+        }
+        Ok(())
+    })
+}

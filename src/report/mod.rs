@@ -1,0 +1,280 @@
+//! Nightly reconciliation reports: what was paid on a day, what is wrong, what needs a human.
+//!
+//! The schedule is a `croner` expression in the shop's time zone, run by a tokio loop that
+//! stores each finished day in `report_runs`: after downtime the missed days are produced on
+//! start, each exactly once. Files are written to a temporary name and renamed, so a run
+//! interrupted half-way leaves nothing half-written and is simply redone. Before the reports,
+//! timeouts of the last `recheck_days` days are re-confirmed: LigdiCash sets no expiry, and a
+//! late completion is money the shop must know about.
+
+pub mod day;
+pub mod figures;
+pub mod render;
+
+use crate::config::{ConfigError, ReportConfig};
+use crate::ligdicash::{Classified, LigdicashClient, classify};
+use crate::poller::decide::verify;
+use crate::poller::throttle::RateLimiter;
+use crate::store::payments::{Change, ConfirmOutcome};
+use crate::store::reports::Recheck;
+use crate::store::{Store, StoreError, blocking};
+use crate::time::{Millis, ms, now_ms};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What a re-check pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecheckSummary {
+    pub checked: usize,
+    pub late_completed: usize,
+    pub late_mismatch: usize,
+    pub notcompleted: usize,
+}
+
+/// Produces reports for one database.
+pub struct Reporter {
+    cfg: ReportConfig,
+    output_dir: PathBuf,
+    tz: Tz,
+    cron: croner::Cron,
+    store: Arc<Mutex<Store>>,
+    client: Option<LigdicashClient>,
+    limiter: RateLimiter,
+    sinks: Arc<Vec<String>>,
+}
+
+impl Reporter {
+    /// `client` is needed only for re-checks; without it they are skipped.
+    /// `output_dir` is where scheduled reports go (see `Config::report_dir`).
+    pub fn new(
+        cfg: &ReportConfig,
+        output_dir: PathBuf,
+        store: Store,
+        client: Option<LigdicashClient>,
+        max_requests_per_second: f64,
+        sinks: Vec<String>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            tz: cfg.zone()?,
+            cron: cfg.cron()?,
+            cfg: cfg.clone(),
+            output_dir,
+            store: Arc::new(Mutex::new(store)),
+            client,
+            limiter: RateLimiter::per_second(max_requests_per_second),
+            sinks: Arc::new(sinks),
+        })
+    }
+
+    /// The shop's time zone.
+    pub fn zone(&self) -> Tz {
+        self.tz
+    }
+
+    /// Re-confirms the timeouts of the last `recheck_days` days.
+    pub async fn recheck(&self) -> Result<RecheckSummary, StoreError> {
+        let mut summary = RecheckSummary::default();
+        let Some(client) = &self.client else {
+            return Ok(summary);
+        };
+        let since = now_ms() - i64::from(self.cfg.recheck_days) * 86_400_000;
+        for p in blocking(&self.store, move |s| s.timeouts_since(since)).await? {
+            self.limiter.acquire().await;
+            let at = now_ms();
+            let timed = client.confirm(&p.token).await;
+            let classified = classify(&timed.exchange);
+            let (verdict, reason) = match &classified {
+                Classified::Completed(a) => match verify(&p, a) {
+                    Ok(()) => (Recheck::LateCompleted, None),
+                    Err(r) => (Recheck::LateMismatch, Some(format!("late: {r}"))),
+                },
+                Classified::NotCompleted(_) => (
+                    Recheck::NotCompleted,
+                    Some("re-check: LigdiCash says notcompleted".to_owned()),
+                ),
+                _ => (Recheck::Unchanged, None),
+            };
+            let outcome = ConfirmOutcome {
+                payment_id: p.id,
+                token: p.token.clone(),
+                at,
+                latency_ms: ms(timed.latency),
+                http_status: match &timed.exchange {
+                    crate::ligdicash::Exchange::Reply { status, .. } => Some(*status),
+                    crate::ligdicash::Exchange::Failed(_) => None,
+                },
+                outcome: classified.label(),
+                error: None,
+                answer: classified.answer().cloned(),
+                raw_body: match &timed.exchange {
+                    crate::ligdicash::Exchange::Reply { body, .. } => {
+                        Some(String::from_utf8_lossy(body).into_owned())
+                    }
+                    crate::ligdicash::Exchange::Failed(_) => None,
+                },
+                change: Change::Untouched,
+            };
+            let sinks = self.sinks.clone();
+            let changed = blocking(&self.store, move |s| {
+                s.apply_recheck(&outcome, verdict, reason.as_deref(), &sinks, now_ms())
+            })
+            .await?;
+            summary.checked += 1;
+            if changed {
+                tracing::info!(token = %p.token, ?verdict, "re-check of a timeout changed its status");
+                match verdict {
+                    Recheck::LateCompleted => summary.late_completed += 1,
+                    Recheck::LateMismatch => summary.late_mismatch += 1,
+                    Recheck::NotCompleted => summary.notcompleted += 1,
+                    Recheck::Unchanged => {}
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Writes the report files for `date` into `out`, and announces them with a
+    /// `report.generated` event. Returns the paths written.
+    pub async fn generate(
+        &self,
+        date: NaiveDate,
+        out: &Path,
+        formats: &[String],
+    ) -> Result<Vec<PathBuf>, ReportError> {
+        let w = day::window(date, self.tz);
+        let facts = blocking(&self.store, move |s| s.day_facts(w.start, w.end)).await?;
+        let local = |at: Millis| {
+            chrono::DateTime::from_timestamp_millis(at)
+                .map(|d| d.with_timezone(&self.tz).to_rfc3339())
+                .unwrap_or_default()
+        };
+        let summary = figures::summarise(
+            &facts,
+            date.format("%Y-%m-%d").to_string(),
+            self.tz.name().to_owned(),
+            (local(w.start), local(w.end)),
+        );
+        std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
+        let mut written = Vec::new();
+        for format in formats {
+            let body = match format.as_str() {
+                "json" => render::json(&summary),
+                "csv" => render::csv(&facts.resolved, &facts.pending_at_end, self.tz),
+                "html" => render::html(&summary),
+                _ => continue,
+            };
+            let path = out.join(format!("{}.{format}", summary.date));
+            write_atomic(&path, body.as_bytes())?;
+            written.push(path);
+        }
+        let data = serde_json::json!({
+            "date": summary.date,
+            "received_xof": summary.received_xof,
+            "by_status": summary.by_status,
+            "discrepancies": summary.discrepancies.count(),
+            "pending_at_end": summary.pending_at_end.count,
+            "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        });
+        let sinks = self.sinks.clone();
+        blocking(&self.store, move |s| {
+            s.insert_operational_event("report.generated", data, &sinks, now_ms())
+        })
+        .await?;
+        Ok(written)
+    }
+
+    /// Produces every due report (after one re-check), records each day, prunes the attempt
+    /// log. Returns the days produced.
+    pub async fn catch_up(&self) -> Result<Vec<NaiveDate>, ReportError> {
+        let last = blocking(&self.store, |s| s.last_report_day()).await?;
+        let due = day::due_days(last, now_ms(), self.tz, &self.cron);
+        if due.is_empty() {
+            return Ok(due);
+        }
+        let rechecked = self.recheck().await?;
+        tracing::info!(?rechecked, "timeouts re-checked before the nightly report");
+        for date in &due {
+            let files = self
+                .generate(*date, &self.output_dir, &self.cfg.formats)
+                .await?;
+            let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+            let date = *date;
+            blocking(&self.store, move |s| {
+                s.record_report(date, &names, now_ms())
+            })
+            .await?;
+            tracing::info!(%date, files = ?files, "nightly report written");
+        }
+        let before = now_ms() - ms(self.cfg.attempt_retention.0);
+        let pruned = blocking(&self.store, move |s| s.prune_attempts(before)).await?;
+        if pruned > 0 {
+            tracing::info!(pruned, "old confirm attempts deleted");
+        }
+        Ok(due)
+    }
+
+    /// The scheduled loop: catch up now, then at every cron firing, until `shutdown`.
+    /// A failed run is logged and retried at the next firing (or in a minute).
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            if let Err(e) = self.catch_up().await {
+                tracing::error!(error = %e, "nightly report failed; will retry");
+            }
+            let now = chrono::Utc::now().with_timezone(&self.tz);
+            let wait = self
+                .cron
+                .find_next_occurrence(&now, false)
+                .ok()
+                .map(|next| (next.timestamp_millis() - now_ms()).max(1000))
+                .unwrap_or(60_000)
+                .min(3_600_000);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ReportError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Writes `path` through a temporary file and a rename: readers see the old file or the
+/// whole new one, never half of it.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| ReportError::io(path, e))
+}

@@ -1,0 +1,201 @@
+//! Queries for the nightly report: the day's facts, the re-check of timeouts, report runs
+//! and attempt-log retention.
+
+use super::payments::{ConfirmOutcome, record_answer, record_final_event};
+use super::{Store, StoreError};
+use crate::payment::Status;
+use crate::report::figures::{AttemptFact, DayFacts, PaymentFact};
+use crate::time::Millis;
+use chrono::NaiveDate;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+/// What a re-check of a `timeout` payment found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recheck {
+    /// LigdiCash now says completed and it verifies: `completed` + `payment.late_completed`.
+    LateCompleted,
+    /// Completed, but not as enqueued: `mismatch` + `payment.mismatch`.
+    LateMismatch,
+    /// Recorded quietly: the shop already treats a timeout as failed.
+    NotCompleted,
+    /// Still pending, or no usable answer: only the attempt is logged.
+    Unchanged,
+}
+
+const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_reason, \
+    expected_amount, amount, operator_name, created_at, resolved_at, requeued_at IS NOT NULL";
+
+fn fact(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentFact> {
+    Ok(PaymentFact {
+        token: r.get(0)?,
+        transaction_id: r.get(1)?,
+        request_id: r.get(2)?,
+        status: r.get(3)?,
+        status_reason: r.get(4)?,
+        expected_amount: r.get(5)?,
+        amount: r.get(6)?,
+        operator_name: r.get(7)?,
+        created_at: r.get(8)?,
+        resolved_at: r.get(9)?,
+        requeued: r.get(10)?,
+    })
+}
+
+impl Store {
+    /// Everything the report for `[start, end)` needs.
+    pub fn day_facts(&self, start: Millis, end: Millis) -> Result<DayFacts, StoreError> {
+        let c = &self.conn;
+        let resolved = c
+            .prepare(&format!(
+                "SELECT {FACT_COLUMNS} FROM payments WHERE status != 'pending' \
+                 AND resolved_at >= ?1 AND resolved_at < ?2 ORDER BY resolved_at"
+            ))?
+            .query_map(params![start, end], fact)?
+            .collect::<Result<_, _>>()?;
+        // Pending at the end of the day: created before it ended and not resolved by then.
+        let pending_at_end = c
+            .prepare(&format!(
+                "SELECT {FACT_COLUMNS} FROM payments WHERE created_at < ?1 \
+                 AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at"
+            ))?
+            .query_map([end], fact)?
+            .collect::<Result<_, _>>()?;
+        let late_completed = c
+            .prepare(
+                "SELECT payment_token FROM events WHERE type = 'payment.late_completed' \
+                 AND created_at >= ?1 AND created_at < ?2",
+            )?
+            .query_map(params![start, end], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let attempts = c
+            .prepare("SELECT outcome, latency_ms FROM confirm_attempts WHERE at >= ?1 AND at < ?2")?
+            .query_map(params![start, end], |r| {
+                Ok(AttemptFact {
+                    outcome: r.get(0)?,
+                    latency_ms: r.get(1)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let count = |state: &str| -> Result<i64, StoreError> {
+            Ok(c.query_row(
+                "SELECT count(*) FROM events WHERE state = ?1",
+                [state],
+                |r| r.get(0),
+            )?)
+        };
+        Ok(DayFacts {
+            start,
+            end,
+            resolved,
+            pending_at_end,
+            late_completed,
+            attempts,
+            events_pending: count("pending")?,
+            events_dead: count("dead")?,
+        })
+    }
+
+    /// `timeout` payments resolved at or after `since`, to re-confirm.
+    pub fn timeouts_since(&self, since: Millis) -> Result<Vec<super::DuePayment>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, token, transaction_id, expected_amount, attempts, not_found_streak, created_at \
+             FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at",
+        )?;
+        let rows = stmt.query_map([since], |r| {
+            Ok(super::DuePayment {
+                id: r.get(0)?,
+                token: r.get(1)?,
+                transaction_id: r.get(2)?,
+                expected_amount: r.get(3)?,
+                attempts: r.get(4)?,
+                not_found_streak: r.get(5)?,
+                window_start: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes a re-check's result: a compare-and-set on `status = 'timeout'`, with the
+    /// attempt log row and, for a completion, its event, in one transaction.
+    pub fn apply_recheck(
+        &mut self,
+        o: &ConfirmOutcome,
+        verdict: Recheck,
+        reason: Option<&str>,
+        sinks: &[String],
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, response_code, \
+             provider_status, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                o.payment_id,
+                o.at,
+                o.latency_ms,
+                o.http_status,
+                o.answer.as_ref().and_then(|a| a.response_code.clone()),
+                o.answer.as_ref().and_then(|a| a.status.clone()),
+                o.outcome,
+                o.error
+            ],
+        )?;
+        let (status, kind) = match verdict {
+            Recheck::LateCompleted => (Status::Completed, Some("payment.late_completed")),
+            Recheck::LateMismatch => (Status::Mismatch, Some("payment.mismatch")),
+            Recheck::NotCompleted => (Status::NotCompleted, None),
+            Recheck::Unchanged => {
+                tx.commit()?;
+                return Ok(false);
+            }
+        };
+        if let Some(a) = &o.answer {
+            record_answer(&tx, o.payment_id, a, o.raw_body.as_deref(), Status::Timeout)?;
+        }
+        let changed = tx.execute(
+            "UPDATE payments SET status = ?1, status_reason = ?2, resolved_at = ?3, updated_at = ?3, \
+             last_confirm_at = ?4, last_error = NULL WHERE id = ?5 AND status = 'timeout'",
+            params![status.as_str(), reason, now, o.at, o.payment_id],
+        )? == 1;
+        if changed && let Some(kind) = kind {
+            record_final_event(&tx, o.payment_id, kind, sinks, now)?;
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    /// The last day whose report was completed.
+    pub fn last_report_day(&self) -> Result<Option<NaiveDate>, StoreError> {
+        let day: Option<String> = self
+            .conn
+            .query_row("SELECT max(day) FROM report_runs", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    }
+
+    /// Records a finished report (idempotent: a redone day keeps one row).
+    pub fn record_report(
+        &mut self,
+        day: NaiveDate,
+        files: &[String],
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let files = serde_json::to_string(files).unwrap_or_else(|_| "[]".into());
+        self.conn.execute(
+            "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (day) DO UPDATE SET generated_at = excluded.generated_at, files = excluded.files",
+            params![day.format("%Y-%m-%d").to_string(), now, files],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes confirm attempts older than `before`; returns how many.
+    pub fn prune_attempts(&mut self, before: Millis) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM confirm_attempts WHERE at < ?1", [before])?)
+    }
+}
