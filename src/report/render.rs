@@ -101,7 +101,7 @@ fn colour(status: &str) -> &'static str {
 fn chart(totals: &[Total]) -> String {
     let max = totals.iter().map(|t| t.count).max().unwrap_or(1).max(1) as f64;
     let mut svg = format!(
-        "<svg role=\"img\" aria-label=\"payments by status\" width=\"640\" height=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" font-size=\"13\">",
+        "<svg role=\"img\" aria-label=\"payments by status\" width=\"640\" height=\"{}\" font-size=\"13\">",
         totals.len() * 30 + 10
     );
     for (i, t) in totals.iter().enumerate() {

@@ -5,5 +5,6 @@ mod events;
 mod helpers;
 mod input;
 mod receiver;
+mod reports;
 mod resilience;
 mod statuses;
