@@ -10,6 +10,7 @@
 
 use super::schedule::Schedule;
 use crate::config::PollConfig;
+use crate::config::duration::format_duration;
 use crate::ligdicash::{Classified, ConfirmAnswer};
 use crate::payment::Status;
 use crate::store::{Change, DuePayment};
@@ -68,8 +69,9 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
                 .as_ref()
                 .map(|s| format!("unknown status {s:?} treated as pending"));
             if now >= p.window_start.saturating_add(policy.give_up_after_ms) {
-                let age_h = (now - p.window_start) / 3_600_000;
-                let reason = format!("still pending at LigdiCash after {age_h}h");
+                let age = (now - p.window_start).max(0) as u64 / 1000;
+                let age = format_duration(std::time::Duration::from_secs(age));
+                let reason = format!("still pending at LigdiCash after {age}");
                 finalize(
                     Status::Timeout,
                     Some(note.map_or(reason.clone(), |n| format!("{reason}; {n}"))),
@@ -257,6 +259,15 @@ mod tests {
         assert!(matches!(before.change, Change::Reschedule { .. }));
         let after = decide(&policy(), &due(), &pending, 72 * HOUR, 0.5);
         assert_eq!(status_of(&after), Some(Status::Timeout));
+        match after.change {
+            Change::Finalize { reason, .. } => {
+                assert_eq!(
+                    reason.as_deref(),
+                    Some("still pending at LigdiCash after 3d")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
         let unknown = Classified::Pending {
             answer: ConfirmAnswer::default(),
             unknown_status: Some("refunded".into()),

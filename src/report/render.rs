@@ -83,7 +83,7 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}\
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d9e2ec;border-radius:8px;padding:1rem 1.25rem;min-width:180px}\
 .card b{display:block;font-size:1.6rem}.warn b{color:#b44d12}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;padding:.35rem .5rem;text-align:left}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#7b8794}";
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.id{white-space:nowrap}.muted{color:#7b8794}";
 
 /// Bar colours per status, fixed so readers learn them.
 fn colour(status: &str) -> &'static str {
@@ -136,7 +136,7 @@ fn table(title: &str, rows: &[Discrepancy]) -> String {
         let short: String = r.token.chars().take(18).collect();
         let _ = write!(
             html,
-            "<tr><td title=\"{}\">{}…</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"id\" title=\"{}\">{}…</td><td class=\"id\">{}</td><td class=\"id\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.token),
             esc(&short),
             esc(r.transaction_id.as_deref().unwrap_or("")),
