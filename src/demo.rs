@@ -9,6 +9,7 @@ use crate::cli::commands::build_client;
 use crate::config::{Config, Credentials, HumanDuration};
 use crate::events::delivery::Deliverer;
 use crate::events::sinks::Sink;
+use crate::metrics::Metrics;
 use crate::payment::{NewPayment, Status};
 use crate::poller::{Poller, RunMode};
 use crate::sandbox::{
@@ -19,6 +20,7 @@ use crate::time::{ms, now_ms};
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -98,6 +100,7 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         payments + BOGUS_TOKENS
     );
 
+    let stats = Arc::new(Metrics::default());
     // Events go to a JSON-lines file beside the database, as a shop's log shipper would read.
     let mut events = config.events.clone();
     events.jsonl_path = Some(db.with_extension("events.jsonl"));
@@ -109,6 +112,7 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         config.database.busy_timeout.0,
         client,
         names,
+        stats.clone(),
     )?;
     let deliverer = Deliverer::new(
         Store::open(&db, config.database.busy_timeout.0)?,
@@ -118,7 +122,6 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
     );
     let stop_delivery = CancellationToken::new();
     let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), Duration::from_secs(5)));
-    let stats = poller.stats();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(poller.run(RunMode::UntilIdle, shutdown.clone()));
     let progress = tokio::spawn(show_progress(db.clone(), started, stats.clone()));
@@ -203,11 +206,7 @@ async fn create_and_enqueue(
     Ok(())
 }
 
-async fn show_progress(
-    db: std::path::PathBuf,
-    started: Instant,
-    stats: std::sync::Arc<crate::poller::Stats>,
-) {
+async fn show_progress(db: std::path::PathBuf, started: Instant, stats: Arc<Metrics>) {
     let Ok(store) = Store::open(&db, Duration::from_secs(5)) else {
         return;
     };

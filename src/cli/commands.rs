@@ -2,13 +2,8 @@
 
 use super::{Cli, Command, EventsCommand, Failure};
 use crate::config::{Config, Credentials};
-use crate::events::delivery::Deliverer;
-use crate::events::sinks::Sink;
 use crate::ligdicash::{ClientSettings, LigdicashClient};
-use crate::lock::InstanceLock;
 use crate::payment::{NewPayment, Status};
-use crate::poller::{Poller, RunMode};
-use crate::report::Reporter;
 use crate::sandbox::{self, Faults, SandboxConfig};
 use crate::store::{PaymentRow, Store, StoreError};
 use crate::time::{ms, now_ms, rfc3339};
@@ -38,7 +33,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         config.database.path = path;
     }
     match command {
-        Command::Run { until_idle } => run(&config, until_idle),
+        Command::Run { until_idle } => super::run::run(&config, until_idle),
         Command::Enqueue {
             token,
             transaction_id,
@@ -102,93 +97,6 @@ pub(super) fn process_env(name: &str) -> Option<String> {
 pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashClient, Failure> {
     let settings = ClientSettings::from_config(config)?;
     LigdicashClient::new(&settings, creds).map_err(|e| Failure::new(3, e.to_string()))
-}
-
-fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
-    let creds = Credentials::load(&config.ligdicash, &process_env)?;
-    let sinks = Sink::from_config(&config.events, &process_env)?;
-    let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
-    let _lock = InstanceLock::acquire(&config.database.path)?;
-    let busy = config.database.busy_timeout.0;
-    let client = build_client(config, &creds)?;
-    let reporter = Reporter::new(
-        &config.report,
-        config.report_dir(),
-        Store::open(&config.database.path, busy)?,
-        Some(client.clone()),
-        config.poll.max_requests_per_second,
-        sink_names.clone(),
-    )?;
-    let poller = Poller::new(
-        &config.poll,
-        &config.database.path,
-        busy,
-        client,
-        sink_names.clone(),
-    )?;
-    let deliverer = Deliverer::new(
-        Store::open(&config.database.path, busy)?,
-        sinks,
-        config.events.retry_schedule.iter().map(|d| d.0).collect(),
-        config.events.concurrency,
-    );
-    let mode = if until_idle {
-        RunMode::UntilIdle
-    } else {
-        RunMode::Forever
-    };
-    runtime()?.block_on(async {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
-        tracing::info!(
-            database = %config.database.path.display(),
-            base_url = %config.ligdicash.base_url,
-            sinks = ?sink_names,
-            "reconciler started"
-        );
-        let stop_delivery = CancellationToken::new();
-        let grace = config.poll.shutdown_grace.0;
-        let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), grace));
-        // The daemon reports on schedule; `--until-idle` catches up once, after the drain.
-        let (nightly, once) = match (config.report.enabled, until_idle) {
-            (true, false) => (Some(tokio::spawn(reporter.run(shutdown.clone()))), None),
-            (true, true) => (None, Some(reporter)),
-            (false, _) => (None, None),
-        };
-        let mut result = poller.run(mode, shutdown.clone()).await;
-        if result.is_ok() && until_idle {
-            if let Some(reporter) = once
-                && let Err(e) = reporter.catch_up().await
-            {
-                tracing::error!(error = %e, "nightly report failed");
-            }
-            result = first_attempts_made(config, &sink_names, &shutdown).await;
-        }
-        if let Some(task) = nightly {
-            // The loop returns at shutdown, after finishing the report in progress.
-            let _ = task.await;
-        }
-        stop_delivery.cancel();
-        let delivered = delivery
-            .await
-            .map_err(|e| Failure::new(1, format!("delivery task failed: {e}")))?;
-        tracing::info!("reconciler stopped");
-        result.map_err(|e| Failure::new(4, e.to_string()))?;
-        delivered.map_err(|e| Failure::new(4, e.to_string()))
-    })
-}
-
-/// `--until-idle` also waits until every event has had its first delivery attempt.
-async fn first_attempts_made(
-    config: &Config,
-    sinks: &[String],
-    shutdown: &CancellationToken,
-) -> Result<(), crate::poller::PollerError> {
-    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
-    while !shutdown.is_cancelled() && store.unattempted_deliveries(sinks)? > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Ok(())
 }
 
 /// Cancels `token` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).

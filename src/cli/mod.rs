@@ -8,6 +8,7 @@
 pub mod commands;
 mod events;
 mod report;
+mod run;
 
 use crate::config::{CONFIG_ENV, ConfigError};
 use crate::lock::LockError;

@@ -50,6 +50,38 @@ pub struct Config {
     pub poll: PollConfig,
     pub events: EventsConfig,
     pub report: ReportConfig,
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the health and metrics listener.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `host:port`, or `"off"`. Loopback by default: metrics are for the local Prometheus.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9187".into(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The address to bind, or `None` when the listener is off.
+    pub fn addr(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        if self.listen.trim().eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        self.listen.trim().parse().map(Some).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "http.listen {:?} is not host:port (or \"off\")",
+                self.listen
+            ))
+        })
+    }
 }
 
 /// How the confirm request carries the token. LigdiCash's docs and its SDKs disagree.
@@ -265,7 +297,8 @@ impl Config {
             return invalid("ligdicash timeouts must be positive".into());
         }
         self.events.validate()?;
-        self.report.validate()
+        self.report.validate()?;
+        self.http.addr().map(|_| ())
     }
 
     /// Where reports go: `report.output_dir`, relative paths taken from the database's

@@ -14,13 +14,13 @@ pub mod throttle;
 
 use crate::config::PollConfig;
 use crate::ligdicash::{Classified, Exchange, LigdicashClient, classify};
+use crate::metrics::Metrics;
 use crate::store::{Applied, ConfirmOutcome, DuePayment, Store, StoreError};
 use crate::time::{Millis, ms, now_ms};
 use decide::{Policy, decide};
 use incidents::Incidents;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use throttle::{Pause, RateLimiter};
@@ -37,13 +37,6 @@ pub enum RunMode {
     Forever,
     /// Return once no payment is pending (and every outcome is written).
     UntilIdle,
-}
-
-/// Counters for progress lines and, later, metrics.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub confirms: AtomicU64,
-    pub finalized: AtomicU64,
 }
 
 /// Errors that stop the poller (the database became unusable).
@@ -63,7 +56,7 @@ struct Context {
     limiter: RateLimiter,
     pause: Pause,
     incidents: Incidents,
-    stats: Arc<Stats>,
+    metrics: Arc<Metrics>,
     /// Outbox sinks every new event is addressed to.
     sinks: Arc<Vec<String>>,
     writer: Arc<Mutex<Store>>,
@@ -84,6 +77,7 @@ impl Poller {
         busy_timeout: Duration,
         client: LigdicashClient,
         sinks: Vec<String>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
         let reader = Store::open(db_path, busy_timeout)?;
         let writer = Arc::new(Mutex::new(Store::open(db_path, busy_timeout)?));
@@ -95,18 +89,13 @@ impl Poller {
                 limiter: RateLimiter::per_second(cfg.max_requests_per_second),
                 pause: Pause::default(),
                 incidents: Incidents::default(),
-                stats: Arc::new(Stats::default()),
+                metrics,
                 sinks: Arc::new(sinks),
                 writer: writer.clone(),
             }),
             reader: Arc::new(Mutex::new(reader)),
             writer,
         })
-    }
-
-    /// Live counters, for progress display.
-    pub fn stats(&self) -> Arc<Stats> {
-        self.ctx.stats.clone()
     }
 
     /// Polls until `shutdown` fires (or, in [`RunMode::UntilIdle`], nothing is pending).
@@ -163,11 +152,14 @@ impl Dispatcher {
     ) -> Result<(), PollerError> {
         let first_delay = ms(self.ctx.cfg.first_delay.0);
         let batch = self.ctx.cfg.batch_size;
+        let scan = self.ctx.cfg.scan_interval.0;
         while !shutdown.is_cancelled() {
+            self.ctx.metrics.beat();
             self.reap();
             if let Some(wait) = self.ctx.pause.remaining() {
+                // In slices, so the heartbeat shows a paused loop is still alive.
                 tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
+                    _ = tokio::time::sleep(wait.min(scan)) => {}
                     _ = shutdown.cancelled() => break,
                 }
                 continue;
@@ -219,6 +211,7 @@ impl Dispatcher {
 
     async fn dispatch(&mut self, due: Vec<DuePayment>, shutdown: &CancellationToken) {
         for payment in due {
+            self.ctx.metrics.beat();
             let permit = tokio::select! {
                 permit = self.permits.clone().acquire_owned() => match permit {
                     Ok(p) => p,
@@ -278,7 +271,9 @@ async fn confirm_one(
         ),
         Exchange::Failed(_) => (None, None),
     };
-    ctx.stats.confirms.fetch_add(1, Ordering::Relaxed);
+    let answered = classified.answer().is_some() || classified == Classified::NotFound;
+    ctx.metrics
+        .confirm(classified.label(), timed.latency, answered);
     let outcome = ConfirmOutcome {
         payment_id: p.id,
         token: p.token,
@@ -303,6 +298,7 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
             let (pause, new) = ctx
                 .pause
                 .auth_failed(cfg.auth_retry_initial.0, cfg.auth_retry_max.0);
+            ctx.metrics.set_auth_failing(true);
             if new {
                 record_auth_incident(ctx, detail);
                 tracing::error!(
@@ -324,6 +320,7 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
         }
         _ => {
             if ctx.pause.auth_ok() {
+                ctx.metrics.set_auth_failing(false);
                 tracing::info!("LigdiCash accepts our credentials again: polling resumed");
             }
             ctx.incidents.answered();
@@ -364,7 +361,7 @@ async fn write_loop(
     while rx.recv_many(&mut buffer, WRITE_BATCH).await > 0 {
         let batch = Arc::new(std::mem::take(&mut buffer));
         match write_with_retry(&store, &batch, &ctx.sinks).await {
-            Ok(applied) => report(&batch, &applied, &ctx.stats),
+            Ok(applied) => report(&batch, &applied, &ctx.metrics),
             Err(e) => tracing::error!(
                 error = %e,
                 outcomes = batch.len(),
@@ -399,10 +396,10 @@ async fn write_with_retry(
     }
 }
 
-fn report(batch: &[ConfirmOutcome], applied: &[Applied], stats: &Stats) {
+fn report(batch: &[ConfirmOutcome], applied: &[Applied], metrics: &Metrics) {
     for (o, a) in batch.iter().zip(applied) {
         if let Some(status) = a.finalized {
-            stats.finalized.fetch_add(1, Ordering::Relaxed);
+            metrics.resolved(status.as_str());
             tracing::info!(token = %o.token, status = status.as_str(), "payment resolved");
         } else if a.stale {
             tracing::debug!(token = %o.token, "payment changed meanwhile; outcome not applied");

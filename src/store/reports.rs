@@ -198,4 +198,27 @@ impl Store {
             .conn
             .execute("DELETE FROM confirm_attempts WHERE at < ?1", [before])?)
     }
+
+    /// Database-side gauges for `/metrics`, `/readyz` and systemd's `STATUS=`.
+    pub fn gauges(&self) -> Result<crate::metrics::DbGauges, StoreError> {
+        let c = &self.conn;
+        let (pending, oldest): (i64, Option<Millis>) = c
+            .prepare_cached(
+                "SELECT count(*), min(created_at) FROM payments WHERE status = 'pending'",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let events_by_state = c
+            .prepare_cached("SELECT state, count(*) FROM events GROUP BY state ORDER BY state")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let last_report_at = c
+            .prepare_cached("SELECT max(generated_at) FROM report_runs")?
+            .query_row([], |r| r.get(0))?;
+        Ok(crate::metrics::DbGauges {
+            pending,
+            oldest_pending_created_at: oldest,
+            events_by_state,
+            last_report_at,
+        })
+    }
 }

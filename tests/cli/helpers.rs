@@ -49,6 +49,8 @@ impl TestEnv {
         p.shutdown_grace = HumanDuration::secs(3);
         // Reports have their own tests; elsewhere they would add report.generated events.
         config.report.enabled = false;
+        // Any free port: tests run in parallel.
+        config.http.listen = "127.0.0.1:0".into();
         let env = Self {
             dir,
             sandbox,

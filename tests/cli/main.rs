@@ -7,4 +7,5 @@ mod input;
 mod receiver;
 mod reports;
 mod resilience;
+mod service;
 mod statuses;

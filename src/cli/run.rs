@@ -1,0 +1,136 @@
+//! `run`: builds every component, then runs the poller, the delivery worker, the nightly
+//! reports, the HTTP listener and the systemd supervision until a signal (or idleness).
+//!
+//! Start-up order matters for systemd: credentials, sinks, the instance lock, the database
+//! (opened and migrated) and the listener are all ready before `READY=1` is sent.
+
+use super::Failure;
+use super::commands::{build_client, process_env, runtime, stop_on_signal};
+use crate::config::{Config, Credentials};
+use crate::events::delivery::Deliverer;
+use crate::events::sinks::Sink;
+use crate::http::{self, HttpState};
+use crate::lock::InstanceLock;
+use crate::metrics::Metrics;
+use crate::poller::{Poller, PollerError, RunMode};
+use crate::report::Reporter;
+use crate::store::Store;
+use crate::systemd;
+use crate::time::ms;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+pub fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
+    let creds = Credentials::load(&config.ligdicash, &process_env)?;
+    let sinks = Sink::from_config(&config.events, &process_env)?;
+    let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
+    let http_addr = config.http.addr()?;
+    let _lock = InstanceLock::acquire(&config.database.path)?;
+    let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
+    let client = build_client(config, &creds)?;
+    let metrics = Arc::new(Metrics::default());
+    let reporter = Reporter::new(
+        &config.report,
+        config.report_dir(),
+        Store::open(path, busy)?,
+        Some(client.clone()),
+        config.poll.max_requests_per_second,
+        sink_names.clone(),
+    )?;
+    let poller = Poller::new(
+        &config.poll,
+        path,
+        busy,
+        client,
+        sink_names.clone(),
+        metrics.clone(),
+    )?;
+    let deliverer = Deliverer::new(
+        Store::open(path, busy)?,
+        sinks,
+        config.events.retry_schedule.iter().map(|d| d.0).collect(),
+        config.events.concurrency,
+    );
+    let observer = Arc::new(Mutex::new(Store::open(path, busy)?));
+    let mode = if until_idle {
+        RunMode::UntilIdle
+    } else {
+        RunMode::Forever
+    };
+    runtime()?.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        let listener = match http_addr {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                Failure::new(3, format!("http.listen: cannot listen on {addr}: {e}"))
+            })?),
+            None => None,
+        };
+        if let Some(listener) = listener {
+            let local = listener.local_addr().ok();
+            let state = HttpState {
+                metrics: metrics.clone(),
+                store: observer.clone(),
+                stale_after_ms: (ms(config.poll.scan_interval.0) * 10).max(30_000),
+            };
+            tracing::info!(addr = ?local, "health and metrics listener started");
+            tokio::spawn(http::serve(listener, state, shutdown.clone()));
+        }
+        tracing::info!(
+            database = %config.database.path.display(),
+            base_url = %config.ligdicash.base_url,
+            sinks = ?sink_names,
+            "reconciler started"
+        );
+        systemd::notify("READY=1");
+        tokio::spawn(systemd::supervise(
+            metrics.clone(),
+            observer.clone(),
+            shutdown.clone(),
+        ));
+        let stop_delivery = CancellationToken::new();
+        let grace = config.poll.shutdown_grace.0;
+        let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), grace));
+        // The daemon reports on schedule; `--until-idle` catches up once, after the drain.
+        let (nightly, once) = match (config.report.enabled, until_idle) {
+            (true, false) => (Some(tokio::spawn(reporter.run(shutdown.clone()))), None),
+            (true, true) => (None, Some(reporter)),
+            (false, _) => (None, None),
+        };
+        let mut result = poller.run(mode, shutdown.clone()).await;
+        systemd::notify("STOPPING=1");
+        if result.is_ok() && until_idle {
+            if let Some(reporter) = once
+                && let Err(e) = reporter.catch_up().await
+            {
+                tracing::error!(error = %e, "nightly report failed");
+            }
+            result = first_attempts_made(config, &sink_names, &shutdown).await;
+        }
+        if let Some(task) = nightly {
+            // The loop returns at shutdown, after finishing the report in progress.
+            let _ = task.await;
+        }
+        stop_delivery.cancel();
+        shutdown.cancel();
+        let delivered = delivery
+            .await
+            .map_err(|e| Failure::new(1, format!("delivery task failed: {e}")))?;
+        tracing::info!("reconciler stopped");
+        result.map_err(|e| Failure::new(4, e.to_string()))?;
+        delivered.map_err(|e| Failure::new(4, e.to_string()))
+    })
+}
+
+/// `--until-idle` also waits until every event has had its first delivery attempt.
+async fn first_attempts_made(
+    config: &Config,
+    sinks: &[String],
+    shutdown: &CancellationToken,
+) -> Result<(), PollerError> {
+    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
+    while !shutdown.is_cancelled() && store.unattempted_deliveries(sinks)? > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The small local HTTP side: `/healthz` (alive), `/readyz` (database reachable, scheduler
+//! alive, credentials accepted) and `/metrics` (Prometheus). Loopback by default; it exposes
+//! no payment data, only counts.
+
+use crate::metrics::{DbGauges, Metrics};
+use crate::store::{Store, StoreError, blocking};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub metrics: Arc<Metrics>,
+    pub store: Arc<Mutex<Store>>,
+    /// A heartbeat older than this means the scheduler is stuck.
+    pub stale_after_ms: i64,
+}
+
+/// Serves until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    state: HttpState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn gauges(store: &Arc<Mutex<Store>>) -> Result<DbGauges, StoreError> {
+    blocking(store, |s| s.gauges()).await
+}
+
+async fn readyz(State(s): State<HttpState>) -> Response {
+    let mut problems = Vec::new();
+    if let Err(e) = gauges(&s.store).await {
+        problems.push(format!("database: {e}"));
+    }
+    if s.metrics.since_heartbeat() > s.stale_after_ms {
+        problems.push("scheduler: no heartbeat".to_owned());
+    }
+    if s.metrics.auth_failing() {
+        problems.push("ligdicash: credentials refused (Code00)".to_owned());
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}\n", problems.join("\n")),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(s): State<HttpState>) -> Response {
+    match gauges(&s.store).await {
+        Ok(db) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            s.metrics.render(&db),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
+    }
+}

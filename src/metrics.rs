@@ -1,0 +1,253 @@
+//! Process metrics, rendered in the Prometheus text format by the HTTP listener.
+//!
+//! Counters live here (updated by the poller without locks on the hot path where possible);
+//! gauges that describe the database (pending payments, events by state, last report) are
+//! read from it at scrape time so they can never drift from it.
+
+use crate::time::{Millis, now_ms};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the confirm latency histogram, in seconds.
+pub const LATENCY_BUCKETS: [f64; 9] = [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Counters and liveness of one daemon.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub confirms: AtomicU64,
+    pub finalized: AtomicU64,
+    by_outcome: Mutex<BTreeMap<&'static str, u64>>,
+    resolutions: Mutex<BTreeMap<&'static str, u64>>,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    latency_sum_micros: AtomicU64,
+    last_answer_ms: AtomicI64,
+    heartbeat_ms: AtomicI64,
+    auth_failing: AtomicBool,
+}
+
+/// What the database says at scrape time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DbGauges {
+    pub pending: i64,
+    pub oldest_pending_created_at: Option<Millis>,
+    pub events_by_state: Vec<(String, i64)>,
+    pub last_report_at: Option<Millis>,
+}
+
+impl Metrics {
+    /// One confirm call finished with outcome class `label`.
+    pub fn confirm(&self, label: &'static str, latency: Duration, answered: bool) {
+        self.confirms.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.by_outcome).entry(label).or_insert(0) += 1;
+        let secs = latency.as_secs_f64();
+        for (bucket, bound) in self.latency_buckets.iter().zip(LATENCY_BUCKETS) {
+            if secs <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
+        if answered {
+            self.last_answer_ms.store(now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// A payment reached final status `status`.
+    pub fn resolved(&self, status: &'static str) {
+        self.finalized.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.resolutions).entry(status).or_insert(0) += 1;
+    }
+
+    /// The poll loop is alive (watchdog and `/readyz` read this).
+    pub fn beat(&self) {
+        self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the last heartbeat (a large number before the first).
+    pub fn since_heartbeat(&self) -> Millis {
+        now_ms() - self.heartbeat_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn set_auth_failing(&self, failing: bool) {
+        self.auth_failing.store(failing, Ordering::Relaxed);
+    }
+
+    pub fn auth_failing(&self) -> bool {
+        self.auth_failing.load(Ordering::Relaxed)
+    }
+
+    /// Confirm calls by outcome class so far.
+    pub fn outcomes(&self) -> BTreeMap<&'static str, u64> {
+        lock(&self.by_outcome).clone()
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, db: &DbGauges) -> String {
+        let mut out = String::new();
+        let now = now_ms();
+        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(
+            &mut out,
+            "ligdicash_reconciler_build_info",
+            "gauge",
+            "Build information.",
+        );
+        let _ = writeln!(
+            out,
+            "ligdicash_reconciler_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        family(
+            &mut out,
+            "ligdicash_reconciler_pending_payments",
+            "gauge",
+            "Payments not resolved yet.",
+        );
+        let _ = writeln!(out, "ligdicash_reconciler_pending_payments {}", db.pending);
+        family(
+            &mut out,
+            "ligdicash_reconciler_oldest_pending_age_seconds",
+            "gauge",
+            "Age of the oldest pending payment (0 when none).",
+        );
+        let age = db
+            .oldest_pending_created_at
+            .map_or(0, |c| (now - c).max(0) / 1000);
+        let _ = writeln!(out, "ligdicash_reconciler_oldest_pending_age_seconds {age}");
+        family(
+            &mut out,
+            "ligdicash_reconciler_resolutions_total",
+            "counter",
+            "Payments resolved by this process, by final status.",
+        );
+        for (status, n) in lock(&self.resolutions).iter() {
+            let _ = writeln!(
+                out,
+                "ligdicash_reconciler_resolutions_total{{status=\"{status}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "ligdicash_reconciler_confirm_calls_total",
+            "counter",
+            "Confirm calls by outcome class.",
+        );
+        for (outcome, n) in lock(&self.by_outcome).iter() {
+            let _ = writeln!(
+                out,
+                "ligdicash_reconciler_confirm_calls_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        self.render_latency(&mut out);
+        family(
+            &mut out,
+            "ligdicash_reconciler_events",
+            "gauge",
+            "Outbox events by delivery state.",
+        );
+        for (state, n) in &db.events_by_state {
+            let _ = writeln!(out, "ligdicash_reconciler_events{{state=\"{state}\"}} {n}");
+        }
+        family(
+            &mut out,
+            "ligdicash_reconciler_last_successful_confirm_timestamp_seconds",
+            "gauge",
+            "When LigdiCash last answered a confirm (0: never).",
+        );
+        let last = self.last_answer_ms.load(Ordering::Relaxed) / 1000;
+        let _ = writeln!(
+            out,
+            "ligdicash_reconciler_last_successful_confirm_timestamp_seconds {last}"
+        );
+        family(
+            &mut out,
+            "ligdicash_reconciler_last_report_timestamp_seconds",
+            "gauge",
+            "When the last nightly report was written (0: never).",
+        );
+        let report = db.last_report_at.unwrap_or(0) / 1000;
+        let _ = writeln!(
+            out,
+            "ligdicash_reconciler_last_report_timestamp_seconds {report}"
+        );
+        family(
+            &mut out,
+            "ligdicash_reconciler_auth_failing",
+            "gauge",
+            "1 while LigdiCash refuses the credentials.",
+        );
+        let _ = writeln!(
+            out,
+            "ligdicash_reconciler_auth_failing {}",
+            u8::from(self.auth_failing())
+        );
+        out
+    }
+
+    fn render_latency(&self, out: &mut String) {
+        let name = "ligdicash_reconciler_confirm_latency_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Confirm call latency.\n# TYPE {name} histogram"
+        );
+        for (bucket, bound) in self.latency_buckets.iter().zip(LATENCY_BUCKETS) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.confirms.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_count_everything() {
+        let m = Metrics::default();
+        m.confirm("completed", Duration::from_millis(30), true);
+        m.confirm("http_5xx", Duration::from_millis(700), false);
+        m.confirm("timeout", Duration::from_secs(15), false);
+        let text = m.render(&DbGauges::default());
+        assert!(
+            text.contains("confirm_latency_seconds_bucket{le=\"0.05\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("confirm_latency_seconds_bucket{le=\"1\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("confirm_latency_seconds_bucket{le=\"10\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("confirm_latency_seconds_bucket{le=\"+Inf\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("confirm_calls_total{outcome=\"http_5xx\"} 1"),
+            "{text}"
+        );
+        assert!(
+            m.render(&DbGauges::default())
+                .lines()
+                .all(|l| !l.is_empty())
+        );
+    }
+}

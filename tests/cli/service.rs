@@ -1,0 +1,255 @@
+//! Running as a service: systemd notify and watchdog, health and metrics endpoints.
+
+use crate::helpers::*;
+use ligdicash_reconciler::config::HumanDuration;
+use ligdicash_reconciler::sandbox::{Faults, Outcome};
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn get(port: u16, path: &str) -> (u16, String) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(&url).await {
+            return (r.status().as_u16(), r.text().await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never answered");
+}
+
+/// A strict reader of the Prometheus text format: every sample line is
+/// `name{label="v",...} value`, every family has HELP and TYPE before its samples.
+fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
+    let mut samples = BTreeMap::new();
+    let mut typed = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().unwrap();
+            let kind = parts.next().unwrap();
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            typed.insert(name.to_owned());
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let name = series.split('{').next().unwrap();
+        let family = name
+            .strip_suffix("_bucket")
+            .or_else(|| name.strip_suffix("_sum"))
+            .or_else(|| name.strip_suffix("_count"))
+            .filter(|f| typed.contains(*f))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "sample before its TYPE: {line}");
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split(',') {
+                let (k, v) = pair.split_once('=').unwrap();
+                let quoted = v.starts_with('"') && v.ends_with('"');
+                assert!(!k.is_empty() && quoted, "{line}");
+            }
+        }
+        samples.insert(series.to_owned(), value);
+    }
+    samples
+}
+
+#[tokio::test]
+async fn metrics_parse_and_match_the_database_and_health_reflects_auth() {
+    let mut env = TestEnv::start().await;
+    let port = free_port();
+    env.config.http.listen = format!("127.0.0.1:{port}");
+    env.config.poll.give_up_after = HumanDuration::millis(400);
+    env.write_config();
+    env.invoice(Outcome::Completed, 100, "ORD-1").await;
+    env.invoice(Outcome::NotCompleted, 100, "ORD-2").await;
+    env.invoice(Outcome::Never, 100, "ORD-3").await;
+    env.enqueue("unknown-token", None, None).await;
+    let child = env.spawn(&["run"]);
+    assert_eq!(get(port, "/healthz").await, (200, "ok\n".into()));
+    eventually(Duration::from_secs(10), || {
+        env.count("SELECT count(*) FROM payments WHERE status = ?1", "pending") == 0
+    })
+    .await;
+    let (status, _) = get(port, "/readyz").await;
+    assert_eq!(status, 200);
+
+    let (_, text) = get(port, "/metrics").await;
+    let m = parse_metrics(&text);
+    let conn = env.shop_connection();
+    let mut by_outcome = conn
+        .prepare("SELECT outcome, count(*) FROM confirm_attempts GROUP BY outcome")
+        .unwrap();
+    let rows: Vec<(String, i64)> = by_outcome
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!rows.is_empty());
+    for (outcome, n) in &rows {
+        let key = format!("ligdicash_reconciler_confirm_calls_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(m.get(&key).copied(), Some(*n as f64), "{key}\n{text}");
+    }
+    let total: i64 = rows.iter().map(|r| r.1).sum();
+    assert_eq!(
+        m["ligdicash_reconciler_confirm_latency_seconds_count"],
+        total as f64
+    );
+    assert_eq!(
+        m["ligdicash_reconciler_confirm_latency_seconds_bucket{le=\"+Inf\"}"],
+        total as f64
+    );
+    for status in ["completed", "notcompleted", "timeout", "invalid_token"] {
+        let key = format!("ligdicash_reconciler_resolutions_total{{status=\"{status}\"}}");
+        assert_eq!(m[&key], 1.0, "{key}");
+    }
+    assert_eq!(m["ligdicash_reconciler_pending_payments"], 0.0);
+    assert_eq!(m["ligdicash_reconciler_events{state=\"delivered\"}"], 4.0);
+    assert!(m["ligdicash_reconciler_last_successful_confirm_timestamp_seconds"] > 1.7e9);
+
+    // Credentials refused: not ready, and the gauge says why.
+    env.sandbox.sandbox.set_faults(Faults {
+        auth_failure: true,
+        ..Faults::default()
+    });
+    env.invoice(Outcome::Completed, 100, "ORD-4").await;
+    eventually(Duration::from_secs(10), || env.calls("auth_failed") >= 1).await;
+    let (status, body) = get(port, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("credentials"), "{body}");
+    let (_, text) = get(port, "/metrics").await;
+    assert_eq!(
+        parse_metrics(&text)["ligdicash_reconciler_auth_failing"],
+        1.0
+    );
+    terminate(&child);
+    assert_ok(&child.wait_with_output().await.unwrap());
+}
+
+/// Messages systemd would receive, with their arrival times.
+fn listen_notify(
+    dir: &std::path::Path,
+) -> (
+    std::path::PathBuf,
+    std::sync::mpsc::Receiver<(Instant, String)>,
+) {
+    let path = dir.join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = socket.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if tx.send((Instant::now(), msg)).is_err() {
+                return;
+            }
+        }
+    });
+    (path, rx)
+}
+
+#[tokio::test]
+async fn ready_after_migration_watchdog_while_alive_and_silent_when_stuck() {
+    let env = TestEnv::start().await;
+    let (socket, rx) = listen_notify(env.dir.path());
+    let db = env.db.clone();
+    let child = env
+        .cmd(&["run"])
+        .env("NOTIFY_SOCKET", &socket)
+        .env("WATCHDOG_USEC", "300000")
+        .spawn()
+        .unwrap();
+    let (_, first) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first, "READY=1");
+    // READY came after the migration: the schema is already at the current version.
+    let version: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        version,
+        ligdicash_reconciler::store::migrations::SCHEMA_VERSION
+    );
+    let mut watchdogs = 0;
+    let mut status = None;
+    let until = Instant::now() + Duration::from_millis(1200);
+    while let Ok((at, msg)) = rx.recv_timeout(Duration::from_millis(500)) {
+        if msg == "WATCHDOG=1" {
+            watchdogs += 1;
+        } else if msg.starts_with("STATUS=") {
+            status = Some(msg);
+        }
+        if at > until {
+            break;
+        }
+    }
+    assert!(
+        watchdogs >= 3,
+        "{watchdogs} watchdog pings in 1.2 s at 150 ms"
+    );
+    assert!(status.unwrap().contains("pending"), "STATUS= line");
+
+    // The shop commits a row the loop must schedule, then holds the write lock: the loop
+    // blocks on it (busy_timeout), and the pings stop.
+    let shop = env.shop_connection();
+    for i in 0.. {
+        shop.execute(
+            "INSERT INTO payments (token) VALUES (?1)",
+            [format!("blocked-{i}")],
+        )
+        .unwrap();
+        shop.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let unscheduled: i64 = shop
+            .query_row(
+                "SELECT count(*) FROM payments WHERE next_poll_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if unscheduled > 0 {
+            break; // locked before the loop scheduled it
+        }
+        shop.execute_batch("ROLLBACK").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(800)); // the loop reaches the lock
+    while rx.try_recv().is_ok() {}
+    std::thread::sleep(Duration::from_millis(1000));
+    let stuck: Vec<String> = rx
+        .try_iter()
+        .map(|(_, m)| m)
+        .filter(|m| m == "WATCHDOG=1")
+        .collect();
+    assert!(stuck.is_empty(), "no watchdog while stuck: {stuck:?}");
+    shop.execute_batch("COMMIT;").unwrap();
+    let resumed = (0..20).any(|_| {
+        rx.recv_timeout(Duration::from_millis(500))
+            .is_ok_and(|(_, m)| m == "WATCHDOG=1")
+    });
+    assert!(resumed, "watchdog resumes once the loop is free");
+
+    terminate(&child);
+    assert_ok(&child.wait_with_output().await.unwrap());
+    assert!(rx.try_iter().any(|(_, m)| m == "STOPPING=1"));
+}
