@@ -5,7 +5,7 @@
 //! (opened and migrated) and the listener are all ready before `READY=1` is sent.
 
 use super::Failure;
-use super::commands::{build_client, process_env, runtime, stop_on_signal};
+use super::commands::{build_client, process_env, runtime, stop_on_signal_with_config};
 use crate::config::{Config, Credentials};
 use crate::events::delivery::Deliverer;
 use crate::events::sinks::Sink;
@@ -17,10 +17,11 @@ use crate::report::Reporter;
 use crate::store::Store;
 use crate::systemd;
 use crate::time::ms;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-pub fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
+pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> Result<(), Failure> {
     let creds = Credentials::load(&config.ligdicash, &process_env)?;
     let sinks = Sink::from_config(&config.events, &process_env)?;
     let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
@@ -59,7 +60,7 @@ pub fn run(config: &Config, until_idle: bool) -> Result<(), Failure> {
     };
     runtime()?.block_on(async {
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
+        tokio::spawn(stop_on_signal_with_config(shutdown.clone(), config_path));
         let listener = match http_addr {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
                 Failure::new(3, format!("http.listen: cannot listen on {addr}: {e}"))

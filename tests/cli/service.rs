@@ -249,7 +249,25 @@ async fn ready_after_migration_watchdog_while_alive_and_silent_when_stuck() {
     });
     assert!(resumed, "watchdog resumes once the loop is free");
 
+    // SIGHUP (systemctl reload) validates the configuration and keeps running.
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(
+        (0..20).any(|_| rx
+            .recv_timeout(Duration::from_millis(500))
+            .is_ok_and(|(_, m)| m == "WATCHDOG=1")),
+        "still alive after SIGHUP"
+    );
     terminate(&child);
-    assert_ok(&child.wait_with_output().await.unwrap());
+    let out = child.wait_with_output().await.unwrap();
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("SIGHUP: configuration is valid"),
+        "{}",
+        stderr(&out)
+    );
     assert!(rx.try_iter().any(|(_, m)| m == "STOPPING=1"));
 }
