@@ -271,3 +271,51 @@ async fn ready_after_migration_watchdog_while_alive_and_silent_when_stuck() {
     );
     assert!(rx.try_iter().any(|(_, m)| m == "STOPPING=1"));
 }
+
+#[tokio::test]
+async fn sigterm_during_a_busy_drain_loses_nothing_and_exits_0() {
+    let env = TestEnv::with_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    })
+    .await;
+    let mut tokens = Vec::new();
+    for i in 0..40 {
+        tokens.push(
+            env.invoice(Outcome::Completed, 100, &format!("ORD-{i}"))
+                .await,
+        );
+    }
+    let child = env.spawn(&["run"]);
+    eventually(Duration::from_secs(10), || {
+        env.count(
+            "SELECT count(*) FROM payments WHERE status = ?1",
+            "completed",
+        ) >= 5
+    })
+    .await;
+    terminate(&child);
+    let out = child.wait_with_output().await.unwrap();
+    assert_ok(&out);
+    // Every call the sandbox answered was recorded; every final status has its one event.
+    let served = env.sandbox.sandbox.confirm_count() as i64;
+    let logged = env.count(
+        "SELECT count(*) FROM confirm_attempts WHERE outcome != ?1",
+        "",
+    );
+    assert_eq!(logged, served, "no answered call lost at shutdown");
+    let finals = env.count(
+        "SELECT count(*) FROM payments WHERE status != ?1",
+        "pending",
+    );
+    let events = env.count(
+        "SELECT count(*) FROM events WHERE type LIKE ?1",
+        "payment.%",
+    );
+    assert_eq!(finals, events);
+    assert!(finals < 40, "stopped mid-drain ({finals} done)");
+    env.run_until_idle().await;
+    for token in &tokens {
+        assert_eq!(env.show(token).await["status"], "completed");
+    }
+}
