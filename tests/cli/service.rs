@@ -26,6 +26,34 @@ async fn get(port: u16, path: &str) -> (u16, String) {
     panic!("{url} never answered");
 }
 
+/// Prometheus's own linter, where installed (CI installs it).
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let Ok(mut child) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    else {
+        eprintln!("promtool not installed: only the built-in format check ran");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A strict reader of the Prometheus text format: every sample line is
 /// `name{label="v",...} value`, every family has HELP and TYPE before its samples.
 fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
@@ -98,6 +126,7 @@ async fn metrics_parse_and_match_the_database_and_health_reflects_auth() {
 
     let (_, text) = get(port, "/metrics").await;
     let m = parse_metrics(&text);
+    promtool_accepts(&text);
     let conn = env.shop_connection();
     let mut by_outcome = conn
         .prepare("SELECT outcome, count(*) FROM confirm_attempts GROUP BY outcome")
