@@ -110,6 +110,20 @@ const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, s
     provider_status, amount, operator_id, operator_name, customer, request_id, external_id, \
     confirmed_transaction_id, oreference, provider_date, raw_response";
 
+/// Reads a row selected as `id, token, transaction_id, expected_amount, attempts,
+/// not_found_streak, <window start>`.
+pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
+    Ok(DuePayment {
+        id: r.get(0)?,
+        token: r.get(1)?,
+        transaction_id: r.get(2)?,
+        expected_amount: r.get(3)?,
+        attempts: r.get(4)?,
+        not_found_streak: r.get(5)?,
+        window_start: r.get(6)?,
+    })
+}
+
 fn payment_row(r: &Row<'_>) -> rusqlite::Result<PaymentRow> {
     Ok(PaymentRow {
         id: r.get(0)?,
@@ -222,17 +236,7 @@ impl Store {
              FROM payments WHERE status = 'pending' AND next_poll_at <= ?1 \
              ORDER BY next_poll_at LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![now, limit as i64], |r| {
-            Ok(DuePayment {
-                id: r.get(0)?,
-                token: r.get(1)?,
-                transaction_id: r.get(2)?,
-                expected_amount: r.get(3)?,
-                attempts: r.get(4)?,
-                not_found_streak: r.get(5)?,
-                window_start: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![now, limit as i64], due_payment)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

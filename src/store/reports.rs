@@ -1,7 +1,7 @@
 //! Queries for the nightly report: the day's facts, the re-check of timeouts, report runs
 //! and attempt-log retention.
 
-use super::payments::{ConfirmOutcome, record_answer, record_final_event};
+use super::payments::{ConfirmOutcome, due_payment, record_answer, record_final_event};
 use super::{Store, StoreError};
 use crate::payment::Status;
 use crate::report::figures::{AttemptFact, DayFacts, PaymentFact};
@@ -101,17 +101,7 @@ impl Store {
             "SELECT id, token, transaction_id, expected_amount, attempts, not_found_streak, created_at \
              FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at",
         )?;
-        let rows = stmt.query_map([since], |r| {
-            Ok(super::DuePayment {
-                id: r.get(0)?,
-                token: r.get(1)?,
-                transaction_id: r.get(2)?,
-                expected_amount: r.get(3)?,
-                attempts: r.get(4)?,
-                not_found_streak: r.get(5)?,
-                window_start: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map([since], due_payment)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

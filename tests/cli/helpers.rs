@@ -188,6 +188,16 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Waits (at most 20 s) for a child to exit; asserts exit 0 and returns its output.
+pub async fn finished(child: Child) -> Output {
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("process did not exit in 20 s")
+        .unwrap();
+    assert_ok(&out);
+    out
+}
+
 /// Sends SIGTERM to a child process.
 pub fn terminate(child: &Child) {
     let pid = child.id().expect("child still running").to_string();

@@ -36,11 +36,7 @@ async fn refused_credentials_pause_all_polling_then_recover() {
     assert!((1..=12).contains(&attempts), "{attempts} auth_failed calls");
 
     env.sandbox.sandbox.set_faults(Faults::default());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ok(&out);
+    let out = finished(child).await;
     let log = stderr(&out);
     assert_eq!(log.matches("refused our credentials").count(), 1, "{log}");
     assert_eq!(
@@ -128,11 +124,7 @@ async fn an_outage_is_logged_once_and_polling_recovers_by_itself() {
     let child = env.spawn(&["run", "--until-idle"]);
     eventually(Duration::from_secs(10), || env.calls("http_5xx") >= 8).await;
     env.sandbox.sandbox.set_faults(Faults::default());
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ok(&out);
+    let out = finished(child).await;
     let log = stderr(&out);
     assert_eq!(log.matches("confirm calls are failing").count(), 1, "{log}");
     assert_eq!(log.matches("confirm calls recovered").count(), 1, "{log}");
