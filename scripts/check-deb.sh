@@ -24,3 +24,17 @@ grep -q '^/etc/ligdicash-reconciler/config.toml$' "$work/conffiles" || { echo "c
 grep -q 'systemd-sysusers' "$work/postinst" || { echo "postinst does not create the user" >&2; exit 1; }
 grep -q 'enable' "$work/postinst" || { echo "postinst does not enable the service" >&2; exit 1; }
 echo "package ok: $deb ($(stat -c %s "$deb") bytes)"
+
+# With --install (as root, on a throwaway machine such as CI): install it for real, check
+# what postinst did, let the service user create the database, then purge.
+[[ ${1:-} == --install ]] || exit 0
+dpkg -i "$deb" >/dev/null
+trap 'dpkg --purge ligdicash-reconciler >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+getent passwd ligdicash-reconciler >/dev/null || { echo "no service user" >&2; exit 1; }
+[[ $(stat -c '%a %G' /var/lib/ligdicash-reconciler) == "2770 ligdicash-reconciler" ]] ||
+  { echo "state directory is not 2770 group ligdicash-reconciler" >&2; exit 1; }
+[[ -L /etc/systemd/system/multi-user.target.wants/ligdicash-reconciler.service ]] ||
+  { echo "service not enabled" >&2; exit 1; }
+runuser -u ligdicash-reconciler -- /usr/bin/ligdicash-reconciler \
+  --config /etc/ligdicash-reconciler/config.toml migrate
+echo "package installs: user, shared state directory, enabled unit; the service user can create the database"
