@@ -8,7 +8,6 @@ use crate::sandbox::{self, Faults, SandboxConfig};
 use crate::store::{PaymentRow, Store, StoreError};
 use crate::time::{ms, now_ms, rfc3339};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the parsed command.
@@ -100,15 +99,14 @@ pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashCli
     LigdicashClient::new(&settings, creds).map_err(|e| Failure::new(3, e.to_string()))
 }
 
-/// Cancels `token` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C). SIGHUP, which would
-/// otherwise kill the process, re-validates the configuration file and says whether a
-/// restart would succeed; settings are applied on restart only, never half-way.
+/// Cancels `token` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
 pub async fn stop_on_signal(token: CancellationToken) {
-    stop_on_signal_with_config(token, None).await;
+    stop_on_signal_or_reload(token, || {}).await;
 }
 
-/// [`stop_on_signal`], checking `config` on SIGHUP.
-pub async fn stop_on_signal_with_config(token: CancellationToken, config: Option<PathBuf>) {
+/// [`stop_on_signal`], calling `on_hangup` for each SIGHUP (which would otherwise kill
+/// the process).
+pub async fn stop_on_signal_or_reload(token: CancellationToken, on_hangup: impl Fn()) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -122,10 +120,7 @@ pub async fn stop_on_signal_with_config(token: CancellationToken, config: Option
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM received, shutting down"); break; }
             _ = int.recv() => { tracing::info!("SIGINT received, shutting down"); break; }
-            _ = hup.recv() => match Config::load(config.as_deref()) {
-                Ok(_) => tracing::info!("SIGHUP: configuration is valid; restart the service to apply it"),
-                Err(e) => tracing::error!(error = %e, "SIGHUP: configuration is invalid; keeping the running one"),
-            },
+            _ = hup.recv() => on_hangup(),
         }
     }
     token.cancel();

@@ -5,7 +5,7 @@
 //! (opened and migrated) and the listener are all ready before `READY=1` is sent.
 
 use super::Failure;
-use super::commands::{build_client, process_env, runtime, stop_on_signal_with_config};
+use super::commands::{build_client, process_env, runtime, stop_on_signal_or_reload};
 use crate::config::{Config, Credentials};
 use crate::events::delivery::Deliverer;
 use crate::events::sinks::Sink;
@@ -17,7 +17,7 @@ use crate::report::Reporter;
 use crate::store::Store;
 use crate::systemd;
 use crate::time::ms;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
@@ -60,7 +60,10 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
     };
     runtime()?.block_on(async {
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal_with_config(shutdown.clone(), config_path));
+        let (reloader, running) = (poller.reloader(), Mutex::new(config.clone()));
+        tokio::spawn(stop_on_signal_or_reload(shutdown.clone(), move || {
+            reload(config_path.as_deref(), &running, &reloader)
+        }));
         let listener = match http_addr {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
                 Failure::new(3, format!("http.listen: cannot listen on {addr}: {e}"))
@@ -121,6 +124,59 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
         result.map_err(|e| Failure::new(4, e.to_string()))?;
         delivered.map_err(|e| Failure::new(4, e.to_string()))
     })
+}
+
+/// SIGHUP: re-reads the configuration file; applies the `[poll]` settings that are safe to
+/// change while running (schedule, rate, timeouts of the rule) and names the changed keys
+/// that need a restart. An invalid file changes nothing.
+fn reload(path: Option<&Path>, running: &Mutex<Config>, reloader: &crate::poller::Reloader) {
+    let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
+    let new = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: configuration is invalid; keeping the running one");
+            return;
+        }
+    };
+    let changed = changed_keys(&running, &new);
+    let (live, restart): (Vec<&String>, Vec<&String>) = changed.iter().partition(|k| {
+        k.strip_prefix("poll.")
+            .is_some_and(|key| crate::poller::RELOADABLE.contains(&key))
+    });
+    reloader.apply(&new.poll);
+    running.poll = new.poll;
+    tracing::info!(
+        applied = ?live,
+        needs_restart = ?restart,
+        "SIGHUP: configuration is valid; reloadable settings applied"
+    );
+}
+
+/// `section.key` names whose values differ (secrets are not part of the rendering).
+fn changed_keys(a: &Config, b: &Config) -> Vec<String> {
+    let table = |c: &Config| {
+        toml::Value::try_from(c)
+            .ok()
+            .and_then(|v| v.as_table().cloned())
+    };
+    let (Some(a), Some(b)) = (table(a), table(b)) else {
+        return Vec::new();
+    };
+    let mut changed = Vec::new();
+    for (section, value) in &b {
+        match (a.get(section).and_then(|v| v.as_table()), value.as_table()) {
+            (Some(old), Some(new)) => {
+                for (key, v) in new {
+                    if old.get(key) != Some(v) {
+                        changed.push(format!("{section}.{key}"));
+                    }
+                }
+            }
+            _ if a.get(section) != Some(value) => changed.push(section.clone()),
+            _ => {}
+        }
+    }
+    changed
 }
 
 /// `--until-idle` also waits until every event has had its first delivery attempt.

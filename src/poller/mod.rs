@@ -48,10 +48,63 @@ pub enum PollerError {
     Task(String),
 }
 
+/// Poll settings that can change while running: they are read afresh for every decision.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    policy: Policy,
+    first_delay: Duration,
+    scan: Duration,
+    auth_initial: Duration,
+    auth_max: Duration,
+}
+
+impl Live {
+    fn from_config(cfg: &PollConfig) -> Self {
+        Self {
+            policy: Policy::from_config(cfg),
+            first_delay: cfg.first_delay.0,
+            scan: cfg.scan_interval.0,
+            auth_initial: cfg.auth_retry_initial.0,
+            auth_max: cfg.auth_retry_max.0,
+        }
+    }
+}
+
+/// [`PollConfig`] keys a running poller applies on reload; the others need a restart.
+pub const RELOADABLE: [&str; 11] = [
+    "first_delay",
+    "initial_interval",
+    "max_interval",
+    "multiplier",
+    "jitter",
+    "min_interval",
+    "give_up_after",
+    "max_requests_per_second",
+    "scan_interval",
+    "auth_retry_initial",
+    "auth_retry_max",
+];
+
+/// Applies new poll settings to a running poller.
+#[derive(Clone)]
+pub struct Reloader {
+    ctx: Arc<Context>,
+}
+
+impl Reloader {
+    /// Applies the reloadable keys of `cfg` (already validated) at once.
+    pub fn apply(&self, cfg: &PollConfig) {
+        *self.ctx.live.write().unwrap_or_else(|p| p.into_inner()) = Live::from_config(cfg);
+        self.ctx.limiter.set_rate(cfg.max_requests_per_second);
+    }
+}
+
 /// Shared by the dispatcher and the confirm tasks.
 struct Context {
+    /// Fixed for the life of the process: concurrency, batch size, shutdown grace.
     cfg: PollConfig,
-    policy: Policy,
+    /// The settings a SIGHUP may change while running (see [`Poller::reloader`]).
+    live: std::sync::RwLock<Live>,
     client: LigdicashClient,
     limiter: RateLimiter,
     pause: Pause,
@@ -60,6 +113,12 @@ struct Context {
     /// Outbox sinks every new event is addressed to.
     sinks: Arc<Vec<String>>,
     writer: Arc<Mutex<Store>>,
+}
+
+impl Context {
+    fn live(&self) -> Live {
+        *self.live.read().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The polling engine over one database.
@@ -84,7 +143,7 @@ impl Poller {
         Ok(Self {
             ctx: Arc::new(Context {
                 cfg: cfg.clone(),
-                policy: Policy::from_config(cfg),
+                live: std::sync::RwLock::new(Live::from_config(cfg)),
                 client,
                 limiter: RateLimiter::per_second(cfg.max_requests_per_second),
                 pause: Pause::default(),
@@ -96,6 +155,13 @@ impl Poller {
             reader: Arc::new(Mutex::new(reader)),
             writer,
         })
+    }
+
+    /// A handle that applies new settings to this poller while it runs (SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            ctx: self.ctx.clone(),
+        }
     }
 
     /// Polls until `shutdown` fires (or, in [`RunMode::UntilIdle`], nothing is pending).
@@ -150,10 +216,12 @@ impl Dispatcher {
         mode: RunMode,
         shutdown: &CancellationToken,
     ) -> Result<(), PollerError> {
-        let first_delay = ms(self.ctx.cfg.first_delay.0);
         let batch = self.ctx.cfg.batch_size;
-        let scan = self.ctx.cfg.scan_interval.0;
         while !shutdown.is_cancelled() {
+            let Live {
+                first_delay, scan, ..
+            } = self.ctx.live();
+            let first_delay = ms(first_delay);
             self.ctx.metrics.beat();
             self.reap();
             if let Some(wait) = self.ctx.pause.remaining() {
@@ -199,7 +267,7 @@ impl Dispatcher {
     /// Sleeps until the next due time, the next scan, an outcome landing, or shutdown.
     async fn idle(&mut self, now: Millis, shutdown: &CancellationToken) -> Result<(), PollerError> {
         let next = with_store(&self.reader, move |s| s.next_due_after(now)).await?;
-        let scan = ms(self.ctx.cfg.scan_interval.0);
+        let scan = ms(self.ctx.live().scan);
         let wait = next.map_or(scan, |t| (t - now).min(scan)).max(1);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
@@ -263,7 +331,13 @@ async fn confirm_one(
     let classified = classify(&timed.exchange);
     let finished = now_ms();
     observe(&ctx, &p, &classified);
-    let decision = decide(&ctx.policy, &p, &classified, finished, fastrand::f64());
+    let decision = decide(
+        &ctx.live().policy,
+        &p,
+        &classified,
+        finished,
+        fastrand::f64(),
+    );
     let (http_status, raw_body) = match &timed.exchange {
         Exchange::Reply { status, body, .. } => (
             Some(*status),
@@ -294,10 +368,8 @@ async fn confirm_one(
 fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
     match c {
         Classified::AuthFailed { detail } => {
-            let cfg = &ctx.cfg;
-            let (pause, new) = ctx
-                .pause
-                .auth_failed(cfg.auth_retry_initial.0, cfg.auth_retry_max.0);
+            let live = ctx.live();
+            let (pause, new) = ctx.pause.auth_failed(live.auth_initial, live.auth_max);
             ctx.metrics.set_auth_failing(true);
             if new {
                 record_auth_incident(ctx, detail);

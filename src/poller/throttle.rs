@@ -9,25 +9,33 @@ use tokio::time::Instant;
 /// the configured rate is never exceeded over any window.
 #[derive(Debug)]
 pub struct RateLimiter {
-    interval: Duration,
-    next: Mutex<Option<Instant>>,
+    /// (interval between slots, next free slot)
+    state: Mutex<(Duration, Option<Instant>)>,
+}
+
+fn interval(rate: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / rate.max(1e-6))
 }
 
 impl RateLimiter {
     pub fn per_second(rate: f64) -> Self {
         Self {
-            interval: Duration::from_secs_f64(1.0 / rate.max(1e-6)),
-            next: Mutex::new(None),
+            state: Mutex::new((interval(rate), None)),
         }
+    }
+
+    /// Changes the rate; slots already handed out keep their time.
+    pub fn set_rate(&self, rate: f64) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = interval(rate);
     }
 
     /// Waits for the next free slot.
     pub async fn acquire(&self) {
         let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.interval);
+            let slot = state.1.map_or(now, |n| n.max(now));
+            state.1 = Some(slot + state.0);
             slot
         };
         tokio::time::sleep_until(slot).await;

@@ -348,3 +348,47 @@ async fn sigterm_during_a_busy_drain_loses_nothing_and_exits_0() {
         assert_eq!(env.show(token).await["status"], "completed");
     }
 }
+
+#[tokio::test]
+async fn sighup_applies_poll_settings_live_and_names_those_needing_a_restart() {
+    let mut env = TestEnv::start().await;
+    env.config.poll.give_up_after = HumanDuration::secs(3600);
+    env.write_config();
+    let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
+    let child = env.spawn(&["run"]);
+    let sandbox = env.sandbox.sandbox.clone();
+    let t = token.clone();
+    eventually(Duration::from_secs(10), || {
+        sandbox.invoice(&t).is_some_and(|i| i.confirms.len() >= 2)
+    })
+    .await;
+    assert_eq!(env.show(&token).await["status"], "pending");
+
+    env.config.poll.give_up_after = HumanDuration::millis(300);
+    env.config.http.listen = "off".into();
+    env.write_config();
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    eventually(Duration::from_secs(10), || {
+        env.count("SELECT count(*) FROM payments WHERE status = ?1", "timeout") == 1
+    })
+    .await;
+
+    std::fs::write(&env.config_path, "[poll]\nconcurrency = 0\n").unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    terminate(&child);
+    let log = stderr(&finished(child).await);
+    assert!(log.contains("applied=[\"poll.give_up_after\"]"), "{log}");
+    assert!(log.contains("needs_restart=[\"http.listen\"]"), "{log}");
+    assert!(
+        log.contains("configuration is invalid; keeping the running one"),
+        "{log}"
+    );
+}
