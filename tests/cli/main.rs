@@ -9,4 +9,5 @@ mod receiver;
 mod reports;
 mod resilience;
 mod service;
+mod shop;
 mod statuses;
