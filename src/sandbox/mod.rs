@@ -330,6 +330,13 @@ async fn confirm(
     if roll(faults.empty_body) {
         return StatusCode::OK.into_response();
     }
+    if roll(faults.reset_mid_body) {
+        // Promise more bytes than are sent: the server closes the connection mid-body.
+        let mut r = (StatusCode::OK, "{\"response_code\":\"00\",\"sta").into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(4096u32));
+        return r;
+    }
     if roll(faults.api_error) {
         return Json(responses::api_error("03", false)).into_response();
     }

@@ -65,6 +65,8 @@ pub struct Faults {
     pub html: f64,
     /// HTTP 200 with an empty body.
     pub empty_body: f64,
+    /// The connection closes half-way through the body.
+    pub reset_mid_body: f64,
     /// `response_code "01"` with `Echec (Code03)` (processing error).
     pub api_error: f64,
     /// A `status` string LigdiCash never documented.

@@ -252,3 +252,123 @@ async fn secrets_never_reach_logs_or_the_database_even_at_trace_level() {
     assert!(text.len() > 1000, "trace logging produced output");
     assert!(!text.contains("SECRET"), "a secret leaked");
 }
+
+/// One daemon through every fault the sandbox can inject, one after the other: each fault
+/// keeps the payment pending, is counted under its class (in the database and in /metrics),
+/// is logged once, and polling recovers by itself when it ends.
+#[tokio::test]
+async fn fault_matrix() {
+    let mut env = TestEnv::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.config.http.listen = format!("127.0.0.1:{port}");
+    env.config.ligdicash.request_timeout = HumanDuration::millis(400);
+    env.write_config();
+    let all = |f: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        f(&mut faults);
+        faults
+    };
+    let matrix: Vec<(&str, Faults)> = vec![
+        ("http_5xx", all(|f| f.server_error = 1.0)),
+        ("rate_limited", all(|f| f.rate_limit = 1.0)),
+        ("timeout", all(|f| f.hang = 1.0)),
+        ("malformed", all(|f| f.html = 1.0)),
+        ("transport", all(|f| f.reset_mid_body = 1.0)),
+        ("api_error", all(|f| f.api_error = 1.0)),
+        ("unknown_status", all(|f| f.unknown_status = 1.0)),
+        ("auth_failed", all(|f| f.auth_failure = true)),
+    ];
+    assert_ok(&env.run(&["migrate"]).await);
+    let child = env.cmd(&["run"]).env("RUST_LOG", "warn").spawn().unwrap();
+    let shop = env.shop_connection();
+    for (i, (class, faults)) in matrix.iter().enumerate() {
+        let before = env.calls(class);
+        env.sandbox.sandbox.set_faults(faults.clone());
+        let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
+            outcome: Outcome::Completed,
+            amount: 100,
+            paid_amount: None,
+            transaction_id: None,
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        });
+        shop.execute("INSERT INTO payments (token) VALUES (?1)", [&token])
+            .unwrap();
+        eventually(Duration::from_secs(15), || env.calls(class) >= before + 2).await;
+        let status = || {
+            env.count(
+                "SELECT count(*) FROM payments WHERE status = ?1 AND token != ''",
+                "completed",
+            )
+        };
+        assert_eq!(
+            status(),
+            i as i64,
+            "{class}: nothing finalised during the fault"
+        );
+        env.sandbox.sandbox.set_faults(Faults::default());
+        eventually(Duration::from_secs(15), || status() == i as i64 + 1).await;
+    }
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (class, _) in &matrix {
+        let line = format!(
+            "ligdicash_reconciler_confirm_calls_total{{outcome=\"{class}\"}} {}",
+            env.calls(class)
+        );
+        assert!(text.contains(&line), "{line}\n{text}");
+    }
+    terminate(&child);
+    let log = stderr(&finished(child).await);
+    for (class, _) in matrix
+        .iter()
+        .filter(|(c, _)| !["unknown_status", "auth_failed"].contains(c))
+    {
+        let opened = log
+            .lines()
+            .filter(|l| {
+                l.contains("confirm calls are failing") && l.contains(&format!("class=\"{class}\""))
+            })
+            .count();
+        assert_eq!(opened, 1, "{class} logged once per incident:\n{log}");
+    }
+    assert_eq!(log.matches("refused our credentials").count(), 1, "{log}");
+    assert_eq!(log.matches("unknown confirm status").count(), 1, "{log}");
+}
+
+#[tokio::test]
+async fn a_connect_timeout_leaves_the_payment_pending() {
+    // A listener that never accepts: once its queue is full, the kernel drops new SYNs and
+    // connecting hangs until the client's connect_timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        queued.push(s);
+        assert!(queued.len() < 5000, "the accept queue never filled");
+    }
+    let mut env = TestEnv::start().await;
+    env.config.ligdicash.base_url = format!("http://{addr}");
+    env.config.ligdicash.connect_timeout = HumanDuration::millis(300);
+    env.write_config();
+    env.enqueue("tok-connect-timeout", None, None).await;
+    let child = env.spawn(&["run"]);
+    eventually(Duration::from_secs(10), || env.calls("timeout") >= 2).await;
+    terminate(&child);
+    finished(child).await;
+    let p = env.show("tok-connect-timeout").await;
+    assert_eq!(p["status"], "pending");
+    assert!(
+        p["last_error"].as_str().unwrap().contains("timed out"),
+        "{p}"
+    );
+    drop(listener);
+}
