@@ -18,7 +18,9 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             listen,
             seed,
             faults,
-        } => return serve_sandbox(listen, seed, faults.as_deref()),
+            preload,
+            tokens_out,
+        } => return serve_sandbox(listen, seed, faults.as_deref(), preload, tokens_out),
         Command::Demo { payments, keep_db } => {
             return crate::demo::run(payments, keep_db.as_deref())
                 .map_err(|e| Failure::new(1, format!("demo failed: {e:#}")));
@@ -265,6 +267,8 @@ fn serve_sandbox(
     listen: std::net::SocketAddr,
     seed: u64,
     faults: Option<&str>,
+    preload: usize,
+    tokens_out: Option<std::path::PathBuf>,
 ) -> Result<(), Failure> {
     let faults: Faults = match faults {
         Some(text) => serde_json::from_str(text)
@@ -280,6 +284,21 @@ fn serve_sandbox(
         let running = sandbox::spawn(listen, cfg)
             .await
             .map_err(|e| Failure::new(1, format!("cannot listen on {listen}: {e}")))?;
+        let spec = sandbox::InvoiceSpec {
+            outcome: sandbox::Outcome::Completed,
+            amount: 1000,
+            paid_amount: None,
+            transaction_id: None,
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        };
+        let tokens: Vec<String> = (0..preload)
+            .map(|_| running.sandbox.add_invoice(&spec))
+            .collect();
+        if let Some(path) = tokens_out {
+            std::fs::write(&path, tokens.join("\n"))
+                .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+        }
         println!(
             "sandbox listening on {} (Apikey {}, Bearer {})",
             running.base_url(),

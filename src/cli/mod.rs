@@ -103,6 +103,12 @@ pub enum Command {
         /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
+        /// Create this many invoices, completed at once, before serving (for benchmarks).
+        #[arg(long, default_value_t = 0)]
+        preload: usize,
+        /// Write the preloaded invoices' tokens here, one per line.
+        #[arg(long, value_name = "PATH", requires = "preload")]
+        tokens_out: Option<PathBuf>,
     },
     /// Demonstrate the whole flow on the embedded sandbox, in under a minute.
     Demo {

@@ -182,10 +182,18 @@ async fn unusable_databases_exit_4_with_a_clear_message() {
 
     // A directory nobody can write to (even root: /proc).
     let out = env
-        .run(&["--database", "/proc/ligdicash-reconciler-test.db", "migrate"])
+        .run(&[
+            "--database",
+            "/proc/ligdicash-reconciler-test.db",
+            "migrate",
+        ])
         .await;
     assert_eq!(out.status.code(), Some(4));
-    assert!(stderr(&out).contains("/proc/ligdicash-reconciler-test.db"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/proc/ligdicash-reconciler-test.db"),
+        "{}",
+        stderr(&out)
+    );
 
     // A directory that does not exist.
     let out = env
