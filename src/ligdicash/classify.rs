@@ -324,6 +324,7 @@ mod tests {
             ),
             (reply(502, "<html>"), "http_5xx"),
             (reply(503, ""), "http_5xx"),
+            (reply(504, "<html>Gateway Time-out</html>"), "http_5xx"),
             (Exchange::Failed(TransportError::Timeout), "timeout"),
             (
                 Exchange::Failed(TransportError::Connect("refused".into())),
