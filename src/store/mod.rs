@@ -158,6 +158,40 @@ mod tests {
         assert!(err.to_string().contains("/nonexistent-dir-xyz"), "{err}");
     }
 
+    /// The hot queries must be answered from the partial indexes, never by scanning the
+    /// table: the table keeps every payment for years, the indexes only pending ones.
+    #[test]
+    fn hot_queries_use_the_partial_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = store
+                .connection()
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
+        };
+        use payments::{DUE_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
+        let cases = [
+            (
+                DUE_SQL.replace("?1", "5").replace("?2", "10"),
+                "payments_due",
+            ),
+            (NEXT_DUE_SQL.replace("?1", "5"), "payments_due"),
+            (UNSCHEDULED_SQL.to_owned(), "payments_unscheduled"),
+        ];
+        for (sql, index) in cases {
+            let p = plan(&sql);
+            assert!(p.contains(index), "{sql}\n{p}");
+            // Scanning a partial index of pending rows is fine; scanning the table is not.
+            let table_scan = p
+                .split("; ")
+                .any(|step| step.starts_with("SCAN payments") && !step.contains("USING"));
+            assert!(!table_scan && !p.contains("TEMP B-TREE"), "{sql}\n{p}");
+        }
+    }
+
     #[test]
     fn garbage_file_is_refused_with_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();

@@ -102,6 +102,23 @@ pub enum Enqueued {
     AlreadyPresent,
 }
 
+// The hot queries name their partial index: without statistics SQLite's planner would pick
+// `payments_status` and sort every pending row on each scan (a unit test checks the plans).
+
+/// Due payments, soonest first.
+pub const DUE_SQL: &str = "SELECT id, token, transaction_id, expected_amount, attempts, \
+    not_found_streak, max(created_at, coalesce(requeued_at, created_at)) \
+    FROM payments INDEXED BY payments_due WHERE status = 'pending' AND next_poll_at <= ?1 \
+    ORDER BY next_poll_at LIMIT ?2";
+
+/// The next poll time after now.
+pub const NEXT_DUE_SQL: &str = "SELECT next_poll_at FROM payments INDEXED BY payments_due \
+    WHERE status = 'pending' AND next_poll_at > ?1 ORDER BY next_poll_at LIMIT 1";
+
+/// Whether the shop inserted rows without a schedule.
+pub const UNSCHEDULED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM payments \
+    INDEXED BY payments_unscheduled WHERE status = 'pending' AND next_poll_at IS NULL)";
+
 /// Prefix of `status_reason` on a requeued payment, followed by its former status.
 pub const REQUEUED_FROM: &str = "requeued from ";
 
@@ -208,10 +225,7 @@ impl Store {
     pub fn schedule_unscheduled(&mut self, first_delay_ms: Millis) -> Result<usize, StoreError> {
         let exists: bool = self
             .conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM payments \
-                 WHERE status = 'pending' AND next_poll_at IS NULL)",
-            )?
+            .prepare_cached(UNSCHEDULED_SQL)?
             .query_row([], |r| r.get(0))?;
         if !exists {
             return Ok(0);
@@ -220,7 +234,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(
-            "UPDATE payments SET next_poll_at = created_at + ?1 \
+            "UPDATE payments INDEXED BY payments_unscheduled SET next_poll_at = created_at + ?1 \
              WHERE status = 'pending' AND next_poll_at IS NULL",
             [first_delay_ms],
         )?;
@@ -230,12 +244,7 @@ impl Store {
 
     /// Up to `limit` pending payments due at `now`, soonest first.
     pub fn due(&self, now: Millis, limit: usize) -> Result<Vec<DuePayment>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, token, transaction_id, expected_amount, attempts, not_found_streak, \
-             max(created_at, coalesce(requeued_at, created_at)) \
-             FROM payments WHERE status = 'pending' AND next_poll_at <= ?1 \
-             ORDER BY next_poll_at LIMIT ?2",
-        )?;
+        let mut stmt = self.conn.prepare_cached(DUE_SQL)?;
         let rows = stmt.query_map(params![now, limit as i64], due_payment)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -244,10 +253,7 @@ impl Store {
     pub fn next_due_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT next_poll_at FROM payments WHERE status = 'pending' \
-                 AND next_poll_at > ?1 ORDER BY next_poll_at LIMIT 1",
-            )?
+            .prepare_cached(NEXT_DUE_SQL)?
             .query_row([now], |r| r.get(0))
             .optional()?)
     }
