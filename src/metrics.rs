@@ -79,11 +79,6 @@ impl Metrics {
         self.auth_failing.load(Ordering::Relaxed)
     }
 
-    /// Confirm calls by outcome class so far.
-    pub fn outcomes(&self) -> BTreeMap<&'static str, u64> {
-        lock(&self.by_outcome).clone()
-    }
-
     /// The Prometheus text exposition.
     pub fn render(&self, db: &DbGauges) -> String {
         let mut out = String::new();

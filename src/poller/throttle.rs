@@ -90,11 +90,6 @@ impl Pause {
         was_failing
     }
 
-    /// Whether LigdiCash is currently refusing our credentials.
-    pub fn auth_failing(&self) -> bool {
-        self.lock().auth_failures > 0
-    }
-
     /// Holds every request back for `wait` (a 429's `Retry-After`).
     pub fn hold_for(&self, wait: Duration) {
         let mut s = self.lock();
