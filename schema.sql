@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema, version 3.
+-- ligdicash-reconciler database schema, version 4.
 --
 -- This file is a public contract: the shop writes pending rows into `payments` and reads
 -- final statuses back. The reconciler applies it (and later migrations) at start; a shop
@@ -10,8 +10,11 @@
 --
 -- The only thing a shop has to give is the creation token:
 --   INSERT INTO payments (token, transaction_id, expected_amount) VALUES (?, ?, ?);
+--
+-- CHECK constraints list allowed values as OR chains, not IN (...): SQLite evaluates an IN
+-- list of three or more values through a temporary B-tree on every write (version 4).
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 CREATE TABLE IF NOT EXISTS payments (
     id               INTEGER PRIMARY KEY,
@@ -22,8 +25,8 @@ CREATE TABLE IF NOT EXISTS payments (
     -- The amount the shop asked for, in XOF. NULL skips the amount check.
     expected_amount  INTEGER CHECK (expected_amount IS NULL OR expected_amount > 0),
     status           TEXT    NOT NULL DEFAULT 'pending'
-                     CHECK (status IN ('pending', 'completed', 'notcompleted', 'timeout',
-                                       'mismatch', 'invalid_token')),
+                     CHECK (status = 'pending' OR status = 'completed' OR status = 'notcompleted'
+                            OR status = 'timeout' OR status = 'mismatch' OR status = 'invalid_token'),
     -- Why the status is what it is (mismatch details, timeout age, ...).
     status_reason    TEXT,
     -- Confirm calls that reached a verdict or failed transiently (auth failures excluded).
@@ -60,6 +63,8 @@ CREATE INDEX IF NOT EXISTS payments_due ON payments (next_poll_at) WHERE status 
 -- Rows the shop inserted without a schedule.
 CREATE INDEX IF NOT EXISTS payments_unscheduled ON payments (created_at)
     WHERE status = 'pending' AND next_poll_at IS NULL;
+-- The oldest pending payment, for /metrics (version 4).
+CREATE INDEX IF NOT EXISTS payments_pending_age ON payments (created_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS payments_status ON payments (status, updated_at);
 CREATE INDEX IF NOT EXISTS payments_transaction_id ON payments (transaction_id);
 
@@ -94,7 +99,7 @@ CREATE TABLE IF NOT EXISTS events (
     created_at      INTEGER NOT NULL,
     -- pending until every sink has it; dead when a sink gave up (see event_deliveries).
     state           TEXT    NOT NULL DEFAULT 'pending'
-                    CHECK (state IN ('pending', 'delivered', 'dead')),
+                    CHECK (state = 'pending' OR state = 'delivered' OR state = 'dead'),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER,
     last_error      TEXT,
@@ -109,7 +114,7 @@ CREATE TABLE IF NOT EXISTS event_deliveries (
     event_seq       INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
     sink            TEXT    NOT NULL,
     state           TEXT    NOT NULL DEFAULT 'pending'
-                    CHECK (state IN ('pending', 'delivered', 'dead')),
+                    CHECK (state = 'pending' OR state = 'delivered' OR state = 'dead'),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     last_error      TEXT,

@@ -35,6 +35,18 @@ impl Status {
         }
     }
 
+    /// The outbox event type of a transition to this status.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::Pending => "payment.pending",
+            Self::Completed => "payment.completed",
+            Self::NotCompleted => "payment.notcompleted",
+            Self::Timeout => "payment.timeout",
+            Self::Mismatch => "payment.mismatch",
+            Self::InvalidToken => "payment.invalid_token",
+        }
+    }
+
     /// Parses the database spelling; unknown text is `None`, never a panic.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == text)

@@ -167,6 +167,7 @@ mod tests {
             attempts: 0,
             not_found_streak: 0,
             window_start: 0,
+            claimed_reason: None,
         }
     }
 

@@ -359,6 +359,7 @@ async fn confirm_one(
         answer: classified.answer().cloned(),
         raw_body,
         change: decision.change,
+        claimed_reason: p.claimed_reason,
     };
     // The writer only goes away at shutdown; the payment then simply stays due.
     let _ = out.send(outcome).await;

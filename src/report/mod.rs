@@ -117,6 +117,7 @@ impl Reporter {
                     crate::ligdicash::Exchange::Failed(_) => None,
                 },
                 change: Change::Untouched,
+                claimed_reason: p.claimed_reason.clone(),
             };
             let sinks = self.sinks.clone();
             let changed = blocking(&self.store, move |s| {

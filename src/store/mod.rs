@@ -38,6 +38,8 @@ pub enum StoreError {
         "cannot requeue {token}: its status is {status} (only timeout and invalid_token can be requeued)"
     )]
     NotRequeueable { token: String, status: String },
+    #[error("schema migration failed: {0}")]
+    Migration(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]
@@ -62,6 +64,14 @@ pub async fn blocking<T: Send + 'static>(
 /// One connection to the database, migrated to the current schema.
 pub struct Store {
     conn: Connection,
+    /// The last pending count and until when it may be reused (see [`Store::gauges`]).
+    pending_count: Option<CachedCount>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CachedCount {
+    count: i64,
+    fresh_until: std::time::Instant,
 }
 
 impl std::fmt::Debug for Store {
@@ -93,7 +103,10 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
         configure(&conn, busy_timeout).map_err(|e| open_err(e.to_string()))?;
-        let mut store = Self { conn };
+        let mut store = Self {
+            conn,
+            pending_count: None,
+        };
         migrations::migrate(&mut store.conn, path)?;
         Ok(store)
     }

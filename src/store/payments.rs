@@ -7,7 +7,10 @@ use super::{Store, StoreError};
 use crate::ligdicash::ConfirmAnswer;
 use crate::payment::{NewPayment, Status};
 use crate::time::Millis;
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::types::Null;
+use rusqlite::{
+    CachedStatement, OptionalExtension, Row, ToSql, TransactionBehavior, params, params_from_iter,
+};
 
 /// What the poller needs of a due payment to confirm it and decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,9 @@ pub struct DuePayment {
     pub not_found_streak: i64,
     /// Start of the `give_up_after` window: `created_at`, or `requeued_at` when later.
     pub window_start: Millis,
+    /// `status_reason` when claimed (set by a requeue): the final write checks it is
+    /// unchanged, and "requeued from timeout" makes a completion a late one.
+    pub claimed_reason: Option<String>,
 }
 
 /// A full row, for `show` and `list`.
@@ -83,6 +89,8 @@ pub struct ConfirmOutcome {
     pub answer: Option<ConfirmAnswer>,
     pub raw_body: Option<String>,
     pub change: Change,
+    /// The payment's `status_reason` when it was claimed ([`DuePayment::claimed_reason`]).
+    pub claimed_reason: Option<String>,
 }
 
 /// The effect of one outcome once written.
@@ -107,7 +115,7 @@ pub enum Enqueued {
 
 /// Due payments, soonest first.
 pub const DUE_SQL: &str = "SELECT id, token, transaction_id, expected_amount, attempts, \
-    not_found_streak, max(created_at, coalesce(requeued_at, created_at)) \
+    not_found_streak, max(created_at, coalesce(requeued_at, created_at)), status_reason \
     FROM payments INDEXED BY payments_due WHERE status = 'pending' AND next_poll_at <= ?1 \
     ORDER BY next_poll_at LIMIT ?2";
 
@@ -128,7 +136,7 @@ const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, s
     confirmed_transaction_id, oreference, provider_date, raw_response";
 
 /// Reads a row selected as `id, token, transaction_id, expected_amount, attempts,
-/// not_found_streak, <window start>`.
+/// not_found_streak, <window start>, status_reason`.
 pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
     Ok(DuePayment {
         id: r.get(0)?,
@@ -138,6 +146,7 @@ pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
         attempts: r.get(4)?,
         not_found_streak: r.get(5)?,
         window_start: r.get(6)?,
+        claimed_reason: r.get(7)?,
     })
 }
 
@@ -331,7 +340,7 @@ impl Store {
                 status: status.clone(),
             })?;
         // The reason remembers the earlier verdict: a requeued timeout that completes is a
-        // late completion (see `record_final_event`).
+        // late completion (see `OutcomeWrites::record_event`).
         tx.execute(
             "UPDATE payments SET status = 'pending', status_reason = ?3, resolved_at = NULL, \
              attempts = 0, not_found_streak = 0, next_poll_at = ?2, requeued_at = ?2, \
@@ -353,48 +362,213 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut applied = Vec::with_capacity(outcomes.len());
-        for o in outcomes {
-            let late = is_requeued_timeout(&tx, o)?;
-            let a = apply_one(&tx, o, now)?;
-            if let Some(status) = a.finalized {
-                let kind = match status {
-                    Status::Completed if late => "payment.late_completed".to_owned(),
-                    other => format!("payment.{other}"),
-                };
-                record_final_event(&tx, o.payment_id, &kind, sinks, now)?;
-            }
-            applied.push(a);
-        }
+        let applied = {
+            let mut writes = OutcomeWrites::new(&tx)?;
+            outcomes
+                .iter()
+                .map(|o| writes.apply(o, now, sinks))
+                .collect::<Result<Vec<_>, _>>()?
+        };
         tx.commit()?;
         Ok(applied)
     }
 }
 
-/// Whether this outcome completes a payment once given up as `timeout` (then requeued).
-fn is_requeued_timeout(
-    tx: &rusqlite::Transaction<'_>,
-    o: &ConfirmOutcome,
-) -> Result<bool, StoreError> {
-    if !matches!(
-        o.change,
-        Change::Finalize {
-            status: Status::Completed,
-            ..
-        }
-    ) {
-        return Ok(false);
-    }
-    let reason: Option<String> = tx
-        .prepare_cached("SELECT status_reason FROM payments WHERE id = ?1 AND status = 'pending'")?
-        .query_row([o.payment_id], |r| r.get(0))
-        .optional()?
-        .flatten();
-    let timeout = format!("{REQUEUED_FROM}{}", Status::Timeout);
-    Ok(reason.is_some_and(|r| r == timeout))
+/// The statements that record outcomes, prepared once per batch: a batch of hundreds of
+/// outcomes would otherwise look each one up in the statement cache every time.
+struct OutcomeWrites<'t> {
+    attempt: CachedStatement<'t>,
+    finalize: CachedStatement<'t>,
+    reschedule: CachedStatement<'t>,
+    untouched: CachedStatement<'t>,
+    facts: CachedStatement<'t>,
+    events: super::events::EventInsert<'t>,
 }
 
-/// The outbox event of a final transition, in the transition's own transaction.
+/// The answer's columns, as `coalesce(?N, column)` so a field a later answer leaves empty
+/// keeps its last value. Bound by [`answer_params`], at `?1..?11` of the statements below.
+const ANSWER_SET: &str = "provider_status = coalesce(?1, provider_status), \
+    amount = coalesce(?2, amount), operator_id = coalesce(?3, operator_id), \
+    operator_name = coalesce(?4, operator_name), customer = coalesce(?5, customer), \
+    request_id = coalesce(?6, request_id), external_id = coalesce(?7, external_id), \
+    confirmed_transaction_id = coalesce(?8, confirmed_transaction_id), \
+    oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
+    raw_response = coalesce(?11, raw_response)";
+
+/// The parameters of [`ANSWER_SET`].
+fn answer_params(o: &ConfirmOutcome) -> [&dyn ToSql; 11] {
+    match &o.answer {
+        Some(a) => [
+            &a.status,
+            &a.amount,
+            &a.operator_id,
+            &a.operator_name,
+            &a.customer,
+            &a.request_id,
+            &a.external_id,
+            &a.custom_transaction_id,
+            &a.oreference,
+            &a.date,
+            &o.raw_body,
+        ],
+        None => [
+            &Null,
+            &Null,
+            &Null,
+            &Null,
+            &Null,
+            &Null,
+            &Null,
+            &Null,
+            &Null,
+            &Null,
+            &o.raw_body,
+        ],
+    }
+}
+
+impl<'t> OutcomeWrites<'t> {
+    fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
+        use super::events::FACT_COLUMNS;
+        // One statement per change: the answer and the new state are written together.
+        // The final write is also a compare-and-set on the `status_reason` seen at claim
+        // time, which tells a late completion from a plain one (see `apply`).
+        let finalize = format!(
+            "UPDATE payments SET {ANSWER_SET}, status = ?12, status_reason = ?13, \
+             resolved_at = ?14, updated_at = ?14, last_confirm_at = ?15, \
+             attempts = attempts + 1, last_error = NULL, next_poll_at = NULL \
+             WHERE id = ?16 AND status = 'pending' AND status_reason IS ?17"
+        );
+        let reschedule = format!(
+            "UPDATE payments SET {ANSWER_SET}, next_poll_at = ?12, attempts = attempts + ?13, \
+             not_found_streak = ?14, last_error = ?15, updated_at = ?16, last_confirm_at = ?17 \
+             WHERE id = ?18 AND status = 'pending'"
+        );
+        let untouched = format!(
+            "UPDATE payments SET {ANSWER_SET}, last_error = ?12, updated_at = ?13 \
+             WHERE id = ?14 AND status = 'pending'"
+        );
+        Ok(Self {
+            attempt: tx.prepare_cached(
+                "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, \
+                 response_code, provider_status, outcome, error) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?,
+            finalize: tx.prepare_cached(&finalize)?,
+            reschedule: tx.prepare_cached(&reschedule)?,
+            untouched: tx.prepare_cached(&untouched)?,
+            facts: tx.prepare_cached(&format!(
+                "SELECT {FACT_COLUMNS} FROM payments WHERE id = ?1"
+            ))?,
+            events: super::events::EventInsert::new(tx)?,
+        })
+    }
+
+    /// Logs the call, updates the payment if it is still as claimed, and records the
+    /// event of a final transition.
+    fn apply(
+        &mut self,
+        o: &ConfirmOutcome,
+        now: Millis,
+        sinks: &[String],
+    ) -> Result<Applied, StoreError> {
+        let answer = o.answer.as_ref();
+        self.attempt.execute(params![
+            o.payment_id,
+            o.at,
+            o.latency_ms,
+            o.http_status,
+            answer.and_then(|a| a.response_code.as_deref()),
+            answer.and_then(|a| a.status.as_deref()),
+            o.outcome,
+            o.error
+        ])?;
+        let head = answer_params(o);
+        let (changed, finalized) = match &o.change {
+            Change::Finalize { status, reason } => {
+                let tail: [&dyn ToSql; 6] = [
+                    &status.as_str(),
+                    reason,
+                    &now,
+                    &o.at,
+                    &o.payment_id,
+                    &o.claimed_reason,
+                ];
+                let n = self
+                    .finalize
+                    .execute(params_from_iter(head.iter().chain(&tail)))?;
+                match n {
+                    1 => {
+                        let facts = self
+                            .facts
+                            .query_row([o.payment_id], super::events::PaymentFacts::from_row)?;
+                        self.record_event(o, *status, &facts, sinks, now)?;
+                        (true, Some(*status))
+                    }
+                    _ => (false, None),
+                }
+            }
+            Change::Reschedule {
+                next_poll_at,
+                count_attempt,
+                not_found_streak,
+            } => {
+                let tail: [&dyn ToSql; 7] = [
+                    next_poll_at,
+                    &i64::from(*count_attempt),
+                    not_found_streak,
+                    &o.error,
+                    &now,
+                    &o.at,
+                    &o.payment_id,
+                ];
+                let n = self
+                    .reschedule
+                    .execute(params_from_iter(head.iter().chain(&tail)))?;
+                (n == 1, None)
+            }
+            Change::Untouched => {
+                let tail: [&dyn ToSql; 3] = [&o.error, &now, &o.payment_id];
+                let n = self
+                    .untouched
+                    .execute(params_from_iter(head.iter().chain(&tail)))?;
+                (n == 1, None)
+            }
+        };
+        Ok(Applied {
+            payment_id: o.payment_id,
+            finalized,
+            stale: !changed,
+        })
+    }
+
+    /// The outbox event of a final transition. A completion of a payment once given up as
+    /// `timeout` (and requeued) is a late completion.
+    fn record_event(
+        &mut self,
+        o: &ConfirmOutcome,
+        status: Status,
+        facts: &super::events::PaymentFacts,
+        sinks: &[String],
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let was_timeout = o
+            .claimed_reason
+            .as_deref()
+            .and_then(|r| r.strip_prefix(REQUEUED_FROM))
+            == Some(Status::Timeout.as_str());
+        let kind = match status {
+            Status::Completed if was_timeout => "payment.late_completed",
+            other => other.event_type(),
+        };
+        let payload = |id: &str| super::events::payment_payload(kind, id, now, facts);
+        self.events
+            .insert(kind, Some(&facts.token), payload, sinks, now)?;
+        Ok(())
+    }
+}
+
+/// The outbox event of a final transition made outside a batch (the nightly re-check).
 pub(super) fn record_final_event(
     tx: &rusqlite::Transaction<'_>,
     payment_id: i64,
@@ -402,97 +576,16 @@ pub(super) fn record_final_event(
     sinks: &[String],
     now: Millis,
 ) -> Result<(), StoreError> {
-    let sql = format!("SELECT {ROW_COLUMNS} FROM payments WHERE id = ?1");
-    let row = tx
+    let sql = format!(
+        "SELECT {} FROM payments WHERE id = ?1",
+        super::events::FACT_COLUMNS
+    );
+    let facts = tx
         .prepare_cached(&sql)?
-        .query_row([payment_id], payment_row)?;
-    let payload = |id: &str| super::events::payment_payload(kind, id, now, &row);
-    super::events::insert_event(tx, kind, Some(&row.token), payload, sinks, now)?;
+        .query_row([payment_id], super::events::PaymentFacts::from_row)?;
+    let payload = |id: &str| super::events::payment_payload(kind, id, now, &facts);
+    super::events::insert_event(tx, kind, Some(&facts.token), payload, sinks, now)?;
     Ok(())
-}
-
-fn apply_one(
-    tx: &rusqlite::Transaction<'_>,
-    o: &ConfirmOutcome,
-    now: Millis,
-) -> Result<Applied, StoreError> {
-    let provider_status = o.answer.as_ref().and_then(|a| a.status.clone());
-    let response_code = o.answer.as_ref().and_then(|a| a.response_code.clone());
-    tx.prepare_cached(
-        "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, response_code, \
-         provider_status, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        o.payment_id,
-        o.at,
-        o.latency_ms,
-        o.http_status,
-        response_code,
-        provider_status,
-        o.outcome,
-        o.error
-    ])?;
-    let changed = update_payment(tx, o, now)?;
-    let finalized = match &o.change {
-        Change::Finalize { status, .. } if changed => Some(*status),
-        _ => None,
-    };
-    Ok(Applied {
-        payment_id: o.payment_id,
-        finalized,
-        stale: !changed,
-    })
-}
-
-/// Updates the payment row; false when it was no longer pending.
-fn update_payment(
-    tx: &rusqlite::Transaction<'_>,
-    o: &ConfirmOutcome,
-    now: Millis,
-) -> Result<bool, StoreError> {
-    if let Some(a) = &o.answer {
-        record_answer(tx, o.payment_id, a, o.raw_body.as_deref(), Status::Pending)?;
-    } else if let Some(raw) = &o.raw_body {
-        tx.prepare_cached(
-            "UPDATE payments SET raw_response = ?1 WHERE id = ?2 AND status = 'pending'",
-        )?
-        .execute(params![raw, o.payment_id])?;
-    }
-    let n = match &o.change {
-        Change::Finalize { status, reason } => tx
-            .prepare_cached(
-                "UPDATE payments SET status = ?1, status_reason = ?2, resolved_at = ?3, \
-                 updated_at = ?3, last_confirm_at = ?4, attempts = attempts + 1, \
-                 last_error = NULL, next_poll_at = NULL WHERE id = ?5 AND status = 'pending'",
-            )?
-            .execute(params![status.as_str(), reason, now, o.at, o.payment_id])?,
-        Change::Reschedule {
-            next_poll_at,
-            count_attempt,
-            not_found_streak,
-        } => tx
-            .prepare_cached(
-                "UPDATE payments SET next_poll_at = ?1, attempts = attempts + ?2, \
-                 not_found_streak = ?3, last_error = ?4, updated_at = ?5, last_confirm_at = ?6 \
-                 WHERE id = ?7 AND status = 'pending'",
-            )?
-            .execute(params![
-                next_poll_at,
-                i64::from(*count_attempt),
-                not_found_streak,
-                o.error,
-                now,
-                o.at,
-                o.payment_id
-            ])?,
-        Change::Untouched => tx
-            .prepare_cached(
-                "UPDATE payments SET last_error = ?1, updated_at = ?2 \
-                 WHERE id = ?3 AND status = 'pending'",
-            )?
-            .execute(params![o.error, now, o.payment_id])?,
-    };
-    Ok(n == 1)
 }
 
 /// Stores what LigdiCash said on a payment still in status `from`; a field a later answer

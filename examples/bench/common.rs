@@ -1,0 +1,165 @@
+//! What every workload needs: the binaries, a sandbox process, a database, and the
+//! reconciler's own CPU and memory read from `/proc`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Credentials the sandbox accepts; nothing secret.
+pub const ENV: [(&str, &str); 2] = [
+    ("LIGDICASH_API_KEY", "sandbox-api-key"),
+    ("LIGDICASH_API_TOKEN", "sandbox-api-token"),
+];
+
+/// The reconciler binary under test: `RECONCILER_BIN`, or the release build.
+pub fn bin() -> anyhow::Result<PathBuf> {
+    let path = std::env::var_os("RECONCILER_BIN").map_or_else(
+        || PathBuf::from("target/release/ligdicash-reconciler"),
+        PathBuf::from,
+    );
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: run `cargo build --release` first",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// The release build, for the sandbox and set-up commands (never wrapped or profiled).
+pub fn release_bin() -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from("target/release/ligdicash-reconciler");
+    anyhow::ensure!(path.exists(), "build first: cargo build --release");
+    Ok(path)
+}
+
+/// A sandbox running as its own process, killed on drop.
+pub struct Sandbox {
+    pub child: Child,
+    pub base_url: String,
+    pub tokens: Vec<String>,
+}
+
+impl Sandbox {
+    /// Starts the sandbox with `preload` invoices (completed at once) and `faults` JSON.
+    pub fn start(dir: &Path, preload: usize, faults: Option<&str>) -> anyhow::Result<Self> {
+        let tokens_path = dir.join("tokens.txt");
+        let mut cmd = Command::new(release_bin()?);
+        cmd.args(["sandbox", "--listen", "127.0.0.1:0"]);
+        if preload > 0 {
+            cmd.args(["--preload", &preload.to_string()])
+                .arg("--tokens-out")
+                .arg(&tokens_path);
+        }
+        if let Some(f) = faults {
+            cmd.args(["--faults", f]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("sandbox has no stdout"))?;
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first)?;
+        let base_url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .ok_or_else(|| anyhow::anyhow!("sandbox said {first:?}"))?
+            .to_owned();
+        let tokens = if preload > 0 {
+            std::fs::read_to_string(&tokens_path)?
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            child,
+            base_url,
+            tokens,
+        })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a config for `base_url` with `poll` lines under `[poll]`, migrates the database,
+/// and returns the config's path.
+pub fn setup(dir: &Path, base_url: &str, poll: &str, http: &str) -> anyhow::Result<PathBuf> {
+    let db = dir.join("bench.db");
+    let config = dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ligdicash]\nbase_url = \"{base_url}\"\n[database]\npath = {db:?}\n\
+             [poll]\n{poll}\n[http]\nlisten = \"{http}\"\n[report]\nenabled = false\n"
+        ),
+    )?;
+    let status = Command::new(release_bin()?)
+        .arg("--config")
+        .arg(&config)
+        .arg("migrate")
+        .envs(ENV)
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(status.success(), "migrate failed");
+    Ok(config)
+}
+
+/// The database `setup` created.
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join("bench.db")
+}
+
+/// CPU time (user + system) a live process has used, from `/proc/PID/stat`.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("odd /proc stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks()?))
+}
+
+/// Peak and current resident memory in MB, from `/proc/PID/status`.
+pub fn memory_mb(pid: u32) -> anyhow::Result<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = |key: &str| -> f64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    Ok((kb("VmHWM:") / 1024.0, kb("VmRSS:") / 1024.0))
+}
+
+fn clock_ticks() -> anyhow::Result<f64> {
+    let out = Command::new("getconf").arg("CLK_TCK").output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+/// Machine facts for the results table.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    format!("{cores} cores, {mem_gib:.0} GiB")
+}

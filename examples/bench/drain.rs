@@ -1,0 +1,151 @@
+//! Workload 1, the drain: a backlog of payments that each resolve at their first confirm,
+//! against the sandbox's own ceiling at the same concurrency.
+
+use crate::common::{self, ENV, Sandbox};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let sandbox = Sandbox::start(dir.path(), payments, None)?;
+    let poll = format!(
+        "first_delay = \"0s\"\nmin_interval = \"100ms\"\nconcurrency = {concurrency}\n\
+         max_requests_per_second = 1000000.0"
+    );
+    let config = common::setup(dir.path(), &sandbox.base_url, &poll, "off")?;
+    let mut conn = rusqlite::Connection::open(common::db_path(dir.path()))?;
+    let tx = conn.transaction()?;
+    for t in &sandbox.tokens {
+        tx.execute(
+            "INSERT INTO payments (token, next_poll_at) VALUES (?1, 0)",
+            [t],
+        )?;
+    }
+    tx.commit()?;
+
+    // The drain, measured by /usr/bin/time; BENCH_PERF=FILE records a perf profile too.
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "TIME %e %U %S %M"]);
+    if let Some(out) = std::env::var_os("BENCH_PERF") {
+        cmd.args([
+            "perf",
+            "record",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "2000",
+            "--call-graph",
+            "dwarf,16384",
+            "-o",
+        ])
+        .arg(out)
+        .arg("--");
+    }
+    let sandbox_cpu = common::cpu_time(sandbox.child.id())?;
+    let started = Instant::now();
+    let out = cmd
+        .arg(common::bin()?)
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "--until-idle"])
+        .envs(ENV)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
+    let wall = started.elapsed();
+    let sandbox_cpu = common::cpu_time(sandbox.child.id())? - sandbox_cpu;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    anyhow::ensure!(out.status.success(), "run failed: {stderr}");
+    let figures: Vec<f64> = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("TIME "))
+        .ok_or_else(|| anyhow::anyhow!("no /usr/bin/time line: {stderr}"))?
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let (user, sys, max_rss_kb) = (figures[1], figures[2], figures[3]);
+    let completed: i64 = conn.query_row(
+        "SELECT count(*) FROM payments WHERE status = 'completed'",
+        [],
+        |r| r.get(0),
+    )?;
+    anyhow::ensure!(completed as usize == payments, "only {completed} completed");
+    let drain_rate = payments as f64 / wall.as_secs_f64();
+
+    // The sandbox's ceiling at the same concurrency, for as long (3 to 20 s).
+    let window = wall.clamp(Duration::from_secs(3), Duration::from_secs(20));
+    let (sandbox_before, client_before) = (
+        common::cpu_time(sandbox.child.id())?,
+        common::cpu_time(std::process::id())?,
+    );
+    let (ceiling, requests) = ceiling(&sandbox.base_url, &sandbox.tokens, concurrency, window)?;
+    let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
+    let ceiling_sandbox = per_request(common::cpu_time(sandbox.child.id())? - sandbox_before);
+    let ceiling_client = per_request(common::cpu_time(std::process::id())? - client_before);
+
+    println!(
+        "| payments | concurrency | wall (s) | confirms/s | sandbox ceiling (req/s) | ratio | CPU s per 1,000 | peak RSS (MB) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {payments} | {concurrency} | {:.1} | {drain_rate:.0} | {ceiling:.0} | {:.2} | {:.3} | {:.1} |",
+        wall.as_secs_f64(),
+        drain_rate / ceiling,
+        (user + sys) / payments as f64 * 1000.0,
+        max_rss_kb / 1024.0
+    );
+    println!(
+        "\nCPU µs per confirm: reconciler {:.0}, sandbox {:.0} (drain); plain client {ceiling_client:.0}, sandbox {ceiling_sandbox:.0} (ceiling)",
+        (user + sys) / payments as f64 * 1e6,
+        sandbox_cpu.as_secs_f64() * 1e6 / payments as f64,
+    );
+    Ok(())
+}
+
+/// Confirms per second a plain client gets from the sandbox at `concurrency`, and how many
+/// it made.
+fn ceiling(
+    base_url: &str,
+    tokens: &[String],
+    concurrency: usize,
+    window: Duration,
+) -> anyhow::Result<(f64, u64)> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let done = Arc::new(AtomicU64::new(0));
+        let tokens = Arc::new(tokens.to_vec());
+        let deadline = Instant::now() + window;
+        let mut tasks = Vec::new();
+        for worker in 0..concurrency {
+            let (client, done, tokens) = (client.clone(), done.clone(), tokens.clone());
+            let url = format!("{base_url}/pay/v01/redirect/checkout-invoice/confirm/");
+            tasks.push(tokio::spawn(async move {
+                let mut i = worker;
+                while Instant::now() < deadline {
+                    let token = &tokens[i % tokens.len()];
+                    let sent = client
+                        .get(format!("{url}?invoiceToken={token}"))
+                        .header("Apikey", "sandbox-api-key")
+                        .header("Authorization", "Bearer sandbox-api-token")
+                        .send()
+                        .await;
+                    if let Ok(r) = sent
+                        && r.bytes().await.is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    i += concurrency;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await?;
+        }
+        let done = done.load(Ordering::Relaxed);
+        Ok((done as f64 / window.as_secs_f64(), done))
+    })
+}

@@ -1,0 +1,31 @@
+//! The benchmark harness: sets up each workload of issue #7, runs the reconciler as its own
+//! process against the sandbox (another process), and prints a Markdown table.
+//!
+//! ```sh
+//! cargo build --release
+//! cargo run --release --example bench -- drain [PAYMENTS] [CONCURRENCY]
+//! cargo run --release --example bench -- idle [ROWS] [SECONDS]
+//! cargo run --release --example bench -- store [PAYMENTS]
+//! ```
+//! Measured with `/usr/bin/time` (Debian package `time`) and `/proc`. Results go in
+//! `docs/benchmarks.md`.
+
+mod common;
+mod drain;
+mod idle;
+mod store;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, default: usize| -> anyhow::Result<usize> {
+        args.get(i).map_or(Ok(default), |a| Ok(a.parse()?))
+    };
+    let workload = args.first().map_or("drain", String::as_str);
+    println!("machine: {}", common::machine());
+    match workload {
+        "drain" => drain::run(arg(1, 100_000)?, arg(2, 4)?),
+        "idle" => idle::run(arg(1, 1_000_000)?, arg(2, 60)? as u64),
+        "store" => store::run(arg(1, 100_000)?),
+        other => anyhow::bail!("unknown workload {other:?}; try: drain, idle, store"),
+    }
+}
