@@ -5,14 +5,18 @@
 //! cargo build --release
 //! cargo run --release --example bench -- drain [PAYMENTS] [CONCURRENCY]
 //! cargo run --release --example bench -- idle [ROWS] [SECONDS]
+//! cargo run --release --example bench -- detection [PAYMENTS]
+//! cargo run --release --example bench -- slow [PAYMENTS] [LATENCY_MS]
 //! cargo run --release --example bench -- store [PAYMENTS]
 //! ```
 //! Measured with `/usr/bin/time` (Debian package `time`) and `/proc`. Results go in
 //! `docs/benchmarks.md`.
 
 mod common;
+mod detection;
 mod drain;
 mod idle;
+mod slow;
 mod store;
 
 fn main() -> anyhow::Result<()> {
@@ -24,8 +28,12 @@ fn main() -> anyhow::Result<()> {
     println!("machine: {}", common::machine());
     match workload {
         "drain" => drain::run(arg(1, 100_000)?, arg(2, 4)?),
+        "detection" => detection::run(arg(1, 100_000)?),
         "idle" => idle::run(arg(1, 1_000_000)?, arg(2, 60)? as u64),
+        "slow" => slow::run(arg(1, 150)?, arg(2, 300)? as u64),
         "store" => store::run(arg(1, 100_000)?),
-        other => anyhow::bail!("unknown workload {other:?}; try: drain, idle, store"),
+        other => {
+            anyhow::bail!("unknown workload {other:?}; try: detection, drain, idle, slow, store")
+        }
     }
 }

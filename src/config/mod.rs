@@ -200,7 +200,7 @@ impl Default for PollConfig {
             first_delay: HumanDuration::secs(10),
             initial_interval: HumanDuration::secs(10),
             max_interval: HumanDuration::secs(15 * 60),
-            multiplier: 2.0,
+            multiplier: 1.5,
             jitter: 0.2,
             min_interval: HumanDuration::secs(3),
             give_up_after: HumanDuration::secs(72 * 3600),

@@ -365,7 +365,8 @@ mod tests {
             unknown_status: None,
         };
         match decide(&policy(), &p, &pending, 1_000, 0.5).change {
-            Change::Reschedule { next_poll_at, .. } => assert_eq!(next_poll_at, 1_000 + 40_000),
+            // The third confirm waits 10 s × 1.5² (the default schedule).
+            Change::Reschedule { next_poll_at, .. } => assert_eq!(next_poll_at, 1_000 + 22_500),
             other => panic!("{other:?}"),
         }
     }

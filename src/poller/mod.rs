@@ -291,13 +291,16 @@ impl Dispatcher {
                 _ = self.ctx.limiter.acquire() => {}
                 _ = shutdown.cancelled() => return,
             }
+            // The call's time in the attempt log is when the limiter let it go.
+            let granted_at = now_ms();
             if self.ctx.pause.remaining().is_some() {
                 return;
             }
             self.in_flight.insert(payment.id);
             let ctx = self.ctx.clone();
             let out = self.out_tx.clone();
-            self.tasks.spawn(confirm_one(ctx, payment, permit, out));
+            self.tasks
+                .spawn(confirm_one(ctx, payment, granted_at, permit, out));
             self.reap();
         }
     }
@@ -323,10 +326,10 @@ impl Dispatcher {
 async fn confirm_one(
     ctx: Arc<Context>,
     p: DuePayment,
+    at: Millis,
     _permit: OwnedSemaphorePermit,
     out: mpsc::Sender<ConfirmOutcome>,
 ) {
-    let at = now_ms();
     let timed = ctx.client.confirm(&p.token).await;
     let classified = classify(&timed.exchange);
     let finished = now_ms();

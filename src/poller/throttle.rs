@@ -29,19 +29,24 @@ impl RateLimiter {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = interval(rate);
     }
 
-    /// Waits for the next free slot.
+    /// Waits for the next free slot. The next slot is counted from the moment this one is
+    /// actually granted, not from when it was due: a timer that fires late (tokio's has
+    /// millisecond resolution) then delays the next request instead of squeezing two
+    /// requests closer than `1 / rate`, so no window of any length ever sees more.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = state.1.map_or(now, |n| n.max(now));
-            state.1 = Some(slot + state.0);
-            slot
-        };
-        // tokio's timer has millisecond resolution: sleeping until "now" would still cost up
-        // to a millisecond per request and cap the drain near 1,000 confirms per second.
-        if slot > Instant::now() {
-            tokio::time::sleep_until(slot).await;
+        loop {
+            let due = {
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                match state.1 {
+                    Some(next) if next > now => next,
+                    _ => {
+                        state.1 = Some(now + state.0);
+                        return;
+                    }
+                }
+            };
+            tokio::time::sleep_until(due).await;
         }
     }
 }
@@ -110,6 +115,19 @@ mod tests {
             limiter.acquire().await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(2), "10 gaps of 200 ms");
+    }
+
+    /// A caller that comes late does not get a burst to catch up.
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_never_bunches_after_a_late_caller() {
+        let limiter = RateLimiter::per_second(5.0);
+        limiter.acquire().await;
+        tokio::time::advance(Duration::from_millis(450)).await;
+        let late = Instant::now();
+        limiter.acquire().await;
+        assert_eq!(late.elapsed(), Duration::ZERO, "the slot was free");
+        limiter.acquire().await;
+        assert_eq!(late.elapsed(), Duration::from_millis(200));
     }
 
     #[tokio::test(start_paused = true)]

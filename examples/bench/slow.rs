@@ -1,0 +1,70 @@
+//! Workload 3, the slow provider: every confirm takes `latency_ms` at the sandbox. With the
+//! default concurrency and rate limit, does throughput hold `max_requests_per_second`
+//! without ever exceeding it? Call times come from the reconciler's own attempt log.
+
+use crate::common::{self, ENV, Sandbox};
+use ligdicash_reconciler::config::PollConfig;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+pub fn run(payments: usize, latency_ms: u64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let faults = format!("{{\"latency_ms\":{latency_ms}}}");
+    let sandbox = Sandbox::start(dir.path(), payments, Some(&faults))?;
+    // Only first_delay changes, so that the whole backlog is due at once.
+    let config = common::setup(dir.path(), &sandbox.base_url, "first_delay = \"0s\"", "off")?;
+    let db = common::db_path(dir.path());
+    let conn = rusqlite::Connection::open(&db)?;
+    for t in &sandbox.tokens {
+        conn.execute("INSERT INTO payments (token) VALUES (?1)", [t])?;
+    }
+    let started = Instant::now();
+    let status = Command::new(common::bin()?)
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "--until-idle"])
+        .envs(ENV)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()?;
+    let wall = started.elapsed();
+    anyhow::ensure!(status.success(), "run failed");
+    let at: Vec<i64> = conn
+        .prepare("SELECT at FROM confirm_attempts ORDER BY at")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    anyhow::ensure!(
+        at.len() >= payments && at.len() > 1,
+        "{} attempts",
+        at.len()
+    );
+    let defaults = PollConfig::default();
+    let limit = defaults.max_requests_per_second;
+    let span_s = (at[at.len() - 1] - at[0]) as f64 / 1000.0;
+    let rate = (at.len() - 1) as f64 / span_s;
+    println!(
+        "\n| payments | sandbox latency (ms) | concurrency | limit (req/s) | achieved (req/s) | vs limit | most calls in any 1 s | wall (s) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {payments} | {latency_ms} | {} | {limit} | {rate:.2} | {:+.1}% | {} | {:.1} |",
+        defaults.concurrency,
+        (rate / limit - 1.0) * 100.0,
+        most_in_window(&at, 1000),
+        wall.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The largest number of calls that started within any `window_ms` (half-open window).
+fn most_in_window(at: &[i64], window_ms: i64) -> usize {
+    let mut start = 0;
+    let mut most = 0;
+    for end in 0..at.len() {
+        while at[end] - at[start] >= window_ms {
+            start += 1;
+        }
+        most = most.max(end - start + 1);
+    }
+    most
+}
