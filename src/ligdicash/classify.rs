@@ -106,6 +106,14 @@ impl Classified {
             _ => None,
         }
     }
+
+    /// The parsed answer, moved out (the poller's hot path keeps it without a copy).
+    pub fn into_answer(self) -> Option<ConfirmAnswer> {
+        match self {
+            Self::Completed(a) | Self::NotCompleted(a) | Self::Pending { answer: a, .. } => Some(a),
+            _ => None,
+        }
+    }
 }
 
 /// Interprets one exchange. See the module docs.

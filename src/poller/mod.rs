@@ -333,7 +333,7 @@ async fn confirm_one(
     let timed = ctx.client.confirm(&p.token).await;
     let classified = classify(&timed.exchange);
     let finished = now_ms();
-    observe(&ctx, &p, &classified);
+    observe(&ctx, &p, &classified, at);
     let decision = decide(
         &ctx.live().policy,
         &p,
@@ -341,25 +341,22 @@ async fn confirm_one(
         finished,
         fastrand::f64(),
     );
-    let (http_status, raw_body) = match &timed.exchange {
-        Exchange::Reply { status, body, .. } => (
-            Some(*status),
-            Some(String::from_utf8_lossy(body).into_owned()),
-        ),
+    let (http_status, raw_body) = match timed.exchange {
+        Exchange::Reply { status, body, .. } => (Some(status), Some(body_text(body))),
         Exchange::Failed(_) => (None, None),
     };
     let answered = classified.answer().is_some() || classified == Classified::NotFound;
-    ctx.metrics
-        .confirm(classified.label(), timed.latency, answered);
+    let outcome_label = classified.label();
+    ctx.metrics.confirm(outcome_label, timed.latency, answered);
     let outcome = ConfirmOutcome {
         payment_id: p.id,
         token: p.token,
         at,
         latency_ms: ms(timed.latency),
         http_status,
-        outcome: classified.label(),
+        outcome: outcome_label,
         error: decision.error,
-        answer: classified.answer().cloned(),
+        answer: classified.into_answer(),
         raw_body,
         change: decision.change,
         claimed_reason: p.claimed_reason,
@@ -368,8 +365,13 @@ async fn confirm_one(
     let _ = out.send(outcome).await;
 }
 
+/// The body as text, without copying it when it is valid UTF-8 (it nearly always is).
+fn body_text(body: Vec<u8>) -> String {
+    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Process-wide reactions to an answer: pauses, and logging once per incident.
-fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
+fn observe(ctx: &Context, p: &DuePayment, c: &Classified, sent_at: Millis) {
     match c {
         Classified::AuthFailed { detail } => {
             let live = ctx.live();
@@ -389,7 +391,7 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
             detail,
             retry_after,
         } => {
-            ctx.incidents.failed(class.as_str(), detail);
+            ctx.incidents.failed(class.as_str(), detail, now_ms());
             if let Some(wait) = retry_after.filter(|_| c.label() == "rate_limited") {
                 ctx.pause.hold_for(wait);
             }
@@ -399,7 +401,7 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified) {
                 ctx.metrics.set_auth_failing(false);
                 tracing::info!("LigdiCash accepts our credentials again: polling resumed");
             }
-            ctx.incidents.answered();
+            ctx.incidents.answered(sent_at);
             if let Classified::Pending {
                 unknown_status: Some(s),
                 ..
