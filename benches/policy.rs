@@ -8,28 +8,24 @@ use ligdicash_reconciler::events::signature;
 use ligdicash_reconciler::ligdicash::{ConfirmAnswer, Exchange, classify};
 use ligdicash_reconciler::poller::decide::{Policy, decide};
 use ligdicash_reconciler::report::figures::{AttemptFact, DayFacts, PaymentFact, summarise};
-use ligdicash_reconciler::sandbox::Invoice;
-use ligdicash_reconciler::sandbox::responses;
-use ligdicash_reconciler::sandbox::scenario::{Fate, Outcome};
+use ligdicash_reconciler::sandbox::{InvoiceSpec, Outcome, Sandbox, SandboxConfig, responses};
 use ligdicash_reconciler::store::DuePayment;
 use std::hint::black_box;
 
 /// A confirm answer as the sandbox (and LigdiCash) sends it, about 1.2 KiB.
 fn confirm_body() -> Vec<u8> {
-    let invoice = Invoice {
-        seq: 7,
-        token: "tok".into(),
+    let sandbox = Sandbox::new(SandboxConfig::default());
+    let token = sandbox.add_invoice(&InvoiceSpec {
+        outcome: Outcome::Completed,
         amount: 1500,
+        paid_amount: None,
         transaction_id: Some("order-7".into()),
         confirmed_transaction_id: None,
-        created_at: 0,
-        fate: Fate {
-            outcome: Outcome::Completed,
-            settle_after_ms: 0,
-            paid_amount: 1500,
-        },
-        confirms: Vec::new(),
-    };
+        settle_after_ms: 0,
+    });
+    let invoice = sandbox
+        .invoice(&token)
+        .unwrap_or_else(|| panic!("invoice {token}"));
     responses::confirm(&invoice, "completed", false)
         .to_string()
         .into_bytes()

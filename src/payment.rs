@@ -35,7 +35,8 @@ impl Status {
         }
     }
 
-    /// The outbox event type of a transition to this status.
+    /// The outbox event type of a transition to this status. (Nothing transitions *to*
+    /// `pending` but a requeue, which emits no event; the arm keeps the match total.)
     pub fn event_type(self) -> &'static str {
         match self {
             Self::Pending => "payment.pending",

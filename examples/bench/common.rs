@@ -35,7 +35,7 @@ pub fn release_bin() -> anyhow::Result<PathBuf> {
 
 /// A sandbox running as its own process, killed on drop.
 pub struct Sandbox {
-    pub child: Child,
+    child: Child,
     pub base_url: String,
     pub tokens: Vec<String>,
 }
@@ -82,6 +82,13 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// The sandbox's process id, to read its CPU time.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -110,6 +117,30 @@ pub fn setup(dir: &Path, base_url: &str, poll: &str, http: &str) -> anyhow::Resu
         .status()?;
     anyhow::ensure!(status.success(), "migrate failed");
     Ok(config)
+}
+
+/// Adds `tokens` as pending payments due at once, in one transaction.
+pub fn enqueue_due(db: &Path, tokens: &[String]) -> anyhow::Result<()> {
+    let mut conn = rusqlite::Connection::open(db)?;
+    let tx = conn.transaction()?;
+    for t in tokens {
+        tx.execute(
+            "INSERT INTO payments (token, next_poll_at) VALUES (?1, 0)",
+            [t],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Appends `--config CONFIG run --until-idle` and the sandbox credentials to `cmd`, a
+/// command that runs the reconciler.
+pub fn until_idle<'c>(cmd: &'c mut Command, config: &Path) -> &'c mut Command {
+    cmd.arg("--config")
+        .arg(config)
+        .args(["run", "--until-idle"])
+        .envs(ENV)
+        .env("RUST_LOG", "warn")
 }
 
 /// The database `setup` created.

@@ -1,7 +1,7 @@
 //! Workload 1, the drain: a backlog of payments that each resolve at their first confirm,
 //! against the sandbox's own ceiling at the same concurrency.
 
-use crate::common::{self, ENV, Sandbox};
+use crate::common::{self, Sandbox};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,15 +15,7 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
          max_requests_per_second = 1000000.0"
     );
     let config = common::setup(dir.path(), &sandbox.base_url, &poll, "off")?;
-    let mut conn = rusqlite::Connection::open(common::db_path(dir.path()))?;
-    let tx = conn.transaction()?;
-    for t in &sandbox.tokens {
-        tx.execute(
-            "INSERT INTO payments (token, next_poll_at) VALUES (?1, 0)",
-            [t],
-        )?;
-    }
-    tx.commit()?;
+    common::enqueue_due(&common::db_path(dir.path()), &sandbox.tokens)?;
 
     // The drain, measured by /usr/bin/time; BENCH_PERF=FILE records a perf profile too.
     let mut cmd = Command::new("/usr/bin/time");
@@ -43,20 +35,14 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
         .arg(out)
         .arg("--");
     }
-    let sandbox_cpu = common::cpu_time(sandbox.child.id())?;
+    let sandbox_cpu = common::cpu_time(sandbox.pid())?;
     let started = Instant::now();
-    let out = cmd
-        .arg(common::bin()?)
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "--until-idle"])
-        .envs(ENV)
-        .env("RUST_LOG", "warn")
+    let out = common::until_idle(cmd.arg(common::bin()?), &config)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()?;
     let wall = started.elapsed();
-    let sandbox_cpu = common::cpu_time(sandbox.child.id())? - sandbox_cpu;
+    let sandbox_cpu = common::cpu_time(sandbox.pid())? - sandbox_cpu;
     let stderr = String::from_utf8_lossy(&out.stderr);
     anyhow::ensure!(out.status.success(), "run failed: {stderr}");
     let figures: Vec<f64> = stderr
@@ -67,6 +53,7 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
         .filter_map(|v| v.parse().ok())
         .collect();
     let (user, sys, max_rss_kb) = (figures[1], figures[2], figures[3]);
+    let conn = rusqlite::Connection::open(common::db_path(dir.path()))?;
     let completed: i64 = conn.query_row(
         "SELECT count(*) FROM payments WHERE status = 'completed'",
         [],
@@ -78,12 +65,12 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
     // The sandbox's ceiling at the same concurrency, for as long (3 to 20 s).
     let window = wall.clamp(Duration::from_secs(3), Duration::from_secs(20));
     let (sandbox_before, client_before) = (
-        common::cpu_time(sandbox.child.id())?,
+        common::cpu_time(sandbox.pid())?,
         common::cpu_time(std::process::id())?,
     );
     let (ceiling, requests) = ceiling(&sandbox.base_url, &sandbox.tokens, concurrency, window)?;
     let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
-    let ceiling_sandbox = per_request(common::cpu_time(sandbox.child.id())? - sandbox_before);
+    let ceiling_sandbox = per_request(common::cpu_time(sandbox.pid())? - sandbox_before);
     let ceiling_client = per_request(common::cpu_time(std::process::id())? - client_before);
 
     println!(

@@ -2,7 +2,7 @@
 //! default concurrency and rate limit, does throughput hold `max_requests_per_second`
 //! without ever exceeding it? Call times come from the reconciler's own attempt log.
 
-use crate::common::{self, ENV, Sandbox};
+use crate::common::{self, Sandbox};
 use ligdicash_reconciler::config::PollConfig;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -14,21 +14,14 @@ pub fn run(payments: usize, latency_ms: u64) -> anyhow::Result<()> {
     // Only first_delay changes, so that the whole backlog is due at once.
     let config = common::setup(dir.path(), &sandbox.base_url, "first_delay = \"0s\"", "off")?;
     let db = common::db_path(dir.path());
-    let conn = rusqlite::Connection::open(&db)?;
-    for t in &sandbox.tokens {
-        conn.execute("INSERT INTO payments (token) VALUES (?1)", [t])?;
-    }
+    common::enqueue_due(&db, &sandbox.tokens)?;
     let started = Instant::now();
-    let status = Command::new(common::bin()?)
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "--until-idle"])
-        .envs(ENV)
-        .env("RUST_LOG", "warn")
+    let status = common::until_idle(&mut Command::new(common::bin()?), &config)
         .stdout(Stdio::null())
         .status()?;
     let wall = started.elapsed();
     anyhow::ensure!(status.success(), "run failed");
+    let conn = rusqlite::Connection::open(&db)?;
     let at: Vec<i64> = conn
         .prepare("SELECT at FROM confirm_attempts ORDER BY at")?
         .query_map([], |r| r.get(0))?

@@ -4,9 +4,8 @@
 
 use ligdicash_reconciler::ligdicash::ConfirmAnswer;
 use ligdicash_reconciler::payment::Status;
-use ligdicash_reconciler::sandbox::Invoice;
-use ligdicash_reconciler::sandbox::responses;
-use ligdicash_reconciler::sandbox::scenario::{Fate, Outcome};
+use ligdicash_reconciler::sandbox::scenario::Outcome;
+use ligdicash_reconciler::sandbox::{InvoiceSpec, Sandbox, SandboxConfig, responses};
 use ligdicash_reconciler::store::{Change, ConfirmOutcome, Store};
 use std::time::{Duration, Instant};
 
@@ -27,49 +26,28 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
     store.connection().execute_batch("COMMIT")?;
     let fill = fill.elapsed();
 
-    let due_started = Instant::now();
-    let mut due_rows = 0;
+    // The answers, as the sandbox would send them (not measured).
+    let sandbox = Sandbox::new(SandboxConfig::default());
     let mut outcomes = Vec::with_capacity(payments);
-    loop {
-        let due = store.due(i64::MAX, BATCH)?;
-        if due.is_empty() || outcomes.len() >= payments {
-            break;
-        }
-        due_rows += due.len();
-        // Mark them claimed the cheap way so the next `due` moves on (not measured apart).
-        for p in due {
-            let body = body(p.id as u64, &p.token);
-            let answer = ConfirmAnswer::parse(body.as_bytes())?;
-            outcomes.push(ConfirmOutcome {
-                payment_id: p.id,
-                token: p.token,
-                at: 1,
-                latency_ms: 1,
-                http_status: Some(200),
-                outcome: "completed",
-                error: None,
-                answer: Some(answer),
-                raw_body: Some(body),
-                change: Change::Finalize {
-                    status: Status::Completed,
-                    reason: None,
-                },
-                claimed_reason: p.claimed_reason,
-            });
-        }
-        let ids: Vec<i64> = outcomes[outcomes.len() - BATCH.min(outcomes.len())..]
-            .iter()
-            .map(|o| o.payment_id)
-            .collect();
-        store.connection().execute(
-            &format!(
-                "UPDATE payments SET next_poll_at = 1 WHERE id IN ({})",
-                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-            ),
-            [],
-        )?;
+    for p in store.due(i64::MAX, payments)? {
+        let body = completed_body(&sandbox, p.id)?;
+        outcomes.push(ConfirmOutcome {
+            payment_id: p.id,
+            token: p.token,
+            at: 1,
+            latency_ms: 1,
+            http_status: Some(200),
+            outcome: "completed",
+            error: None,
+            answer: Some(ConfirmAnswer::parse(body.as_bytes())?),
+            raw_body: Some(body),
+            change: Change::Finalize {
+                status: Status::Completed,
+                reason: None,
+            },
+            claimed_reason: p.claimed_reason,
+        });
     }
-    let due_time = due_started.elapsed();
 
     let started = Instant::now();
     let cpu_before = crate::common::cpu_time(std::process::id())?;
@@ -85,34 +63,30 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
     )?;
     anyhow::ensure!(completed as usize == payments, "{completed} completed");
     println!(
-        "| payments | fill (s) | due+parse µs/row ({due_rows} rows) | write µs/payment (batches of {BATCH}) | write CPU µs/payment |"
+        "| payments | fill (s) | write µs/payment (batches of {BATCH}) | write CPU µs/payment |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|");
     println!(
-        "| {payments} | {:.1} | {:.1} | {:.1} | {:.1} |",
+        "| {payments} | {:.1} | {:.1} | {:.1} |",
         fill.as_secs_f64(),
-        due_time.as_secs_f64() * 1e6 / due_rows.max(1) as f64,
         write.as_secs_f64() * 1e6 / payments as f64,
         write_cpu.as_secs_f64() * 1e6 / payments as f64,
     );
     Ok(())
 }
 
-/// A sandbox confirm answer, as the reconciler receives it.
-fn body(seq: u64, token: &str) -> String {
-    let invoice = Invoice {
-        seq,
-        token: token.to_owned(),
+/// The sandbox's `completed` confirm answer for a fresh invoice of order `id`.
+fn completed_body(sandbox: &Sandbox, id: i64) -> anyhow::Result<String> {
+    let token = sandbox.add_invoice(&InvoiceSpec {
+        outcome: Outcome::Completed,
         amount: 1500,
-        transaction_id: Some(format!("order-{seq}")),
+        paid_amount: None,
+        transaction_id: Some(format!("order-{id}")),
         confirmed_transaction_id: None,
-        created_at: 0,
-        fate: Fate {
-            outcome: Outcome::Completed,
-            settle_after_ms: 0,
-            paid_amount: 1500,
-        },
-        confirms: Vec::new(),
-    };
-    responses::confirm(&invoice, "completed", false).to_string()
+        settle_after_ms: 0,
+    });
+    let invoice = sandbox
+        .invoice(&token)
+        .ok_or_else(|| anyhow::anyhow!("the sandbox lost invoice {token}"))?;
+    Ok(responses::confirm(&invoice, "completed", false).to_string())
 }

@@ -88,7 +88,7 @@ pub struct PaymentFacts {
 }
 
 impl PaymentFacts {
-    /// Reads a row selected (or returned) as [`FACT_COLUMNS`].
+    /// Reads a row selected as [`FACT_COLUMNS`].
     pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             token: r.get(0)?,

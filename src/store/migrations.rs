@@ -68,8 +68,7 @@ const PENDING_AGE_INDEX: &str = "CREATE INDEX IF NOT EXISTS payments_pending_age
 /// bump `schema_version`, in the migration's transaction. Instant even on a table of
 /// millions of rows, where rebuilding the table would copy every row.
 fn checks_without_in_lists(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
-    tx.pragma_update(None, "writable_schema", true)?;
+    let mut rewrites = Vec::new();
     for (table, column, values) in LISTED_CHECKS {
         let sql: String = tx.query_row(
             "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -77,22 +76,39 @@ fn checks_without_in_lists(tx: &Transaction<'_>) -> Result<(), StoreError> {
             |r| r.get(0),
         )?;
         if let Some(rewritten) = or_chain_check(&sql, column, values) {
-            tx.execute(
-                "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = ?2",
-                [rewritten.as_str(), table],
-            )?;
+            rewrites.push((table, rewritten));
         }
+    }
+    replace_table_sql(tx, &rewrites)
+}
+
+/// Replaces the `CREATE TABLE` text of tables whose rows stay valid as they are, by the
+/// procedure above. Reading each table afterwards makes SQLite parse the new text: a
+/// malformed edit fails here, and dropping the transaction leaves the file as it was.
+/// (Constant time, unlike `integrity_check`, which reads every row of every table.)
+fn replace_table_sql(tx: &Transaction<'_>, rewrites: &[(&str, String)]) -> Result<(), StoreError> {
+    if rewrites.is_empty() {
+        return Ok(());
+    }
+    let version: i64 = tx.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    tx.pragma_update(None, "writable_schema", true)?;
+    for (table, sql) in rewrites {
+        tx.execute(
+            "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table' AND name = ?2",
+            [sql.as_str(), table],
+        )?;
     }
     tx.pragma_update(None, "schema_version", version + 1)?;
     tx.pragma_update(None, "writable_schema", false)?;
-    // Reading each table makes SQLite parse the new schema text: a malformed edit fails
-    // here and the transaction rolls back, leaving the file as it was. (Constant time,
-    // unlike `integrity_check`, which would read every row of a years-old table.)
-    for (table, _, _) in LISTED_CHECKS {
-        tx.prepare(&format!("SELECT * FROM {table} LIMIT 0"))
-            .map_err(|e| {
-                StoreError::Migration(format!("rewriting the CHECK constraints of {table}: {e}"))
-            })?;
+    for (table, _) in rewrites {
+        // Stepping, not just preparing: SQLite notices the new schema version (and reloads
+        // the schema) only when a statement runs.
+        tx.query_row(
+            &format!("SELECT count(*) FROM (SELECT * FROM {table} LIMIT 0)"),
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(|e| StoreError::Migration(format!("rewriting the schema of {table}: {e}")))?;
     }
     Ok(())
 }
@@ -266,6 +282,32 @@ mod tests {
                 .unwrap();
             assert_eq!(check, "ok");
         }
+    }
+
+    /// A rewrite SQLite cannot parse is refused and, the transaction dropped, the table is
+    /// exactly as it was.
+    #[test]
+    fn a_malformed_schema_rewrite_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let before = shape(&conn);
+        {
+            let tx = conn.transaction().unwrap();
+            let broken = [(
+                "events",
+                "CREATE TABLE events (seq INTEGER PRIMARY KEY,".to_owned(),
+            )];
+            let err = replace_table_sql(&tx, &broken).unwrap_err();
+            assert!(err.to_string().contains("events"), "{err}");
+        }
+        assert_eq!(shape(&conn), before);
+        conn.execute(
+            "INSERT INTO events (id, type, payload, created_at, state) VALUES ('e', 'x', '{}', 0, 'dead')",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]
