@@ -151,6 +151,10 @@ pub fn classify(exchange: &Exchange) -> Classified {
             detail: format!("HTTP {status}"),
         };
     }
+    if (300..400).contains(&status) {
+        let detail = format!("HTTP {status}: redirects are not followed; check ligdicash.base_url");
+        return transient(ErrorClass::Http4xx, detail, retry_after);
+    }
     if !(200..300).contains(&status) {
         return transient(ErrorClass::Http4xx, format!("HTTP {status}"), retry_after);
     }
@@ -318,6 +322,7 @@ mod tests {
             (reply(401, "unauthorized"), "auth_failed"),
             (reply(403, ""), "auth_failed"),
             (reply(404, "<html>not found</html>"), "http_4xx"),
+            (reply(301, ""), "http_4xx"),
             (
                 reply(
                     400,

@@ -90,8 +90,14 @@ impl LigdicashClient {
         headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // Redirects are not followed: reqwest drops `Authorization` on a cross-host
+        // redirect but would send `Apikey` on to wherever a redirect points. In-call
+        // retries are off too, so one attempt row is exactly one request; the poller's
+        // schedule does the retrying.
         let http = Client::builder()
             .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .pool_max_idle_per_host(settings.pool_size)
@@ -217,6 +223,45 @@ mod tests {
         assert_eq!(parse_retry_after("999999"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    /// A confirm answered with a redirect to another host: the redirect is reported as
+    /// the answer and the other host never sees a request (nor the API key).
+    #[tokio::test]
+    async fn redirects_are_reported_not_followed() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let elsewhere_hits = Arc::new(AtomicUsize::new(0));
+        let hits = elsewhere_hits.clone();
+        let elsewhere = axum::Router::new().fallback(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { "{}" }
+        });
+        let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("http://{}/steal", other.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(other, elsewhere).await });
+        let redirecting = axum::Router::new().fallback(move || {
+            let target = target.clone();
+            async move { (axum::http::StatusCode::FOUND, [("location", target)], "") }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, redirecting).await });
+        let settings = ClientSettings {
+            base_url: Url::parse(&base).unwrap(),
+            style: ConfirmStyle::InvoiceToken,
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+            pool_size: 1,
+        };
+        let client = LigdicashClient::new(&settings, &Credentials::fixed("KEY", "TOKEN")).unwrap();
+        let timed = client.confirm("tok").await;
+        assert!(
+            matches!(timed.exchange, Exchange::Reply { status: 302, .. }),
+            "{:?}",
+            timed.exchange
+        );
+        assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0);
     }
 
     #[test]
