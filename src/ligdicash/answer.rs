@@ -5,7 +5,10 @@
 //! or a JSON string. Nothing here panics or rejects a body for a field's type; only a body
 //! that is not a JSON object at all is an error.
 
-use serde_json::{Map, Value};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+#[cfg(test)]
+use serde_json::Map;
+use serde_json::Value;
 
 /// What one confirm response said, with every field optional and normalised.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,18 +44,24 @@ pub enum AnswerError {
 
 impl ConfirmAnswer {
     /// Parses a response body; see the module docs for what is tolerated.
+    ///
+    /// The body is read in one pass into the fields kept, without building a
+    /// `serde_json::Value` of the whole answer (`customer_details`, `wiki` and the rest are
+    /// skipped): this is on every confirm's path.
     pub fn parse(body: &[u8]) -> Result<Self, AnswerError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(AnswerError::Empty);
         }
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| AnswerError::NotJson(short(&e)))?;
-        let Value::Object(obj) = value else {
-            return Err(AnswerError::NotObject);
-        };
-        Ok(Self::from_object(&obj))
+        match serde_json::from_slice::<TopLevel>(body) {
+            Ok(TopLevel::Object(fields)) => Ok(fields.into_answer()),
+            Ok(TopLevel::Other) => Err(AnswerError::NotObject),
+            Err(e) => Err(AnswerError::NotJson(short(&e))),
+        }
     }
 
+    /// The same reading from an already parsed object (the reference the one-pass parser
+    /// is tested against).
+    #[cfg(test)]
     fn from_object(obj: &Map<String, Value>) -> Self {
         let amount = obj.get("amount").and_then(integer);
         let montant = obj.get("montant").and_then(integer);
@@ -60,21 +69,416 @@ impl ConfirmAnswer {
             (Some(a), Some(m)) if a != m => Some((a, m)),
             _ => None,
         };
+        let field = |key: &str| obj.get(key).and_then(text);
         Self {
-            response_code: field(obj, "response_code"),
-            response_text: field(obj, "response_text"),
-            status: field(obj, "status").map(|s| s.to_ascii_lowercase()),
+            response_code: field("response_code"),
+            response_text: field("response_text"),
+            status: field("status").map(|s| s.to_ascii_lowercase()),
             amount: amount.or(montant),
             amount_conflict,
-            operator_id: field(obj, "operator_id"),
-            operator_name: field(obj, "operator_name"),
-            customer: field(obj, "customer"),
-            request_id: field(obj, "request_id"),
-            external_id: field(obj, "external_id"),
-            oreference: field(obj, "oreference"),
-            date: field(obj, "date"),
+            operator_id: field("operator_id"),
+            operator_name: field("operator_name"),
+            customer: field("customer"),
+            request_id: field("request_id"),
+            external_id: field("external_id"),
+            oreference: field("oreference"),
+            date: field("date"),
             custom_transaction_id: obj.get("custom_data").and_then(custom_transaction_id),
         }
+    }
+}
+
+/// A confirm body's top level: the fields kept, or anything that is not an object.
+enum TopLevel {
+    Object(Fields),
+    Other,
+}
+
+/// The top-level fields the answer keeps, as they came (last one wins on duplicates, as
+/// with a parsed object).
+#[derive(Default)]
+struct Fields {
+    response_code: Scalar,
+    response_text: Scalar,
+    status: Scalar,
+    amount: Scalar,
+    montant: Scalar,
+    operator_id: Scalar,
+    operator_name: Scalar,
+    customer: Scalar,
+    request_id: Scalar,
+    external_id: Scalar,
+    oreference: Scalar,
+    date: Scalar,
+    custom_transaction_id: Option<String>,
+}
+
+impl Fields {
+    fn into_answer(self) -> ConfirmAnswer {
+        let amount = self.amount.integer();
+        let montant = self.montant.integer();
+        let amount_conflict = match (amount, montant) {
+            (Some(a), Some(m)) if a != m => Some((a, m)),
+            _ => None,
+        };
+        ConfirmAnswer {
+            response_code: self.response_code.text(),
+            response_text: self.response_text.text(),
+            status: self.status.text().map(|s| s.to_ascii_lowercase()),
+            amount: amount.or(montant),
+            amount_conflict,
+            operator_id: self.operator_id.text(),
+            operator_name: self.operator_name.text(),
+            customer: self.customer.text(),
+            request_id: self.request_id.text(),
+            external_id: self.external_id.text(),
+            oreference: self.oreference.text(),
+            date: self.date.text(),
+            custom_transaction_id: self.custom_transaction_id,
+        }
+    }
+}
+
+/// One JSON value where a scalar is expected; arrays, objects and null are `Absent`.
+#[derive(Debug, Default, Clone, PartialEq)]
+enum Scalar {
+    #[default]
+    Absent,
+    Text(String),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    /// Trimmed text; empty strings are absent. Numbers print as `serde_json` prints them.
+    fn text(self) -> Option<String> {
+        let s = match self {
+            Self::Absent => return None,
+            Self::Text(s) if s.trim().len() == s.len() => s,
+            Self::Text(s) => s.trim().to_owned(),
+            Self::Int(i) => i.to_string(),
+            Self::UInt(u) => u.to_string(),
+            Self::Float(f) => {
+                serde_json::Number::from_f64(f).map_or_else(String::new, |n| n.to_string())
+            }
+            Self::Bool(b) => b.to_string(),
+        };
+        (!s.is_empty()).then_some(s)
+    }
+
+    /// An XOF amount: an integer, an integral float, or a string of either.
+    fn integer(&self) -> Option<i64> {
+        match self {
+            Self::Int(i) => Some(*i),
+            Self::UInt(u) => i64::try_from(*u).ok().or_else(|| integral(*u as f64)),
+            Self::Float(f) => integral(*f),
+            Self::Text(s) => integer_text(s),
+            Self::Absent | Self::Bool(_) => None,
+        }
+    }
+}
+
+fn integer_text(s: &str) -> Option<i64> {
+    let s = s.trim();
+    s.parse::<i64>()
+        .ok()
+        .or_else(|| s.parse::<f64>().ok().and_then(integral))
+}
+
+/// The object keys the parser acts on, matched without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    ResponseCode,
+    ResponseText,
+    Status,
+    Amount,
+    Montant,
+    OperatorId,
+    OperatorName,
+    Customer,
+    RequestId,
+    ExternalId,
+    Oreference,
+    Date,
+    CustomData,
+    TransactionId,
+    KeyOfCustomData,
+    ValueOfCustomData,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Key, E> {
+        Ok(match s {
+            "response_code" => Key::ResponseCode,
+            "response_text" => Key::ResponseText,
+            "status" => Key::Status,
+            "amount" => Key::Amount,
+            "montant" => Key::Montant,
+            "operator_id" => Key::OperatorId,
+            "operator_name" => Key::OperatorName,
+            "customer" => Key::Customer,
+            "request_id" => Key::RequestId,
+            "external_id" => Key::ExternalId,
+            "oreference" => Key::Oreference,
+            "date" => Key::Date,
+            "custom_data" => Key::CustomData,
+            "transaction_id" => Key::TransactionId,
+            "keyof_customdata" => Key::KeyOfCustomData,
+            "valueof_customdata" => Key::ValueOfCustomData,
+            _ => Key::Other,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+        let mut fields = Fields::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            let slot = match key {
+                Key::ResponseCode => &mut fields.response_code,
+                Key::ResponseText => &mut fields.response_text,
+                Key::Status => &mut fields.status,
+                Key::Amount => &mut fields.amount,
+                Key::Montant => &mut fields.montant,
+                Key::OperatorId => &mut fields.operator_id,
+                Key::OperatorName => &mut fields.operator_name,
+                Key::Customer => &mut fields.customer,
+                Key::RequestId => &mut fields.request_id,
+                Key::ExternalId => &mut fields.external_id,
+                Key::Oreference => &mut fields.oreference,
+                Key::Date => &mut fields.date,
+                Key::CustomData => {
+                    fields.custom_transaction_id = map.next_value::<CustomData>()?.0;
+                    continue;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = map.next_value()?;
+        }
+        Ok(TopLevel::Object(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+    fn visit_unit<E>(self) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Scalar, E> {
+        Ok(Scalar::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Scalar, E> {
+        Ok(Scalar::Int(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Scalar, E> {
+        Ok(i64::try_from(u).map_or(Scalar::UInt(u), Scalar::Int))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Scalar, E> {
+        Ok(Scalar::Float(f))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Scalar, E> {
+        Ok(Scalar::Text(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Scalar, E> {
+        Ok(Scalar::Text(s))
+    }
+    fn visit_unit<E>(self) -> Result<Scalar, E> {
+        Ok(Scalar::Absent)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Absent)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Absent)
+    }
+}
+
+/// `custom_data`'s `transaction_id`, read in place from the shapes seen: an array of
+/// `keyof_customdata`/`valueof_customdata` entries, an object, or (form-encoded
+/// callbacks) a JSON string holding either.
+struct CustomData(Option<String>);
+
+impl<'de> Deserialize<'de> for CustomData {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CustomDataVisitor)
+    }
+}
+
+struct CustomDataVisitor;
+
+impl<'de> Visitor<'de> for CustomDataVisitor {
+    type Value = CustomData;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("custom_data")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CustomData, A::Error> {
+        let mut found = None;
+        while let Some(entry) = seq.next_element::<CustomEntry>()? {
+            if found.is_none() && entry.key.text().as_deref() == Some("transaction_id") {
+                found = entry.value.text();
+            }
+        }
+        Ok(CustomData(found))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CustomData, A::Error> {
+        let mut found = Scalar::Absent;
+        while let Some(key) = map.next_key::<Key>()? {
+            if key == Key::TransactionId {
+                found = map.next_value()?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(CustomData(found.text()))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<CustomData, E> {
+        // Rare (callbacks only): the general path through a parsed value is fine here.
+        let inner = serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(|inner| !inner.is_string());
+        Ok(CustomData(inner.as_ref().and_then(custom_transaction_id)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<CustomData, E> {
+        Ok(CustomData(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<CustomData, E> {
+        Ok(CustomData(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<CustomData, E> {
+        Ok(CustomData(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<CustomData, E> {
+        Ok(CustomData(None))
+    }
+    fn visit_unit<E>(self) -> Result<CustomData, E> {
+        Ok(CustomData(None))
+    }
+}
+
+/// One entry of `custom_data`'s array form; anything but an object has neither part.
+#[derive(Default)]
+struct CustomEntry {
+    key: Scalar,
+    value: Scalar,
+}
+
+impl<'de> Deserialize<'de> for CustomEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CustomEntryVisitor)
+    }
+}
+
+struct CustomEntryVisitor;
+
+impl<'de> Visitor<'de> for CustomEntryVisitor {
+    type Value = CustomEntry;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a custom_data entry")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CustomEntry, A::Error> {
+        let mut entry = CustomEntry::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::KeyOfCustomData => entry.key = map.next_value()?,
+                Key::ValueOfCustomData => entry.value = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(entry)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CustomEntry, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(CustomEntry::default())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<CustomEntry, E> {
+        Ok(CustomEntry::default())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<CustomEntry, E> {
+        Ok(CustomEntry::default())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<CustomEntry, E> {
+        Ok(CustomEntry::default())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<CustomEntry, E> {
+        Ok(CustomEntry::default())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<CustomEntry, E> {
+        Ok(CustomEntry::default())
+    }
+    fn visit_unit<E>(self) -> Result<CustomEntry, E> {
+        Ok(CustomEntry::default())
     }
 }
 
@@ -82,10 +486,6 @@ fn short(e: &serde_json::Error) -> String {
     let mut s = e.to_string();
     s.truncate(120);
     s
-}
-
-fn field(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key).and_then(text)
 }
 
 /// A scalar as trimmed text; empty strings, null, arrays and objects are absent.
@@ -100,6 +500,7 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// An XOF amount: an integer, an integral float, or a string of either.
+#[cfg(test)]
 fn integer(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
@@ -232,6 +633,120 @@ mod tests {
         let a = ConfirmAnswer::parse(br#"{"status":" Pending ","customer":null}"#).unwrap();
         assert_eq!(a.status.as_deref(), Some("pending"));
         assert_eq!(a.customer, None);
+    }
+
+    /// The one-pass parser reads exactly what reading a parsed `Value` reads, for the
+    /// documented shapes and for any JSON near them.
+    mod same_as_via_value {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn reference(body: &[u8]) -> Option<ConfirmAnswer> {
+            match serde_json::from_slice::<Value>(body).ok()? {
+                Value::Object(obj) => Some(ConfirmAnswer::from_object(&obj)),
+                _ => None,
+            }
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| serde_json::json!(f)),
+                Just(serde_json::json!(100.0)),
+                prop_oneof![
+                    Just(" 42 "),
+                    Just("1e3"),
+                    Just("transaction_id"),
+                    Just(""),
+                    Just("T9")
+                ]
+                .prop_map(Value::from),
+                ".{0,8}".prop_map(Value::from),
+            ];
+            let keys = prop_oneof![
+                Just("status"),
+                Just("amount"),
+                Just("montant"),
+                Just("custom_data"),
+                Just("response_code"),
+                Just("response_text"),
+                Just("operator_id"),
+                Just("customer"),
+                Just("date"),
+                Just("keyof_customdata"),
+                Just("valueof_customdata"),
+                Just("transaction_id"),
+                Just("x"),
+            ];
+            leaf.prop_recursive(3, 32, 5, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::vec((keys.clone(), inner), 0..7).prop_map(|kv| {
+                        Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                    }),
+                ]
+            })
+        }
+
+        /// `custom_data` in its array form, with entries that compete for the match.
+        fn custom_data() -> impl Strategy<Value = Value> {
+            let key = prop_oneof![
+                Just("transaction_id"),
+                Just("logfile"),
+                Just(" transaction_id")
+            ];
+            let value = prop_oneof![
+                Just(Value::Null),
+                Just(Value::from("")),
+                Just(Value::from("T1")),
+                Just(Value::from("T2")),
+                any::<i64>().prop_map(Value::from),
+            ];
+            let entry = prop_oneof![
+                (key, value).prop_map(|(k, v)| serde_json::json!({
+                    "keyof_customdata": k, "valueof_customdata": v
+                })),
+                Just(Value::from(42)),
+            ];
+            prop::collection::vec(entry, 0..5).prop_map(Value::from)
+        }
+
+        #[test]
+        fn on_the_documented_example() {
+            let body = DOCS_EXAMPLE.as_bytes();
+            assert_eq!(ConfirmAnswer::parse(body).ok(), reference(body));
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+            #[test]
+            fn on_any_custom_data(entries in custom_data(), as_string in any::<bool>()) {
+                let entries = if as_string { Value::String(entries.to_string()) } else { entries };
+                let body = serde_json::json!({ "status": "completed", "custom_data": entries });
+                let body = body.to_string().into_bytes();
+                prop_assert_eq!(ConfirmAnswer::parse(&body).ok(), reference(&body));
+            }
+
+            #[test]
+            fn on_any_json(value in json(), as_string in any::<bool>()) {
+                // custom_data is also tried as a JSON string, as form-encoded callbacks send it.
+                let value = match value {
+                    Value::Object(mut obj) if as_string => {
+                        if let Some(cd) = obj.get_mut("custom_data") {
+                            *cd = Value::String(cd.to_string());
+                        }
+                        Value::Object(obj)
+                    }
+                    other => other,
+                };
+                let body = value.to_string().into_bytes();
+                prop_assert_eq!(ConfirmAnswer::parse(&body).ok(), reference(&body));
+            }
+        }
     }
 
     #[test]
