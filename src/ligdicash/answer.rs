@@ -53,8 +53,8 @@ impl ConfirmAnswer {
             return Err(AnswerError::Empty);
         }
         match serde_json::from_slice::<TopLevel>(body) {
-            Ok(TopLevel::Object(fields)) => Ok(fields.into_answer()),
-            Ok(TopLevel::Other) => Err(AnswerError::NotObject),
+            Ok(TopLevel(Some(fields))) => Ok(fields.into_answer()),
+            Ok(TopLevel(None)) => Err(AnswerError::NotObject),
             Err(e) => Err(AnswerError::NotJson(short(&e))),
         }
     }
@@ -88,11 +88,8 @@ impl ConfirmAnswer {
     }
 }
 
-/// A confirm body's top level: the fields kept, or anything that is not an object.
-enum TopLevel {
-    Object(Fields),
-    Other,
-}
+/// A confirm body's top level: the fields kept, or `None` for anything but an object.
+struct TopLevel(Option<Fields>);
 
 /// The top-level fields the answer keeps, as they came (last one wins on duplicates, as
 /// with a parsed object).
@@ -204,8 +201,8 @@ enum Key {
     Date,
     CustomData,
     TransactionId,
-    KeyOfCustomData,
-    ValueOfCustomData,
+    EntryName,
+    EntryValue,
     Other,
 }
 
@@ -239,8 +236,8 @@ impl<'de> Visitor<'de> for KeyVisitor {
             "date" => Key::Date,
             "custom_data" => Key::CustomData,
             "transaction_id" => Key::TransactionId,
-            "keyof_customdata" => Key::KeyOfCustomData,
-            "valueof_customdata" => Key::ValueOfCustomData,
+            "keyof_customdata" => Key::EntryName,
+            "valueof_customdata" => Key::EntryValue,
             _ => Key::Other,
         })
     }
@@ -288,31 +285,31 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
             };
             *slot = map.next_value()?;
         }
-        Ok(TopLevel::Object(fields))
+        Ok(TopLevel(Some(fields)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(TopLevel::Other)
+        Ok(TopLevel(None))
     }
 
     fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
-        Ok(TopLevel::Other)
+        Ok(TopLevel(None))
     }
     fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
-        Ok(TopLevel::Other)
+        Ok(TopLevel(None))
     }
     fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
-        Ok(TopLevel::Other)
+        Ok(TopLevel(None))
     }
     fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
-        Ok(TopLevel::Other)
+        Ok(TopLevel(None))
     }
     fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
-        Ok(TopLevel::Other)
+        Ok(TopLevel(None))
     }
     fn visit_unit<E>(self) -> Result<TopLevel, E> {
-        Ok(TopLevel::Other)
+        Ok(TopLevel(None))
     }
 }
 
@@ -449,8 +446,8 @@ impl<'de> Visitor<'de> for CustomEntryVisitor {
         let mut entry = CustomEntry::default();
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::KeyOfCustomData => entry.key = map.next_value()?,
-                Key::ValueOfCustomData => entry.value = map.next_value()?,
+                Key::EntryName => entry.key = map.next_value()?,
+                Key::EntryValue => entry.value = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
