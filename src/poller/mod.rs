@@ -458,8 +458,9 @@ async fn write_loop(
     }
 }
 
-/// Waits for outcomes, then keeps collecting for up to [`GATHER_WINDOW`] or until a full
-/// batch; returns how many are in `buffer` (0 once every sender is gone and all is written).
+/// Waits for outcomes, lets more arrive for [`GATHER_WINDOW`] (without waking for each
+/// one), then takes what came, up to a full batch. Returns how many are in `buffer`: 0 once
+/// every sender is gone and all is written.
 async fn gather(
     rx: &mut mpsc::Receiver<ConfirmOutcome>,
     buffer: &mut Vec<ConfirmOutcome>,
@@ -467,13 +468,13 @@ async fn gather(
     if rx.recv_many(buffer, WRITE_BATCH).await == 0 {
         return 0;
     }
-    let window = tokio::time::sleep(GATHER_WINDOW);
-    tokio::pin!(window);
+    if buffer.len() < WRITE_BATCH {
+        tokio::time::sleep(GATHER_WINDOW).await;
+    }
     while buffer.len() < WRITE_BATCH {
-        let room = WRITE_BATCH - buffer.len();
-        tokio::select! {
-            received = rx.recv_many(buffer, room) => if received == 0 { break },
-            _ = &mut window => break,
+        match rx.try_recv() {
+            Ok(outcome) => buffer.push(outcome),
+            Err(_) => break,
         }
     }
     buffer.len()
