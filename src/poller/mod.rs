@@ -1,14 +1,16 @@
 //! The scheduler: claims due payments, confirms them with bounded concurrency under a global
 //! rate limit, and writes each batch of outcomes in one transaction.
 //!
-//! Shape: one dispatcher loop (this file) feeds confirm tasks; the tasks send outcomes to one
-//! writer task that owns the write connection. A payment is "in flight" from dispatch until
-//! the writer has committed its outcome, so it is never confirmed twice at once. When nothing
+//! Shape: one dispatcher loop (this file) queues claim rounds for `concurrency` confirm
+//! workers ([`queue`]); the workers send outcomes to one writer task that owns the write
+//! connection. A payment is "in flight" from dispatch until the writer has committed its
+//! outcome (or a worker hands it back unsent), so it is never confirmed twice at once. When nothing
 //! is due, the dispatcher sleeps until the next `next_poll_at`, waking every `scan_interval`
 //! to pick up rows the shop inserted with plain SQL, or as soon as an in-flight outcome lands.
 
 pub mod decide;
 pub mod incidents;
+pub mod queue;
 pub mod schedule;
 pub mod throttle;
 
@@ -19,12 +21,13 @@ use crate::store::{Applied, ConfirmOutcome, DuePayment, Store, StoreError};
 use crate::time::{Millis, ms, now_ms};
 use decide::{Policy, decide};
 use incidents::Incidents;
+use queue::JobQueue;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use throttle::{Pause, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -178,19 +181,27 @@ impl Poller {
         let writer = tokio::spawn(write_loop(
             self.writer.clone(),
             out_rx,
-            done_tx,
+            done_tx.clone(),
             self.ctx.clone(),
         ));
+        // Workers stop taking jobs at shutdown, or when the dispatcher is done (until-idle).
+        let stop = shutdown.child_token();
         let mut dispatcher = Dispatcher {
             ctx: self.ctx.clone(),
             reader: self.reader.clone(),
-            tasks: JoinSet::new(),
+            queue: Arc::new(JobQueue::new(self.ctx.cfg.batch_size / 4)),
+            workers: JoinSet::new(),
+            stop: stop.clone(),
             in_flight: HashSet::new(),
+            done_tx,
             done_rx,
-            permits: Arc::new(Semaphore::new(self.ctx.cfg.concurrency)),
             out_tx,
         };
+        for _ in 0..self.ctx.cfg.concurrency {
+            dispatcher.spawn_worker();
+        }
         let result = dispatcher.run(mode, &shutdown).await;
+        stop.cancel();
         dispatcher.drain(self.ctx.cfg.shutdown_grace.0).await;
         drop(dispatcher);
         writer.await.map_err(|e| PollerError::Task(e.to_string()))?;
@@ -209,10 +220,13 @@ async fn with_store<T: Send + 'static>(
 struct Dispatcher {
     ctx: Arc<Context>,
     reader: Arc<Mutex<Store>>,
-    tasks: JoinSet<()>,
+    queue: Arc<JobQueue>,
+    workers: JoinSet<()>,
+    stop: CancellationToken,
     in_flight: HashSet<i64>,
+    /// Payments to forget: outcome committed, or handed back unsent.
+    done_tx: mpsc::UnboundedSender<i64>,
     done_rx: mpsc::UnboundedReceiver<i64>,
-    permits: Arc<Semaphore>,
     out_tx: mpsc::Sender<ConfirmOutcome>,
 }
 
@@ -257,17 +271,52 @@ impl Dispatcher {
                 self.idle(now, shutdown).await?;
                 continue;
             }
-            self.dispatch(fresh, shutdown).await;
+            self.in_flight.extend(fresh.iter().map(|p| p.id));
+            self.queue.push_all(fresh);
+            self.wait_for_room(shutdown).await;
         }
         Ok(())
     }
 
-    /// Forgets payments whose outcome the writer has committed.
+    /// Waits until the workers have nearly emptied the queue, keeping the heartbeat.
+    async fn wait_for_room(&mut self, shutdown: &CancellationToken) {
+        while !self.queue.is_low() && !shutdown.is_cancelled() {
+            self.ctx.metrics.beat();
+            self.reap();
+            tokio::select! {
+                _ = self.queue.wait_low(Duration::from_secs(1)) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// Forgets payments whose outcome the writer has committed; replaces a worker that died.
     fn reap(&mut self) {
         while let Ok(id) = self.done_rx.try_recv() {
             self.in_flight.remove(&id);
         }
-        while self.tasks.try_join_next().is_some() {}
+        while let Some(ended) = self.workers.try_join_next() {
+            if self.stop.is_cancelled() {
+                continue;
+            }
+            // Only a panic ends a worker early; its payment stays in flight until restart.
+            let error = ended.err().map(|e| e.to_string());
+            tracing::error!(
+                ?error,
+                "a confirm worker ended unexpectedly; starting another"
+            );
+            self.spawn_worker();
+        }
+    }
+
+    fn spawn_worker(&mut self) {
+        self.workers.spawn(worker(
+            self.ctx.clone(),
+            self.queue.clone(),
+            self.out_tx.clone(),
+            self.done_tx.clone(),
+            self.stop.clone(),
+        ));
     }
 
     /// Sleeps until the next due time, the next scan, an outcome landing, or shutdown.
@@ -283,63 +332,54 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn dispatch(&mut self, due: Vec<DuePayment>, shutdown: &CancellationToken) {
-        for payment in due {
-            self.ctx.metrics.beat();
-            let permit = tokio::select! {
-                permit = self.permits.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
-                _ = shutdown.cancelled() => return,
-            };
-            tokio::select! {
-                _ = self.ctx.limiter.acquire() => {}
-                _ = shutdown.cancelled() => return,
-            }
-            // The call's time in the attempt log is when the limiter let it go.
-            let granted_at = now_ms();
-            if self.ctx.pause.remaining().is_some() {
-                return;
-            }
-            self.in_flight.insert(payment.id);
-            let ctx = self.ctx.clone();
-            let out = self.out_tx.clone();
-            self.tasks
-                .spawn(confirm_one(ctx, payment, granted_at, permit, out));
-            self.reap();
-        }
-    }
-
     /// Gives in-flight confirms `grace` to finish, then abandons the rest (they stay due).
     async fn drain(&mut self, grace: Duration) {
         let finished = tokio::time::timeout(grace, async {
-            while self.tasks.join_next().await.is_some() {}
+            while self.workers.join_next().await.is_some() {}
         })
         .await;
         if finished.is_err() {
             tracing::warn!(
-                abandoned = self.tasks.len(),
+                abandoned = self.workers.len(),
                 "shutdown grace elapsed; unfinished confirms stay due and will be retried"
             );
-            self.tasks.abort_all();
-            while self.tasks.join_next().await.is_some() {}
+            self.workers.abort_all();
+            while self.workers.join_next().await.is_some() {}
         }
     }
 }
 
-/// Confirms one payment and hands the outcome to the writer.
-async fn confirm_one(
+/// Takes due payments from the queue and confirms them, one at a time, under the global
+/// rate limit, until `stop`. A payment taken while polling is paused is handed back unsent.
+async fn worker(
     ctx: Arc<Context>,
-    p: DuePayment,
-    at: Millis,
-    _permit: OwnedSemaphorePermit,
+    queue: Arc<JobQueue>,
     out: mpsc::Sender<ConfirmOutcome>,
+    done: mpsc::UnboundedSender<i64>,
+    stop: CancellationToken,
 ) {
+    while let Some(payment) = queue.next(&stop).await {
+        ctx.metrics.beat();
+        tokio::select! {
+            _ = ctx.limiter.acquire() => {}
+            _ = stop.cancelled() => return,
+        }
+        // The call's time in the attempt log is when the limiter let it go.
+        let granted_at = now_ms();
+        if ctx.pause.remaining().is_some() {
+            let _ = done.send(payment.id);
+            continue;
+        }
+        confirm_one(&ctx, payment, granted_at, &out).await;
+    }
+}
+
+/// Confirms one payment and hands the outcome to the writer.
+async fn confirm_one(ctx: &Context, p: DuePayment, at: Millis, out: &mpsc::Sender<ConfirmOutcome>) {
     let timed = ctx.client.confirm(&p.token).await;
     let classified = classify(&timed.exchange);
     let finished = now_ms();
-    observe(&ctx, &p, &classified, at);
+    observe(ctx, &p, &classified, at);
     let decision = decide(
         &ctx.live().policy,
         &p,

@@ -13,7 +13,7 @@ use rusqlite::{
 };
 
 /// What the poller needs of a due payment to confirm it and decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DuePayment {
     pub id: i64,
     pub token: String,
