@@ -35,6 +35,9 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
         .arg(out)
         .arg("--");
     }
+    // The ceiling is measured just before and just after the drain (the two cores are
+    // shared, so a single window can land on a busy or an idle moment of the machine).
+    let before = Ceiling::measure(&sandbox, concurrency, Duration::from_secs(8))?;
     let sandbox_cpu = common::cpu_time(sandbox.pid())?;
     let started = Instant::now();
     let out = common::until_idle(cmd.arg(common::bin()?), &config)
@@ -62,34 +65,53 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
     anyhow::ensure!(completed as usize == payments, "only {completed} completed");
     let drain_rate = payments as f64 / wall.as_secs_f64();
 
-    // The sandbox's ceiling at the same concurrency, for as long (3 to 20 s).
-    let window = wall.clamp(Duration::from_secs(3), Duration::from_secs(20));
-    let (sandbox_before, client_before) = (
-        common::cpu_time(sandbox.pid())?,
-        common::cpu_time(std::process::id())?,
-    );
-    let (ceiling, requests) = ceiling(&sandbox.base_url, &sandbox.tokens, concurrency, window)?;
-    let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
-    let ceiling_sandbox = per_request(common::cpu_time(sandbox.pid())? - sandbox_before);
-    let ceiling_client = per_request(common::cpu_time(std::process::id())? - client_before);
+    let after = Ceiling::measure(&sandbox, concurrency, Duration::from_secs(8))?;
+    let ceiling = (before.rate + after.rate) / 2.0;
 
     println!(
-        "| payments | concurrency | wall (s) | confirms/s | sandbox ceiling (req/s) | ratio | CPU s per 1,000 | peak RSS (MB) |"
+        "| payments | concurrency | wall (s) | confirms/s | sandbox ceiling (req/s), before / after | ratio | CPU s per 1,000 | peak RSS (MB) |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {payments} | {concurrency} | {:.1} | {drain_rate:.0} | {ceiling:.0} | {:.2} | {:.3} | {:.1} |",
+        "| {payments} | {concurrency} | {:.1} | {drain_rate:.0} | {ceiling:.0} ({:.0} / {:.0}) | {:.2} | {:.3} | {:.1} |",
         wall.as_secs_f64(),
+        before.rate,
+        after.rate,
         drain_rate / ceiling,
         (user + sys) / payments as f64 * 1000.0,
         max_rss_kb / 1024.0
     );
     println!(
-        "\nCPU µs per confirm: reconciler {:.0}, sandbox {:.0} (drain); plain client {ceiling_client:.0}, sandbox {ceiling_sandbox:.0} (ceiling)",
+        "\nCPU µs per confirm: reconciler {:.0}, sandbox {:.0} (drain); plain client {:.0}, sandbox {:.0} (ceiling, mean of both)",
         (user + sys) / payments as f64 * 1e6,
         sandbox_cpu.as_secs_f64() * 1e6 / payments as f64,
+        (before.client_us + after.client_us) / 2.0,
+        (before.sandbox_us + after.sandbox_us) / 2.0,
     );
     Ok(())
+}
+
+/// The sandbox's ceiling at one moment: a plain client's rate and each side's CPU per request.
+struct Ceiling {
+    rate: f64,
+    client_us: f64,
+    sandbox_us: f64,
+}
+
+impl Ceiling {
+    fn measure(sandbox: &Sandbox, concurrency: usize, window: Duration) -> anyhow::Result<Self> {
+        let (sandbox_before, client_before) = (
+            common::cpu_time(sandbox.pid())?,
+            common::cpu_time(std::process::id())?,
+        );
+        let (rate, requests) = ceiling(&sandbox.base_url, &sandbox.tokens, concurrency, window)?;
+        let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
+        Ok(Self {
+            rate,
+            sandbox_us: per_request(common::cpu_time(sandbox.pid())? - sandbox_before),
+            client_us: per_request(common::cpu_time(std::process::id())? - client_before),
+        })
+    }
 }
 
 /// Confirms per second a plain client gets from the sandbox at `concurrency`, and how many
