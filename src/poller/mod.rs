@@ -278,10 +278,11 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Waits until the workers have nearly emptied the queue, keeping the heartbeat.
+    /// Waits until the workers have nearly emptied the queue. The heartbeat meanwhile comes
+    /// from the workers taking jobs: if they stop (the writer is stuck and the outcome
+    /// channel full, or every call hangs), it goes stale and the watchdog sees it.
     async fn wait_for_room(&mut self, shutdown: &CancellationToken) {
         while !self.queue.is_low() && !shutdown.is_cancelled() {
-            self.ctx.metrics.beat();
             self.reap();
             tokio::select! {
                 _ = self.queue.wait_low(Duration::from_secs(1)) => {}

@@ -78,7 +78,7 @@ impl JobQueue {
         Some(job)
     }
 
-    /// Waits until the queue is low, or at most `limit` (the caller has a heartbeat to keep).
+    /// Waits until the queue is low, or at most `limit`.
     pub async fn wait_low(&self, limit: Duration) {
         if self.is_low() {
             return;
