@@ -108,7 +108,11 @@ mod tests {
         let worker = tokio::spawn(async move { q.next(&s).await.map(|j| j.id) });
         tokio::task::yield_now().await;
         queue.push_all(vec![job(1), job(2)]);
-        assert_eq!(worker.await.unwrap(), Some(1));
+        let woken = tokio::time::timeout(Duration::from_secs(5), worker).await;
+        assert_eq!(
+            woken.expect("the waiting worker was woken").unwrap(),
+            Some(1)
+        );
         assert_eq!(queue.next(&stop).await.map(|j| j.id), Some(2));
         assert!(queue.is_low());
     }
