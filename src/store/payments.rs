@@ -395,6 +395,26 @@ const ANSWER_SET: &str = "provider_status = coalesce(?1, provider_status), \
     oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
     raw_response = coalesce(?11, raw_response)";
 
+/// Logs one confirm call (`confirm_attempts`), bound by [`attempt_params`].
+pub(super) const ATTEMPT_INSERT: &str = "INSERT INTO confirm_attempts (payment_id, at, \
+    latency_ms, http_status, response_code, provider_status, outcome, error) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// The parameters of [`ATTEMPT_INSERT`].
+pub(super) fn attempt_params(o: &ConfirmOutcome) -> [&dyn ToSql; 8] {
+    let answer = o.answer.as_ref();
+    [
+        &o.payment_id,
+        &o.at,
+        &o.latency_ms,
+        &o.http_status,
+        answer.map_or(&Null, |a| &a.response_code),
+        answer.map_or(&Null, |a| &a.status),
+        &o.outcome,
+        &o.error,
+    ]
+}
+
 /// The parameters of [`ANSWER_SET`].
 fn answer_params(o: &ConfirmOutcome) -> [&dyn ToSql; 11] {
     match &o.answer {
@@ -449,11 +469,7 @@ impl<'t> OutcomeWrites<'t> {
              WHERE id = ?14 AND status = 'pending'"
         );
         Ok(Self {
-            attempt: tx.prepare_cached(
-                "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, \
-                 response_code, provider_status, outcome, error) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?,
+            attempt: tx.prepare_cached(ATTEMPT_INSERT)?,
             finalize: tx.prepare_cached(&finalize)?,
             reschedule: tx.prepare_cached(&reschedule)?,
             untouched: tx.prepare_cached(&untouched)?,
@@ -472,17 +488,7 @@ impl<'t> OutcomeWrites<'t> {
         now: Millis,
         sinks: &[String],
     ) -> Result<Applied, StoreError> {
-        let answer = o.answer.as_ref();
-        self.attempt.execute(params![
-            o.payment_id,
-            o.at,
-            o.latency_ms,
-            o.http_status,
-            answer.and_then(|a| a.response_code.as_deref()),
-            answer.and_then(|a| a.status.as_deref()),
-            o.outcome,
-            o.error
-        ])?;
+        self.attempt.execute(attempt_params(o))?;
         let head = answer_params(o);
         let (changed, finalized) = match &o.change {
             Change::Finalize { status, reason } => {
@@ -592,34 +598,13 @@ pub(super) fn record_final_event(
 /// leaves empty keeps its last value.
 pub(super) fn record_answer(
     tx: &rusqlite::Transaction<'_>,
-    payment_id: i64,
-    a: &ConfirmAnswer,
-    raw_body: Option<&str>,
+    o: &ConfirmOutcome,
     from: Status,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE payments SET provider_status = coalesce(?1, provider_status), \
-         amount = coalesce(?2, amount), operator_id = coalesce(?3, operator_id), \
-         operator_name = coalesce(?4, operator_name), customer = coalesce(?5, customer), \
-         request_id = coalesce(?6, request_id), external_id = coalesce(?7, external_id), \
-         confirmed_transaction_id = coalesce(?8, confirmed_transaction_id), \
-         oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
-         raw_response = coalesce(?11, raw_response) WHERE id = ?12 AND status = ?13",
-    )?
-    .execute(params![
-        a.status,
-        a.amount,
-        a.operator_id,
-        a.operator_name,
-        a.customer,
-        a.request_id,
-        a.external_id,
-        a.custom_transaction_id,
-        a.oreference,
-        a.date,
-        raw_body,
-        payment_id,
-        from.as_str()
-    ])?;
+    let tail: [&dyn ToSql; 2] = [&o.payment_id, &from.as_str()];
+    tx.prepare_cached(&format!(
+        "UPDATE payments SET {ANSWER_SET} WHERE id = ?12 AND status = ?13"
+    ))?
+    .execute(params_from_iter(answer_params(o).iter().chain(&tail)))?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! Queries for the nightly report: the day's facts, the re-check of timeouts, report runs
 //! and attempt-log retention.
 
-use super::payments::{ConfirmOutcome, due_payment, record_answer, record_final_event};
+use super::payments::{
+    ATTEMPT_INSERT, ConfirmOutcome, attempt_params, due_payment, record_answer, record_final_event,
+};
 use super::{Store, StoreError};
 use crate::payment::Status;
 use crate::report::figures::{AttemptFact, DayFacts, PaymentFact};
@@ -118,20 +120,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, response_code, \
-             provider_status, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                o.payment_id,
-                o.at,
-                o.latency_ms,
-                o.http_status,
-                o.answer.as_ref().and_then(|a| a.response_code.clone()),
-                o.answer.as_ref().and_then(|a| a.status.clone()),
-                o.outcome,
-                o.error
-            ],
-        )?;
+        tx.execute(ATTEMPT_INSERT, attempt_params(o))?;
         let (status, kind) = match verdict {
             Recheck::LateCompleted => (Status::Completed, Some("payment.late_completed")),
             Recheck::LateMismatch => (Status::Mismatch, Some("payment.mismatch")),
@@ -141,8 +130,8 @@ impl Store {
                 return Ok(false);
             }
         };
-        if let Some(a) = &o.answer {
-            record_answer(&tx, o.payment_id, a, o.raw_body.as_deref(), Status::Timeout)?;
+        if o.answer.is_some() {
+            record_answer(&tx, o, Status::Timeout)?;
         }
         let changed = tx.execute(
             "UPDATE payments SET status = ?1, status_reason = ?2, resolved_at = ?3, updated_at = ?3, \
