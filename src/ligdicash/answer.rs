@@ -89,6 +89,7 @@ impl ConfirmAnswer {
 }
 
 /// A confirm body's top level: the fields kept, or `None` for anything but an object.
+#[derive(Default)]
 struct TopLevel(Option<Fields>);
 
 /// The top-level fields the answer keeps, as they came (last one wins on duplicates, as
@@ -182,6 +183,46 @@ fn integer_text(s: &str) -> Option<i64> {
     s.parse::<i64>()
         .ok()
         .or_else(|| s.parse::<f64>().ok().and_then(integral))
+}
+
+/// Visitor methods for JSON values a reader has no use for at that place: each gives the
+/// visitor's default value (arrays and objects are skipped, never refused), which is what
+/// keeps the parser lenient about a field's type.
+macro_rules! unwanted_values {
+    ($de:lifetime: scalars) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+    };
+    ($de:lifetime: str) => {
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+    };
+    ($de:lifetime: seq) => {
+        fn visit_seq<A: SeqAccess<$de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Default::default())
+        }
+    };
+    ($de:lifetime: map) => {
+        fn visit_map<A: MapAccess<$de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Default::default())
+        }
+    };
 }
 
 /// The object keys the parser acts on, matched without allocating.
@@ -288,29 +329,9 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
         Ok(TopLevel(Some(fields)))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(TopLevel(None))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
-        Ok(TopLevel(None))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
-        Ok(TopLevel(None))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
-        Ok(TopLevel(None))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
-        Ok(TopLevel(None))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
-        Ok(TopLevel(None))
-    }
-    fn visit_unit<E>(self) -> Result<TopLevel, E> {
-        Ok(TopLevel(None))
-    }
+    unwanted_values!('de: seq);
+    unwanted_values!('de: str);
+    unwanted_values!('de: scalars);
 }
 
 impl<'de> Deserialize<'de> for Scalar {
@@ -348,19 +369,15 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     fn visit_unit<E>(self) -> Result<Scalar, E> {
         Ok(Scalar::Absent)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Absent)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Absent)
-    }
+
+    unwanted_values!('de: seq);
+    unwanted_values!('de: map);
 }
 
 /// `custom_data`'s `transaction_id`, read in place from the shapes seen: an array of
 /// `keyof_customdata`/`valueof_customdata` entries, an object, or (form-encoded
 /// callbacks) a JSON string holding either.
+#[derive(Default)]
 struct CustomData(Option<String>);
 
 impl<'de> Deserialize<'de> for CustomData {
@@ -404,21 +421,8 @@ impl<'de> Visitor<'de> for CustomDataVisitor {
             .filter(|inner| !inner.is_string());
         Ok(CustomData(inner.as_ref().and_then(custom_transaction_id)))
     }
-    fn visit_bool<E>(self, _: bool) -> Result<CustomData, E> {
-        Ok(CustomData(None))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<CustomData, E> {
-        Ok(CustomData(None))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<CustomData, E> {
-        Ok(CustomData(None))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<CustomData, E> {
-        Ok(CustomData(None))
-    }
-    fn visit_unit<E>(self) -> Result<CustomData, E> {
-        Ok(CustomData(None))
-    }
+
+    unwanted_values!('de: scalars);
 }
 
 /// One entry of `custom_data`'s array form; anything but an object has neither part.
@@ -455,28 +459,10 @@ impl<'de> Visitor<'de> for CustomEntryVisitor {
         }
         Ok(entry)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CustomEntry, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(CustomEntry::default())
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<CustomEntry, E> {
-        Ok(CustomEntry::default())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<CustomEntry, E> {
-        Ok(CustomEntry::default())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<CustomEntry, E> {
-        Ok(CustomEntry::default())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<CustomEntry, E> {
-        Ok(CustomEntry::default())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<CustomEntry, E> {
-        Ok(CustomEntry::default())
-    }
-    fn visit_unit<E>(self) -> Result<CustomEntry, E> {
-        Ok(CustomEntry::default())
-    }
+
+    unwanted_values!('de: seq);
+    unwanted_values!('de: str);
+    unwanted_values!('de: scalars);
 }
 
 fn short(e: &serde_json::Error) -> String {
