@@ -187,17 +187,7 @@ impl Poller {
         ));
         // Workers stop taking jobs at shutdown, or when the dispatcher is done (until-idle).
         let stop = shutdown.child_token();
-        let mut dispatcher = Dispatcher {
-            ctx: self.ctx.clone(),
-            reader: self.reader.clone(),
-            queue: Arc::new(JobQueue::new(self.ctx.cfg.batch_size / 4)),
-            workers: JoinSet::new(),
-            stop: stop.clone(),
-            in_flight: HashSet::new(),
-            done_tx,
-            done_rx,
-            out_tx,
-        };
+        let mut dispatcher = Dispatcher::new(&self, (done_tx, done_rx), out_tx, stop.clone());
         for _ in 0..self.ctx.cfg.concurrency {
             dispatcher.spawn_worker();
         }
@@ -232,6 +222,26 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// A dispatcher without workers yet ([`Dispatcher::spawn_worker`] starts them).
+    fn new(
+        poller: &Poller,
+        (done_tx, done_rx): (mpsc::UnboundedSender<i64>, mpsc::UnboundedReceiver<i64>),
+        out_tx: mpsc::Sender<ConfirmOutcome>,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            ctx: poller.ctx.clone(),
+            reader: poller.reader.clone(),
+            queue: Arc::new(JobQueue::new(poller.ctx.cfg.batch_size / 4)),
+            workers: JoinSet::new(),
+            stop,
+            in_flight: HashSet::new(),
+            done_tx,
+            done_rx,
+            out_tx,
+        }
+    }
+
     async fn run(
         &mut self,
         mode: RunMode,
@@ -555,5 +565,97 @@ fn report(batch: &[ConfirmOutcome], applied: &[Applied], metrics: &Metrics) {
         } else if a.stale {
             tracing::debug!(token = %o.token, "payment changed meanwhile; outcome not applied");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfirmStyle, Credentials};
+    use crate::ligdicash::ClientSettings;
+
+    /// A poller whose client points at a closed loopback port: these tests never call it.
+    fn poller(dir: &Path, max_requests_per_second: f64) -> Poller {
+        let cfg = PollConfig {
+            max_requests_per_second,
+            ..PollConfig::default()
+        };
+        let settings = ClientSettings {
+            base_url: reqwest::Url::parse("http://127.0.0.1:9").unwrap(),
+            style: ConfirmStyle::Token,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            pool_size: 1,
+        };
+        let client = LigdicashClient::new(&settings, &Credentials::fixed("k", "t")).unwrap();
+        let db = dir.join("poller.db");
+        let metrics = Arc::new(Metrics::default());
+        Poller::new(
+            &cfg,
+            &db,
+            Duration::from_secs(1),
+            client,
+            Vec::new(),
+            metrics,
+        )
+        .unwrap()
+    }
+
+    fn dispatcher(poller: &Poller) -> (Dispatcher, mpsc::Receiver<ConfirmOutcome>) {
+        let (out_tx, out_rx) = mpsc::channel(8);
+        let done = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        (Dispatcher::new(poller, done, out_tx, stop), out_rx)
+    }
+
+    fn job(id: i64) -> DuePayment {
+        DuePayment {
+            id,
+            token: format!("t{id}"),
+            ..DuePayment::default()
+        }
+    }
+
+    /// While paused, queued jobs go back to the dispatcher at once: they do not wait for
+    /// rate-limit slots (here one per 1,000 s, the first already taken) and are not sent.
+    #[tokio::test]
+    async fn jobs_taken_while_paused_go_back_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let poller = poller(dir.path(), 0.001);
+        let (mut d, mut out) = dispatcher(&poller);
+        d.ctx.limiter.acquire().await;
+        d.ctx.pause.hold_for(Duration::from_secs(3600));
+        d.queue.push_all((1..=5).map(job).collect());
+        d.spawn_worker();
+        let mut back = Vec::new();
+        for _ in 0..5 {
+            let id = tokio::time::timeout(Duration::from_secs(5), d.done_rx.recv()).await;
+            back.push(id.expect("handed back without waiting").unwrap());
+        }
+        assert_eq!(back, [1, 2, 3, 4, 5]);
+        assert!(out.try_recv().is_err(), "nothing was confirmed");
+        d.stop.cancel();
+    }
+
+    /// A worker that dies (only a panic ends one early) is replaced, so concurrency holds.
+    #[tokio::test]
+    async fn a_worker_that_panics_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let poller = poller(dir.path(), 5.0);
+        let (mut d, _out) = dispatcher(&poller);
+        d.spawn_worker();
+        d.workers.spawn(async { panic!("a confirm worker fails") });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        d.reap();
+        assert_eq!(
+            d.workers.len(),
+            2,
+            "one worker kept, one started for the dead one"
+        );
+        assert!(
+            d.workers.try_join_next().is_none(),
+            "both are alive, waiting for jobs"
+        );
+        d.stop.cancel();
     }
 }
