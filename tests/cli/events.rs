@@ -37,14 +37,12 @@ async fn every_final_status_is_delivered_once_to_each_sink_signed() {
     let jsonl = env.dir.path().join("events.jsonl");
     let exec_log = env.dir.path().join("exec.log");
     env.config.events.jsonl_path = Some(jsonl.clone());
+    // Deliveries run concurrently: each command appends its event in one write, so two
+    // commands cannot interleave within a line (`cat` then `echo` could).
     env.config.events.exec = Some(vec![
         "sh".into(),
         "-c".into(),
-        format!(
-            "cat >> {}; echo >> {}",
-            exec_log.display(),
-            exec_log.display()
-        ),
+        format!("printf '%s\\n' \"$(cat)\" >> {}", exec_log.display()),
     ]);
     env.write_config();
     let completed = env.invoice(Outcome::Completed, 5000, "ORD-1").await;
