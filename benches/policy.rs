@@ -38,9 +38,7 @@ fn due() -> DuePayment {
         transaction_id: Some("order-7".into()),
         expected_amount: Some(1500),
         attempts: 3,
-        not_found_streak: 0,
-        window_start: 0,
-        claimed_reason: None,
+        ..DuePayment::default()
     }
 }
 

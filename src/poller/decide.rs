@@ -164,10 +164,7 @@ mod tests {
             token: "tok".into(),
             transaction_id: Some("ORD-1".into()),
             expected_amount: Some(5000),
-            attempts: 0,
-            not_found_streak: 0,
-            window_start: 0,
-            claimed_reason: None,
+            ..DuePayment::default()
         }
     }
 
