@@ -14,13 +14,12 @@ pub const ENV: [(&str, &str); 2] = [
 
 /// The reconciler binary under test: `RECONCILER_BIN`, or the release build.
 pub fn bin() -> anyhow::Result<PathBuf> {
-    let path = std::env::var_os("RECONCILER_BIN").map_or_else(
-        || PathBuf::from("target/release/ligdicash-reconciler"),
-        PathBuf::from,
-    );
+    let Some(path) = std::env::var_os("RECONCILER_BIN").map(PathBuf::from) else {
+        return release_bin();
+    };
     anyhow::ensure!(
         path.exists(),
-        "{} is missing: run `cargo build --release` first",
+        "RECONCILER_BIN {} is missing",
         path.display()
     );
     Ok(path)
@@ -80,9 +79,7 @@ impl Sandbox {
             tokens,
         })
     }
-}
 
-impl Sandbox {
     /// The sandbox's process id, to read its CPU time.
     pub fn pid(&self) -> u32 {
         self.child.id()
