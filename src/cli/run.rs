@@ -29,6 +29,7 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
     let _lock = InstanceLock::acquire(&config.database.path)?;
     let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
     let client = build_client(config, &creds)?;
+    let route = client.route();
     let metrics = Arc::new(Metrics::default());
     let reporter = Reporter::new(
         &config.report,
@@ -83,6 +84,7 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
         tracing::info!(
             database = %config.database.path.display(),
             base_url = %config.ligdicash.base_url,
+            route,
             sinks = ?sink_names,
             "reconciler started"
         );

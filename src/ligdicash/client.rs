@@ -1,15 +1,18 @@
-//! The HTTP side of LigdiCash: one pooled rustls client, the four documented headers, and
-//! bounded reads. It reports exchanges; [`super::classify`] decides what they mean.
+//! The LigdiCash side of HTTP: the confirm and create URLs, the four documented headers
+//! (secrets marked sensitive), and timing. [`super::transport`] carries the requests;
+//! [`super::classify`] decides what the exchanges mean.
 
-use super::classify::{Exchange, TransportError};
+use super::classify::Exchange;
+use super::transport::{Limits, Transport, TransportSetupError};
 use crate::config::{ConfirmStyle, Credentials};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{Client, Url};
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method, Uri};
+use reqwest::Url;
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 
-/// Bodies larger than this are cut off: a confirm answer is about 1 KiB.
-const MAX_BODY_BYTES: usize = 256 * 1024;
+pub use super::transport::{MAX_BODY_BYTES, parse_retry_after};
 
 /// Path of the confirm endpoint below `base_url`.
 pub const CONFIRM_PATH: &str = "/pay/v01/redirect/checkout-invoice/confirm";
@@ -23,8 +26,8 @@ pub enum ClientError {
     BaseUrl(String),
     #[error("credentials contain characters not allowed in an HTTP header")]
     HeaderValue,
-    #[error("cannot build the HTTP client: {0}")]
-    Build(String),
+    #[error(transparent)]
+    Transport(#[from] TransportSetupError),
 }
 
 /// A timed confirm exchange.
@@ -34,20 +37,21 @@ pub struct Timed {
     pub latency: Duration,
 }
 
-/// Client for the confirm (and, for the demo, create) endpoints.
+/// Client for the confirm (and, for the demo, create) endpoints. Cheap to clone: the
+/// connection pool is shared.
 #[derive(Clone)]
 pub struct LigdicashClient {
-    http: Client,
-    confirm_url: Url,
-    create_url: Url,
-    style: ConfirmStyle,
+    transport: std::sync::Arc<Transport>,
+    /// The confirm URL up to the token: `.../confirm/?invoiceToken=` or `.../confirm?token=`.
+    confirm_prefix: String,
+    create_uri: Uri,
 }
 
 impl std::fmt::Debug for LigdicashClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LigdicashClient")
-            .field("confirm_url", &self.confirm_url.as_str())
-            .field("style", &self.style)
+            .field("confirm", &self.confirm_prefix)
+            .field("route", &self.transport.name())
             .finish_non_exhaustive()
     }
 }
@@ -79,59 +83,42 @@ impl LigdicashClient {
     /// Builds the one client the process uses; the secrets go into headers marked sensitive
     /// so they never show in `Debug` output.
     pub fn new(settings: &ClientSettings, creds: &Credentials) -> Result<Self, ClientError> {
-        let mut headers = HeaderMap::new();
-        let mut key = HeaderValue::from_str(creds.api_key.expose_secret())
-            .map_err(|_| ClientError::HeaderValue)?;
-        key.set_sensitive(true);
-        let bearer = format!("Bearer {}", creds.api_token.expose_secret());
-        let mut auth = HeaderValue::from_str(&bearer).map_err(|_| ClientError::HeaderValue)?;
-        auth.set_sensitive(true);
-        headers.insert("Apikey", key);
-        headers.insert(AUTHORIZATION, auth);
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        // Redirects are not followed: reqwest drops `Authorization` on a cross-host
-        // redirect but would send `Apikey` on to wherever a redirect points. In-call
-        // retries are off too, so one attempt row is exactly one request; the poller's
-        // schedule does the retrying.
-        let http = Client::builder()
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .pool_max_idle_per_host(settings.pool_size)
-            .user_agent(concat!("ligdicash-reconciler/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
-        let join = |path: &str| {
-            let base = settings.base_url.as_str().trim_end_matches('/');
-            Url::parse(&format!("{base}{path}")).map_err(|e| ClientError::BaseUrl(e.to_string()))
+        let base = settings.base_url.as_str().trim_end_matches('/');
+        let confirm_prefix = match settings.style {
+            ConfirmStyle::InvoiceToken => format!("{base}{CONFIRM_PATH}/?invoiceToken="),
+            ConfirmStyle::Token => format!("{base}{CONFIRM_PATH}?token="),
         };
-        let confirm_path = match settings.style {
-            ConfirmStyle::InvoiceToken => format!("{CONFIRM_PATH}/"),
-            ConfirmStyle::Token => CONFIRM_PATH.to_owned(),
+        let uri = |s: String| Uri::try_from(s).map_err(|e| ClientError::BaseUrl(e.to_string()));
+        uri(confirm_prefix.clone())?;
+        let create_uri = uri(format!("{base}{CREATE_PATH}"))?;
+        let limits = Limits {
+            connect_timeout: settings.connect_timeout,
+            request_timeout: settings.request_timeout,
+            pool_size: settings.pool_size,
         };
+        let transport = Transport::new(&create_uri, headers(creds)?, limits)?;
         Ok(Self {
-            http,
-            confirm_url: join(&confirm_path)?,
-            create_url: join(CREATE_PATH)?,
-            style: settings.style,
+            transport: std::sync::Arc::new(transport),
+            confirm_prefix,
+            create_uri,
         })
+    }
+
+    /// `"direct"`, or `"proxy"` when the environment names a proxy for `base_url`.
+    pub fn route(&self) -> &'static str {
+        self.transport.name()
     }
 
     /// One confirm call. Never fails: transport problems are part of the [`Exchange`].
     pub async fn confirm(&self, token: &str) -> Timed {
-        let param = match self.style {
-            ConfirmStyle::InvoiceToken => "invoiceToken",
-            ConfirmStyle::Token => "token",
-        };
         let started = Instant::now();
-        let mut url = self.confirm_url.clone();
-        url.query_pairs_mut().append_pair(param, token);
-        let exchange = match self.http.get(url).send().await {
-            Ok(response) => read_reply(response).await,
-            Err(e) => Exchange::Failed(transport_error(&e)),
+        let mut url = String::with_capacity(self.confirm_prefix.len() + token.len() + 16);
+        url.push_str(&self.confirm_prefix);
+        url.extend(url::form_urlencoded::byte_serialize(token.as_bytes()));
+        let exchange = match Uri::try_from(url) {
+            Ok(uri) => self.transport.send(Method::GET, uri, Bytes::new()).await,
+            // Unreachable: the prefix parsed at start and the token is percent-encoded.
+            Err(e) => Exchange::Failed(super::TransportError::Other(e.to_string())),
         };
         Timed {
             exchange,
@@ -142,14 +129,12 @@ impl LigdicashClient {
     /// Creates a hosted-payin invoice, as a shop does; returns the body as JSON text.
     /// The reconciler itself never creates invoices: the demo and benchmarks do.
     pub async fn create_invoice(&self, body: &serde_json::Value) -> Result<Vec<u8>, String> {
-        let response = self
-            .http
-            .post(self.create_url.clone())
-            .body(body.to_string())
-            .send()
+        let body = Bytes::from(body.to_string());
+        match self
+            .transport
+            .send(Method::POST, self.create_uri.clone(), body)
             .await
-            .map_err(|e| e.without_url().to_string())?;
-        match read_reply(response).await {
+        {
             Exchange::Reply { status, body, .. } if (200..300).contains(&status) => Ok(body),
             Exchange::Reply { status, .. } => Err(format!("HTTP {status}")),
             Exchange::Failed(e) => Err(format!("{e:?}")),
@@ -157,73 +142,29 @@ impl LigdicashClient {
     }
 }
 
-async fn read_reply(mut response: reqwest::Response) -> Exchange {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Exchange::Failed(TransportError::Other(format!(
-                        "response body over {MAX_BODY_BYTES} bytes"
-                    )));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(e) => return Exchange::Failed(transport_error(&e)),
-        }
-    }
-    Exchange::Reply {
-        status,
-        retry_after,
-        body,
-    }
-}
-
-fn transport_error(e: &reqwest::Error) -> TransportError {
-    if e.is_timeout() {
-        TransportError::Timeout
-    } else if e.is_connect() {
-        TransportError::Connect(root_cause(e))
-    } else {
-        TransportError::Other(root_cause(e))
-    }
-}
-
-/// The innermost error message (e.g. "Connection refused"), without the URL.
-fn root_cause(e: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
-}
-
-/// `Retry-After` in delta-seconds; HTTP-dates are rare from APIs and ignored. Capped at an
-/// hour so a hostile or broken header cannot park the daemon for days.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs: u64 = value.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(3600)))
+/// The headers every request carries; the two secrets are marked sensitive.
+fn headers(creds: &Credentials) -> Result<HeaderMap, ClientError> {
+    let mut key = HeaderValue::from_str(creds.api_key.expose_secret())
+        .map_err(|_| ClientError::HeaderValue)?;
+    key.set_sensitive(true);
+    let bearer = format!("Bearer {}", creds.api_token.expose_secret());
+    let mut auth = HeaderValue::from_str(&bearer).map_err(|_| ClientError::HeaderValue)?;
+    auth.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert("Apikey", key);
+    headers.insert(AUTHORIZATION, auth);
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("ligdicash-reconciler/", env!("CARGO_PKG_VERSION"))),
+    );
+    Ok(headers)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_seconds_are_parsed_and_capped() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("999999"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-1"), None);
-    }
 
     /// A confirm answered with a redirect to another host: the redirect is reported as
     /// the answer and the other host never sees a request (nor the API key).

@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod classify;
 pub mod client;
+pub mod transport;
 
 pub use answer::ConfirmAnswer;
 pub use classify::{Classified, ErrorClass, Exchange, TransportError, classify};

@@ -92,7 +92,8 @@ impl TestEnv {
         std::fs::write(&self.config_path, text).unwrap();
     }
 
-    /// The binary with our config and the sandbox's credentials, nothing inherited.
+    /// The binary with our config and the sandbox's credentials, nothing inherited (a
+    /// proxy set on the test machine would otherwise carry the calls to the sandbox).
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("--config")
@@ -107,6 +108,9 @@ impl TestEnv {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+            cmd.env_remove(proxy).env_remove(proxy.to_lowercase());
+        }
         cmd
     }
 
