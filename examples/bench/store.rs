@@ -29,7 +29,7 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
     // The answers, as the sandbox would send them (not measured).
     let sandbox = Sandbox::new(SandboxConfig::default());
     let mut outcomes = Vec::with_capacity(payments);
-    for p in store.due(i64::MAX, payments)? {
+    for p in store.due(i64::MAX, payments, &Default::default())? {
         let body = completed_body(&sandbox, p.id)?;
         outcomes.push(ConfirmOutcome {
             payment_id: p.id,

@@ -265,13 +265,8 @@ impl Dispatcher {
             }
             let now = now_ms();
             with_store(&self.reader, move |s| s.schedule_unscheduled(first_delay)).await?;
-            let limit = batch + self.in_flight.len();
-            let due = with_store(&self.reader, move |s| s.due(now, limit)).await?;
-            let fresh: Vec<DuePayment> = due
-                .into_iter()
-                .filter(|p| !self.in_flight.contains(&p.id))
-                .take(batch)
-                .collect();
+            let skip = self.in_flight.clone();
+            let fresh = with_store(&self.reader, move |s| s.due(now, batch, &skip)).await?;
             if fresh.is_empty() {
                 if mode == RunMode::UntilIdle
                     && self.in_flight.is_empty()

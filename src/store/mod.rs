@@ -205,6 +205,61 @@ mod tests {
         }
     }
 
+    /// The due read: soonest first, without the payments in flight, only pending ones,
+    /// and the id query answered from the index alone (no table row read for a skipped id).
+    #[test]
+    fn due_payments_come_soonest_first_without_those_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+        let rows = [
+            ("a", 50, "pending"),
+            ("b", 10, "pending"),
+            ("c", 40, "pending"),
+            ("d", 20, "pending"),
+            ("e", 30, "pending"),
+            ("late", 1000, "pending"),
+            ("done", 5, "completed"),
+        ];
+        for (token, at, status) in rows {
+            store
+                .connection()
+                .execute(
+                    "INSERT INTO payments (token, next_poll_at, status) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![token, at, status],
+                )
+                .unwrap();
+        }
+        let id = |token: &str| -> i64 {
+            store
+                .connection()
+                .query_row("SELECT id FROM payments WHERE token = ?1", [token], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+        };
+        let in_flight = std::collections::HashSet::from([id("b"), id("e")]);
+        let due = store.due(100, 2, &in_flight).unwrap();
+        let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
+        assert_eq!(tokens, ["d", "c"]);
+        let all = store.due(100, 10, &Default::default()).unwrap();
+        let tokens: Vec<&str> = all.iter().map(|p| p.token.as_str()).collect();
+        assert_eq!(tokens, ["b", "d", "e", "c", "a"]);
+
+        let sql = payments::DUE_SQL.replace("?1", "5").replace("?2", "10");
+        let program: Vec<String> = store
+            .connection()
+            .prepare(&format!("EXPLAIN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(1))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert!(
+            !program.iter().any(|op| op == "Column" || op == "SeekRowid"),
+            "the id query reads table rows: {program:?}"
+        );
+    }
+
     #[test]
     fn garbage_file_is_refused_with_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,7 @@ use rusqlite::types::Null;
 use rusqlite::{
     CachedStatement, OptionalExtension, Row, ToSql, TransactionBehavior, params, params_from_iter,
 };
+use std::collections::HashSet;
 
 /// What the poller needs of a due payment to confirm it and decide.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,11 +114,15 @@ pub enum Enqueued {
 // The hot queries name their partial index: without statistics SQLite's planner would pick
 // `payments_status` and sort every pending row on each scan (a unit test checks the plans).
 
-/// Due payments, soonest first.
-pub const DUE_SQL: &str = "SELECT id, token, transaction_id, expected_amount, attempts, \
+/// Ids of due payments, soonest first. Read from the index alone (the partial index's
+/// condition stands for `status`, so SQLite never visits the table rows).
+pub const DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_due \
+    WHERE status = 'pending' AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2";
+
+/// What the poller needs of one due payment.
+const DUE_ROW_SQL: &str = "SELECT id, token, transaction_id, expected_amount, attempts, \
     not_found_streak, max(created_at, coalesce(requeued_at, created_at)), status_reason \
-    FROM payments INDEXED BY payments_due WHERE status = 'pending' AND next_poll_at <= ?1 \
-    ORDER BY next_poll_at LIMIT ?2";
+    FROM payments WHERE id = ?1 AND status = 'pending'";
 
 /// The next poll time after now.
 pub const NEXT_DUE_SQL: &str = "SELECT next_poll_at FROM payments INDEXED BY payments_due \
@@ -251,11 +256,33 @@ impl Store {
         Ok(n)
     }
 
-    /// Up to `limit` pending payments due at `now`, soonest first.
-    pub fn due(&self, now: Millis, limit: usize) -> Result<Vec<DuePayment>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(DUE_SQL)?;
-        let rows = stmt.query_map(params![now, limit as i64], due_payment)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// Up to `limit` pending payments due at `now`, soonest first, leaving out those in
+    /// `skip` (in flight). Rows in flight are still due until their outcome is written, so
+    /// they come first in the index: only their ids are read, never their rows.
+    pub fn due(
+        &mut self,
+        now: Millis,
+        limit: usize,
+        skip: &HashSet<i64>,
+    ) -> Result<Vec<DuePayment>, StoreError> {
+        // One read transaction, so the ids and the rows come from the same snapshot.
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = tx
+            .prepare_cached(DUE_SQL)?
+            .query_map(params![now, (limit + skip.len()) as i64], |r| r.get(0))?
+            .filter(|id| id.as_ref().map_or(true, |id| !skip.contains(id)))
+            .take(limit)
+            .collect::<Result<_, _>>()?;
+        let mut row = tx.prepare_cached(DUE_ROW_SQL)?;
+        let mut due = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(p) = row.query_row([id], due_payment).optional()? {
+                due.push(p);
+            }
+        }
+        drop(row);
+        tx.commit()?;
+        Ok(due)
     }
 
     /// The earliest poll time strictly after `now`, to sleep until.
