@@ -16,9 +16,10 @@ import sys
 BUCKETS = [
     ("recording outcomes: commit", ["execute_batch"]),
     ("recording outcomes: statements", ["apply_outcomes"]),
-    ("dispatcher, due query, hand-offs", ["ligdicash_reconciler::store::", "Dispatcher",
+    ("dispatcher, due query, hand-offs", ["ligdicash_reconciler::store::", "poller::Dispatcher",
                                           "poller::Poller", "poller::queue", "write_loop"]),
-    ("HTTP: reqwest's request and response path", ["LigdicashClient::confirm"]),
+    ("HTTP: the client's request and response path", ["LigdicashClient::confirm",
+                                                     "transport::Transport"]),
     ("parsing and classifying answers", ["classify"]),
     ("confirm worker, rest", ["confirm_one", "poller::worker"]),
     ("HTTP: hyper's connection tasks", ["hyper::proto", "hyper_util", "hyper::client"]),

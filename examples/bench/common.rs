@@ -159,6 +159,27 @@ pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks()?))
 }
 
+/// The machine's CPU time so far, from the first line of `/proc/stat`: (busy, idle), in
+/// clock ticks; iowait counts as idle, steal as neither.
+pub fn machine_ticks() -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().unwrap_or_default();
+    let t: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    anyhow::ensure!(t.len() >= 8, "odd /proc/stat: {line}");
+    // user nice system idle iowait irq softirq steal
+    Ok((t[0] + t[1] + t[2] + t[5] + t[6], t[3] + t[4]))
+}
+
+/// Share of the machine's CPU left idle between two [`machine_ticks`] readings.
+pub fn idle_share(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let (busy, idle) = (after.0 - before.0, after.1 - before.1);
+    idle as f64 / (busy + idle).max(1) as f64
+}
+
 /// Peak and current resident memory in MB, from `/proc/PID/status`.
 pub fn memory_mb(pid: u32) -> anyhow::Result<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -39,12 +39,14 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
     // shared, so a single window can land on a busy or an idle moment of the machine).
     let before = Ceiling::measure(&sandbox, concurrency, Duration::from_secs(8))?;
     let sandbox_cpu = common::cpu_time(sandbox.pid())?;
+    let machine = common::machine_ticks()?;
     let started = Instant::now();
     let out = common::until_idle(cmd.arg(common::bin()?), &config)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()?;
     let wall = started.elapsed();
+    let drain_idle = common::idle_share(machine, common::machine_ticks()?);
     let sandbox_cpu = common::cpu_time(sandbox.pid())? - sandbox_cpu;
     let stderr = String::from_utf8_lossy(&out.stderr);
     anyhow::ensure!(out.status.success(), "run failed: {stderr}");
@@ -88,6 +90,11 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
         (before.client_us + after.client_us) / 2.0,
         (before.sandbox_us + after.sandbox_us) / 2.0,
     );
+    println!(
+        "machine idle: {:.0}% during the drain, {:.0}% during the ceiling (mean of both)",
+        drain_idle * 100.0,
+        (before.idle + after.idle) * 50.0,
+    );
     Ok(())
 }
 
@@ -96,6 +103,8 @@ struct Ceiling {
     rate: f64,
     client_us: f64,
     sandbox_us: f64,
+    /// Share of the machine's CPU left idle meanwhile.
+    idle: f64,
 }
 
 impl Ceiling {
@@ -104,12 +113,15 @@ impl Ceiling {
             common::cpu_time(sandbox.pid())?,
             common::cpu_time(std::process::id())?,
         );
+        let machine = common::machine_ticks()?;
         let (rate, requests) = ceiling(&sandbox.base_url, &sandbox.tokens, concurrency, window)?;
+        let idle = common::idle_share(machine, common::machine_ticks()?);
         let per_request = |cpu: Duration| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
         Ok(Self {
             rate,
             sandbox_us: per_request(common::cpu_time(sandbox.pid())? - sandbox_before),
             client_us: per_request(common::cpu_time(std::process::id())? - client_before),
+            idle,
         })
     }
 }
