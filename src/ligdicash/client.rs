@@ -205,6 +205,62 @@ mod tests {
         assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0);
     }
 
+    /// What LigdiCash receives, for both confirm styles: the path, the token
+    /// percent-encoded as a query value, and the documented headers.
+    #[tokio::test]
+    async fn confirm_sends_the_documented_request() {
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(Vec::<(String, axum::http::HeaderMap)>::new()));
+        let log = seen.clone();
+        let server = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            log.lock()
+                .unwrap()
+                .push((req.uri().to_string(), req.headers().clone()));
+            async { "{}" }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, server).await });
+        for style in [ConfirmStyle::InvoiceToken, ConfirmStyle::Token] {
+            let settings = ClientSettings {
+                base_url: Url::parse(&format!("{base}/")).unwrap(),
+                style,
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(2),
+                pool_size: 1,
+            };
+            let client =
+                LigdicashClient::new(&settings, &Credentials::fixed("KEY", "TOKEN")).unwrap();
+            let timed = client.confirm("eyJ.a b+c/=&d").await;
+            assert!(
+                matches!(timed.exchange, Exchange::Reply { status: 200, .. }),
+                "{:?}",
+                timed.exchange
+            );
+        }
+        let seen = seen.lock().unwrap();
+        let uris: Vec<&str> = seen.iter().map(|(u, _)| u.as_str()).collect();
+        assert_eq!(
+            uris,
+            [
+                "/pay/v01/redirect/checkout-invoice/confirm/?invoiceToken=eyJ.a+b%2Bc%2F%3D%26d",
+                "/pay/v01/redirect/checkout-invoice/confirm?token=eyJ.a+b%2Bc%2F%3D%26d",
+            ]
+        );
+        let headers = &seen[0].1;
+        assert_eq!(headers["apikey"], "KEY");
+        assert_eq!(headers["authorization"], "Bearer TOKEN");
+        assert_eq!(headers["accept"], "application/json");
+        assert_eq!(headers["content-type"], "application/json");
+        assert!(
+            headers["user-agent"]
+                .to_str()
+                .unwrap()
+                .starts_with("ligdicash-reconciler/")
+        );
+        assert!(headers["host"].to_str().unwrap().starts_with("127.0.0.1:"));
+    }
+
     #[test]
     fn debug_output_hides_credentials() {
         let settings = ClientSettings {
