@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Bodies larger than this are cut off: a confirm answer is about 1 KiB.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// Connection settings shared by both routes (reqwest's defaults for the TCP ones).
+/// The limits both routes apply, from `[ligdicash]` and `[poll] concurrency`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
     pub connect_timeout: Duration,

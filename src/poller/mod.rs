@@ -568,6 +568,7 @@ mod tests {
     use super::*;
     use crate::config::{ConfirmStyle, Credentials};
     use crate::ligdicash::ClientSettings;
+    use queue::tests::job;
 
     /// A poller whose client points at a closed loopback port: these tests never call it.
     fn poller(dir: &Path, max_requests_per_second: f64) -> Poller {
@@ -601,14 +602,6 @@ mod tests {
         let done = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         (Dispatcher::new(poller, done, out_tx, stop), out_rx)
-    }
-
-    fn job(id: i64) -> DuePayment {
-        DuePayment {
-            id,
-            token: format!("t{id}"),
-            ..DuePayment::default()
-        }
     }
 
     /// While paused, queued jobs go back to the dispatcher at once: they do not wait for

@@ -89,10 +89,11 @@ impl JobQueue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn job(id: i64) -> DuePayment {
+    /// A due payment with only an id and a token, for tests of the hand-off.
+    pub(in crate::poller) fn job(id: i64) -> DuePayment {
         DuePayment {
             id,
             token: format!("t{id}"),
