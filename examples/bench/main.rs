@@ -8,10 +8,12 @@
 //! cargo run --release --example bench -- detection [PAYMENTS]
 //! cargo run --release --example bench -- slow [PAYMENTS] [LATENCY_MS]
 //! cargo run --release --example bench -- store [PAYMENTS]
+//! cargo run --release --example bench -- clients [CONCURRENCY]
 //! ```
 //! Measured with `/usr/bin/time` (Debian package `time`) and `/proc`. Results go in
 //! `docs/benchmarks.md`.
 
+mod clients;
 mod common;
 mod detection;
 mod drain;
@@ -32,8 +34,11 @@ fn main() -> anyhow::Result<()> {
         "idle" => idle::run(arg(1, 1_000_000)?, arg(2, 60)? as u64),
         "slow" => slow::run(arg(1, 150)?, arg(2, 300)? as u64),
         "store" => store::run(arg(1, 100_000)?),
+        "clients" => clients::run(arg(1, 4)?),
         other => {
-            anyhow::bail!("unknown workload {other:?}; try: detection, drain, idle, slow, store")
+            anyhow::bail!(
+                "unknown workload {other:?}; try: clients, detection, drain, idle, slow, store"
+            )
         }
     }
 }
