@@ -20,6 +20,11 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
     // The drain, measured by /usr/bin/time; BENCH_PERF=FILE records a perf profile too.
     let mut cmd = Command::new("/usr/bin/time");
     cmd.args(["-f", "TIME %e %U %S %M"]);
+    // The reconciler's async worker threads alone (the sandbox and the ceiling's client
+    // keep theirs), to measure how the runtime's size trades CPU against idle cores.
+    if let Some(n) = std::env::var_os("BENCH_RECONCILER_THREADS") {
+        cmd.env("TOKIO_WORKER_THREADS", n);
+    }
     if let Some(out) = std::env::var_os("BENCH_PERF") {
         cmd.args([
             "perf",

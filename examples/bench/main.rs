@@ -11,7 +11,9 @@
 //! cargo run --release --example bench -- clients [CONCURRENCY]
 //! ```
 //! Measured with `/usr/bin/time` (Debian package `time`) and `/proc`. Results go in
-//! `docs/benchmarks.md`.
+//! `docs/benchmarks.md`. Knobs: `BENCH_PERF=FILE` (drain under `perf record`),
+//! `BENCH_RECONCILER_THREADS=N` (the drained reconciler's async worker threads),
+//! `BENCH_STORE_SQL=SQL` (run on the store workload's database before its writes).
 
 mod clients;
 mod common;

@@ -7,6 +7,7 @@ use ligdicash_reconciler::payment::Status;
 use ligdicash_reconciler::sandbox::scenario::Outcome;
 use ligdicash_reconciler::sandbox::{InvoiceSpec, Sandbox, SandboxConfig, responses};
 use ligdicash_reconciler::store::{Change, ConfirmOutcome, Store};
+use ligdicash_reconciler::time::now_ms;
 use std::time::{Duration, Instant};
 
 /// Outcomes per transaction, as the writer batches them in a busy drain.
@@ -25,6 +26,11 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
     }
     store.connection().execute_batch("COMMIT")?;
     let fill = fill.elapsed();
+    // BENCH_STORE_SQL runs SQL on the filled database first, e.g. `DROP INDEX events_state`
+    // to measure what one index costs the write path.
+    if let Ok(sql) = std::env::var("BENCH_STORE_SQL") {
+        store.connection().execute_batch(&sql)?;
+    }
 
     // The answers, as the sandbox would send them (not measured).
     let sandbox = Sandbox::new(SandboxConfig::default());
@@ -34,7 +40,7 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
         outcomes.push(ConfirmOutcome {
             payment_id: p.id,
             token: p.token,
-            at: 1,
+            at: now_ms(),
             latency_ms: 1,
             http_status: Some(200),
             outcome: "completed",
@@ -52,7 +58,9 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let cpu_before = crate::common::cpu_time(std::process::id())?;
     for chunk in outcomes.chunks(BATCH) {
-        store.apply_outcomes(chunk, 2, &[])?;
+        // The real clock, as in the daemon: event ids start with the time, so a constant
+        // time would scatter their inserts over the whole index.
+        store.apply_outcomes(chunk, now_ms(), &[])?;
     }
     let write = started.elapsed();
     let write_cpu = crate::common::cpu_time(std::process::id())? - cpu_before;
