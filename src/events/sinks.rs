@@ -172,7 +172,7 @@ async fn post_webhook(
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(crate::ligdicash::client::parse_retry_after),
+                .and_then(crate::ligdicash::transport::parse_retry_after),
         },
     }
 }

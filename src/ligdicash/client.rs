@@ -12,8 +12,6 @@ use reqwest::Url;
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 
-pub use super::transport::parse_retry_after;
-
 /// Path of the confirm endpoint below `base_url`.
 pub const CONFIRM_PATH: &str = "/pay/v01/redirect/checkout-invoice/confirm";
 /// Path of the create endpoint below `base_url`.
