@@ -62,6 +62,9 @@ pub struct Invoice {
     pub fate: Fate,
     /// Wall-clock times of every confirm of this token, to check polling discipline.
     pub confirms: Vec<Millis>,
+    /// The status the last answered confirm reported (a fault may have said `processing`
+    /// after settlement), so a checker can tell a justified give-up from a wrong one.
+    pub last_answer: Option<&'static str>,
 }
 
 impl Invoice {
@@ -166,6 +169,7 @@ impl Sandbox {
             created_at: now_ms(),
             fate,
             confirms: Vec::new(),
+            last_answer: None,
         };
         s.invoices.insert(token.clone(), invoice);
         token
@@ -352,6 +356,7 @@ async fn confirm(
     } else {
         invoice.status_at(now)
     };
+    invoice.last_answer = Some(status);
     let variant = sb.cfg.scenario.type_variants && invoice.seq % 3 == 0;
     Json(responses::confirm(invoice, status, variant)).into_response()
 }
