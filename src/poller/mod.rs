@@ -16,9 +16,9 @@ pub mod schedule;
 pub mod throttle;
 
 use crate::config::PollConfig;
-use crate::ligdicash::{Classified, Exchange, LigdicashClient, classify};
+use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify};
 use crate::metrics::Metrics;
-use crate::store::{Applied, ConfirmOutcome, DuePayment, Store, StoreError};
+use crate::store::{Applied, Change, ConfirmOutcome, DuePayment, Store, StoreError};
 use crate::time::{Millis, ms, now_ms};
 use decide::{Policy, decide};
 use incidents::Incidents;
@@ -397,28 +397,42 @@ async fn confirm_one(ctx: &Context, p: DuePayment, at: Millis, out: &mpsc::Sende
         finished,
         fastrand::f64(),
     );
+    let answered = classified.answer().is_some() || classified == Classified::NotFound;
+    ctx.metrics
+        .confirm(classified.label(), timed.latency, answered);
+    let outcome = attempt_record(p, at, timed, classified, decision.change, decision.error);
+    // The writer only goes away at shutdown; the payment then simply stays due.
+    let _ = out.send(outcome).await;
+}
+
+/// What one confirm call leaves in the attempt log and on the payment. The poller and the
+/// nightly re-check both build it here, so both keep the same facts (HTTP status, the raw
+/// body, what LigdiCash answered, the error).
+pub fn attempt_record(
+    p: DuePayment,
+    at: Millis,
+    timed: Timed,
+    classified: Classified,
+    change: Change,
+    error: Option<String>,
+) -> ConfirmOutcome {
     let (http_status, raw_body) = match timed.exchange {
         Exchange::Reply { status, body, .. } => (Some(status), Some(body_text(body))),
         Exchange::Failed(_) => (None, None),
     };
-    let answered = classified.answer().is_some() || classified == Classified::NotFound;
-    let outcome_label = classified.label();
-    ctx.metrics.confirm(outcome_label, timed.latency, answered);
-    let outcome = ConfirmOutcome {
+    ConfirmOutcome {
         payment_id: p.id,
         token: p.token,
         at,
         latency_ms: ms(timed.latency),
         http_status,
-        outcome: outcome_label,
-        error: decision.error,
+        outcome: classified.label(),
+        error,
         answer: classified.into_answer(),
         raw_body,
-        change: decision.change,
+        change,
         claimed_reason: p.claimed_reason,
-    };
-    // The writer only goes away at shutdown; the payment then simply stays due.
-    let _ = out.send(outcome).await;
+    }
 }
 
 /// The body as text, without copying it when it is valid UTF-8 (it nearly always is).

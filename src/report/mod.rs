@@ -13,9 +13,10 @@ pub mod render;
 
 use crate::config::{ConfigError, ReportConfig};
 use crate::ligdicash::{Classified, LigdicashClient, classify};
+use crate::poller::attempt_record;
 use crate::poller::decide::verify;
 use crate::poller::throttle::RateLimiter;
-use crate::store::payments::{Change, ConfirmOutcome};
+use crate::store::payments::Change;
 use crate::store::reports::Recheck;
 use crate::store::{Store, StoreError, blocking};
 use crate::time::{Millis, ms, now_ms};
@@ -33,6 +34,17 @@ pub struct RecheckSummary {
     pub late_completed: usize,
     pub late_mismatch: usize,
     pub notcompleted: usize,
+}
+
+/// The attempt log's error for a re-check that got no usable answer, as the poller keeps it.
+fn recheck_error(c: &Classified) -> Option<String> {
+    match c {
+        Classified::AuthFailed { detail } | Classified::Transient { detail, .. } => {
+            Some(detail.clone())
+        }
+        Classified::NotFound => Some("invoice not found (Code02)".to_owned()),
+        _ => None,
+    }
 }
 
 /// Produces reports for one database.
@@ -98,27 +110,9 @@ impl Reporter {
                 ),
                 _ => (Recheck::Unchanged, None),
             };
-            let outcome = ConfirmOutcome {
-                payment_id: p.id,
-                token: p.token.clone(),
-                at,
-                latency_ms: ms(timed.latency),
-                http_status: match &timed.exchange {
-                    crate::ligdicash::Exchange::Reply { status, .. } => Some(*status),
-                    crate::ligdicash::Exchange::Failed(_) => None,
-                },
-                outcome: classified.label(),
-                error: None,
-                answer: classified.answer().cloned(),
-                raw_body: match &timed.exchange {
-                    crate::ligdicash::Exchange::Reply { body, .. } => {
-                        Some(String::from_utf8_lossy(body).into_owned())
-                    }
-                    crate::ligdicash::Exchange::Failed(_) => None,
-                },
-                change: Change::Untouched,
-                claimed_reason: p.claimed_reason.clone(),
-            };
+            let error = recheck_error(&classified);
+            let token = p.token.clone();
+            let outcome = attempt_record(p, at, timed, classified, Change::Untouched, error);
             let sinks = self.sinks.clone();
             let changed = blocking(&self.store, move |s| {
                 s.apply_recheck(&outcome, verdict, reason.as_deref(), &sinks, now_ms())
@@ -126,7 +120,7 @@ impl Reporter {
             .await?;
             summary.checked += 1;
             if changed {
-                tracing::info!(token = %p.token, ?verdict, "re-check of a timeout changed its status");
+                tracing::info!(%token, ?verdict, "re-check of a timeout changed its status");
                 match verdict {
                     Recheck::LateCompleted => summary.late_completed += 1,
                     Recheck::LateMismatch => summary.late_mismatch += 1,

@@ -4,7 +4,7 @@
 use crate::helpers::*;
 use chrono::{DateTime, Days, NaiveDate};
 use ligdicash_reconciler::config::HumanDuration;
-use ligdicash_reconciler::sandbox::{InvoiceSpec, Outcome};
+use ligdicash_reconciler::sandbox::{Faults, InvoiceSpec, Outcome};
 
 fn ms(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339)
@@ -321,4 +321,46 @@ async fn bad_report_arguments_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
+}
+
+/// A re-check that gets no answer changes nothing but leaves its attempt, with the error,
+/// in the log as a poll would.
+#[tokio::test]
+async fn a_failed_re_check_keeps_the_timeout_and_logs_the_attempt_with_its_error() {
+    let mut env = TestEnv::start().await;
+    env.config.poll.give_up_after = HumanDuration::millis(300);
+    env.write_config();
+    let token = env
+        .invoice_with(InvoiceSpec {
+            outcome: Outcome::Never,
+            amount: 2500,
+            paid_amount: None,
+            transaction_id: None,
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        })
+        .await;
+    env.run_until_idle().await;
+    assert_eq!(env.show(&token).await["status"], "timeout");
+    env.sandbox.sandbox.set_faults(Faults {
+        server_error: 1.0,
+        ..Faults::default()
+    });
+
+    assert_ok(&env.run(&["report", "--recheck"]).await);
+    assert_eq!(env.show(&token).await["status"], "timeout");
+    let (outcome, status, error): (String, i64, Option<String>) = env
+        .shop_connection()
+        .query_row(
+            "SELECT outcome, http_status, error FROM confirm_attempts ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(outcome, "http_5xx");
+    assert!((500..=504).contains(&status), "{status}");
+    assert!(
+        error.as_deref().is_some_and(|e| e.starts_with("HTTP 50")),
+        "{error:?}"
+    );
 }
