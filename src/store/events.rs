@@ -254,12 +254,16 @@ impl Store {
             "SELECT d.event_seq, e.id, d.sink, d.attempts, e.payload, e.created_at \
              FROM event_deliveries d JOIN events e ON e.seq = d.event_seq \
              WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 \
+             AND d.sink IN (SELECT value FROM json_each(?3)) \
              AND NOT EXISTS (SELECT 1 FROM event_deliveries d2 JOIN events e2 ON e2.seq = d2.event_seq \
                  WHERE d2.sink = d.sink AND d2.state = 'pending' AND e2.seq < e.seq \
                  AND e2.payment_token = e.payment_token) \
              ORDER BY d.next_attempt_at, d.event_seq LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![now, (limit * 4) as i64], |r| {
+        // Filtered in SQL, before the LIMIT: deliveries left to a sink no longer configured
+        // (a changed URL, a removed sink) must not fill every batch and starve the others.
+        let sinks = serde_json::json!(sinks).to_string();
+        let rows = stmt.query_map(params![now, limit as i64, sinks], |r| {
             Ok(DueDelivery {
                 event_seq: r.get(0)?,
                 event_id: r.get(1)?,
@@ -269,17 +273,7 @@ impl Store {
                 created_at: r.get(5)?,
             })
         })?;
-        let mut due = Vec::new();
-        for row in rows {
-            let row = row?;
-            if sinks.contains(&row.sink) {
-                due.push(row);
-            }
-            if due.len() == limit {
-                break;
-            }
-        }
-        Ok(due)
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The earliest future delivery time for the given sinks, to sleep until.
@@ -428,4 +422,32 @@ fn summarise(tx: &Transaction<'_>, seq: i64, now: Millis) -> Result<(), StoreErr
     )?
     .execute(params![seq, now])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Deliveries left to a sink that is no longer configured (its URL changed, or it was
+    /// removed) must not crowd the configured sinks out of every batch.
+    #[test]
+    fn deliveries_to_an_unconfigured_sink_do_not_starve_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("e.db"), Duration::from_secs(1)).unwrap();
+        let old = ["webhook:https://old.example/hook".to_owned()];
+        for i in 0..300 {
+            store
+                .insert_operational_event("test.old", serde_json::json!({"i": i}), &old, 0)
+                .unwrap();
+        }
+        let current = ["jsonl".to_owned()];
+        let id = store
+            .insert_operational_event("test.new", serde_json::json!({}), &current, 1)
+            .unwrap();
+        let due = store.due_deliveries(10, &current, 64).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].event_id, id);
+        assert_eq!(store.due_deliveries(10, &old, 64).unwrap().len(), 64);
+    }
 }
