@@ -205,6 +205,42 @@ mod tests {
         }
     }
 
+    /// Values of the wrong type pass SQLite's CHECKs (`'5 000' > 0` is true for TEXT). Such
+    /// a row must not stop the due read, and so all polling: it is put off with its reason.
+    #[test]
+    fn a_row_with_a_value_of_the_wrong_type_is_set_aside_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+        let insert =
+            "INSERT INTO payments (token, expected_amount, next_poll_at) VALUES (?1, ?2, 10)";
+        let c = store.connection();
+        c.execute(insert, rusqlite::params!["good", 2500]).unwrap();
+        c.execute(insert, rusqlite::params!["spaced", "5 000"])
+            .unwrap();
+        c.execute(insert, rusqlite::params!["fraction", 2500.5])
+            .unwrap();
+        let due = store.due(100, 10, &Default::default()).unwrap();
+        let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
+        assert_eq!(tokens, ["good"]);
+        for token in ["spaced", "fraction"] {
+            let (status, next, error): (String, i64, String) = store
+                .connection()
+                .query_row(
+                    "SELECT status, next_poll_at, last_error FROM payments WHERE token = ?1",
+                    [token],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!(status, "pending");
+            assert_eq!(next, 100 + payments::UNREADABLE_RETRY_MS);
+            assert!(error.contains("expected_amount"), "{error}");
+        }
+        assert!(store.due(100, 10, &Default::default()).unwrap().len() == 1);
+        // Nor does it stop the nightly report: it shows without an expected amount.
+        let facts = store.day_facts(0, i64::MAX).unwrap();
+        assert_eq!(facts.pending_at_end.len(), 3);
+    }
+
     /// The due read: soonest first, without the payments in flight, only pending ones,
     /// and the id query answered from the index alone (no table row read for a skipped id).
     #[test]

@@ -132,6 +132,19 @@ pub const NEXT_DUE_SQL: &str = "SELECT next_poll_at FROM payments INDEXED BY pay
 pub const UNSCHEDULED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM payments \
     INDEXED BY payments_unscheduled WHERE status = 'pending' AND next_poll_at IS NULL)";
 
+/// How long a row that cannot be read is put off before it is read again.
+pub const UNREADABLE_RETRY_MS: Millis = 3_600_000;
+
+/// Whether a read failed on a value's type (a row the shop wrote badly), not on the database.
+fn is_type_error(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+    )
+}
+
 /// Prefix of `status_reason` on a requeued payment, followed by its former status.
 pub const REQUEUED_FROM: &str = "requeued from ";
 
@@ -275,14 +288,50 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut row = tx.prepare_cached(DUE_ROW_SQL)?;
         let mut due = Vec::with_capacity(ids.len());
+        let mut unreadable = Vec::new();
         for id in ids {
-            if let Some(p) = row.query_row([id], due_payment).optional()? {
-                due.push(p);
+            match row.query_row([id], due_payment).optional() {
+                Ok(Some(p)) => due.push(p),
+                Ok(None) => {}
+                Err(e) if is_type_error(&e) => unreadable.push((id, e.to_string())),
+                Err(e) => return Err(e.into()),
             }
         }
         drop(row);
         tx.commit()?;
+        if !unreadable.is_empty() {
+            self.set_aside(&unreadable, now)?;
+        }
         Ok(due)
+    }
+
+    /// Puts off rows the shop wrote with values of the wrong type (`expected_amount =
+    /// '5 000'`, a BLOB token...), which SQLite's CHECKs let through. One such row must not
+    /// stop the polling of every other: it stays pending, says why in `last_error`, and is
+    /// tried again after [`UNREADABLE_RETRY_MS`], by which time someone may have fixed it.
+    fn set_aside(&mut self, rows: &[(i64, String)], now: Millis) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (id, error) in rows {
+            tracing::error!(
+                payment_id = id,
+                error,
+                "a payments row cannot be read (a value of the wrong type); it stays pending and is retried in an hour: correct the row (see schema.sql)"
+            );
+            tx.execute(
+                "UPDATE payments SET next_poll_at = ?1, updated_at = ?2, last_error = ?3 \
+                 WHERE id = ?4 AND status = 'pending'",
+                params![
+                    now + UNREADABLE_RETRY_MS,
+                    now,
+                    format!("row cannot be read, correct it (see schema.sql): {error}"),
+                    id
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The earliest poll time strictly after `now`, to sleep until.
