@@ -3,7 +3,7 @@
 //! The schedule is a `croner` expression in the shop's time zone, run by a tokio loop that
 //! stores each finished day in `report_runs`: after downtime the missed days are produced on
 //! start, each exactly once. Files are written to a temporary name and renamed, so a run
-//! interrupted half-way leaves nothing half-written and is simply redone. Before the reports,
+//! interrupted half-way leaves nothing half-written and is simply redone. After the reports,
 //! timeouts of the last `recheck_days` days are re-confirmed: LigdiCash sets no expiry, and a
 //! late completion is money the shop must know about.
 
@@ -182,16 +182,18 @@ impl Reporter {
         Ok(written)
     }
 
-    /// Produces every due report (after one re-check), records each day, prunes the attempt
-    /// log. Returns the days produced.
+    /// Produces every due report, records each day, then re-checks the timeouts and prunes
+    /// the attempt log. Returns the days produced.
+    ///
+    /// The re-check comes after the reports: a late completion it finds is resolved now, so
+    /// run first it would make a day it timed out on show the payment as pending at the end
+    /// of that day instead of as a timeout. Found tonight, it is tomorrow's late completion.
     pub async fn catch_up(&self) -> Result<Vec<NaiveDate>, ReportError> {
         let last = blocking(&self.store, |s| s.last_report_day()).await?;
         let due = day::due_days(last, now_ms(), self.tz, &self.cron);
         if due.is_empty() {
             return Ok(due);
         }
-        let rechecked = self.recheck().await?;
-        tracing::info!(?rechecked, "timeouts re-checked before the nightly report");
         for date in &due {
             let files = self
                 .generate(*date, &self.output_dir, &self.cfg.formats)
@@ -204,6 +206,8 @@ impl Reporter {
             .await?;
             tracing::info!(%date, files = ?files, "nightly report written");
         }
+        let rechecked = self.recheck().await?;
+        tracing::info!(?rechecked, "timeouts re-checked after the nightly report");
         let before = now_ms() - ms(self.cfg.attempt_retention.0);
         let pruned = blocking(&self.store, move |s| s.prune_attempts(before)).await?;
         if pruned > 0 {

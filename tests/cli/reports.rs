@@ -364,3 +364,60 @@ async fn a_failed_re_check_keeps_the_timeout_and_logs_the_attempt_with_its_error
         "{error:?}"
     );
 }
+
+/// The nightly run writes the day's report before it re-checks the timeouts: a timeout of
+/// yesterday that LigdiCash has since completed is yesterday's timeout (not a payment still
+/// pending at the end of yesterday) and today's late completion.
+#[tokio::test]
+async fn the_nightly_re_check_does_not_rewrite_the_day_being_reported() {
+    let mut env = TestEnv::start().await;
+    env.config.report.enabled = true;
+    env.config.report.time_zone = "UTC".into();
+    env.config.report.schedule = "0 0 * * *".into();
+    env.write_config();
+    assert_ok(&env.run(&["migrate"]).await);
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
+    let noon = |h: u32| {
+        yesterday
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    };
+    let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
+        outcome: Outcome::Completed,
+        amount: 2500,
+        paid_amount: None,
+        transaction_id: None,
+        confirmed_transaction_id: None,
+        settle_after_ms: 0,
+    });
+    let shop = env.shop_connection();
+    shop.execute(
+        "INSERT INTO payments (token, expected_amount, status, status_reason, created_at, \
+         updated_at, resolved_at, next_poll_at) \
+         VALUES (?1, 2500, 'timeout', 'still pending at LigdiCash after 2h', ?2, ?3, ?3, ?3)",
+        rusqlite::params![token, noon(10), noon(12)],
+    )
+    .unwrap();
+    shop.execute(
+        "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, 0, '[]')",
+        [today.checked_sub_days(Days::new(2)).unwrap().to_string()],
+    )
+    .unwrap();
+
+    env.run_until_idle().await;
+    assert_eq!(env.show(&token).await["status"], "completed", "re-checked");
+    let path = env
+        .dir
+        .path()
+        .join("reports")
+        .join(format!("{yesterday}.json"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(report["pending_at_end"]["count"], 0, "{report}");
+    let timeouts = report["discrepancies"]["timeouts"].as_array().unwrap();
+    assert_eq!(timeouts.len(), 1, "{report}");
+    assert_eq!(timeouts[0]["token"], token.as_str());
+}
