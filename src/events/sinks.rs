@@ -2,6 +2,7 @@
 //! Each sink performs one delivery attempt; [`super::policy`] decides what happens next.
 
 use super::signature;
+use crate::config::credentials::{API_KEY_ENV, API_TOKEN_ENV};
 use crate::config::{ConfigError, EventsConfig};
 use crate::store::events::DueDelivery;
 use crate::time::now_ms;
@@ -42,6 +43,9 @@ pub enum Sink {
     Exec {
         argv: Vec<String>,
         timeout: Duration,
+        /// Variables holding our secrets, removed from the command's environment: the shop's
+        /// script has no use for them, and its stderr ends up in logs and `last_error`.
+        scrub: Vec<String>,
     },
 }
 
@@ -99,9 +103,12 @@ impl Sink {
             });
         }
         if let Some(argv) = &cfg.exec {
+            let mut scrub = vec![API_KEY_ENV.to_owned(), API_TOKEN_ENV.to_owned()];
+            scrub.extend(cfg.webhooks.iter().filter_map(|h| h.secret_env.clone()));
             sinks.push(Sink::Exec {
                 argv: argv.clone(),
                 timeout: cfg.exec_timeout.0,
+                scrub,
             });
         }
         Ok(sinks)
@@ -117,7 +124,11 @@ impl Sink {
                 let _serial = lock.lock().await;
                 append_line(path.as_ref(), &d.payload).await
             }
-            Self::Exec { argv, timeout } => run_command(argv, *timeout, d, kind).await,
+            Self::Exec {
+                argv,
+                timeout,
+                scrub,
+            } => run_command(argv, *timeout, scrub, d, kind).await,
         }
     }
 }
@@ -206,11 +217,21 @@ async fn append_line(path: Option<&PathBuf>, payload: &str) -> Attempt {
     }
 }
 
-async fn run_command(argv: &[String], timeout: Duration, d: &DueDelivery, kind: &str) -> Attempt {
+async fn run_command(
+    argv: &[String],
+    timeout: Duration,
+    scrub: &[String],
+    d: &DueDelivery,
+    kind: &str,
+) -> Attempt {
     let Some((program, args)) = argv.split_first() else {
         return failed("events.exec is empty");
     };
-    let spawned = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    for name in scrub {
+        command.env_remove(name);
+    }
+    let spawned = command
         .args(args)
         .env("LIGDICASH_EVENT_ID", &d.event_id)
         .env("LIGDICASH_EVENT_TYPE", kind)

@@ -274,3 +274,35 @@ async fn verify_signature_helper_checks_a_captured_webhook() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("invalid"));
 }
+
+/// The exec command does not inherit our secrets: whatever it prints on failure is kept in
+/// `last_error` and logged.
+#[tokio::test]
+async fn the_exec_command_gets_the_event_but_not_our_secrets() {
+    let mut env = TestEnv::start().await;
+    let (listener, url) = receiver::bind().await;
+    let _hook = receiver::serve(listener, vec![]);
+    add_webhook(&mut env, &url);
+    let seen = env.dir.path().join("env.txt");
+    env.config.events.exec = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "cat > /dev/null; printf '%s|%s|%s|%s\\n' \"${{LIGDICASH_API_KEY-unset}}\" \
+             \"${{LIGDICASH_API_TOKEN-unset}}\" \"${{TEST_WEBHOOK_SECRET-unset}}\" \
+             \"$LIGDICASH_EVENT_TYPE\" >> {}",
+            seen.display()
+        ),
+    ]);
+    env.write_config();
+    env.invoice(Outcome::Completed, 5000, "ORD-1").await;
+    let out = env
+        .cmd(&["run", "--until-idle"])
+        .env("TEST_WEBHOOK_SECRET", SECRET)
+        .output()
+        .await
+        .unwrap();
+    assert_ok(&out);
+    let text = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(text.trim(), "unset|unset|unset|payment.completed");
+}
