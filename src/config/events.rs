@@ -30,6 +30,10 @@ pub struct WebhookConfig {
     pub url: String,
     pub secret_env: Option<String>,
     pub secret_file: Option<PathBuf>,
+    /// The sink's name in the database and logs (`webhook:NAME`); by default the URL
+    /// without its credentials, query and fragment (see [`WebhookConfig::shown_url`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Default for EventsConfig {
@@ -68,20 +72,30 @@ impl EventsConfig {
         if self.concurrency == 0 || self.concurrency > 64 {
             return invalid("events.concurrency must be between 1 and 64".into());
         }
-        for hook in &self.webhooks {
+        let mut names = std::collections::HashSet::new();
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            // An unparsable URL cannot be shown without what it may hide: name its position.
             let url = Url::parse(&hook.url).map_err(|e| {
-                ConfigError::Invalid(format!("events.webhooks url {:?}: {e}", hook.url))
+                ConfigError::Invalid(format!("events.webhooks[{i}]: url is not a valid URL: {e}"))
             })?;
+            let shown = hook.shown_url();
             if url.scheme() != "https" && !is_loopback(&url) {
                 return invalid(format!(
-                    "events.webhooks url {} must use https (plain http only to a loopback host)",
-                    hook.url
+                    "events.webhooks url {shown} must use https (plain http only to a loopback host)"
                 ));
             }
             if hook.secret_env.is_some() == hook.secret_file.is_some() {
                 return invalid(format!(
-                    "events.webhooks url {}: give exactly one of secret_env or secret_file",
-                    hook.url
+                    "events.webhooks url {shown}: give exactly one of secret_env or secret_file"
+                ));
+            }
+            if hook.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                return invalid(format!("events.webhooks url {shown}: name is empty"));
+            }
+            if !names.insert(hook.sink_name()) {
+                return invalid(format!(
+                    "events.webhooks: two webhooks are both named {}; give each a distinct `name`",
+                    hook.sink_name()
                 ));
             }
         }
@@ -90,11 +104,7 @@ impl EventsConfig {
 
     /// Every configured sink's stable name, as stored in `event_deliveries.sink`.
     pub fn sink_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .webhooks
-            .iter()
-            .map(|h| format!("webhook:{}", h.url))
-            .collect();
+        let mut names: Vec<String> = self.webhooks.iter().map(WebhookConfig::sink_name).collect();
         if self.jsonl_path.is_some() {
             names.push("jsonl".into());
         }
@@ -106,13 +116,44 @@ impl EventsConfig {
 }
 
 impl WebhookConfig {
+    /// The URL as logs, errors and the database may show it: without user name, password,
+    /// query or fragment, where receivers often put an access key.
+    pub fn shown_url(&self) -> String {
+        let Ok(mut url) = Url::parse(&self.url) else {
+            return "<invalid URL>".to_owned();
+        };
+        let hidden = url.password().is_some()
+            || !url.username().is_empty()
+            || url.query().is_some()
+            || url.fragment().is_some();
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        url.set_fragment(None);
+        if hidden {
+            format!("{url}?…")
+        } else {
+            url.to_string()
+        }
+    }
+
+    /// The stable name stored in `event_deliveries.sink`: `webhook:` and `name`, or the
+    /// shown URL.
+    pub fn sink_name(&self) -> String {
+        format!(
+            "webhook:{}",
+            self.name.clone().unwrap_or_else(|| self.shown_url())
+        )
+    }
+
     /// Reads this webhook's secret and checks it decodes, without ever printing it.
     pub fn load_secret(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<SecretString, ConfigError> {
-        let missing =
-            |why: String| ConfigError::MissingCredentials(format!("webhook {}: {why}", self.url));
+        let missing = |why: String| {
+            ConfigError::MissingCredentials(format!("webhook {}: {why}", self.shown_url()))
+        };
         let text = match (&self.secret_env, &self.secret_file) {
             (Some(var), _) => {
                 env(var).ok_or_else(|| missing(format!("environment variable {var} is not set")))?
@@ -130,5 +171,68 @@ impl WebhookConfig {
             crate::events::signature::secret_key(secret).map_err(|e| missing(e.to_string()))?;
         }
         Ok(SecretString::from(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(url: &str, name: Option<&str>) -> WebhookConfig {
+        WebhookConfig {
+            url: url.into(),
+            secret_env: Some("S".into()),
+            secret_file: None,
+            name: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_webhook_is_shown_and_named_without_what_its_url_may_hide() {
+        let h = hook(
+            "https://shop:pw-7@crm.example:8443/hooks/ligdi?key=k-9#f",
+            None,
+        );
+        assert_eq!(h.shown_url(), "https://crm.example:8443/hooks/ligdi?…");
+        assert_eq!(
+            h.sink_name(),
+            "webhook:https://crm.example:8443/hooks/ligdi?…"
+        );
+        let plain = hook("https://crm.example/hooks", None);
+        assert_eq!(plain.sink_name(), "webhook:https://crm.example/hooks");
+        assert_eq!(
+            hook("https://x/?a=1", Some("crm")).sink_name(),
+            "webhook:crm"
+        );
+        assert_eq!(hook("not a url key=k-9", None).shown_url(), "<invalid URL>");
+    }
+
+    #[test]
+    fn webhooks_that_would_share_a_sink_name_are_refused_and_errors_hide_the_url() {
+        let mut cfg = EventsConfig {
+            webhooks: vec![
+                hook("https://crm.example/h?key=one-k", None),
+                hook("https://crm.example/h?key=two-k", None),
+            ],
+            ..EventsConfig::default()
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("distinct `name`"), "{err}");
+        assert!(!err.contains("-k"), "{err}");
+        cfg.webhooks[1].name = Some("second".into());
+        cfg.validate().unwrap();
+
+        cfg.webhooks = vec![hook("http://crm.example/h?key=one-k", None)];
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("must use https") && !err.contains("one-k"),
+            "{err}"
+        );
+        cfg.webhooks = vec![hook("https://crm.example:99999/?key=one-k", None)];
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("webhooks[0]") && !err.contains("one-k"),
+            "{err}"
+        );
     }
 }

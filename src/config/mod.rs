@@ -326,7 +326,11 @@ impl Config {
 
     /// The effective configuration as TOML, secrets left out, for `check-config`.
     pub fn to_redacted_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+        let mut shown = self.clone();
+        for hook in &mut shown.events.webhooks {
+            hook.url = hook.shown_url();
+        }
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 }
 

@@ -85,11 +85,11 @@ impl Sink {
                 .split_whitespace()
                 .map(|s| signature::secret_key(s).map(SecretSlice::from))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.url)))?;
+                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.shown_url())))?;
             let url = reqwest::Url::parse(&hook.url)
-                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.url)))?;
+                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.shown_url())))?;
             sinks.push(Sink::Webhook {
-                name: format!("webhook:{}", hook.url),
+                name: hook.sink_name(),
                 url,
                 keys,
                 http: http.clone(),

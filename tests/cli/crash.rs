@@ -30,6 +30,7 @@ async fn crash_loop(payments: usize, kills: usize) {
         url,
         secret_env: Some("TEST_WEBHOOK_SECRET".into()),
         secret_file: None,
+        name: None,
     });
     env.config.events.retry_schedule = vec![HumanDuration::millis(100); 50];
     env.config.poll.give_up_after = HumanDuration::millis(1500);

@@ -12,6 +12,7 @@ fn add_webhook(env: &mut TestEnv, url: &str) {
         url: url.into(),
         secret_env: Some("TEST_WEBHOOK_SECRET".into()),
         secret_file: None,
+        name: None,
     });
     env.config.events.retry_schedule = vec![HumanDuration::millis(150); 3];
     env.config.events.webhook_timeout = HumanDuration::millis(500);
