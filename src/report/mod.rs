@@ -140,6 +140,23 @@ impl Reporter {
         out: &Path,
         formats: &[String],
     ) -> Result<Vec<PathBuf>, ReportError> {
+        let (written, data) = self.write_files(date, out, formats).await?;
+        let sinks = self.sinks.clone();
+        blocking(&self.store, move |s| {
+            s.insert_operational_event("report.generated", data, &sinks, now_ms())
+        })
+        .await?;
+        Ok(written)
+    }
+
+    /// Writes the report files for `date` into `out`. Returns the paths written and the
+    /// `report.generated` event's data.
+    async fn write_files(
+        &self,
+        date: NaiveDate,
+        out: &Path,
+        formats: &[String],
+    ) -> Result<(Vec<PathBuf>, serde_json::Value), ReportError> {
         let w = day::window(date, self.tz);
         let facts = blocking(&self.store, move |s| s.day_facts(w.start, w.end)).await?;
         let local = |at: Millis| {
@@ -174,12 +191,7 @@ impl Reporter {
             "pending_at_end": summary.pending_at_end.count,
             "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        let sinks = self.sinks.clone();
-        blocking(&self.store, move |s| {
-            s.insert_operational_event("report.generated", data, &sinks, now_ms())
-        })
-        .await?;
-        Ok(written)
+        Ok((written, data))
     }
 
     /// Produces every due report, records each day, then re-checks the timeouts and prunes
@@ -195,13 +207,15 @@ impl Reporter {
             return Ok(due);
         }
         for date in &due {
-            let files = self
-                .generate(*date, &self.output_dir, &self.cfg.formats)
+            let (files, data) = self
+                .write_files(*date, &self.output_dir, &self.cfg.formats)
                 .await?;
             let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-            let date = *date;
+            let (date, sinks) = (*date, self.sinks.clone());
+            // The day's run and its announcement commit together: a crash between them would
+            // produce the day again and announce it twice, under two event ids.
             blocking(&self.store, move |s| {
-                s.record_report(date, &names, now_ms())
+                s.record_report(date, &names, data, &sinks, now_ms())
             })
             .await?;
             tracing::info!(%date, files = ?files, "nightly report written");

@@ -201,6 +201,22 @@ pub fn insert_event(
     EventInsert::new(tx)?.insert(kind, payment_token, payload, sinks, now)
 }
 
+/// Inserts an operational event inside the caller's transaction, so it commits (or not)
+/// with what it announces.
+pub(crate) fn insert_operational_event_in(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    data: Value,
+    sinks: &[String],
+    now: Millis,
+) -> Result<String, StoreError> {
+    let payload = |id: &str| {
+        serde_json::json!({"type": kind, "id": id, "occurred_at": rfc3339(now), "data": data})
+            .to_string()
+    };
+    insert_event(tx, kind, None, payload, sinks, now)
+}
+
 const EVENT_COLUMNS: &str = "seq, id, type, payment_token, payload, created_at, state, attempts, \
     next_attempt_at, last_error, delivered_at";
 
@@ -232,11 +248,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let payload = |id: &str| {
-            serde_json::json!({"type": kind, "id": id, "occurred_at": rfc3339(now), "data": data})
-                .to_string()
-        };
-        let id = insert_event(&tx, kind, None, payload, sinks, now)?;
+        let id = insert_operational_event_in(&tx, kind, data, sinks, now)?;
         tx.commit()?;
         Ok(id)
     }

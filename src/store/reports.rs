@@ -1,6 +1,7 @@
 //! Queries for the nightly report: the day's facts, the re-check of timeouts, report runs
 //! and attempt-log retention.
 
+use super::events::insert_operational_event_in;
 use super::payments::{
     ATTEMPT_INSERT, ConfirmOutcome, attempt_params, due_payment, record_answer, record_final_event,
 };
@@ -10,6 +11,7 @@ use crate::report::figures::{AttemptFact, DayFacts, PaymentFact};
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde_json::Value;
 
 /// What a re-check of a `timeout` payment found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,19 +159,27 @@ impl Store {
         Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
     }
 
-    /// Records a finished report (idempotent: a redone day keeps one row).
+    /// Records a finished report day with its `report.generated` event, in one transaction
+    /// (idempotent: a redone day keeps one row).
     pub fn record_report(
         &mut self,
         day: NaiveDate,
         files: &[String],
+        event: Value,
+        sinks: &[String],
         now: Millis,
     ) -> Result<(), StoreError> {
         let files = serde_json::to_string(files).unwrap_or_else(|_| "[]".into());
-        self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_operational_event_in(&tx, "report.generated", event, sinks, now)?;
+        tx.execute(
             "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, ?2, ?3) \
              ON CONFLICT (day) DO UPDATE SET generated_at = excluded.generated_at, files = excluded.files",
             params![day.format("%Y-%m-%d").to_string(), now, files],
         )?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -421,3 +421,37 @@ async fn the_nightly_re_check_does_not_rewrite_the_day_being_reported() {
     assert_eq!(timeouts.len(), 1, "{report}");
     assert_eq!(timeouts[0]["token"], token.as_str());
 }
+
+/// A day whose run could not be recorded is produced again, but announced only once: the
+/// `report.generated` event commits with the day's `report_runs` row.
+#[tokio::test]
+async fn a_report_day_is_announced_once_even_when_recording_it_failed() {
+    let mut env = TestEnv::start().await;
+    env.config.report.enabled = true;
+    env.config.report.time_zone = "UTC".into();
+    env.config.report.schedule = "0 0 * * *".into();
+    env.write_config();
+    assert_ok(&env.run(&["migrate"]).await);
+    let today = chrono::Utc::now().date_naive();
+    let shop = env.shop_connection();
+    shop.execute(
+        "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, 0, '[]')",
+        [today.checked_sub_days(Days::new(2)).unwrap().to_string()],
+    )
+    .unwrap();
+    // Recording the run fails once (as a full disk would), after the files are written.
+    shop.execute_batch(
+        "CREATE TRIGGER fail_runs BEFORE INSERT ON report_runs \
+         BEGIN SELECT RAISE(FAIL, 'disk full'); END;",
+    )
+    .unwrap();
+    let first = env.run(&["run", "--until-idle"]).await;
+    assert!(stderr(&first).contains("disk full"), "{}", stderr(&first));
+    shop.execute_batch("DROP TRIGGER fail_runs").unwrap();
+    env.run_until_idle().await;
+    let announced = env.count(
+        "SELECT count(*) FROM events WHERE type = ?1",
+        "report.generated",
+    );
+    assert_eq!(announced, 1);
+}
