@@ -70,12 +70,15 @@ struct Live {
 
 impl Live {
     fn from_config(cfg: &PollConfig) -> Self {
+        // A refused call leaves its payment due, so the pause alone spaces its next confirm:
+        // it must not be shorter than `min_interval` (LigdiCash's 3 s between confirms).
+        let auth_initial = cfg.auth_retry_initial.0.max(cfg.min_interval.0);
         Self {
             policy: Policy::from_config(cfg),
             first_delay: cfg.first_delay.0,
             scan: cfg.scan_interval.0,
-            auth_initial: cfg.auth_retry_initial.0,
-            auth_max: cfg.auth_retry_max.0,
+            auth_initial,
+            auth_max: cfg.auth_retry_max.0.max(auth_initial),
         }
     }
 }
@@ -579,6 +582,25 @@ fn report(batch: &[ConfirmOutcome], applied: &[Applied], metrics: &Metrics) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_auth_pause_is_never_shorter_than_min_interval() {
+        use crate::config::HumanDuration;
+        let mut cfg = crate::config::PollConfig {
+            min_interval: HumanDuration::secs(3),
+            auth_retry_initial: HumanDuration::secs(1),
+            auth_retry_max: HumanDuration::secs(2),
+            ..Default::default()
+        };
+        let live = super::Live::from_config(&cfg);
+        assert_eq!(live.auth_initial, std::time::Duration::from_secs(3));
+        assert_eq!(live.auth_max, std::time::Duration::from_secs(3));
+        cfg.auth_retry_initial = HumanDuration::secs(30);
+        cfg.auth_retry_max = HumanDuration::secs(600);
+        let live = super::Live::from_config(&cfg);
+        assert_eq!(live.auth_initial, std::time::Duration::from_secs(30));
+        assert_eq!(live.auth_max, std::time::Duration::from_secs(600));
+    }
+
     use super::*;
     use crate::config::{ConfirmStyle, Credentials};
     use crate::ligdicash::ClientSettings;
