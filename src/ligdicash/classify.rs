@@ -141,15 +141,20 @@ pub fn classify(exchange: &Exchange) -> Classified {
         return transient(ErrorClass::Http5xx, format!("HTTP {status}"), retry_after);
     }
     let parsed = ConfirmAnswer::parse(body);
+    if status == 401 || status == 403 {
+        // Whatever the body says: a refusal at HTTP level concerns every payment.
+        let text = parsed
+            .as_ref()
+            .ok()
+            .and_then(|a| a.response_text.as_deref());
+        return Classified::AuthFailed {
+            detail: text.map_or(format!("HTTP {status}"), |t| format!("HTTP {status} ({t})")),
+        };
+    }
     if let Ok(answer) = &parsed
         && answer.response_code.as_deref() == Some("01")
     {
         return api_error(answer);
-    }
-    if status == 401 || status == 403 {
-        return Classified::AuthFailed {
-            detail: format!("HTTP {status}"),
-        };
     }
     if (300..400).contains(&status) {
         let detail = format!("HTTP {status}: redirects are not followed; check ligdicash.base_url");
@@ -186,6 +191,11 @@ fn api_error(answer: &ConfirmAnswer) -> Classified {
     match sub_code(&text).as_deref() {
         Some("00") => Classified::AuthFailed {
             detail: format!("LigdiCash refused the credentials ({text})"),
+        },
+        // Payin not activated for the project (on the test platform: application
+        // authentication). Like Code00 it concerns every payment, not this one.
+        Some("01") => Classified::AuthFailed {
+            detail: format!("LigdiCash refused the project: payin not activated ({text})"),
         },
         Some("02") => Classified::NotFound,
         code => transient(
@@ -291,6 +301,20 @@ mod tests {
                 reply(
                     200,
                     r#"{"response_code":"01","response_text":"Echec (Code00)"}"#,
+                ),
+                "auth_failed",
+            ),
+            (
+                reply(
+                    200,
+                    r#"{"response_code":"01","response_text":"Echec (Code01)"}"#,
+                ),
+                "auth_failed",
+            ),
+            (
+                reply(
+                    401,
+                    r#"{"response_code":"01","response_text":"Unauthorized"}"#,
                 ),
                 "auth_failed",
             ),
