@@ -455,7 +455,7 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified, sent_at: Millis) {
                 tracing::error!(
                     detail,
                     pause_ms = pause.as_millis() as u64,
-                    "LigdiCash refused our credentials: polling of all payments paused; check the API key and token"
+                    "LigdiCash refused our credentials: polling of all payments paused; check the API key and token (and, for Code01, that payin is activated for the project)"
                 );
             }
         }
