@@ -77,8 +77,10 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| VerifyError::BadTimestamp)?;
-    if (now_secs - ts).abs() > TOLERANCE_SECS {
-        return Err(VerifyError::Stale(now_secs - ts));
+    // Checked: a timestamp near i64's ends must be stale, not an overflow.
+    let age = now_secs.checked_sub(ts).unwrap_or(i64::MAX);
+    if age.checked_abs().is_none_or(|a| a > TOLERANCE_SECS) {
+        return Err(VerifyError::Stale(age));
     }
     for secret in secrets {
         let expected = mac(&secret_key(secret)?, id, ts, body);
@@ -138,6 +140,11 @@ mod tests {
             verify(&[SECRET], ID, "x", EXPECTED, BODY, TS),
             Err(VerifyError::BadTimestamp)
         );
+        // Timestamps at i64's ends are stale, not an overflow (a panic in a debug build).
+        for extreme in [i64::MIN, i64::MAX] {
+            let result = verify(&[SECRET], ID, &extreme.to_string(), EXPECTED, BODY, TS);
+            assert!(matches!(result, Err(VerifyError::Stale(_))), "{extreme}");
+        }
     }
 
     #[test]

@@ -204,9 +204,15 @@ async fn append_line(path: Option<&PathBuf>, payload: &str) -> Attempt {
     let result = async {
         let mut file = tokio::fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(path)
             .await?;
+        // A write cut short (a full disk) leaves part of a line: start on a fresh line, so
+        // the fragment stays alone and this event's line is whole.
+        if !ends_with_newline(&mut file).await? {
+            line.insert(0, '\n');
+        }
         file.write_all(line.as_bytes()).await?;
         file.sync_data().await
     }
@@ -215,6 +221,18 @@ async fn append_line(path: Option<&PathBuf>, payload: &str) -> Attempt {
         Ok(()) => Attempt::Delivered,
         Err(e) => failed(format!("cannot append to {}: {e}", path.display())),
     }
+}
+
+/// Whether the file is empty or its last byte is a newline.
+async fn ends_with_newline(file: &mut tokio::fs::File) -> std::io::Result<bool> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    if file.metadata().await?.len() == 0 {
+        return Ok(true);
+    }
+    file.seek(std::io::SeekFrom::End(-1)).await?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last).await?;
+    Ok(last[0] == b'\n')
 }
 
 async fn run_command(
@@ -265,5 +283,24 @@ async fn run_command(
                 .collect();
             failed(format!("{program} exited with {}: {tail}", out.status))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line cut short by an earlier failed write does not swallow the next event.
+    #[tokio::test]
+    async fn an_event_after_a_cut_line_starts_on_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, "{\"type\":\"payment.comp").unwrap();
+        let event = r#"{"type":"payment.completed","id":"evt_1"}"#;
+        assert_eq!(append_line(Some(&path), event).await, Attempt::Delivered);
+        assert_eq!(append_line(Some(&path), event).await, Attempt::Delivered);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1..], [event, event], "{text:?}");
     }
 }

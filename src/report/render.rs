@@ -21,9 +21,10 @@ fn local(at: Millis, tz: Tz) -> String {
         .unwrap_or_default()
 }
 
-/// RFC 4180 field quoting, plus a leading `'` for text a spreadsheet would run as a formula.
+/// RFC 4180 field quoting, plus a leading `'` for text a spreadsheet would run as a formula
+/// (OWASP's list: `=`, `+`, `-`, `@`, tab and carriage return).
 fn field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_owned()
@@ -227,6 +228,8 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(field("\t=1+1"), "'\t=1+1");
+        assert_eq!(field("\r=1+1"), "\"'\r=1+1\"");
     }
 
     #[test]
