@@ -4,6 +4,7 @@ use super::Failure;
 use super::commands::{build_client, open_store, process_env, runtime};
 use crate::config::report::FORMATS;
 use crate::config::{Config, Credentials};
+use crate::poller::throttle::Throttle;
 use crate::report::{Reporter, day};
 use crate::time::now_ms;
 use chrono::{Days, NaiveDate};
@@ -63,7 +64,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
         config.report_dir(),
         open_store(config)?,
         client,
-        config.poll.max_requests_per_second,
+        std::sync::Arc::new(Throttle::per_second(config.poll.max_requests_per_second)),
         sinks,
     )?;
     let out = req.out.clone().unwrap_or_else(|| config.report_dir());

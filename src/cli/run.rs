@@ -31,21 +31,22 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
     let client = build_client(config, &creds)?;
     let route = client.route();
     let metrics = Arc::new(Metrics::default());
-    let reporter = Reporter::new(
-        &config.report,
-        config.report_dir(),
-        Store::open(path, busy)?,
-        Some(client.clone()),
-        config.poll.max_requests_per_second,
-        sink_names.clone(),
-    )?;
     let poller = Poller::new(
         &config.poll,
         path,
         busy,
-        client,
+        client.clone(),
         sink_names.clone(),
         metrics.clone(),
+    )?;
+    // The re-check's confirms share the poller's rate limit and pauses.
+    let reporter = Reporter::new(
+        &config.report,
+        config.report_dir(),
+        Store::open(path, busy)?,
+        Some(client),
+        poller.throttle(),
+        sink_names.clone(),
     )?;
     let deliverer = Deliverer::new(
         Store::open(path, busy)?,
@@ -114,7 +115,9 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
             result = first_attempts_made(config, &sink_names, &shutdown).await;
         }
         if let Some(task) = nightly {
-            // The loop returns at shutdown, after finishing the report in progress.
+            // The poller has stopped, on a signal or on an error: the report loop stops too
+            // (waiting for it without cancelling would hang for ever after an error).
+            shutdown.cancel();
             let _ = task.await;
         }
         stop_delivery.cancel();

@@ -16,7 +16,7 @@ pub struct ReportConfig {
     pub time_zone: String,
     /// Relative paths are taken from the database's directory.
     pub output_dir: PathBuf,
-    /// Timeouts resolved within this many days are re-confirmed before each report.
+    /// Timeouts resolved within this many days are re-confirmed after each nightly report.
     pub recheck_days: u32,
     /// Confirm attempts older than this are deleted after each report.
     pub attempt_retention: HumanDuration,

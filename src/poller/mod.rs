@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use throttle::{Pause, RateLimiter};
+use throttle::Throttle;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -108,7 +108,10 @@ impl Reloader {
     /// Applies the reloadable keys of `cfg` (already validated) at once.
     pub fn apply(&self, cfg: &PollConfig) {
         *self.ctx.live.write().unwrap_or_else(|p| p.into_inner()) = Live::from_config(cfg);
-        self.ctx.limiter.set_rate(cfg.max_requests_per_second);
+        self.ctx
+            .throttle
+            .limiter
+            .set_rate(cfg.max_requests_per_second);
     }
 }
 
@@ -119,8 +122,7 @@ struct Context {
     /// The settings a SIGHUP may change while running (see [`Poller::reloader`]).
     live: std::sync::RwLock<Live>,
     client: LigdicashClient,
-    limiter: RateLimiter,
-    pause: Pause,
+    throttle: Arc<Throttle>,
     incidents: Incidents,
     metrics: Arc<Metrics>,
     /// Outbox sinks every new event is addressed to.
@@ -158,8 +160,7 @@ impl Poller {
                 cfg: cfg.clone(),
                 live: std::sync::RwLock::new(Live::from_config(cfg)),
                 client,
-                limiter: RateLimiter::per_second(cfg.max_requests_per_second),
-                pause: Pause::default(),
+                throttle: Arc::new(Throttle::per_second(cfg.max_requests_per_second)),
                 incidents: Incidents::default(),
                 metrics,
                 sinks: Arc::new(sinks),
@@ -168,6 +169,12 @@ impl Poller {
             reader: Arc::new(Mutex::new(reader)),
             writer,
         })
+    }
+
+    /// The rate limit and pause of this poller's confirms, for other callers of confirm
+    /// in the process (the nightly re-check) to share.
+    pub fn throttle(&self) -> Arc<Throttle> {
+        self.ctx.throttle.clone()
     }
 
     /// A handle that applies new settings to this poller while it runs (SIGHUP).
@@ -258,7 +265,7 @@ impl Dispatcher {
             let first_delay = ms(first_delay);
             self.ctx.metrics.beat();
             self.reap();
-            if let Some(wait) = self.ctx.pause.remaining() {
+            if let Some(wait) = self.ctx.throttle.pause.remaining() {
                 // In slices, so the heartbeat shows a paused loop is still alive.
                 tokio::select! {
                     _ = tokio::time::sleep(wait.min(scan)) => {}
@@ -371,15 +378,15 @@ async fn worker(
     while let Some(payment) = queue.next(&stop).await {
         ctx.metrics.beat();
         // While paused, queued jobs go back at once rather than one per rate-limit slot.
-        if ctx.pause.remaining().is_none() {
+        if ctx.throttle.pause.remaining().is_none() {
             tokio::select! {
-                _ = ctx.limiter.acquire() => {}
+                _ = ctx.throttle.limiter.acquire() => {}
                 _ = stop.cancelled() => return,
             }
         }
         // The call's time in the attempt log is when the limiter let it go.
         let granted_at = now_ms();
-        if ctx.pause.remaining().is_some() {
+        if ctx.throttle.pause.remaining().is_some() {
             let _ = done.send(payment.id);
             continue;
         }
@@ -448,7 +455,10 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified, sent_at: Millis) {
     match c {
         Classified::AuthFailed { detail } => {
             let live = ctx.live();
-            let (pause, new) = ctx.pause.auth_failed(live.auth_initial, live.auth_max);
+            let (pause, new) = ctx
+                .throttle
+                .pause
+                .auth_failed(live.auth_initial, live.auth_max);
             ctx.metrics.set_auth_failing(true);
             if new {
                 record_auth_incident(ctx, detail);
@@ -466,11 +476,11 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified, sent_at: Millis) {
         } => {
             ctx.incidents.failed(class.as_str(), detail, now_ms());
             if let Some(wait) = retry_after.filter(|_| c.label() == "rate_limited") {
-                ctx.pause.hold_for(wait);
+                ctx.throttle.pause.hold_for(wait);
             }
         }
         _ => {
-            if ctx.pause.auth_ok() {
+            if ctx.throttle.pause.auth_ok() {
                 ctx.metrics.set_auth_failing(false);
                 tracing::info!("LigdiCash accepts our credentials again: polling resumed");
             }
@@ -647,8 +657,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let poller = poller(dir.path(), 0.001);
         let (mut d, mut out) = dispatcher(&poller);
-        d.ctx.limiter.acquire().await;
-        d.ctx.pause.hold_for(Duration::from_secs(3600));
+        d.ctx.throttle.limiter.acquire().await;
+        d.ctx.throttle.pause.hold_for(Duration::from_secs(3600));
         d.queue.push_all((1..=5).map(job).collect());
         d.spawn_worker();
         let mut back = Vec::new();

@@ -57,6 +57,38 @@ impl RateLimiter {
     }
 }
 
+/// The rate limit and the pause every confirm call of the process obeys: the poller's and
+/// the nightly re-check's alike, so together they never exceed `max_requests_per_second`
+/// and both stop for a 429's `Retry-After` or refused credentials.
+#[derive(Debug)]
+pub struct Throttle {
+    pub limiter: RateLimiter,
+    pub pause: Pause,
+}
+
+impl Throttle {
+    pub fn per_second(rate: f64) -> Self {
+        Self {
+            limiter: RateLimiter::per_second(rate),
+            pause: Pause::default(),
+        }
+    }
+
+    /// Waits out any pause, then for a rate-limit slot; again if a pause began meanwhile.
+    pub async fn wait_turn(&self) {
+        loop {
+            if let Some(wait) = self.pause.remaining() {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            self.limiter.acquire().await;
+            if self.pause.remaining().is_none() {
+                return;
+            }
+        }
+    }
+}
+
 /// A process-wide pause of all polling.
 #[derive(Debug, Default)]
 pub struct Pause {
@@ -134,6 +166,29 @@ mod tests {
         assert_eq!(late.elapsed(), Duration::ZERO, "the slot was free");
         limiter.acquire().await;
         assert_eq!(late.elapsed(), Duration::from_millis(200));
+    }
+
+    /// The re-check's turns come out of the same budget as the poller's, and wait out the
+    /// pause a 429 or refused credentials started.
+    #[tokio::test(start_paused = true)]
+    async fn a_shared_throttle_waits_out_pauses_and_keeps_one_budget() {
+        let throttle = std::sync::Arc::new(Throttle::per_second(5.0));
+        let start = Instant::now();
+        throttle.pause.hold_for(Duration::from_secs(3));
+        throttle.wait_turn().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+        let other = throttle.clone();
+        let poller = tokio::spawn(async move {
+            for _ in 0..5 {
+                other.limiter.acquire().await;
+            }
+        });
+        for _ in 0..5 {
+            throttle.wait_turn().await;
+        }
+        poller.await.unwrap();
+        // Eleven slots in all at 5 per second: ten gaps of 200 ms after the pause.
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
     }
 
     #[tokio::test(start_paused = true)]

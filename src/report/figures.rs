@@ -224,7 +224,7 @@ pub fn summarise(
             .map(|p| {
                 row(
                     p,
-                    "re-checked before each nightly report; cancel the order or ask the customer",
+                    "re-checked after each nightly report; cancel the order or ask the customer",
                 )
             })
             .collect(),

@@ -15,7 +15,7 @@ use crate::config::{ConfigError, ReportConfig};
 use crate::ligdicash::{Classified, LigdicashClient, classify};
 use crate::poller::attempt_record;
 use crate::poller::decide::verify;
-use crate::poller::throttle::RateLimiter;
+use crate::poller::throttle::Throttle;
 use crate::store::payments::Change;
 use crate::store::reports::Recheck;
 use crate::store::{Store, StoreError, blocking};
@@ -55,19 +55,20 @@ pub struct Reporter {
     cron: croner::Cron,
     store: Arc<Mutex<Store>>,
     client: Option<LigdicashClient>,
-    limiter: RateLimiter,
+    throttle: Arc<Throttle>,
     sinks: Arc<Vec<String>>,
 }
 
 impl Reporter {
-    /// `client` is needed only for re-checks; without it they are skipped.
+    /// `client` is needed only for re-checks; without it they are skipped. `throttle` is
+    /// the poller's when one runs in the process ([`crate::poller::Poller::throttle`]).
     /// `output_dir` is where scheduled reports go (see `Config::report_dir`).
     pub fn new(
         cfg: &ReportConfig,
         output_dir: PathBuf,
         store: Store,
         client: Option<LigdicashClient>,
-        max_requests_per_second: f64,
+        throttle: Arc<Throttle>,
         sinks: Vec<String>,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
@@ -77,7 +78,7 @@ impl Reporter {
             output_dir,
             store: Arc::new(Mutex::new(store)),
             client,
-            limiter: RateLimiter::per_second(max_requests_per_second),
+            throttle,
             sinks: Arc::new(sinks),
         })
     }
@@ -95,10 +96,19 @@ impl Reporter {
         };
         let since = now_ms() - i64::from(self.cfg.recheck_days) * 86_400_000;
         for p in blocking(&self.store, move |s| s.timeouts_since(since)).await? {
-            self.limiter.acquire().await;
+            self.throttle.wait_turn().await;
             let at = now_ms();
             let timed = client.confirm(&p.token).await;
             let classified = classify(&timed.exchange);
+            let refused = matches!(classified, Classified::AuthFailed { .. });
+            if let Classified::Transient {
+                retry_after: Some(wait),
+                ..
+            } = &classified
+                && classified.label() == "rate_limited"
+            {
+                self.throttle.pause.hold_for(*wait);
+            }
             let (verdict, reason) = match &classified {
                 Classified::Completed(a) => match verify(&p, a) {
                     Ok(()) => (Recheck::LateCompleted, None),
@@ -119,6 +129,13 @@ impl Reporter {
             })
             .await?;
             summary.checked += 1;
+            if refused {
+                // Every further call would be refused too: the rest wait for the next pass.
+                tracing::warn!(
+                    "re-check stopped: LigdiCash refuses our credentials (see the poller's error)"
+                );
+                break;
+            }
             if changed {
                 tracing::info!(%token, ?verdict, "re-check of a timeout changed its status");
                 match verdict {
@@ -231,11 +248,18 @@ impl Reporter {
     }
 
     /// The scheduled loop: catch up now, then at every cron firing, until `shutdown`.
-    /// A failed run is logged and retried at the next firing (or in a minute).
+    /// A failed run is logged and retried at the next firing (or in a minute). Shutdown
+    /// abandons a run in progress: files are replaced atomically and a day counts as done
+    /// only once recorded, so an interrupted day is simply produced at the next start.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            if let Err(e) = self.catch_up().await {
-                tracing::error!(error = %e, "nightly report failed; will retry");
+            tokio::select! {
+                result = self.catch_up() => {
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "nightly report failed; will retry");
+                    }
+                }
+                _ = shutdown.cancelled() => return,
             }
             let now = chrono::Utc::now().with_timezone(&self.tz);
             let wait = self

@@ -392,3 +392,23 @@ async fn sighup_applies_poll_settings_live_and_names_those_needing_a_restart() {
         "{log}"
     );
 }
+
+/// A database error stops the daemon with exit code 4, nightly reports enabled or not: the
+/// report loop is stopped with the poller, not waited for.
+#[tokio::test]
+async fn a_database_error_ends_the_daemon_with_code_4_even_with_reports_enabled() {
+    let mut env = TestEnv::start().await;
+    env.config.report.enabled = true;
+    env.write_config();
+    env.invoice(Outcome::Completed, 100, "ORD-1").await;
+    let child = env.spawn(&["run"]);
+    eventually(Duration::from_secs(10), || env.calls("completed") >= 1).await;
+    env.shop_connection()
+        .execute_batch("DROP TABLE confirm_attempts; DROP TABLE payments;")
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the daemon must stop by itself")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
