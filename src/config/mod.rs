@@ -238,17 +238,32 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses TOML text; the error is one line naming the line, its text and the problem.
+    /// Parses TOML text; the error is one line naming the line, its key and the problem,
+    /// never a value: a mistyped `api_tokn = "..."` must not print the token.
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| {
             let message = e.message().trim().replace('\n', " ");
-            match e.span() {
-                Some(span) => {
-                    let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    let line = text.lines().nth(line_no - 1).unwrap_or_default().trim();
-                    format!("line {line_no} `{line}`: {message}")
+            let Some(span) = e.span() else {
+                return message;
+            };
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or_default().trim();
+            match line.split_once('=') {
+                Some((key, _)) => {
+                    let key = key.trim();
+                    let lower = key.to_ascii_lowercase();
+                    let secret = ["key", "token", "secret", "password"]
+                        .iter()
+                        .any(|word| lower.contains(word));
+                    let message = if secret {
+                        without_values(&message)
+                    } else {
+                        message
+                    };
+                    format!("line {line_no} `{key} = …`: {message}")
                 }
-                None => message,
+                None if line.starts_with('[') => format!("line {line_no} `{line}`: {message}"),
+                None => format!("line {line_no}: {}", without_values(&message)),
             }
         })
     }
@@ -334,6 +349,18 @@ impl Config {
     }
 }
 
+/// A parse error's message without the values it quotes (serde says ``invalid type:
+/// string "t-123", expected ...``), keeping what names keys (``unknown field `x` ``).
+fn without_values(message: &str) -> String {
+    if message.starts_with("unknown field") || message.starts_with("missing field") {
+        return message.to_owned();
+    }
+    match message.split_once(", expected") {
+        Some((_, expected)) => format!("invalid value (not shown), expected{expected}"),
+        None => "invalid value (not shown)".to_owned(),
+    }
+}
+
 /// Plain http is tolerated only where it cannot leave the machine.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -390,6 +417,23 @@ mod tests {
         let mut expected = toml::Value::try_from(Config::default()).unwrap();
         expected["database"]["path"] = "/var/lib/ligdicash-reconciler/reconciler.db".into();
         assert_eq!(toml::Value::try_from(&c).unwrap(), expected);
+    }
+
+    /// A mistyped or mistyped-value credential line names the line and key, never the value.
+    #[test]
+    fn parse_errors_never_show_a_credential() {
+        for (text, key) in [
+            ("[ligdicash]\napi_tokn = \"t-SECRET-3\"\n", "api_tokn"),
+            ("[ligdicash]\napi_key = 123456789\n", "api_key"),
+            ("[ligdicash]\napi_token = [\"t-SECRET-3\"]\n", "api_token"),
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.contains("line 2") && err.contains(key), "{err}");
+            assert!(
+                !err.contains("SECRET") && !err.contains("123456789"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
