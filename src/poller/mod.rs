@@ -58,6 +58,10 @@ pub enum PollerError {
     Task(String),
 }
 
+/// How often a legitimately waiting poller (idle, or rate-limited) beats its heartbeat;
+/// well under any sensible watchdog interval.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// Poll settings that can change while running: they are read afresh for every decision.
 #[derive(Debug, Clone, Copy)]
 struct Live {
@@ -336,15 +340,24 @@ impl Dispatcher {
         ));
     }
 
-    /// Sleeps until the next due time, the next scan, an outcome landing, or shutdown.
+    /// Sleeps until the next due time, the next scan, an outcome landing, or shutdown,
+    /// beating the heartbeat every [`HEARTBEAT`]: a long `scan_interval` is not a stall.
     async fn idle(&mut self, now: Millis, shutdown: &CancellationToken) -> Result<(), PollerError> {
         let next = with_store(&self.reader, move |s| s.next_due_after(now)).await?;
         let scan = ms(self.ctx.live().scan);
         let wait = next.map_or(scan, |t| (t - now).min(scan)).max(1);
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-            Some(id) = self.done_rx.recv() => { self.in_flight.remove(&id); }
-            _ = shutdown.cancelled() => {}
+        let until = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.min(tokio::time::Instant::now() + HEARTBEAT)) => {
+                    if tokio::time::Instant::now() >= until {
+                        break;
+                    }
+                    self.ctx.metrics.beat();
+                }
+                Some(id) = self.done_rx.recv() => { self.in_flight.remove(&id); break; }
+                _ = shutdown.cancelled() => break,
+            }
         }
         Ok(())
     }
@@ -378,11 +391,8 @@ async fn worker(
     while let Some(payment) = queue.next(&stop).await {
         ctx.metrics.beat();
         // While paused, queued jobs go back at once rather than one per rate-limit slot.
-        if ctx.throttle.pause.remaining().is_none() {
-            tokio::select! {
-                _ = ctx.throttle.limiter.acquire() => {}
-                _ = stop.cancelled() => return,
-            }
+        if ctx.throttle.pause.remaining().is_none() && !acquire_slot(&ctx, &stop).await {
+            return;
         }
         // The call's time in the attempt log is when the limiter let it go.
         let granted_at = now_ms();
@@ -391,6 +401,22 @@ async fn worker(
             continue;
         }
         confirm_one(&ctx, payment, granted_at, &out).await;
+    }
+}
+
+/// Waits for a rate-limit slot, beating the heartbeat every [`HEARTBEAT`] meanwhile (a low
+/// `max_requests_per_second` is not a stall); false if `stop` came first.
+async fn acquire_slot(ctx: &Context, stop: &CancellationToken) -> bool {
+    let acquire = ctx.throttle.limiter.acquire();
+    tokio::pin!(acquire);
+    loop {
+        // Biased: at high rates the slot is free at once and no timer is ever armed.
+        tokio::select! {
+            biased;
+            _ = &mut acquire => return true,
+            _ = stop.cancelled() => return false,
+            _ = tokio::time::sleep(HEARTBEAT) => ctx.metrics.beat(),
+        }
     }
 }
 

@@ -412,3 +412,33 @@ async fn a_database_error_ends_the_daemon_with_code_4_even_with_reports_enabled(
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 }
+
+/// An idle daemon with a long `scan_interval` is alive, not stuck: the watchdog keeps
+/// being pinged between scans.
+#[tokio::test]
+async fn a_long_scan_interval_keeps_the_watchdog_fed() {
+    let mut env = TestEnv::start().await;
+    env.config.poll.scan_interval = HumanDuration::secs(5);
+    env.write_config();
+    let (socket, rx) = listen_notify(env.dir.path());
+    let child = env
+        .cmd(&["run"])
+        .env("NOTIFY_SOCKET", &socket)
+        .env("WATCHDOG_USEC", "1500000")
+        .spawn()
+        .unwrap();
+    let (_, first) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first, "READY=1");
+    let until = Instant::now() + Duration::from_secs(4);
+    let mut pings = 0;
+    while Instant::now() < until {
+        if let Ok((_, msg)) = rx.recv_timeout(Duration::from_millis(200))
+            && msg == "WATCHDOG=1"
+        {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 4, "{pings} watchdog pings in 4 s at 750 ms");
+    terminate(&child);
+    assert_ok(&child.wait_with_output().await.unwrap());
+}
