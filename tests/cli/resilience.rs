@@ -314,7 +314,9 @@ async fn fault_matrix() {
         .unwrap()
         .port();
     env.config.http.listen = format!("127.0.0.1:{port}");
-    env.config.ligdicash.request_timeout = HumanDuration::millis(400);
+    // Long enough that only the hang fault times out: at 400 ms a loaded machine once made
+    // the debug-build sandbox miss it during the HTML phase, a second `timeout` incident.
+    env.config.ligdicash.request_timeout = HumanDuration::millis(1500);
     env.write_config();
     let all = |f: fn(&mut Faults)| {
         let mut faults = Faults::default();
