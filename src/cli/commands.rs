@@ -256,9 +256,14 @@ fn migrate(config: &Config) -> Result<(), Failure> {
 
 fn check_config(config: &Config) -> Result<(), Failure> {
     let creds = Credentials::load(&config.ligdicash, &process_env)?;
+    // Built as `run` builds them: a missing or malformed webhook secret fails here too.
+    let sinks = crate::events::sinks::Sink::from_config(&config.events, &process_env)?;
     println!("# configuration is valid");
     println!("# api key: from {}", creds.api_key_source);
     println!("# api token: from {}", creds.api_token_source);
+    for sink in &sinks {
+        println!("# event sink: {}", sink.name());
+    }
     print!("{}", config.to_redacted_toml());
     Ok(())
 }

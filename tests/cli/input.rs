@@ -87,6 +87,11 @@ async fn bad_configuration_exits_3_naming_the_problem_and_creates_nothing() {
             "min_interval",
         ),
         ("[ligdicash]\nconfirm_style = \"query\"\n", "confirm_style"),
+        // check-config reads the webhook secrets as run does.
+        (
+            "[[events.webhooks]]\nurl = \"https://hooks.example/x\"\nsecret_env = \"UNSET_HOOK_SECRET\"\n",
+            "UNSET_HOOK_SECRET",
+        ),
     ];
     for (text, needle) in cases {
         std::fs::write(&env.config_path, format!("{base}{text}")).unwrap();
