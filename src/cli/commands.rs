@@ -31,11 +31,16 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         other => other,
     };
     let mut config = Config::load(cli.config.as_deref())?;
-    if let Some(path) = cli.database {
-        config.database.path = path;
+    if let Some(path) = &cli.database {
+        config.database.path = path.clone();
     }
     match command {
-        Command::Run { until_idle } => super::run::run(&config, cli.config.clone(), until_idle),
+        Command::Run { until_idle } => super::run::run(
+            &config,
+            cli.config.clone(),
+            cli.database.clone(),
+            until_idle,
+        ),
         Command::Enqueue {
             token,
             transaction_id,

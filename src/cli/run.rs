@@ -21,7 +21,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> Result<(), Failure> {
+/// `database_override` is `--database`, which a SIGHUP re-read of the file must keep.
+pub fn run(
+    config: &Config,
+    config_path: Option<PathBuf>,
+    database_override: Option<PathBuf>,
+    until_idle: bool,
+) -> Result<(), Failure> {
     let creds = Credentials::load(&config.ligdicash, &process_env)?;
     let sinks = Sink::from_config(&config.events, &process_env)?;
     let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
@@ -64,7 +70,12 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
         let shutdown = CancellationToken::new();
         let (reloader, running) = (poller.reloader(), Mutex::new(config.clone()));
         tokio::spawn(stop_on_signal_or_reload(shutdown.clone(), move || {
-            reload(config_path.as_deref(), &running, &reloader)
+            reload(
+                config_path.as_deref(),
+                database_override.as_deref(),
+                &running,
+                &reloader,
+            )
         }));
         let listener = match http_addr {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -134,27 +145,86 @@ pub fn run(config: &Config, config_path: Option<PathBuf>, until_idle: bool) -> R
 /// SIGHUP: re-reads the configuration file; applies the `[poll]` settings that are safe to
 /// change while running (schedule, rate, timeouts of the rule) and names the changed keys
 /// that need a restart. An invalid file changes nothing.
-fn reload(path: Option<&Path>, running: &Mutex<Config>, reloader: &crate::poller::Reloader) {
+fn reload(
+    path: Option<&Path>,
+    database_override: Option<&Path>,
+    running: &Mutex<Config>,
+    reloader: &crate::poller::Reloader,
+) {
     let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
-    let new = match Config::load(path) {
+    let mut new = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "SIGHUP: configuration is invalid; keeping the running one");
             return;
         }
     };
-    let changed = changed_keys(&running, &new);
-    let (live, restart): (Vec<&String>, Vec<&String>) = changed.iter().partition(|k| {
-        k.strip_prefix("poll.")
-            .is_some_and(|key| crate::poller::RELOADABLE.contains(&key))
-    });
-    reloader.apply(&new.poll);
-    running.poll = new.poll;
+    if let Some(db) = database_override {
+        new.database.path = db.to_owned();
+    }
+    let plan = match plan_reload(&running, &new) {
+        Ok(plan) => plan,
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: the new [poll] settings are invalid with the running configuration (base_url changes need a restart); keeping the running ones");
+            return;
+        }
+    };
+    reloader.apply(&plan.poll);
+    // Only what went live: a key needing a restart is listed again at the next reload.
+    running.poll = plan.poll;
+    let (live, restart) = (plan.live, plan.restart);
     tracing::info!(
         applied = ?live,
         needs_restart = ?restart,
         "SIGHUP: configuration is valid; reloadable settings applied"
     );
+}
+
+/// What a reload does: the `[poll]` section to run with, and the changed keys that went
+/// live or need a restart.
+#[derive(Debug)]
+struct ReloadPlan {
+    poll: crate::config::PollConfig,
+    live: Vec<String>,
+    restart: Vec<String>,
+}
+
+/// Plans a reload of `new` (already valid on its own) into `running`. The reloadable keys
+/// go live alongside everything else as it runs, so they are validated with the running
+/// `base_url`, not the file's: a new base_url waits for a restart.
+fn plan_reload(running: &Config, new: &Config) -> Result<ReloadPlan, crate::config::ConfigError> {
+    let mut applied = running.clone();
+    applied.poll = reloadable_merged(&running.poll, &new.poll);
+    applied.validate()?;
+    let (live, restart) = changed_keys(running, new).into_iter().partition(|k| {
+        k.strip_prefix("poll.")
+            .is_some_and(|key| crate::poller::RELOADABLE.contains(&key))
+    });
+    Ok(ReloadPlan {
+        poll: applied.poll,
+        live,
+        restart,
+    })
+}
+
+/// `running` with the reloadable keys of `new`; the others stay as the process started.
+fn reloadable_merged(
+    running: &crate::config::PollConfig,
+    new: &crate::config::PollConfig,
+) -> crate::config::PollConfig {
+    let (Ok(toml::Value::Table(mut merged)), Ok(toml::Value::Table(fresh))) =
+        (toml::Value::try_from(running), toml::Value::try_from(new))
+    else {
+        return running.clone();
+    };
+    for key in crate::poller::RELOADABLE {
+        if let Some(value) = fresh.get(key) {
+            merged.insert(key.to_owned(), value.clone());
+        }
+    }
+    toml::Value::Table(merged)
+        .try_into()
+        .unwrap_or_else(|_| running.clone())
 }
 
 /// `section.key` names whose values differ (secrets are not part of the rendering).
@@ -195,4 +265,47 @@ async fn first_attempts_made(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HumanDuration;
+
+    fn production() -> Config {
+        Config::default()
+    }
+
+    #[test]
+    fn a_reload_applies_reloadable_keys_and_keeps_the_others_listed() {
+        let running = production();
+        let mut new = running.clone();
+        new.poll.min_interval = HumanDuration::secs(5);
+        new.poll.concurrency = 32;
+        let plan = plan_reload(&running, &new).unwrap();
+        assert_eq!(plan.poll.min_interval, HumanDuration::secs(5));
+        assert_eq!(
+            plan.poll.concurrency, running.poll.concurrency,
+            "needs a restart"
+        );
+        assert_eq!(plan.live, ["poll.min_interval"]);
+        assert_eq!(plan.restart, ["poll.concurrency"]);
+        // Once applied, the pending restart is still named at the next reload.
+        let mut after = running.clone();
+        after.poll = plan.poll;
+        let again = plan_reload(&after, &new).unwrap();
+        assert_eq!(again.restart, ["poll.concurrency"]);
+    }
+
+    /// A file pointing at loopback may poll fast; the running production client may not.
+    #[test]
+    fn fast_polling_is_refused_while_the_running_base_url_is_not_loopback() {
+        let running = production();
+        let mut new = running.clone();
+        new.ligdicash.base_url = "http://127.0.0.1:9".into();
+        new.poll.min_interval = HumanDuration::millis(100);
+        new.validate().unwrap();
+        let err = plan_reload(&running, &new).unwrap_err().to_string();
+        assert!(err.contains("min_interval"), "{err}");
+    }
 }
