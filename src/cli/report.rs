@@ -52,6 +52,9 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
             "--format: unknown format {bad:?} (json, csv, html)"
         )));
     }
+    // Arguments first: a bad date must not open (or create) the database.
+    let today = day::date_of(now_ms(), config.report.zone()?);
+    let days = days(&req, today)?;
     let client = if req.recheck_only {
         let creds = Credentials::load(&config.ligdicash, &process_env)?;
         Some(build_client(config, &creds)?)
@@ -68,8 +71,6 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
         sinks,
     )?;
     let out = req.out.clone().unwrap_or_else(|| config.report_dir());
-    let today = day::date_of(now_ms(), reporter.zone());
-    let days = days(&req, today)?;
     runtime()?.block_on(async {
         if req.recheck_only {
             let s = reporter

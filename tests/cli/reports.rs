@@ -321,6 +321,11 @@ async fn bad_report_arguments_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
+    // Arguments are checked before the database is opened: a bad date creates nothing.
+    assert!(
+        !env.db.exists(),
+        "a refused report must not create the database"
+    );
 }
 
 /// A re-check that gets no answer changes nothing but leaves its attempt, with the error,
