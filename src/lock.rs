@@ -47,7 +47,8 @@ impl InstanceLock {
         // lock needs no write access, only the PID note does.
         let mut file = match opened {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                File::open(&path).map_err(io)?
+                // No lock file to fall back on: the directory's refusal is the error.
+                File::open(&path).map_err(|_| io(e))?
             }
             other => other.map_err(io)?,
         };

@@ -34,6 +34,7 @@ pub fn run(
     let http_addr = config.http.addr()?;
     let _lock = InstanceLock::acquire(&config.database.path)?;
     let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
+    adopt_legacy_sink_names(config, &mut Store::open(path, busy)?)?;
     let client = build_client(config, &creds)?;
     let route = client.route();
     let metrics = Arc::new(Metrics::default());
@@ -79,7 +80,8 @@ pub fn run(
         }));
         let listener = match http_addr {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                Failure::new(3, format!("http.listen: cannot listen on {addr}: {e}"))
+                // Exit 1, not 3: a port still held by a stopping process heals on restart.
+                Failure::new(1, format!("http.listen: cannot listen on {addr}: {e}"))
             })?),
             None => None,
         };
@@ -140,6 +142,22 @@ pub fn run(
         result.map_err(|e| Failure::new(4, e.to_string()))?;
         delivered.map_err(|e| Failure::new(4, e.to_string()))
     })
+}
+
+/// Webhooks were named by their whole URL (an access key included) before they were named
+/// by [`crate::config::WebhookConfig::sink_name`]: their deliveries follow the new name,
+/// so none is stranded and the key leaves the database.
+fn adopt_legacy_sink_names(config: &Config, store: &mut Store) -> Result<(), Failure> {
+    for hook in &config.events.webhooks {
+        let (legacy, name) = (format!("webhook:{}", hook.url), hook.sink_name());
+        if legacy != name {
+            let moved = store.rename_sink(&legacy, &name)?;
+            if moved > 0 {
+                tracing::info!(moved, sink = %name, "deliveries moved to the webhook's sink name");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// SIGHUP: re-reads the configuration file; applies the `[poll]` settings that are safe to

@@ -103,7 +103,12 @@ impl Sink {
             });
         }
         if let Some(argv) = &cfg.exec {
-            let mut scrub = vec![API_KEY_ENV.to_owned(), API_TOKEN_ENV.to_owned()];
+            // CREDENTIALS_DIRECTORY too: it points at systemd's copies of the key and token.
+            let mut scrub = vec![
+                API_KEY_ENV.to_owned(),
+                API_TOKEN_ENV.to_owned(),
+                "CREDENTIALS_DIRECTORY".to_owned(),
+            ];
             scrub.extend(cfg.webhooks.iter().filter_map(|h| h.secret_env.clone()));
             sinks.push(Sink::Exec {
                 argv: argv.clone(),

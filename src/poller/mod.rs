@@ -272,7 +272,7 @@ impl Dispatcher {
             if let Some(wait) = self.ctx.throttle.pause.remaining() {
                 // In slices, so the heartbeat shows a paused loop is still alive.
                 tokio::select! {
-                    _ = tokio::time::sleep(wait.min(scan)) => {}
+                    _ = tokio::time::sleep(wait.min(scan).min(HEARTBEAT)) => {}
                     _ = shutdown.cancelled() => break,
                 }
                 continue;
@@ -407,10 +407,13 @@ async fn worker(
 /// Waits for a rate-limit slot, beating the heartbeat every [`HEARTBEAT`] meanwhile (a low
 /// `max_requests_per_second` is not a stall); false if `stop` came first.
 async fn acquire_slot(ctx: &Context, stop: &CancellationToken) -> bool {
+    if ctx.throttle.limiter.try_acquire() {
+        return true;
+    }
     let acquire = ctx.throttle.limiter.acquire();
     tokio::pin!(acquire);
     loop {
-        // Biased: at high rates the slot is free at once and no timer is ever armed.
+        // Biased: a slot that comes free is taken before the heartbeat branch is polled.
         tokio::select! {
             biased;
             _ = &mut acquire => return true,

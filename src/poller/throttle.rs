@@ -33,6 +33,19 @@ impl RateLimiter {
     /// actually granted, not from when it was due: a timer that fires late (tokio's has
     /// millisecond resolution) then delays the next request instead of squeezing two
     /// requests closer than `1 / rate`, so no window of any length ever sees more.
+    /// Takes the slot if it is free now, without waiting (the common case at high rates).
+    pub fn try_acquire(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match state.1 {
+            Some(next) if next > now => false,
+            _ => {
+                state.1 = Some(now + state.0);
+                true
+            }
+        }
+    }
+
     pub async fn acquire(&self) {
         loop {
             let due = {

@@ -253,6 +253,15 @@ impl Store {
         Ok(id)
     }
 
+    /// Moves the deliveries of sink `old` to the name `new`: webhooks used to be named by
+    /// their whole URL, an access key included; their pending deliveries follow the new name.
+    pub fn rename_sink(&mut self, old: &str, new: &str) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE OR IGNORE event_deliveries SET sink = ?2 WHERE sink = ?1",
+            params![old, new],
+        )?)
+    }
+
     /// Deliveries due at `now` to the given sinks, oldest first. A delivery waits while an
     /// earlier event of the same payment is still pending for the same sink, so each
     /// receiver sees a payment's events in order.
@@ -461,5 +470,10 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].event_id, id);
         assert_eq!(store.due_deliveries(10, &old, 64).unwrap().len(), 64);
+        // Renamed (a webhook formerly named by its whole URL), they are due again.
+        let renamed = ["webhook:https://old.example/hook?…".to_owned()];
+        assert_eq!(store.rename_sink(&old[0], &renamed[0]).unwrap(), 300);
+        assert_eq!(store.due_deliveries(10, &renamed, 500).unwrap().len(), 300);
+        assert!(store.due_deliveries(10, &old, 64).unwrap().is_empty());
     }
 }

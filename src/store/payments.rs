@@ -132,6 +132,9 @@ pub const NEXT_DUE_SQL: &str = "SELECT next_poll_at FROM payments INDEXED BY pay
 pub const UNSCHEDULED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM payments \
     INDEXED BY payments_unscheduled WHERE status = 'pending' AND next_poll_at IS NULL)";
 
+/// How `last_error` of a row set aside as unreadable begins.
+const UNREADABLE_PREFIX: &str = "row cannot be read";
+
 /// How long a row that cannot be read is put off before it is read again.
 pub const UNREADABLE_RETRY_MS: Millis = 3_600_000;
 
@@ -325,7 +328,7 @@ impl Store {
                 params![
                     now + UNREADABLE_RETRY_MS,
                     now,
-                    format!("row cannot be read, correct it (see schema.sql): {error}"),
+                    format!("{UNREADABLE_PREFIX}, correct it (see schema.sql): {error}"),
                     id
                 ],
             )?;
@@ -343,12 +346,16 @@ impl Store {
             .optional()?)
     }
 
-    /// Whether any payment is still pending (scheduled or not).
+    /// Whether any payment is still pending (scheduled or not), leaving out rows set aside
+    /// as unreadable: `run --until-idle` must not wait an hour for a row only a human can fix.
     pub fn any_pending(&self) -> Result<bool, StoreError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending')")?
-            .query_row([], |r| r.get(0))?)
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
+                 AND (last_error IS NULL OR substr(last_error, 1, length(?1)) != ?1))",
+            )?
+            .query_row([UNREADABLE_PREFIX], |r| r.get(0))?)
     }
 
     /// Payments per status, every status present (zero when none).
