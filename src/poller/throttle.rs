@@ -29,35 +29,32 @@ impl RateLimiter {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = interval(rate);
     }
 
-    /// Waits for the next free slot. The next slot is counted from the moment this one is
-    /// actually granted, not from when it was due: a timer that fires late (tokio's has
-    /// millisecond resolution) then delays the next request instead of squeezing two
-    /// requests closer than `1 / rate`, so no window of any length ever sees more.
     /// Takes the slot if it is free now, without waiting (the common case at high rates).
     pub fn try_acquire(&self) -> bool {
+        self.take_slot().is_ok()
+    }
+
+    /// Takes the free slot, or says when the next one comes.
+    fn take_slot(&self) -> Result<(), Instant> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         match state.1 {
-            Some(next) if next > now => false,
+            Some(next) if next > now => Err(next),
             _ => {
                 state.1 = Some(now + state.0);
-                true
+                Ok(())
             }
         }
     }
 
+    /// Waits for the next free slot. The next slot is counted from the moment this one is
+    /// actually granted, not from when it was due: a timer that fires late (tokio's has
+    /// millisecond resolution) then delays the next request instead of squeezing two
+    /// requests closer than `1 / rate`, so no window of any length ever sees more.
     pub async fn acquire(&self) {
         loop {
-            let due = {
-                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
-                match state.1 {
-                    Some(next) if next > now => next,
-                    _ => {
-                        state.1 = Some(now + state.0);
-                        return;
-                    }
-                }
+            let Err(due) = self.take_slot() else {
+                return;
             };
             // tokio's timer has millisecond resolution: for a slot less than a millisecond
             // away (high rates), yielding beats sleeping a whole millisecond per request.

@@ -199,8 +199,9 @@ async fn a_day_s_figures_follow_the_shop_s_time_zone() {
     );
 }
 
-#[tokio::test]
-async fn missed_nights_are_caught_up_once_each_after_downtime() {
+/// A daemon set up for nightly UTC reports at midnight, migrated, whose last recorded
+/// report day was `days_ago` days before today. Returns it and today's date.
+async fn nightly_env(days_ago: u64) -> (TestEnv, NaiveDate) {
     let mut env = TestEnv::start().await;
     env.config.report.enabled = true;
     env.config.report.time_zone = "UTC".into();
@@ -208,14 +209,23 @@ async fn missed_nights_are_caught_up_once_each_after_downtime() {
     env.write_config();
     assert_ok(&env.run(&["migrate"]).await);
     let today = chrono::Utc::now().date_naive();
-    let day = |n: u64| today.checked_sub_days(Days::new(n)).unwrap();
-    // The daemon last reported three days ago, then was stopped across two nightly runs.
     env.shop_connection()
         .execute(
             "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, 0, '[]')",
-            [day(3).to_string()],
+            [today
+                .checked_sub_days(Days::new(days_ago))
+                .unwrap()
+                .to_string()],
         )
         .unwrap();
+    (env, today)
+}
+
+#[tokio::test]
+async fn missed_nights_are_caught_up_once_each_after_downtime() {
+    // The daemon last reported three days ago, then was stopped across two nightly runs.
+    let (env, today) = nightly_env(3).await;
+    let day = |n: u64| today.checked_sub_days(Days::new(n)).unwrap();
     env.run_until_idle().await;
     let reports = env.dir.path().join("reports");
     for n in [2, 1] {
@@ -375,13 +385,7 @@ async fn a_failed_re_check_keeps_the_timeout_and_logs_the_attempt_with_its_error
 /// pending at the end of yesterday) and today's late completion.
 #[tokio::test]
 async fn the_nightly_re_check_does_not_rewrite_the_day_being_reported() {
-    let mut env = TestEnv::start().await;
-    env.config.report.enabled = true;
-    env.config.report.time_zone = "UTC".into();
-    env.config.report.schedule = "0 0 * * *".into();
-    env.write_config();
-    assert_ok(&env.run(&["migrate"]).await);
-    let today = chrono::Utc::now().date_naive();
+    let (env, today) = nightly_env(2).await;
     let yesterday = today.checked_sub_days(Days::new(1)).unwrap();
     let noon = |h: u32| {
         yesterday
@@ -406,11 +410,6 @@ async fn the_nightly_re_check_does_not_rewrite_the_day_being_reported() {
         rusqlite::params![token, noon(10), noon(12)],
     )
     .unwrap();
-    shop.execute(
-        "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, 0, '[]')",
-        [today.checked_sub_days(Days::new(2)).unwrap().to_string()],
-    )
-    .unwrap();
 
     env.run_until_idle().await;
     assert_eq!(env.show(&token).await["status"], "completed", "re-checked");
@@ -431,19 +430,8 @@ async fn the_nightly_re_check_does_not_rewrite_the_day_being_reported() {
 /// `report.generated` event commits with the day's `report_runs` row.
 #[tokio::test]
 async fn a_report_day_is_announced_once_even_when_recording_it_failed() {
-    let mut env = TestEnv::start().await;
-    env.config.report.enabled = true;
-    env.config.report.time_zone = "UTC".into();
-    env.config.report.schedule = "0 0 * * *".into();
-    env.write_config();
-    assert_ok(&env.run(&["migrate"]).await);
-    let today = chrono::Utc::now().date_naive();
+    let (env, _) = nightly_env(2).await;
     let shop = env.shop_connection();
-    shop.execute(
-        "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, 0, '[]')",
-        [today.checked_sub_days(Days::new(2)).unwrap().to_string()],
-    )
-    .unwrap();
     // Recording the run fails once (as a full disk would), after the files are written.
     shop.execute_batch(
         "CREATE TRIGGER fail_runs BEFORE INSERT ON report_runs \
