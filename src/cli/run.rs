@@ -34,7 +34,8 @@ pub fn run(
     let http_addr = config.http.addr()?;
     let _lock = InstanceLock::acquire(&config.database.path)?;
     let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
-    adopt_legacy_sink_names(config, &mut Store::open(path, busy)?)?;
+    let mut report_store = Store::open(path, busy)?;
+    adopt_legacy_sink_names(config, &mut report_store)?;
     let client = build_client(config, &creds)?;
     let route = client.route();
     let metrics = Arc::new(Metrics::default());
@@ -50,7 +51,7 @@ pub fn run(
     let reporter = Reporter::new(
         &config.report,
         config.report_dir(),
-        Store::open(path, busy)?,
+        report_store,
         Some(client),
         poller.throttle(),
         sink_names.clone(),

@@ -84,6 +84,16 @@ impl ErrorClass {
 
 impl Classified {
     /// Stable outcome label for the attempt log.
+    /// The error the attempt log keeps for a call that got no usable answer; `None` for
+    /// an answer. One wording for the poller and the nightly re-check.
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            Self::AuthFailed { detail } | Self::Transient { detail, .. } => Some(detail.clone()),
+            Self::NotFound => Some("invoice not found (Code02)".to_owned()),
+            _ => None,
+        }
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             Self::Completed(_) => "completed",

@@ -88,20 +88,16 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
                 );
                 finalize(Status::InvalidToken, Some(reason))
             } else {
-                later(0, streak, Some("invoice not found (Code02)".into()))
+                later(0, streak, c.failure())
             }
         }
-        Classified::AuthFailed { detail } => Decision {
+        Classified::AuthFailed { .. } => Decision {
             change: Change::Untouched,
-            error: Some(detail.clone()),
+            error: c.failure(),
         },
-        Classified::Transient {
-            detail,
-            retry_after,
-            ..
-        } => {
+        Classified::Transient { retry_after, .. } => {
             let wait = retry_after.map_or(0, ms);
-            later(wait, p.not_found_streak, Some(detail.clone()))
+            later(wait, p.not_found_streak, c.failure())
         }
     }
 }

@@ -498,15 +498,9 @@ fn observe(ctx: &Context, p: &DuePayment, c: &Classified, sent_at: Millis) {
                 );
             }
         }
-        Classified::Transient {
-            class,
-            detail,
-            retry_after,
-        } => {
+        Classified::Transient { class, detail, .. } => {
             ctx.incidents.failed(class.as_str(), detail, now_ms());
-            if let Some(wait) = retry_after.filter(|_| c.label() == "rate_limited") {
-                ctx.throttle.pause.hold_for(wait);
-            }
+            ctx.throttle.note_rate_limit(c);
         }
         _ => {
             if ctx.throttle.pause.auth_ok() {

@@ -1,6 +1,7 @@
 //! Global brakes on confirm traffic: a request-rate limiter and a pause that stops all
 //! polling (credentials refused, or LigdiCash answered 429).
 
+use crate::ligdicash::{Classified, ErrorClass};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -81,6 +82,18 @@ impl Throttle {
         Self {
             limiter: RateLimiter::per_second(rate),
             pause: Pause::default(),
+        }
+    }
+
+    /// A 429's `Retry-After` holds back every confirm of the process, whoever got it.
+    pub fn note_rate_limit(&self, c: &Classified) {
+        if let Classified::Transient {
+            class: ErrorClass::RateLimited,
+            retry_after: Some(wait),
+            ..
+        } = c
+        {
+            self.pause.hold_for(*wait);
         }
     }
 
@@ -199,6 +212,23 @@ mod tests {
         poller.await.unwrap();
         // Eleven slots in all at 5 per second: ten gaps of 200 ms after the pause.
         assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
+
+    /// Only a 429 with `Retry-After` pauses; other failures leave the pace alone.
+    #[tokio::test(start_paused = true)]
+    async fn a_429_with_retry_after_pauses_every_caller() {
+        let throttle = Throttle::per_second(5.0);
+        let transient = |class, retry_after| Classified::Transient {
+            class,
+            detail: String::new(),
+            retry_after,
+        };
+        let wait = Some(Duration::from_secs(2));
+        throttle.note_rate_limit(&transient(ErrorClass::Http5xx, wait));
+        throttle.note_rate_limit(&transient(ErrorClass::RateLimited, None));
+        assert_eq!(throttle.pause.remaining(), None);
+        throttle.note_rate_limit(&transient(ErrorClass::RateLimited, wait));
+        assert_eq!(throttle.pause.remaining(), wait);
     }
 
     #[tokio::test(start_paused = true)]

@@ -36,17 +36,6 @@ pub struct RecheckSummary {
     pub notcompleted: usize,
 }
 
-/// The attempt log's error for a re-check that got no usable answer, as the poller keeps it.
-fn recheck_error(c: &Classified) -> Option<String> {
-    match c {
-        Classified::AuthFailed { detail } | Classified::Transient { detail, .. } => {
-            Some(detail.clone())
-        }
-        Classified::NotFound => Some("invoice not found (Code02)".to_owned()),
-        _ => None,
-    }
-}
-
 /// Produces reports for one database.
 pub struct Reporter {
     cfg: ReportConfig,
@@ -101,14 +90,7 @@ impl Reporter {
             let timed = client.confirm(&p.token).await;
             let classified = classify(&timed.exchange);
             let refused = matches!(classified, Classified::AuthFailed { .. });
-            if let Classified::Transient {
-                retry_after: Some(wait),
-                ..
-            } = &classified
-                && classified.label() == "rate_limited"
-            {
-                self.throttle.pause.hold_for(*wait);
-            }
+            self.throttle.note_rate_limit(&classified);
             let (verdict, reason) = match &classified {
                 Classified::Completed(a) => match verify(&p, a) {
                     Ok(()) => (Recheck::LateCompleted, None),
@@ -120,7 +102,7 @@ impl Reporter {
                 ),
                 _ => (Recheck::Unchanged, None),
             };
-            let error = recheck_error(&classified);
+            let error = classified.failure();
             let token = p.token.clone();
             let outcome = attempt_record(p, at, timed, classified, Change::Untouched, error);
             let sinks = self.sinks.clone();
