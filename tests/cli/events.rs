@@ -307,3 +307,52 @@ async fn the_exec_command_gets_the_event_but_not_our_secrets() {
     let text = std::fs::read_to_string(&seen).unwrap();
     assert_eq!(text.trim(), "unset|unset|unset|payment.completed");
 }
+
+/// Deliveries an earlier build stored under a webhook's whole URL (an access key in it)
+/// move to the webhook's current sink name at start: delivered, and the key gone.
+#[tokio::test]
+async fn deliveries_stored_under_a_webhook_s_whole_url_move_to_its_sink_name() {
+    let mut env = TestEnv::start().await;
+    let (listener, url) = receiver::bind().await;
+    let addr = listener.local_addr().unwrap();
+    drop(listener); // the receiver is down for the first daemon
+    let keyed = format!("{url}?key=k-legacy-1");
+    add_webhook(&mut env, &keyed);
+    env.config.events.retry_schedule = vec![HumanDuration::millis(200); 20];
+    // Named as the earlier build named it: `webhook:` and the whole URL.
+    env.config.events.webhooks[0].name = Some(keyed.clone());
+    env.write_config();
+    env.invoice(Outcome::Completed, 100, "ORD-1").await;
+    let out = env
+        .cmd(&["run", "--until-idle"])
+        .env("TEST_WEBHOOK_SECRET", SECRET)
+        .output()
+        .await
+        .unwrap();
+    assert_ok(&out);
+    let sinks = |env: &TestEnv| -> Vec<String> {
+        env.shop_connection()
+            .prepare("SELECT sink FROM event_deliveries")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(sinks(&env), [format!("webhook:{keyed}")]);
+
+    env.config.events.webhooks[0].name = None;
+    env.write_config();
+    let hook = receiver::serve(tokio::net::TcpListener::bind(addr).await.unwrap(), vec![]);
+    let child = env
+        .cmd(&["run"])
+        .env("TEST_WEBHOOK_SECRET", SECRET)
+        .spawn()
+        .unwrap();
+    let h = hook.clone();
+    eventually(Duration::from_secs(10), || !h.received().is_empty()).await;
+    terminate(&child);
+    assert_ok(&child.wait_with_output().await.unwrap());
+    assert_eq!(sinks(&env), [format!("webhook:{url}?…")]);
+    assert_eq!(events_in_db(&env)[0].2, "delivered");
+}

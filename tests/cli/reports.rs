@@ -5,6 +5,7 @@ use crate::helpers::*;
 use chrono::{DateTime, Days, NaiveDate};
 use ligdicash_reconciler::config::HumanDuration;
 use ligdicash_reconciler::sandbox::{Faults, InvoiceSpec, Outcome};
+use std::time::Duration;
 
 fn ms(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339)
@@ -447,4 +448,87 @@ async fn a_report_day_is_announced_once_even_when_recording_it_failed() {
         "report.generated",
     );
     assert_eq!(announced, 1);
+}
+
+/// Refused credentials end a re-check pass at the first refusal: every further call would
+/// be refused too.
+#[tokio::test]
+async fn a_re_check_stops_at_the_first_refusal() {
+    let mut env = TestEnv::start().await;
+    env.config.poll.give_up_after = HumanDuration::millis(300);
+    env.write_config();
+    for _ in 0..3 {
+        env.invoice_with(InvoiceSpec {
+            outcome: Outcome::Never,
+            amount: 2500,
+            paid_amount: None,
+            transaction_id: None,
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        })
+        .await;
+    }
+    env.run_until_idle().await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM payments WHERE status = ?1", "timeout"),
+        3
+    );
+    env.sandbox.sandbox.set_faults(Faults {
+        auth_failure: true,
+        ..Faults::default()
+    });
+    assert_ok(&env.run(&["report", "--recheck"]).await);
+    assert_eq!(
+        env.calls("auth_failed"),
+        1,
+        "one refused call, then the pass stopped"
+    );
+}
+
+/// A shutdown does not wait for a nightly re-check in progress (here five slow calls, about
+/// ten seconds): the pass is abandoned, the timeouts stay for the next one.
+#[tokio::test]
+async fn a_shutdown_does_not_wait_for_the_re_check() {
+    let (env, _) = nightly_env(2).await;
+    let shop = env.shop_connection();
+    let an_hour_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    for _ in 0..5 {
+        let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
+            outcome: Outcome::Never,
+            amount: 100,
+            paid_amount: None,
+            transaction_id: None,
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        });
+        shop.execute(
+            "INSERT INTO payments (token, status, created_at, updated_at, resolved_at) \
+             VALUES (?1, 'timeout', ?2, ?2, ?2)",
+            rusqlite::params![token, an_hour_ago],
+        )
+        .unwrap();
+    }
+    env.sandbox.sandbox.set_faults(Faults {
+        latency_ms: 1_900,
+        ..Faults::default()
+    });
+    let child = env.spawn(&["run"]);
+    let report = env.dir.path().join("reports");
+    eventually(Duration::from_secs(10), || {
+        std::fs::read_dir(&report).is_ok_and(|mut d| d.next().is_some())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // the re-check is under way
+    let stopping = std::time::Instant::now();
+    terminate(&child);
+    assert_ok(&child.wait_with_output().await.unwrap());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "stopped in {:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM payments WHERE status = ?1", "timeout"),
+        5
+    );
 }

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use ligdicash_reconciler::config::HumanDuration;
-use ligdicash_reconciler::sandbox::{Faults, Outcome};
+use ligdicash_reconciler::sandbox::{Faults, InvoiceSpec, Outcome};
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -420,6 +420,56 @@ async fn a_long_scan_interval_keeps_the_watchdog_fed() {
     let mut env = TestEnv::start().await;
     env.config.poll.scan_interval = HumanDuration::secs(5);
     env.write_config();
+    assert_watchdog_fed(&env).await;
+}
+
+/// Polling paused for refused credentials (a 5 s pause, a 5 s scan) is waiting, not stuck.
+#[tokio::test]
+async fn a_long_auth_pause_keeps_the_watchdog_fed() {
+    let mut env = TestEnv::with_faults(Faults {
+        auth_failure: true,
+        ..Faults::default()
+    })
+    .await;
+    env.config.poll.scan_interval = HumanDuration::secs(5);
+    env.config.poll.auth_retry_initial = HumanDuration::secs(5);
+    env.config.poll.auth_retry_max = HumanDuration::secs(5);
+    env.write_config();
+    env.invoice(Outcome::Completed, 100, "ORD-1").await;
+    assert_watchdog_fed(&env).await;
+    assert!(env.calls("auth_failed") >= 1, "polling was paused");
+}
+
+/// Workers waiting for slots of a slow rate limit (one call per 5 s), with the dispatcher
+/// holding a full queue, are waiting, not stuck.
+#[tokio::test]
+async fn a_slow_rate_limit_keeps_the_watchdog_fed() {
+    let mut env = TestEnv::start().await;
+    env.config.poll.max_requests_per_second = 0.2;
+    env.config.poll.batch_size = 4;
+    env.write_config();
+    assert_ok(&env.run(&["migrate"]).await);
+    let shop = env.shop_connection();
+    for _ in 0..12 {
+        let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
+            outcome: Outcome::Never,
+            amount: 100,
+            paid_amount: None,
+            transaction_id: None,
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        });
+        shop.execute("INSERT INTO payments (token) VALUES (?1)", [&token])
+            .unwrap();
+    }
+    assert_watchdog_fed(&env).await;
+    assert!(env.calls("pending") >= 1, "slots were granted");
+}
+
+/// Runs the daemon under a 1.5 s watchdog for 4 s after READY and expects a ping about
+/// every 750 ms. The notifications are read off the async runtime, so the in-process
+/// sandbox keeps answering meanwhile.
+async fn assert_watchdog_fed(env: &TestEnv) {
     let (socket, rx) = listen_notify(env.dir.path());
     let child = env
         .cmd(&["run"])
@@ -427,18 +477,36 @@ async fn a_long_scan_interval_keeps_the_watchdog_fed() {
         .env("WATCHDOG_USEC", "1500000")
         .spawn()
         .unwrap();
-    let (_, first) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(first, "READY=1");
-    let until = Instant::now() + Duration::from_secs(4);
-    let mut pings = 0;
-    while Instant::now() < until {
-        if let Ok((_, msg)) = rx.recv_timeout(Duration::from_millis(200))
-            && msg == "WATCHDOG=1"
-        {
-            pings += 1;
+    let pings = tokio::task::spawn_blocking(move || {
+        let (_, first) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(first, "READY=1");
+        let until = Instant::now() + Duration::from_secs(4);
+        let mut pings = 0;
+        while Instant::now() < until {
+            if let Ok((_, msg)) = rx.recv_timeout(Duration::from_millis(200))
+                && msg == "WATCHDOG=1"
+            {
+                pings += 1;
+            }
         }
-    }
+        pings
+    })
+    .await
+    .unwrap();
     assert!(pings >= 4, "{pings} watchdog pings in 4 s at 750 ms");
     terminate(&child);
     assert_ok(&child.wait_with_output().await.unwrap());
+}
+
+/// A port still held (say by a stopping process) is a runtime failure, exit 1, which the
+/// unit restarts; exit 3 would leave the service failed (`RestartPreventExitStatus`).
+#[tokio::test]
+async fn a_busy_listen_port_exits_1() {
+    let mut env = TestEnv::start().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    env.config.http.listen = taken.local_addr().unwrap().to_string();
+    env.write_config();
+    let out = env.run(&["run"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("http.listen"), "{}", stderr(&out));
 }
