@@ -19,6 +19,36 @@ fn add_webhook(env: &mut TestEnv, url: &str) {
     env.write_config();
 }
 
+/// `run --until-idle` with the receiver's webhook secret.
+async fn drain_signed(env: &TestEnv) {
+    let out = env
+        .cmd(&["run", "--until-idle"])
+        .env("TEST_WEBHOOK_SECRET", SECRET)
+        .output()
+        .await
+        .unwrap();
+    assert_ok(&out);
+}
+
+/// Brings the receiver up at `addr`, runs the daemon until it has received a delivery,
+/// and stops it.
+async fn deliver_once_the_receiver_is_up(
+    env: &TestEnv,
+    addr: std::net::SocketAddr,
+) -> std::sync::Arc<receiver::Receiver> {
+    let hook = receiver::serve(tokio::net::TcpListener::bind(addr).await.unwrap(), vec![]);
+    let child = env
+        .cmd(&["run"])
+        .env("TEST_WEBHOOK_SECRET", SECRET)
+        .spawn()
+        .unwrap();
+    let h = hook.clone();
+    eventually(Duration::from_secs(10), || !h.received().is_empty()).await;
+    terminate(&child);
+    assert_ok(&child.wait_with_output().await.unwrap());
+    hook
+}
+
 fn events_in_db(env: &TestEnv) -> Vec<(String, String, String)> {
     env.shop_connection()
         .prepare("SELECT id, type, state FROM events ORDER BY seq")
@@ -221,17 +251,7 @@ async fn sigkill_between_status_write_and_delivery_loses_no_event() {
     let (id, _, state) = events_in_db(&env).remove(0);
     assert_eq!(state, "pending");
 
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let hook = receiver::serve(listener, vec![]);
-    let child = env
-        .cmd(&["run"])
-        .env("TEST_WEBHOOK_SECRET", SECRET)
-        .spawn()
-        .unwrap();
-    let h = hook.clone();
-    eventually(Duration::from_secs(10), || !h.received().is_empty()).await;
-    terminate(&child);
-    assert_ok(&child.wait_with_output().await.unwrap());
+    let hook = deliver_once_the_receiver_is_up(&env, addr).await;
     assert_eq!(hook.ids(), [id], "the same event, once");
     assert!(hook.received()[0].signature_ok);
     assert_eq!(events_in_db(&env)[0].2, "delivered");
@@ -297,13 +317,7 @@ async fn the_exec_command_gets_the_event_but_not_our_secrets() {
     ]);
     env.write_config();
     env.invoice(Outcome::Completed, 5000, "ORD-1").await;
-    let out = env
-        .cmd(&["run", "--until-idle"])
-        .env("TEST_WEBHOOK_SECRET", SECRET)
-        .output()
-        .await
-        .unwrap();
-    assert_ok(&out);
+    drain_signed(&env).await;
     let text = std::fs::read_to_string(&seen).unwrap();
     assert_eq!(text.trim(), "unset|unset|unset|payment.completed");
 }
@@ -323,13 +337,7 @@ async fn deliveries_stored_under_a_webhook_s_whole_url_move_to_its_sink_name() {
     env.config.events.webhooks[0].name = Some(keyed.clone());
     env.write_config();
     env.invoice(Outcome::Completed, 100, "ORD-1").await;
-    let out = env
-        .cmd(&["run", "--until-idle"])
-        .env("TEST_WEBHOOK_SECRET", SECRET)
-        .output()
-        .await
-        .unwrap();
-    assert_ok(&out);
+    drain_signed(&env).await;
     let sinks = |env: &TestEnv| -> Vec<String> {
         env.shop_connection()
             .prepare("SELECT sink FROM event_deliveries")
@@ -343,16 +351,7 @@ async fn deliveries_stored_under_a_webhook_s_whole_url_move_to_its_sink_name() {
 
     env.config.events.webhooks[0].name = None;
     env.write_config();
-    let hook = receiver::serve(tokio::net::TcpListener::bind(addr).await.unwrap(), vec![]);
-    let child = env
-        .cmd(&["run"])
-        .env("TEST_WEBHOOK_SECRET", SECRET)
-        .spawn()
-        .unwrap();
-    let h = hook.clone();
-    eventually(Duration::from_secs(10), || !h.received().is_empty()).await;
-    terminate(&child);
-    assert_ok(&child.wait_with_output().await.unwrap());
+    deliver_once_the_receiver_is_up(&env, addr).await;
     assert_eq!(sinks(&env), [format!("webhook:{url}?…")]);
     assert_eq!(events_in_db(&env)[0].2, "delivered");
 }

@@ -203,6 +203,18 @@ pub async fn finished(child: Child) -> Output {
 }
 
 /// Sends SIGTERM to a child process.
+/// An invoice that settles at once with `outcome`, without an order reference.
+pub fn settled(outcome: Outcome, amount: i64) -> InvoiceSpec {
+    InvoiceSpec {
+        outcome,
+        amount,
+        paid_amount: None,
+        transaction_id: None,
+        confirmed_transaction_id: None,
+        settle_after_ms: 0,
+    }
+}
+
 pub fn terminate(child: &Child) {
     let pid = child.id().expect("child still running").to_string();
     let status = std::process::Command::new("kill")

@@ -346,16 +346,7 @@ async fn a_failed_re_check_keeps_the_timeout_and_logs_the_attempt_with_its_error
     let mut env = TestEnv::start().await;
     env.config.poll.give_up_after = HumanDuration::millis(300);
     env.write_config();
-    let token = env
-        .invoice_with(InvoiceSpec {
-            outcome: Outcome::Never,
-            amount: 2500,
-            paid_amount: None,
-            transaction_id: None,
-            confirmed_transaction_id: None,
-            settle_after_ms: 0,
-        })
-        .await;
+    let token = env.invoice_with(settled(Outcome::Never, 2500)).await;
     env.run_until_idle().await;
     assert_eq!(env.show(&token).await["status"], "timeout");
     env.sandbox.sandbox.set_faults(Faults {
@@ -395,14 +386,10 @@ async fn the_nightly_re_check_does_not_rewrite_the_day_being_reported() {
             .and_utc()
             .timestamp_millis()
     };
-    let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
-        outcome: Outcome::Completed,
-        amount: 2500,
-        paid_amount: None,
-        transaction_id: None,
-        confirmed_transaction_id: None,
-        settle_after_ms: 0,
-    });
+    let token = env
+        .sandbox
+        .sandbox
+        .add_invoice(&settled(Outcome::Completed, 2500));
     let shop = env.shop_connection();
     shop.execute(
         "INSERT INTO payments (token, expected_amount, status, status_reason, created_at, \
@@ -458,15 +445,7 @@ async fn a_re_check_stops_at_the_first_refusal() {
     env.config.poll.give_up_after = HumanDuration::millis(300);
     env.write_config();
     for _ in 0..3 {
-        env.invoice_with(InvoiceSpec {
-            outcome: Outcome::Never,
-            amount: 2500,
-            paid_amount: None,
-            transaction_id: None,
-            confirmed_transaction_id: None,
-            settle_after_ms: 0,
-        })
-        .await;
+        env.invoice_with(settled(Outcome::Never, 2500)).await;
     }
     env.run_until_idle().await;
     assert_eq!(
@@ -493,14 +472,10 @@ async fn a_shutdown_does_not_wait_for_the_re_check() {
     let shop = env.shop_connection();
     let an_hour_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
     for _ in 0..5 {
-        let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
-            outcome: Outcome::Never,
-            amount: 100,
-            paid_amount: None,
-            transaction_id: None,
-            confirmed_transaction_id: None,
-            settle_after_ms: 0,
-        });
+        let token = env
+            .sandbox
+            .sandbox
+            .add_invoice(&settled(Outcome::Never, 100));
         shop.execute(
             "INSERT INTO payments (token, status, created_at, updated_at, resolved_at) \
              VALUES (?1, 'timeout', ?2, ?2, ?2)",

@@ -339,14 +339,10 @@ async fn fault_matrix() {
     for (i, (class, faults)) in matrix.iter().enumerate() {
         let before = env.calls(class);
         env.sandbox.sandbox.set_faults(faults.clone());
-        let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
-            outcome: Outcome::Completed,
-            amount: 100,
-            paid_amount: None,
-            transaction_id: None,
-            confirmed_transaction_id: None,
-            settle_after_ms: 0,
-        });
+        let token = env
+            .sandbox
+            .sandbox
+            .add_invoice(&settled(Outcome::Completed, 100));
         shop.execute("INSERT INTO payments (token) VALUES (?1)", [&token])
             .unwrap();
         eventually(Duration::from_secs(15), || env.calls(class) >= before + 2).await;

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use ligdicash_reconciler::config::HumanDuration;
-use ligdicash_reconciler::sandbox::{Faults, InvoiceSpec, Outcome};
+use ligdicash_reconciler::sandbox::{Faults, Outcome};
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
@@ -451,14 +451,10 @@ async fn a_slow_rate_limit_keeps_the_watchdog_fed() {
     assert_ok(&env.run(&["migrate"]).await);
     let shop = env.shop_connection();
     for _ in 0..12 {
-        let token = env.sandbox.sandbox.add_invoice(&InvoiceSpec {
-            outcome: Outcome::Never,
-            amount: 100,
-            paid_amount: None,
-            transaction_id: None,
-            confirmed_transaction_id: None,
-            settle_after_ms: 0,
-        });
+        let token = env
+            .sandbox
+            .sandbox
+            .add_invoice(&settled(Outcome::Never, 100));
         shop.execute("INSERT INTO payments (token) VALUES (?1)", [&token])
             .unwrap();
     }
