@@ -227,10 +227,15 @@ pub fn main() -> ExitCode {
         _ => "info",
     };
     telemetry::init(cli.log_format, default_level);
-    match commands::execute(cli) {
+    let result = commands::execute(cli);
+    // The last log lines reach stderr before the error line and the exit.
+    telemetry::flush(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message.replace('\n', " "));
+            // Not `eprintln!`, which panics when stderr is closed: the exit code still tells.
+            let line = format!("error: {}\n", f.message.replace('\n', " "));
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             ExitCode::from(f.code)
         }
     }
