@@ -1,5 +1,5 @@
-//! The small local HTTP side: `/healthz` (alive), `/readyz` (database reachable, scheduler
-//! alive, credentials accepted) and `/metrics` (Prometheus). Loopback by default; it exposes
+//! The small local HTTP side: `/healthz` (alive), `/readyz` (database reachable and taking
+//! writes, scheduler alive, credentials accepted) and `/metrics` (Prometheus). Loopback by default; it exposes
 //! no payment data, only counts.
 
 use crate::metrics::{DbGauges, Metrics};
@@ -50,8 +50,11 @@ async fn readyz(State(s): State<HttpState>) -> Response {
     if s.metrics.since_heartbeat() > s.stale_after_ms {
         problems.push("scheduler: no heartbeat".to_owned());
     }
+    if let Some(writes) = s.metrics.writes.problem() {
+        problems.push(writes);
+    }
     if s.metrics.auth_failing() {
-        problems.push("ligdicash: credentials refused (Code00)".to_owned());
+        problems.push("ligdicash: credentials refused (Code00, Code01 or HTTP 401/403)".to_owned());
     }
     if problems.is_empty() {
         (StatusCode::OK, "ready\n").into_response()

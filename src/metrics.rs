@@ -4,6 +4,7 @@
 //! gauges that describe the database (pending payments, events by state, last report) are
 //! read from it at scrape time so they can never drift from it.
 
+use crate::health::WriteHealth;
 use crate::time::{Millis, now_ms};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -26,6 +27,8 @@ pub struct Metrics {
     last_answer_ms: AtomicI64,
     heartbeat_ms: AtomicI64,
     auth_failing: AtomicBool,
+    /// Whether the database takes our writes (the poller holds its claims while not).
+    pub writes: std::sync::Arc<WriteHealth>,
 }
 
 /// What the database says at scrape time.
@@ -181,7 +184,38 @@ impl Metrics {
             "ligdicash_reconciler_auth_failing {}",
             u8::from(self.auth_failing())
         );
+        self.render_faults(&mut out);
         out
+    }
+
+    /// The side effects that must never stop the work, and whether they are failing.
+    fn render_faults(&self, out: &mut String) {
+        let families = [
+            (
+                "ligdicash_reconciler_store_writable",
+                "gauge",
+                "0 while the database refuses writes (no new payments are claimed meanwhile).",
+                u64::from(!self.writes.failing()),
+            ),
+            (
+                "ligdicash_reconciler_store_write_failures_total",
+                "counter",
+                "Database writes that failed and were retried.",
+                self.writes.failures(),
+            ),
+            (
+                "ligdicash_reconciler_log_lines_dropped_total",
+                "counter",
+                "Log lines lost because stderr was closed, failing or too slow.",
+                crate::telemetry::dropped_lines(),
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
     }
 
     fn render_latency(&self, out: &mut String) {

@@ -108,29 +108,35 @@ pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashCli
 
 /// Cancels `token` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
 pub async fn stop_on_signal(token: CancellationToken) {
-    stop_on_signal_or_reload(token, || {}).await;
+    if let Err(e) = stop_on_signal_or_reload(token.clone(), || {}).await {
+        tracing::error!(error = %e, "stopping");
+        token.cancel();
+    }
 }
 
 /// [`stop_on_signal`], calling `on_hangup` for each SIGHUP (which would otherwise kill
-/// the process).
-pub async fn stop_on_signal_or_reload(token: CancellationToken, on_hangup: impl Fn()) {
+/// the process). The token is cancelled before anything is logged about the signal: a stop
+/// never waits on the log. An error means no handler could be installed.
+pub async fn stop_on_signal_or_reload(
+    token: CancellationToken,
+    on_hangup: impl Fn(),
+) -> Result<(), std::io::Error> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return;
-    };
-    loop {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let name = loop {
         tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM received, shutting down"); break; }
-            _ = int.recv() => { tracing::info!("SIGINT received, shutting down"); break; }
+            _ = term.recv() => break "SIGTERM",
+            _ = int.recv() => break "SIGINT",
             _ = hup.recv() => on_hangup(),
+            // Stopped for another reason: the handlers are no longer needed.
+            _ = token.cancelled() => return Ok(()),
         }
-    }
+    };
     token.cancel();
+    tracing::info!(signal = name, "signal received, shutting down");
+    Ok(())
 }
 
 fn enqueue(

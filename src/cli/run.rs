@@ -16,6 +16,7 @@ use crate::poller::{Poller, PollerError, RunMode};
 use crate::report::Reporter;
 use crate::store::Store;
 use crate::systemd;
+use crate::tasks::{Ended, Tasks};
 use crate::time::ms;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ pub fn run(
     let _lock = InstanceLock::acquire(&config.database.path)?;
     let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
     let mut report_store = Store::open(path, busy)?;
+    report_store.ensure_writable()?;
     adopt_legacy_sink_names(config, &mut report_store)?;
     let client = build_client(config, &creds)?;
     let route = client.route();
@@ -61,40 +63,47 @@ pub fn run(
         sinks,
         config.events.retry_schedule.iter().map(|d| d.0).collect(),
         config.events.concurrency,
-    );
+    )
+    .with_write_health(metrics.writes.clone());
     let observer = Arc::new(Mutex::new(Store::open(path, busy)?));
     let mode = if until_idle {
         RunMode::UntilIdle
     } else {
         RunMode::Forever
     };
-    runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();
+        let mut tasks: Tasks<Failure> = Tasks::default();
         let (reloader, running) = (poller.reloader(), Mutex::new(config.clone()));
-        tokio::spawn(stop_on_signal_or_reload(shutdown.clone(), move || {
+        let on_signal = stop_on_signal_or_reload(shutdown.clone(), move || {
             reload(
                 config_path.as_deref(),
                 database_override.as_deref(),
                 &running,
                 &reloader,
             )
-        }));
-        let listener = match http_addr {
-            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                // Exit 1, not 3: a port still held by a stopping process heals on restart.
-                Failure::new(1, format!("http.listen: cannot listen on {addr}: {e}"))
-            })?),
-            None => None,
-        };
-        if let Some(listener) = listener {
-            let local = listener.local_addr().ok();
+        });
+        tasks.spawn("signal handler", async move {
+            on_signal
+                .await
+                .map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))
+        });
+        if let Some(addr) = http_addr {
+            // Exit 1, not 3: a port still held by a stopping process heals on restart.
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Failure::new(1, format!("http.listen: cannot listen on {addr}: {e}")))?;
             let state = HttpState {
                 metrics: metrics.clone(),
                 store: observer.clone(),
                 stale_after_ms: (ms(config.poll.scan_interval.0) * 10).max(30_000),
             };
-            tracing::info!(addr = ?local, "health and metrics listener started");
-            tokio::spawn(http::serve(listener, state, shutdown.clone()));
+            tracing::info!(addr = ?listener.local_addr().ok(), "health and metrics listener started");
+            let serve = http::serve(listener, state, shutdown.clone());
+            tasks.spawn("http listener", async move {
+                serve.await.map_err(|e| Failure::new(1, format!("http listener failed: {e}")))
+            });
         }
         tracing::info!(
             database = %config.database.path.display(),
@@ -104,23 +113,47 @@ pub fn run(
             "reconciler started"
         );
         systemd::notify("READY=1");
-        tokio::spawn(systemd::supervise(
-            metrics.clone(),
-            observer.clone(),
-            shutdown.clone(),
-        ));
+        let supervise = systemd::supervise(metrics.clone(), observer.clone(), shutdown.clone());
+        tasks.spawn("systemd supervision", async move {
+            supervise.await;
+            Ok(())
+        });
         let stop_delivery = CancellationToken::new();
         let grace = config.poll.shutdown_grace.0;
-        let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), grace));
+        let delivery = deliverer.run(stop_delivery.clone(), grace);
+        tasks.spawn("event delivery", async move {
+            delivery.await.map_err(|e| Failure::new(4, e.to_string()))
+        });
         // The daemon reports on schedule; `--until-idle` catches up once, after the drain.
-        let (nightly, once) = match (config.report.enabled, until_idle) {
-            (true, false) => (Some(tokio::spawn(reporter.run(shutdown.clone()))), None),
-            (true, true) => (None, Some(reporter)),
-            (false, _) => (None, None),
+        let once = match (config.report.enabled, until_idle) {
+            (true, false) => {
+                let nightly = reporter.run(shutdown.clone());
+                tasks.spawn("nightly report", async move {
+                    nightly.await;
+                    Ok(())
+                });
+                None
+            }
+            (true, true) => Some(reporter),
+            (false, _) => None,
         };
-        let mut result = poller.run(mode, shutdown.clone()).await;
+        let mut failures = Vec::new();
+        let polling = poller.run(mode, shutdown.clone());
+        tokio::pin!(polling);
+        let mut result = loop {
+            tokio::select! {
+                result = &mut polling => break result,
+                Some((name, ended)) = tasks.next() => {
+                    if let Some(failure) = task_failure(name, ended, shutdown.is_cancelled()) {
+                        // Stop everything: systemd restarts a daemon that exits non-zero.
+                        shutdown.cancel();
+                        failures.push(failure);
+                    }
+                }
+            }
+        };
         systemd::notify("STOPPING=1");
-        if result.is_ok() && until_idle {
+        if result.is_ok() && until_idle && failures.is_empty() {
             if let Some(reporter) = once
                 && let Err(e) = reporter.catch_up().await
             {
@@ -128,21 +161,34 @@ pub fn run(
             }
             result = first_attempts_made(config, &sink_names, &shutdown).await;
         }
-        if let Some(task) = nightly {
-            // The poller has stopped, on a signal or on an error: the report loop stops too
-            // (waiting for it without cancelling would hang for ever after an error).
-            shutdown.cancel();
-            let _ = task.await;
-        }
-        stop_delivery.cancel();
+        // The poller has stopped, on a signal or on an error: everything else stops too.
         shutdown.cancel();
-        let delivered = delivery
-            .await
-            .map_err(|e| Failure::new(1, format!("delivery task failed: {e}")))?;
+        stop_delivery.cancel();
+        for (name, ended) in tasks.join_all(grace).await {
+            failures.extend(task_failure(name, ended, true));
+        }
         tracing::info!("reconciler stopped");
         result.map_err(|e| Failure::new(4, e.to_string()))?;
-        delivered.map_err(|e| Failure::new(4, e.to_string()))
-    })
+        failures.into_iter().next().map_or(Ok(()), Err)
+    });
+    // A database call stuck past the grace (a lock held by the shop) must not hold up exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
+}
+
+/// Whether a task's end is a failure of the daemon: an error or a panic always, a return
+/// only while the daemon was meant to keep running. Logged here, once.
+fn task_failure(name: &'static str, ended: Ended<Failure>, stopping: bool) -> Option<Failure> {
+    let failure = match ended {
+        Ended::Finished | Ended::Aborted if stopping => return None,
+        Ended::Finished | Ended::Aborted => {
+            Failure::new(1, format!("the {name} task stopped unexpectedly"))
+        }
+        Ended::Failed(f) => f,
+        Ended::Panicked(message) => Failure::new(1, format!("the {name} task panicked: {message}")),
+    };
+    tracing::error!(task = name, error = %failure.message, "a daemon task failed; stopping");
+    Some(failure)
 }
 
 /// Webhooks were named by their whole URL (an access key included) before they were named

@@ -1,8 +1,13 @@
 //! The delivery worker: claims due deliveries, attempts them with bounded concurrency, and
 //! records each attempt. It runs beside the poller, so a slow receiver never delays polling.
 //! No delivery (event, sink) is ever attempted twice at once.
+//!
+//! While the database refuses writes ([`WriteHealth`]) no new attempt starts: its result
+//! could not be recorded, and the receiver would get the event again and again. A result
+//! already in hand is kept and its recording retried until it succeeds or shutdown.
 
 use super::sinks::{Attempt, Sink};
+use crate::health::{WriteHealth, Writer};
 use crate::store::events::{DeliveryResult, DueDelivery};
 use crate::store::{Store, StoreError, blocking};
 use crate::time::{Millis, ms, now_ms};
@@ -52,6 +57,7 @@ pub struct Deliverer {
     names: Arc<Vec<String>>,
     schedule: Arc<Vec<Duration>>,
     concurrency: usize,
+    writes: Arc<WriteHealth>,
 }
 
 impl Deliverer {
@@ -68,12 +74,21 @@ impl Deliverer {
             names: Arc::new(names),
             schedule: Arc::new(schedule),
             concurrency: concurrency.max(1),
+            writes: Arc::default(),
         }
+    }
+
+    /// Shares the daemon's view of database writes (see [`crate::metrics::Metrics::writes`]).
+    pub fn with_write_health(mut self, writes: Arc<WriteHealth>) -> Self {
+        self.writes = writes;
+        self
     }
 
     /// Delivers until `shutdown`; in-flight attempts get `grace` to finish.
     pub async fn run(self, shutdown: CancellationToken, grace: Duration) -> Result<(), StoreError> {
         if self.sinks.is_empty() {
+            // Nothing to deliver, but a task that returns early looks like a failure.
+            shutdown.cancelled().await;
             return Ok(());
         }
         let permits = Arc::new(Semaphore::new(self.concurrency));
@@ -85,6 +100,13 @@ impl Deliverer {
                 in_flight.remove(&key);
             }
             while tasks.try_join_next().is_some() {}
+            if self.writes.failing() {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                continue;
+            }
             let (now, names) = (now_ms(), self.names.clone());
             let limit = 64 + in_flight.len();
             let due = blocking(&self.store, move |s| s.due_deliveries(now, &names, limit)).await?;
@@ -113,8 +135,10 @@ impl Deliverer {
                 in_flight.insert((d.event_seq, d.sink.clone()));
                 let (store, schedule, done) =
                     (self.store.clone(), self.schedule.clone(), done_tx.clone());
+                let (writes, stop) = (self.writes.clone(), shutdown.clone());
                 tasks.spawn(async move {
-                    attempt_one(&store, &sink, &d, &schedule).await;
+                    let result = attempt_one(&sink, &d, &schedule).await;
+                    record(&store, &d, result, &writes, &stop).await;
                     drop(permit);
                     let _ = done.send((d.event_seq, d.sink));
                 });
@@ -130,13 +154,8 @@ impl Deliverer {
     }
 }
 
-/// One attempt, recorded. A failure to record is logged; the delivery stays due.
-async fn attempt_one(
-    store: &Arc<Mutex<Store>>,
-    sink: &Sink,
-    d: &DueDelivery,
-    schedule: &[Duration],
-) {
+/// One attempt, logged; the result to record.
+async fn attempt_one(sink: &Sink, d: &DueDelivery, schedule: &[Duration]) -> DeliveryResult {
     let kind = serde_json::from_str::<serde_json::Value>(&d.payload)
         .ok()
         .and_then(|v| v["type"].as_str().map(str::to_owned))
@@ -160,13 +179,33 @@ async fn attempt_one(
             tracing::error!(event = %d.event_id, sink = %d.sink, error, "event delivery abandoned (dead); redeliver with `events redeliver`")
         }
     }
-    let (seq, name) = (d.event_seq, d.sink.clone());
-    if let Err(e) = blocking(store, move |s| {
-        s.record_delivery(seq, &name, &result, now_ms())
-    })
-    .await
-    {
-        tracing::error!(error = %e, event = %d.event_id, "cannot record a delivery attempt");
+    result
+}
+
+/// Records an attempt's result, retrying while the database refuses the write. Given up at
+/// shutdown or on another error (logged): the delivery stays due and is attempted again.
+async fn record(
+    store: &Arc<Mutex<Store>>,
+    d: &DueDelivery,
+    result: DeliveryResult,
+    writes: &WriteHealth,
+    shutdown: &CancellationToken,
+) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let (seq, name, r) = (d.event_seq, d.sink.clone(), result.clone());
+        match blocking(store, move |s| s.record_delivery(seq, &name, &r, now_ms())).await {
+            Ok(()) => return writes.succeeded(Writer::Deliveries),
+            Err(e) if e.is_unwritable() => writes.failed(Writer::Deliveries, &e),
+            Err(e) => {
+                return tracing::error!(error = %e, event = %d.event_id, "cannot record a delivery attempt");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -194,6 +194,17 @@ impl Sandbox {
     pub fn confirm_count(&self) -> u64 {
         self.lock().confirms
     }
+
+    /// Settles an invoice now with `outcome`, whatever its fate said; false if unknown.
+    pub fn settle_now(&self, token: &str, outcome: Outcome) -> bool {
+        let mut s = self.lock();
+        let Some(invoice) = s.invoices.get_mut(token) else {
+            return false;
+        };
+        invoice.fate.outcome = outcome;
+        invoice.fate.settle_after_ms = (now_ms() - invoice.created_at).max(0);
+        true
+    }
 }
 
 /// A JWT-looking token, unique and reproducible for a seed.

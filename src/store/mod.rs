@@ -46,6 +46,30 @@ pub enum StoreError {
     Task(String),
 }
 
+impl StoreError {
+    /// A write the database refused for a reason outside the reconciler that can heal
+    /// while it runs: a read-only file, a full disk, a lock held past `busy_timeout`, an
+    /// I/O error. The daemon waits these out; any other error (a dropped table, a corrupt
+    /// file) stops it with exit 4.
+    pub fn is_unwritable(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if matches!(
+                e.code,
+                C::ReadOnly
+                    | C::DiskFull
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::SystemIoFailure
+                    | C::CannotOpen
+                    | C::PermissionDenied
+                    | C::FileLockingProtocolFailed
+            )
+        )
+    }
+}
+
 /// Runs `f` on a shared connection on the blocking pool, so SQLite never stalls the async
 /// threads (a busy database can make a statement wait up to `busy_timeout`).
 pub async fn blocking<T: Send + 'static>(
@@ -109,6 +133,18 @@ impl Store {
         };
         migrations::migrate(&mut store.conn, path)?;
         Ok(store)
+    }
+
+    /// Refuses a database this process can read but not write (SQLite then opens it
+    /// read-only without a word): a daemon on it would confirm payments and record nothing.
+    pub fn ensure_writable(&self) -> Result<(), StoreError> {
+        if self.conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(StoreError::Open {
+                path: self.conn.path().unwrap_or_default().into(),
+                reason: "the file is read-only for this user: its owner and mode must let the reconciler write it (and create the -wal and -shm files beside it)".to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// The schema version recorded in the file.

@@ -3,6 +3,7 @@
 
 mod crash;
 mod events;
+mod faults;
 mod helpers;
 mod input;
 mod network;

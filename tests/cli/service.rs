@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -15,7 +15,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn get(port: u16, path: &str) -> (u16, String) {
+pub async fn get(port: u16, path: &str) -> (u16, String) {
     let url = format!("http://127.0.0.1:{port}{path}");
     for _ in 0..100 {
         if let Ok(r) = reqwest::get(&url).await {

@@ -1,0 +1,293 @@
+//! The dispatcher: claims due payments in rounds, queues them for the confirm workers, and
+//! keeps the set of payments in flight (from claim until the writer has committed their
+//! outcome, or a worker let go of them) so that no payment is confirmed twice at once.
+//!
+//! It claims nothing while polling is paused (refused credentials, 429) or while the
+//! database refuses writes ([`crate::health::WriteHealth`]): its own scan writes too (first
+//! poll times, rows set aside), so it retries that scan every [`HEARTBEAT`] until it
+//! succeeds, and otherwise waits for the writer to get its batch in.
+
+use super::queue::JobQueue;
+use super::worker::worker;
+use super::{Context, HEARTBEAT, Live, Poller, PollerError, RunMode, with_store};
+use crate::health::Writer;
+use crate::store::{ConfirmOutcome, DuePayment, Store};
+use crate::time::{Millis, ms, now_ms};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub(super) struct Dispatcher {
+    ctx: Arc<Context>,
+    reader: Arc<Mutex<Store>>,
+    queue: Arc<JobQueue>,
+    workers: JoinSet<()>,
+    stop: CancellationToken,
+    in_flight: HashSet<i64>,
+    /// Payments to forget: outcome committed, or handed back unsent.
+    done_tx: mpsc::UnboundedSender<i64>,
+    done_rx: mpsc::UnboundedReceiver<i64>,
+    out_tx: mpsc::Sender<ConfirmOutcome>,
+}
+
+impl Dispatcher {
+    /// A dispatcher without workers yet ([`Dispatcher::spawn_worker`] starts them).
+    pub(super) fn new(
+        poller: &Poller,
+        (done_tx, done_rx): (mpsc::UnboundedSender<i64>, mpsc::UnboundedReceiver<i64>),
+        out_tx: mpsc::Sender<ConfirmOutcome>,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            ctx: poller.ctx.clone(),
+            reader: poller.reader.clone(),
+            queue: Arc::new(JobQueue::new(poller.ctx.cfg.batch_size / 4)),
+            workers: JoinSet::new(),
+            stop,
+            in_flight: HashSet::new(),
+            done_tx,
+            done_rx,
+            out_tx,
+        }
+    }
+
+    pub(super) async fn run(
+        &mut self,
+        mode: RunMode,
+        shutdown: &CancellationToken,
+    ) -> Result<(), PollerError> {
+        let mut scan_failing = false;
+        while !shutdown.is_cancelled() {
+            self.ctx.metrics.beat();
+            self.reap();
+            // Held: paused, or the writer cannot write. When our own scan is what failed,
+            // the next scan is the retry.
+            let writes = &self.ctx.metrics.writes;
+            let paused = self.ctx.throttle.pause.remaining();
+            if paused.is_some() || (writes.failing() && !scan_failing) {
+                let wait = paused.unwrap_or(HEARTBEAT);
+                // In slices, so the heartbeat shows a held loop is still alive.
+                tokio::select! {
+                    _ = tokio::time::sleep(wait.min(self.ctx.live().scan).min(HEARTBEAT)) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let now = now_ms();
+            let fresh = match self.scan(now).await {
+                Ok(fresh) => {
+                    scan_failing = false;
+                    writes.succeeded(Writer::Scan);
+                    fresh
+                }
+                Err(PollerError::Store(e)) if e.is_unwritable() => {
+                    scan_failing = true;
+                    writes.failed(Writer::Scan, &e);
+                    tokio::select! {
+                        _ = tokio::time::sleep(HEARTBEAT) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if writes.failing() {
+                // The writer is still failing: claim nothing more.
+                continue;
+            }
+            if fresh.is_empty() {
+                if mode == RunMode::UntilIdle
+                    && self.in_flight.is_empty()
+                    && !with_store(&self.reader, |s| s.any_pending()).await?
+                {
+                    break;
+                }
+                self.idle(now, shutdown).await?;
+                continue;
+            }
+            self.in_flight.extend(fresh.iter().map(|p| p.id));
+            self.queue.push_all(fresh);
+            self.wait_for_room(shutdown).await;
+        }
+        Ok(())
+    }
+
+    /// Gives shop rows their first poll time, then reads the due rows not in flight.
+    async fn scan(&self, now: Millis) -> Result<Vec<DuePayment>, PollerError> {
+        let Live { first_delay, .. } = self.ctx.live();
+        let (first_delay, batch) = (ms(first_delay), self.ctx.cfg.batch_size);
+        with_store(&self.reader, move |s| s.schedule_unscheduled(first_delay)).await?;
+        let skip = self.in_flight.clone();
+        with_store(&self.reader, move |s| s.due(now, batch, &skip)).await
+    }
+
+    /// Waits until the workers have nearly emptied the queue. The heartbeat meanwhile comes
+    /// from the workers taking jobs: if they stop (the writer is stuck and the outcome
+    /// channel full, or every call hangs), it goes stale and the watchdog sees it.
+    async fn wait_for_room(&mut self, shutdown: &CancellationToken) {
+        while !self.queue.is_low() && !shutdown.is_cancelled() {
+            self.reap();
+            tokio::select! {
+                _ = self.queue.wait_low(Duration::from_secs(1)) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// Forgets payments whose outcome the writer has committed; replaces a worker that died.
+    pub(super) fn reap(&mut self) {
+        while let Ok(id) = self.done_rx.try_recv() {
+            self.in_flight.remove(&id);
+        }
+        while let Some(ended) = self.workers.try_join_next() {
+            if self.stop.is_cancelled() {
+                continue;
+            }
+            // Only a panic ends a worker early; its payment stays in flight until restart.
+            let error = ended.err().map(|e| e.to_string());
+            tracing::error!(
+                ?error,
+                "a confirm worker ended unexpectedly; starting another"
+            );
+            self.spawn_worker();
+        }
+    }
+
+    pub(super) fn spawn_worker(&mut self) {
+        self.workers.spawn(worker(
+            self.ctx.clone(),
+            self.queue.clone(),
+            self.out_tx.clone(),
+            self.done_tx.clone(),
+            self.stop.clone(),
+        ));
+    }
+
+    /// Sleeps until the next due time, the next scan, an outcome landing, or shutdown,
+    /// beating the heartbeat every [`HEARTBEAT`]: a long `scan_interval` is not a stall.
+    async fn idle(&mut self, now: Millis, shutdown: &CancellationToken) -> Result<(), PollerError> {
+        let next = with_store(&self.reader, move |s| s.next_due_after(now)).await?;
+        let scan = ms(self.ctx.live().scan);
+        let wait = next.map_or(scan, |t| (t - now).min(scan)).max(1);
+        let until = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.min(tokio::time::Instant::now() + HEARTBEAT)) => {
+                    if tokio::time::Instant::now() >= until {
+                        break;
+                    }
+                    self.ctx.metrics.beat();
+                }
+                Some(id) = self.done_rx.recv() => { self.in_flight.remove(&id); break; }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives in-flight confirms `grace` to finish, then abandons the rest (they stay due).
+    pub(super) async fn drain(&mut self, grace: Duration) {
+        let finished = tokio::time::timeout(grace, async {
+            while self.workers.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                abandoned = self.workers.len(),
+                "shutdown grace elapsed; unfinished confirms stay due and will be retried"
+            );
+            self.workers.abort_all();
+            while self.workers.join_next().await.is_some() {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfirmStyle, Credentials, PollConfig};
+    use crate::ligdicash::{ClientSettings, LigdicashClient};
+    use crate::metrics::Metrics;
+    use crate::poller::queue::tests::job;
+    use std::path::Path;
+
+    /// A poller whose client points at a closed loopback port: these tests never call it.
+    fn poller(dir: &Path, max_requests_per_second: f64) -> Poller {
+        let cfg = PollConfig {
+            max_requests_per_second,
+            ..PollConfig::default()
+        };
+        let settings = ClientSettings {
+            base_url: reqwest::Url::parse("http://127.0.0.1:9").unwrap(),
+            style: ConfirmStyle::Token,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            pool_size: 1,
+        };
+        let client = LigdicashClient::new(&settings, &Credentials::fixed("k", "t")).unwrap();
+        let db = dir.join("poller.db");
+        let metrics = Arc::new(Metrics::default());
+        Poller::new(
+            &cfg,
+            &db,
+            Duration::from_secs(1),
+            client,
+            Vec::new(),
+            metrics,
+        )
+        .unwrap()
+    }
+
+    fn dispatcher(poller: &Poller) -> (Dispatcher, mpsc::Receiver<ConfirmOutcome>) {
+        let (out_tx, out_rx) = mpsc::channel(8);
+        let done = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        (Dispatcher::new(poller, done, out_tx, stop), out_rx)
+    }
+
+    /// While paused, queued jobs go back to the dispatcher at once: they do not wait for
+    /// rate-limit slots (here one per 1,000 s, the first already taken) and are not sent.
+    #[tokio::test]
+    async fn jobs_taken_while_paused_go_back_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let poller = poller(dir.path(), 0.001);
+        let (mut d, mut out) = dispatcher(&poller);
+        d.ctx.throttle.limiter.acquire().await;
+        d.ctx.throttle.pause.hold_for(Duration::from_secs(3600));
+        d.queue.push_all((1..=5).map(job).collect());
+        d.spawn_worker();
+        let mut back = Vec::new();
+        for _ in 0..5 {
+            let id = tokio::time::timeout(Duration::from_secs(5), d.done_rx.recv()).await;
+            back.push(id.expect("handed back without waiting").unwrap());
+        }
+        assert_eq!(back, [1, 2, 3, 4, 5]);
+        assert!(out.try_recv().is_err(), "nothing was confirmed");
+        d.stop.cancel();
+    }
+
+    /// A worker that dies (only a panic ends one early) is replaced, so concurrency holds.
+    #[tokio::test]
+    async fn a_worker_that_panics_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let poller = poller(dir.path(), 5.0);
+        let (mut d, _out) = dispatcher(&poller);
+        d.spawn_worker();
+        d.workers.spawn(async { panic!("a confirm worker fails") });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        d.reap();
+        assert_eq!(
+            d.workers.len(),
+            2,
+            "one worker kept, one started for the dead one"
+        );
+        assert!(
+            d.workers.try_join_next().is_none(),
+            "both are alive, waiting for jobs"
+        );
+        d.stop.cancel();
+    }
+}
