@@ -77,7 +77,7 @@ async fn half_open_connections_to_the_listener_never_starve_the_confirms() {
     let header_read_timeout = Limits::default().header_read_timeout;
     let flood_started = Instant::now();
     let (established, mut closures) = half_open_flood(port, 300);
-    // Past the connection cap, clients wait in the kernel's backlog (128 on Linux) or for
+    // Past the connection cap, clients wait in the listen backlog (128, as tokio binds) or for
     // their SYN to be answered; most are connected and written within a moment.
     eventually(Duration::from_secs(5), || {
         established.load(Ordering::SeqCst) >= 150
