@@ -2,6 +2,7 @@
 //! writes, scheduler alive, credentials accepted) and `/metrics` (Prometheus). Loopback by default; it exposes
 //! no payment data, only counts.
 
+use crate::listener::{self, Limits};
 use crate::metrics::{DbGauges, Metrics};
 use crate::store::{Store, StoreError, blocking};
 use axum::Router;
@@ -22,7 +23,9 @@ pub struct HttpState {
     pub stale_after_ms: i64,
 }
 
-/// Serves until `shutdown`.
+/// Serves until `shutdown`, within the default [`Limits`]: a Prometheus scraper needs one
+/// or two connections, and no client may hold the descriptors the confirms need. Accept
+/// errors are logged and retried, never returned: the `Result` is always `Ok`.
 pub async fn serve(
     listener: TcpListener,
     state: HttpState,
@@ -33,9 +36,8 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    listener::serve(listener, app, Limits::default(), shutdown).await;
+    Ok(())
 }
 
 async fn gauges(store: &Arc<Mutex<Store>>) -> Result<DbGauges, StoreError> {

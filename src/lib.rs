@@ -21,6 +21,8 @@
 //! - [`poller`]: scheduling, rate limiting, the backoff schedule and the decision policy.
 //! - [`sandbox`]: a simulated LigdiCash API for the demo, tests and benchmarks.
 //! - [`demo`]: the end-to-end demonstration on the sandbox.
+//! - [`http`]: the health and metrics endpoints, served through [`listener`], which bounds
+//!   what any client may hold (connections, header and idle time).
 //! - [`cli`]: the command-line interface; `main.rs` only calls it.
 
 #![forbid(unsafe_code)]
@@ -32,6 +34,7 @@ pub mod events;
 pub mod health;
 pub mod http;
 pub mod ligdicash;
+pub mod listener;
 pub mod lock;
 pub mod metrics;
 pub mod payment;

@@ -95,7 +95,20 @@ impl TestEnv {
     /// The binary with our config and the sandbox's credentials, nothing inherited (a
     /// proxy set on the test machine would otherwise carry the calls to the sandbox).
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.cmd_via(&[], args)
+    }
+
+    /// [`Self::cmd`] started by `launcher` (say `prlimit --nofile=256:256 --`), which must
+    /// exec the binary so that the child's pid is the daemon's.
+    pub fn cmd_via(&self, launcher: &[&str], args: &[&str]) -> Command {
+        let mut cmd = match launcher.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(BIN);
+                cmd
+            }
+            None => Command::new(BIN),
+        };
         cmd.arg("--config")
             .arg(&self.config_path)
             .args(args)

@@ -6,6 +6,7 @@ mod events;
 mod faults;
 mod helpers;
 mod input;
+mod listener;
 mod network;
 mod receiver;
 mod reports;
