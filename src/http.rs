@@ -25,19 +25,14 @@ pub struct HttpState {
 
 /// Serves until `shutdown`, within the default [`Limits`]: a Prometheus scraper needs one
 /// or two connections, and no client may hold the descriptors the confirms need. Accept
-/// errors are logged and retried, never returned: the `Result` is always `Ok`.
-pub async fn serve(
-    listener: TcpListener,
-    state: HttpState,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+/// errors are logged and retried, never returned.
+pub async fn serve(listener: TcpListener, state: HttpState, shutdown: CancellationToken) {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state);
     listener::serve(listener, app, Limits::default(), shutdown).await;
-    Ok(())
 }
 
 async fn gauges(store: &Arc<Mutex<Store>>) -> Result<DbGauges, StoreError> {

@@ -102,7 +102,8 @@ pub fn run(
             tracing::info!(addr = ?listener.local_addr().ok(), "health and metrics listener started");
             let serve = http::serve(listener, state, shutdown.clone());
             tasks.spawn("http listener", async move {
-                serve.await.map_err(|e| Failure::new(1, format!("http listener failed: {e}")))
+                serve.await;
+                Ok(())
             });
         }
         tracing::info!(

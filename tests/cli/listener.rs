@@ -2,6 +2,7 @@
 //! the descriptors the confirm calls need, and it closes the connections it holds.
 
 use crate::helpers::*;
+use crate::service::free_port;
 use ligdicash_reconciler::listener::Limits;
 use ligdicash_reconciler::sandbox::Outcome;
 use std::sync::Arc;
@@ -11,14 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn wait_until_listening(port: u16) {
     let url = format!("http://127.0.0.1:{port}/healthz");
