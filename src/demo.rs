@@ -5,13 +5,11 @@
 //! a progress line shows the counts. At the end every final status is checked against the
 //! sandbox's truth.
 
-use crate::cli::commands::build_client;
+use crate::app::{App, build_client};
 use crate::config::{Config, Credentials, HumanDuration};
-use crate::events::delivery::Deliverer;
-use crate::events::sinks::Sink;
 use crate::metrics::Metrics;
 use crate::payment::{NewPayment, Status};
-use crate::poller::{Poller, RunMode};
+use crate::poller::RunMode;
 use crate::sandbox::{
     self, Faults, Invoice, Outcome, SANDBOX_API_KEY, SANDBOX_API_TOKEN, SandboxConfig,
 };
@@ -73,6 +71,11 @@ fn demo_config(base_url: String, db: &Path) -> Config {
     p.max_requests_per_second = 400.0;
     p.scan_interval = HumanDuration::millis(200);
     p.auth_retry_initial = HumanDuration::secs(1);
+    // Events go to a JSON-lines file beside the database, as a shop's log shipper would read.
+    c.events.jsonl_path = Some(db.with_extension("events.jsonl"));
+    c.http.listen = "off".into();
+    // A report would add its own event to the ones the demo checks.
+    c.report.enabled = false;
     c
 }
 
@@ -100,45 +103,29 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         payments + BOGUS_TOKENS
     );
 
-    let stats = Arc::new(Metrics::default());
-    // Events go to a JSON-lines file beside the database, as a shop's log shipper would read.
-    let mut events = config.events.clone();
-    events.jsonl_path = Some(db.with_extension("events.jsonl"));
-    let sinks = Sink::from_config(&events, &|_| None)?;
-    let names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
-    let poller = Poller::new(
-        &config.poll,
-        &db,
-        config.database.busy_timeout.0,
-        client,
-        names,
-        stats.clone(),
-    )?;
-    let deliverer = Deliverer::new(
-        Store::open(&db, config.database.busy_timeout.0)?,
-        sinks,
-        events.retry_schedule.iter().map(|d| d.0).collect(),
-        events.concurrency,
-    );
-    let stop_delivery = CancellationToken::new();
-    let delivery = tokio::spawn(deliverer.run(stop_delivery.clone(), Duration::from_secs(5)));
+    let sandbox_env = |name: &str| match name {
+        "LIGDICASH_API_KEY" => Some(SANDBOX_API_KEY.to_owned()),
+        "LIGDICASH_API_TOKEN" => Some(SANDBOX_API_TOKEN.to_owned()),
+        _ => None,
+    };
+    let app = App::build(config.clone(), &sandbox_env)
+        .await
+        .map_err(|f| anyhow::anyhow!(f.message))?;
+    let stats = app.metrics();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(poller.run(RunMode::UntilIdle, shutdown.clone()));
+    let task = tokio::spawn(app.run(RunMode::UntilIdle, shutdown.clone()));
     let progress = tokio::spawn(show_progress(db.clone(), started, stats.clone()));
     let result = tokio::time::timeout(Duration::from_secs(120), task).await;
     progress.abort();
     match result {
-        Ok(joined) => joined.context("poller task failed")??,
+        Ok(joined) => joined
+            .context("the reconciler task failed")?
+            .map_err(|f| anyhow::anyhow!(f.message))?,
         Err(_) => {
             shutdown.cancel();
             bail!("the demo did not finish within 120 s");
         }
     }
-    while store.unattempted_deliveries(&["jsonl".to_owned()])? > 0 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop_delivery.cancel();
-    delivery.await.context("delivery task failed")??;
     let confirms = stats.confirms.load(Ordering::Relaxed);
     print_summary(&store, started.elapsed(), confirms)?;
     let delivered = store.list_events(Some("delivered"), usize::MAX >> 1)?.len();
@@ -152,7 +139,8 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
     }
     println!(
         "{delivered} events delivered to {}",
-        events
+        config
+            .events
             .jsonl_path
             .as_deref()
             .unwrap_or(Path::new("-"))

@@ -27,10 +27,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod events;
+pub mod failure;
 pub mod health;
 pub mod http;
 pub mod ligdicash;

@@ -1,8 +1,7 @@
 //! One function per subcommand.
 
-use super::{Cli, Command, EventsCommand, Failure};
+use super::{Cli, Command, EventsCommand, Exit, Failure};
 use crate::config::{Config, Credentials};
-use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::payment::{NewPayment, Status};
 use crate::sandbox::{self, Faults, SandboxConfig};
 use crate::store::{PaymentRow, Store, StoreError};
@@ -23,7 +22,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         } => return serve_sandbox(listen, seed, faults.as_deref(), preload, tokens_out),
         Command::Demo { payments, keep_db } => {
             return crate::demo::run(payments, keep_db.as_deref())
-                .map_err(|e| Failure::new(1, format!("demo failed: {e:#}")));
+                .map_err(|e| Failure::new(Exit::Failure, format!("demo failed: {e:#}")));
         }
         Command::Events {
             command: command @ EventsCommand::VerifySignature { .. },
@@ -93,17 +92,16 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
+        .map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
 }
 
 pub(super) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
-}
-
-/// Builds the one LigdiCash client of the process from the configuration.
-pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashClient, Failure> {
-    let settings = ClientSettings::from_config(config)?;
-    LigdicashClient::new(&settings, creds).map_err(|e| Failure::new(3, e.to_string()))
 }
 
 /// Cancels `token` on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
@@ -299,7 +297,7 @@ fn serve_sandbox(
     runtime()?.block_on(async {
         let running = sandbox::spawn(listen, cfg)
             .await
-            .map_err(|e| Failure::new(1, format!("cannot listen on {listen}: {e}")))?;
+            .map_err(|e| Failure::new(Exit::Failure, format!("cannot listen on {listen}: {e}")))?;
         let spec = sandbox::InvoiceSpec {
             outcome: sandbox::Outcome::Completed,
             amount: 1000,
@@ -312,8 +310,12 @@ fn serve_sandbox(
             .map(|_| running.sandbox.add_invoice(&spec))
             .collect();
         if let Some(path) = tokens_out {
-            std::fs::write(&path, tokens.join("\n"))
-                .map_err(|e| Failure::new(1, format!("cannot write {}: {e}", path.display())))?;
+            std::fs::write(&path, tokens.join("\n")).map_err(|e| {
+                Failure::new(
+                    Exit::Failure,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
         }
         println!(
             "sandbox listening on {} (Apikey {}, Bearer {})",
@@ -324,8 +326,11 @@ fn serve_sandbox(
         stop_on_signal(running.shutdown.clone()).await;
         match running.task.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Failure::new(1, format!("sandbox failed: {e}"))),
-            Err(e) => Err(Failure::new(1, format!("sandbox task failed: {e}"))),
+            Ok(Err(e)) => Err(Failure::new(Exit::Failure, format!("sandbox failed: {e}"))),
+            Err(e) => Err(Failure::new(
+                Exit::Failure,
+                format!("sandbox task failed: {e}"),
+            )),
         }
     })
 }

@@ -1,7 +1,7 @@
 //! `events ...` subcommands.
 
 use super::commands::{open_store, pretty, process_env};
-use super::{EventsCommand, Failure};
+use super::{EventsCommand, Exit, Failure};
 use crate::config::Config;
 use crate::events::signature;
 use crate::store::StoreError;
@@ -102,10 +102,18 @@ pub fn verify_signature(command: EventsCommand) -> Result<(), Failure> {
     else {
         return Ok(());
     };
-    let secret = process_env(&secret_env)
-        .ok_or_else(|| Failure::new(3, format!("environment variable {secret_env} is not set")))?;
-    let body = std::fs::read(&body)
-        .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", body.display())))?;
+    let secret = process_env(&secret_env).ok_or_else(|| {
+        Failure::new(
+            Exit::Config,
+            format!("environment variable {secret_env} is not set"),
+        )
+    })?;
+    let body = std::fs::read(&body).map_err(|e| {
+        Failure::new(
+            Exit::Failure,
+            format!("cannot read {}: {e}", body.display()),
+        )
+    })?;
     let now = if ignore_time {
         timestamp.trim().parse().unwrap_or(0)
     } else {
@@ -116,6 +124,9 @@ pub fn verify_signature(command: EventsCommand) -> Result<(), Failure> {
             println!("signature valid");
             Ok(())
         }
-        Err(e) => Err(Failure::new(1, format!("signature invalid: {e}"))),
+        Err(e) => Err(Failure::new(
+            Exit::Failure,
+            format!("signature invalid: {e}"),
+        )),
     }
 }

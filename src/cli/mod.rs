@@ -10,9 +10,8 @@ mod events;
 mod report;
 mod run;
 
-use crate::config::{CONFIG_ENV, ConfigError};
-use crate::lock::LockError;
-use crate::store::StoreError;
+use crate::config::CONFIG_ENV;
+pub use crate::failure::{Exit, Failure};
 use crate::telemetry::{self, LogFormat};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -163,54 +162,6 @@ pub enum EventsCommand {
     },
 }
 
-/// A failure with its exit code; the message is printed on one line.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn usage(message: impl Into<String>) -> Self {
-        Self::new(2, message)
-    }
-}
-
-impl From<ConfigError> for Failure {
-    fn from(e: ConfigError) -> Self {
-        Self::new(3, e.to_string())
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        let code = match e {
-            StoreError::NotFound(_)
-            | StoreError::Conflict { .. }
-            | StoreError::NotRequeueable { .. } => 1,
-            _ => 4,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
-impl From<LockError> for Failure {
-    fn from(e: LockError) -> Self {
-        let code = match e {
-            LockError::Held { .. } => 5,
-            LockError::Io { .. } => 4,
-        };
-        Self::new(code, e.to_string())
-    }
-}
-
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -236,7 +187,7 @@ pub fn main() -> ExitCode {
             // Not `eprintln!`, which panics when stderr is closed: the exit code still tells.
             let line = format!("error: {}\n", f.message.replace('\n', " "));
             let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-            ExitCode::from(f.code)
+            ExitCode::from(f.code())
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `report`: reconciliation reports on demand, and the timeout re-check.
 
-use super::Failure;
-use super::commands::{build_client, open_store, process_env, runtime};
+use super::commands::{open_store, process_env, runtime};
+use super::{Exit, Failure};
+use crate::app::build_client;
 use crate::config::report::FORMATS;
 use crate::config::{Config, Credentials};
 use crate::poller::throttle::Throttle;
@@ -76,7 +77,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
             let s = reporter
                 .recheck()
                 .await
-                .map_err(|e| Failure::new(4, e.to_string()))?;
+                .map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
             println!(
                 "re-checked {} timeouts: {} late completions, {} late mismatches, {} notcompleted",
                 s.checked, s.late_completed, s.late_mismatch, s.notcompleted
@@ -87,7 +88,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
             let files = reporter
                 .generate(*date, &out, &formats)
                 .await
-                .map_err(|e| Failure::new(1, e.to_string()))?;
+                .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
             let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
             if days.len() > 1 {
                 eprintln!("[{}/{}] {date}", i + 1, days.len());

@@ -1,25 +1,13 @@
-//! `run`: builds every component, then runs the poller, the delivery worker, the nightly
-//! reports, the HTTP listener and the systemd supervision until a signal (or idleness).
-//!
-//! Start-up order matters for systemd: credentials, sinks, the instance lock, the database
-//! (opened and migrated) and the listener are all ready before `READY=1` is sent.
+//! `run`: the daemon ([`crate::app::App`]) under the process's signals: SIGTERM and SIGINT
+//! stop it, SIGHUP reloads the reloadable settings.
 
-use super::Failure;
-use super::commands::{build_client, process_env, runtime, stop_on_signal_or_reload};
-use crate::config::{Config, Credentials};
-use crate::events::delivery::Deliverer;
-use crate::events::sinks::Sink;
-use crate::http::{self, HttpState};
-use crate::lock::InstanceLock;
-use crate::metrics::Metrics;
-use crate::poller::{Poller, PollerError, RunMode};
-use crate::report::Reporter;
-use crate::store::Store;
-use crate::systemd;
-use crate::tasks::{Ended, Tasks};
-use crate::time::ms;
+use super::commands::{process_env, runtime, stop_on_signal_or_reload};
+use super::{Exit, Failure};
+use crate::app::App;
+use crate::config::Config;
+use crate::poller::RunMode;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// `database_override` is `--database`, which a SIGHUP re-read of the file must keep.
@@ -29,43 +17,6 @@ pub fn run(
     database_override: Option<PathBuf>,
     until_idle: bool,
 ) -> Result<(), Failure> {
-    let creds = Credentials::load(&config.ligdicash, &process_env)?;
-    let sinks = Sink::from_config(&config.events, &process_env)?;
-    let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
-    let http_addr = config.http.addr()?;
-    let _lock = InstanceLock::acquire(&config.database.path)?;
-    let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
-    let mut report_store = Store::open(path, busy)?;
-    report_store.ensure_writable()?;
-    adopt_legacy_sink_names(config, &mut report_store)?;
-    let client = build_client(config, &creds)?;
-    let route = client.route();
-    let metrics = Arc::new(Metrics::default());
-    let poller = Poller::new(
-        &config.poll,
-        path,
-        busy,
-        client.clone(),
-        sink_names.clone(),
-        metrics.clone(),
-    )?;
-    // The re-check's confirms share the poller's rate limit and pauses.
-    let reporter = Reporter::new(
-        &config.report,
-        config.report_dir(),
-        report_store,
-        Some(client),
-        poller.throttle(),
-        sink_names.clone(),
-    )?;
-    let deliverer = Deliverer::new(
-        Store::open(path, busy)?,
-        sinks,
-        config.events.retry_schedule.iter().map(|d| d.0).collect(),
-        config.events.concurrency,
-    )
-    .with_write_health(metrics.writes.clone());
-    let observer = Arc::new(Mutex::new(Store::open(path, busy)?));
     let mode = if until_idle {
         RunMode::UntilIdle
     } else {
@@ -73,9 +24,9 @@ pub fn run(
     };
     let runtime = runtime()?;
     let result = runtime.block_on(async {
+        let mut app = App::build(config.clone(), &process_env).await?;
         let shutdown = CancellationToken::new();
-        let mut tasks: Tasks<Failure> = Tasks::default();
-        let (reloader, running) = (poller.reloader(), Mutex::new(config.clone()));
+        let (reloader, running) = (app.reloader(), Mutex::new(config.clone()));
         let on_signal = stop_on_signal_or_reload(shutdown.clone(), move || {
             reload(
                 config_path.as_deref(),
@@ -84,128 +35,19 @@ pub fn run(
                 &reloader,
             )
         });
-        tasks.spawn("signal handler", async move {
-            on_signal
-                .await
-                .map_err(|e| Failure::new(1, format!("cannot install signal handlers: {e}")))
+        app.watch("signal handler", async move {
+            on_signal.await.map_err(|e| {
+                Failure::new(
+                    Exit::Failure,
+                    format!("cannot install signal handlers: {e}"),
+                )
+            })
         });
-        if let Some(addr) = http_addr {
-            // Exit 1, not 3: a port still held by a stopping process heals on restart.
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| Failure::new(1, format!("http.listen: cannot listen on {addr}: {e}")))?;
-            let state = HttpState {
-                metrics: metrics.clone(),
-                store: observer.clone(),
-                stale_after_ms: (ms(config.poll.scan_interval.0) * 10).max(30_000),
-            };
-            tracing::info!(addr = ?listener.local_addr().ok(), "health and metrics listener started");
-            let serve = http::serve(listener, state, shutdown.clone());
-            tasks.spawn("http listener", async move {
-                serve.await;
-                Ok(())
-            });
-        }
-        tracing::info!(
-            database = %config.database.path.display(),
-            base_url = %config.ligdicash.base_url,
-            route,
-            sinks = ?sink_names,
-            "reconciler started"
-        );
-        systemd::notify("READY=1");
-        let supervise = systemd::supervise(metrics.clone(), observer.clone(), shutdown.clone());
-        tasks.spawn("systemd supervision", async move {
-            supervise.await;
-            Ok(())
-        });
-        let stop_delivery = CancellationToken::new();
-        let grace = config.poll.shutdown_grace.0;
-        let delivery = deliverer.run(stop_delivery.clone(), grace);
-        tasks.spawn("event delivery", async move {
-            delivery.await.map_err(|e| Failure::new(4, e.to_string()))
-        });
-        // The daemon reports on schedule; `--until-idle` catches up once, after the drain.
-        let once = match (config.report.enabled, until_idle) {
-            (true, false) => {
-                let nightly = reporter.run(shutdown.clone());
-                tasks.spawn("nightly report", async move {
-                    nightly.await;
-                    Ok(())
-                });
-                None
-            }
-            (true, true) => Some(reporter),
-            (false, _) => None,
-        };
-        let mut failures = Vec::new();
-        let polling = poller.run(mode, shutdown.clone());
-        tokio::pin!(polling);
-        let mut result = loop {
-            tokio::select! {
-                result = &mut polling => break result,
-                Some((name, ended)) = tasks.next() => {
-                    if let Some(failure) = task_failure(name, ended, shutdown.is_cancelled()) {
-                        // Stop everything: systemd restarts a daemon that exits non-zero.
-                        shutdown.cancel();
-                        failures.push(failure);
-                    }
-                }
-            }
-        };
-        systemd::notify("STOPPING=1");
-        if result.is_ok() && until_idle && failures.is_empty() {
-            if let Some(reporter) = once
-                && let Err(e) = reporter.catch_up().await
-            {
-                tracing::error!(error = %e, "nightly report failed");
-            }
-            result = first_attempts_made(config, &sink_names, &shutdown).await;
-        }
-        // The poller has stopped, on a signal or on an error: everything else stops too.
-        shutdown.cancel();
-        stop_delivery.cancel();
-        for (name, ended) in tasks.join_all(grace).await {
-            failures.extend(task_failure(name, ended, true));
-        }
-        tracing::info!("reconciler stopped");
-        result.map_err(|e| Failure::new(4, e.to_string()))?;
-        failures.into_iter().next().map_or(Ok(()), Err)
+        app.run(mode, shutdown).await
     });
     // A database call stuck past the grace (a lock held by the shop) must not hold up exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     result
-}
-
-/// Whether a task's end is a failure of the daemon: an error or a panic always, a return
-/// only while the daemon was meant to keep running. Logged here, once.
-fn task_failure(name: &'static str, ended: Ended<Failure>, stopping: bool) -> Option<Failure> {
-    let failure = match ended {
-        Ended::Finished | Ended::Aborted if stopping => return None,
-        Ended::Finished | Ended::Aborted => {
-            Failure::new(1, format!("the {name} task stopped unexpectedly"))
-        }
-        Ended::Failed(f) => f,
-        Ended::Panicked(message) => Failure::new(1, format!("the {name} task panicked: {message}")),
-    };
-    tracing::error!(task = name, error = %failure.message, "a daemon task failed; stopping");
-    Some(failure)
-}
-
-/// Webhooks were named by their whole URL (an access key included) before they were named
-/// by [`crate::config::WebhookConfig::sink_name`]: their deliveries follow the new name,
-/// so none is stranded and the key leaves the database.
-fn adopt_legacy_sink_names(config: &Config, store: &mut Store) -> Result<(), Failure> {
-    for hook in &config.events.webhooks {
-        let (legacy, name) = (format!("webhook:{}", hook.url), hook.sink_name());
-        if legacy != name {
-            let moved = store.rename_sink(&legacy, &name)?;
-            if moved > 0 {
-                tracing::info!(moved, sink = %name, "deliveries moved to the webhook's sink name");
-            }
-        }
-    }
-    Ok(())
 }
 
 /// SIGHUP: re-reads the configuration file; applies the `[poll]` settings that are safe to
@@ -318,19 +160,6 @@ fn changed_keys(a: &Config, b: &Config) -> Vec<String> {
         }
     }
     changed
-}
-
-/// `--until-idle` also waits until every event has had its first delivery attempt.
-async fn first_attempts_made(
-    config: &Config,
-    sinks: &[String],
-    shutdown: &CancellationToken,
-) -> Result<(), PollerError> {
-    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
-    while !shutdown.is_cancelled() && store.unattempted_deliveries(sinks)? > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

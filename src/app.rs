@@ -1,0 +1,291 @@
+//! The one place that assembles the daemon from its [`Config`] and runs it under one
+//! shutdown token: `run` and `demo` are thin callers, and tests can start it in-process.
+//!
+//! [`App::build`] does everything that can fail at start, in the order systemd needs it:
+//! credentials, sinks, the instance lock, the database (opened, migrated, writable), the
+//! client, the listener bound. Only then does [`App::run`] send `READY=1` and start the
+//! poller, with the watched tasks beside it ([`crate::tasks`]): the HTTP listener, the
+//! systemd supervision, event delivery and the nightly reports. The first to fail stops
+//! everything, and the daemon exits non-zero.
+
+use crate::config::{Config, Credentials};
+use crate::events::delivery::Deliverer;
+use crate::events::sinks::Sink;
+use crate::failure::{Exit, Failure};
+use crate::http::{self, HttpState};
+use crate::ligdicash::{ClientSettings, LigdicashClient};
+use crate::lock::InstanceLock;
+use crate::metrics::Metrics;
+use crate::poller::{Poller, PollerError, Reloader, RunMode};
+use crate::report::Reporter;
+use crate::store::Store;
+use crate::systemd;
+use crate::tasks::{Ended, Tasks};
+use crate::time::ms;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Reads an environment variable (the process's, or a fixed set in tests and the demo).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The daemon, built and not yet running.
+pub struct App {
+    config: Config,
+    _lock: InstanceLock,
+    metrics: Arc<Metrics>,
+    observer: Arc<Mutex<Store>>,
+    poller: Poller,
+    reporter: Reporter,
+    deliverer: Deliverer,
+    listener: Option<TcpListener>,
+    sink_names: Vec<String>,
+    route: &'static str,
+    tasks: Tasks<Failure>,
+}
+
+/// Builds the one LigdiCash client of the process from the configuration.
+pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashClient, Failure> {
+    let settings = ClientSettings::from_config(config)?;
+    LigdicashClient::new(&settings, creds).map_err(|e| Failure::new(Exit::Config, e.to_string()))
+}
+
+impl App {
+    /// Builds every component; nothing runs yet.
+    pub async fn build(config: Config, env: Env<'_>) -> Result<Self, Failure> {
+        let creds = Credentials::load(&config.ligdicash, env)?;
+        let sinks = Sink::from_config(&config.events, env)?;
+        let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
+        let http_addr = config.http.addr()?;
+        let lock = InstanceLock::acquire(&config.database.path)?;
+        let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
+        let mut report_store = Store::open(path, busy)?;
+        report_store.ensure_writable()?;
+        adopt_legacy_sink_names(&config, &mut report_store)?;
+        let client = build_client(&config, &creds)?;
+        let route = client.route();
+        let metrics = Arc::new(Metrics::default());
+        let poller = Poller::new(
+            &config.poll,
+            path,
+            busy,
+            client.clone(),
+            sink_names.clone(),
+            metrics.clone(),
+        )?;
+        // The re-check's confirms share the poller's rate limit and pauses.
+        let reporter = Reporter::new(
+            &config.report,
+            config.report_dir(),
+            report_store,
+            Some(client),
+            poller.throttle(),
+            sink_names.clone(),
+        )?;
+        let deliverer = Deliverer::new(
+            Store::open(path, busy)?,
+            sinks,
+            config.events.retry_schedule.iter().map(|d| d.0).collect(),
+            config.events.concurrency,
+        )
+        .with_write_health(metrics.writes.clone());
+        let observer = Arc::new(Mutex::new(Store::open(path, busy)?));
+        let listener = match http_addr {
+            // Exit 1, not 3: a port still held by a stopping process heals on restart.
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                Failure::new(
+                    Exit::Failure,
+                    format!("http.listen: cannot listen on {addr}: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            config,
+            _lock: lock,
+            metrics,
+            observer,
+            poller,
+            reporter,
+            deliverer,
+            listener,
+            sink_names,
+            route,
+            tasks: Tasks::default(),
+        })
+    }
+
+    /// Counters and health, shared with whoever watches the daemon (the demo's progress).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` answer, if enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Applies new poll settings while running (SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        self.poller.reloader()
+    }
+
+    /// Runs `task` beside the daemon, watched like its own tasks (the signal handler).
+    pub fn watch(
+        &mut self,
+        name: &'static str,
+        task: impl Future<Output = Result<(), Failure>> + Send + 'static,
+    ) {
+        self.tasks.spawn(name, task);
+    }
+
+    /// Runs until `shutdown` is cancelled (or, in [`RunMode::UntilIdle`], until nothing is
+    /// pending, the reports are caught up and every event has had its first delivery
+    /// attempt), or until a task fails.
+    pub async fn run(self, mode: RunMode, shutdown: CancellationToken) -> Result<(), Failure> {
+        let Self {
+            config,
+            metrics,
+            observer,
+            poller,
+            reporter,
+            deliverer,
+            listener,
+            sink_names,
+            route,
+            mut tasks,
+            _lock,
+        } = self;
+        if let Some(listener) = listener {
+            let state = HttpState {
+                metrics: metrics.clone(),
+                store: observer.clone(),
+                stale_after_ms: (ms(config.poll.scan_interval.0) * 10).max(30_000),
+            };
+            tracing::info!(addr = ?listener.local_addr().ok(), "health and metrics listener started");
+            let serve = http::serve(listener, state, shutdown.clone());
+            tasks.spawn("http listener", async move {
+                serve.await;
+                Ok(())
+            });
+        }
+        tracing::info!(
+            database = %config.database.path.display(),
+            base_url = %config.ligdicash.base_url,
+            route,
+            sinks = ?sink_names,
+            "reconciler started"
+        );
+        systemd::notify("READY=1");
+        let supervise = systemd::supervise(metrics, observer, shutdown.clone());
+        tasks.spawn("systemd supervision", async move {
+            supervise.await;
+            Ok(())
+        });
+        let stop_delivery = CancellationToken::new();
+        let grace = config.poll.shutdown_grace.0;
+        let delivery = deliverer.run(stop_delivery.clone(), grace);
+        tasks.spawn("event delivery", async move {
+            delivery
+                .await
+                .map_err(|e| Failure::new(Exit::Database, e.to_string()))
+        });
+        let until_idle = mode == RunMode::UntilIdle;
+        // The daemon reports on schedule; `--until-idle` catches up once, after the drain.
+        let once = match (config.report.enabled, until_idle) {
+            (true, false) => {
+                let nightly = reporter.run(shutdown.clone());
+                tasks.spawn("nightly report", async move {
+                    nightly.await;
+                    Ok(())
+                });
+                None
+            }
+            (true, true) => Some(reporter),
+            (false, _) => None,
+        };
+        let mut failures = Vec::new();
+        let polling = poller.run(mode, shutdown.clone());
+        tokio::pin!(polling);
+        let mut result = loop {
+            tokio::select! {
+                result = &mut polling => break result,
+                Some((name, ended)) = tasks.next() => {
+                    if let Some(failure) = task_failure(name, ended, shutdown.is_cancelled()) {
+                        // Stop everything: systemd restarts a daemon that exits non-zero.
+                        shutdown.cancel();
+                        failures.push(failure);
+                    }
+                }
+            }
+        };
+        systemd::notify("STOPPING=1");
+        if result.is_ok() && until_idle && failures.is_empty() {
+            if let Some(reporter) = once
+                && let Err(e) = reporter.catch_up().await
+            {
+                tracing::error!(error = %e, "nightly report failed");
+            }
+            result = first_attempts_made(&config, &sink_names, &shutdown).await;
+        }
+        // The poller has stopped, on a signal or on an error: everything else stops too.
+        shutdown.cancel();
+        stop_delivery.cancel();
+        for (name, ended) in tasks.join_all(grace).await {
+            failures.extend(task_failure(name, ended, true));
+        }
+        tracing::info!("reconciler stopped");
+        result.map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
+        failures.into_iter().next().map_or(Ok(()), Err)
+    }
+}
+
+/// Whether a task's end is a failure of the daemon: an error or a panic always, a return
+/// only while the daemon was meant to keep running. Logged here, once.
+fn task_failure(name: &'static str, ended: Ended<Failure>, stopping: bool) -> Option<Failure> {
+    let failure = match ended {
+        Ended::Finished | Ended::Aborted if stopping => return None,
+        Ended::Finished | Ended::Aborted => Failure::new(
+            Exit::Failure,
+            format!("the {name} task stopped unexpectedly"),
+        ),
+        Ended::Failed(f) => f,
+        Ended::Panicked(message) => Failure::new(
+            Exit::Failure,
+            format!("the {name} task panicked: {message}"),
+        ),
+    };
+    tracing::error!(task = name, error = %failure.message, "a daemon task failed; stopping");
+    Some(failure)
+}
+
+/// Webhooks were named by their whole URL (an access key included) before they were named
+/// by [`crate::config::WebhookConfig::sink_name`]: their deliveries follow the new name,
+/// so none is stranded and the key leaves the database.
+fn adopt_legacy_sink_names(config: &Config, store: &mut Store) -> Result<(), Failure> {
+    for hook in &config.events.webhooks {
+        let (legacy, name) = (format!("webhook:{}", hook.url), hook.sink_name());
+        if legacy != name {
+            let moved = store.rename_sink(&legacy, &name)?;
+            if moved > 0 {
+                tracing::info!(moved, sink = %name, "deliveries moved to the webhook's sink name");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--until-idle` also waits until every event has had its first delivery attempt.
+async fn first_attempts_made(
+    config: &Config,
+    sinks: &[String],
+    shutdown: &CancellationToken,
+) -> Result<(), PollerError> {
+    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
+    while !shutdown.is_cancelled() && store.unattempted_deliveries(sinks)? > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
