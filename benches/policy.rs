@@ -7,9 +7,10 @@ use ligdicash_reconciler::config::PollConfig;
 use ligdicash_reconciler::events::signature;
 use ligdicash_reconciler::ligdicash::{ConfirmAnswer, Exchange, classify};
 use ligdicash_reconciler::poller::decide::{Policy, decide};
-use ligdicash_reconciler::report::figures::{AttemptFact, DayFacts, PaymentFact, summarise};
+use ligdicash_reconciler::report::figures::summarise;
 use ligdicash_reconciler::sandbox::{InvoiceSpec, Outcome, Sandbox, SandboxConfig, responses};
 use ligdicash_reconciler::store::DuePayment;
+use ligdicash_reconciler::store::reports::{AttemptFact, DayFacts, PaymentFact};
 use std::hint::black_box;
 
 /// A confirm answer as the sandbox (and LigdiCash) sends it, about 1.2 KiB.

@@ -3,7 +3,8 @@
 //! no payment data, only counts.
 
 use crate::listener::{self, Limits};
-use crate::metrics::{DbGauges, Metrics};
+use crate::metrics::Metrics;
+use crate::store::reports::DbGauges;
 use crate::store::{Store, StoreError, blocking};
 use axum::Router;
 use axum::extract::State;

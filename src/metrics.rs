@@ -5,6 +5,7 @@
 //! read from it at scrape time so they can never drift from it.
 
 use crate::health::WriteHealth;
+use crate::store::reports::DbGauges;
 use crate::time::{Millis, now_ms};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -29,15 +30,6 @@ pub struct Metrics {
     auth_failing: AtomicBool,
     /// Whether the database takes our writes (the poller holds its claims while not).
     pub writes: std::sync::Arc<WriteHealth>,
-}
-
-/// What the database says at scrape time.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DbGauges {
-    pub pending: i64,
-    pub oldest_pending_created_at: Option<Millis>,
-    pub events_by_state: Vec<(String, i64)>,
-    pub last_report_at: Option<Millis>,
 }
 
 impl Metrics {

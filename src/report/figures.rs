@@ -1,57 +1,11 @@
 //! Pure report arithmetic: from the day's facts to the figures a shop owner reads.
 
-use crate::time::Millis;
+use crate::store::reports::{DayFacts, PaymentFact};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Version of the JSON report structure; bumped on any incompatible change.
 pub const REPORT_VERSION: u32 = 1;
-
-/// A payment as the report needs it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PaymentFact {
-    pub token: String,
-    pub transaction_id: Option<String>,
-    pub request_id: Option<String>,
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub expected_amount: Option<i64>,
-    pub amount: Option<i64>,
-    pub operator_name: Option<String>,
-    pub created_at: Millis,
-    pub resolved_at: Option<Millis>,
-    pub requeued: bool,
-}
-
-impl PaymentFact {
-    /// The XOF a status total counts: what LigdiCash confirmed, else what was expected.
-    pub fn xof(&self) -> i64 {
-        self.amount.or(self.expected_amount).unwrap_or(0)
-    }
-}
-
-/// One confirm call of the day.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptFact {
-    pub outcome: String,
-    pub latency_ms: i64,
-}
-
-/// Everything read from the database for one day.
-#[derive(Debug, Clone, Default)]
-pub struct DayFacts {
-    pub start: Millis,
-    pub end: Millis,
-    /// Payments that reached a final status during the day.
-    pub resolved: Vec<PaymentFact>,
-    /// Payments still pending when the day ended.
-    pub pending_at_end: Vec<PaymentFact>,
-    /// Tokens whose `payment.late_completed` event was emitted during the day.
-    pub late_completed: Vec<String>,
-    pub attempts: Vec<AttemptFact>,
-    pub events_pending: i64,
-    pub events_dead: i64,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Total {
@@ -304,6 +258,8 @@ fn health(f: &DayFacts) -> Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::reports::AttemptFact;
+    use crate::time::Millis;
 
     fn fact(
         token: &str,

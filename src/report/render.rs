@@ -1,7 +1,8 @@
 //! The three report formats: JSON (versioned, for machines), CSV (one row per payment, for
 //! spreadsheets), and one self-contained HTML page (no external assets) for people.
 
-use super::figures::{Discrepancy, PaymentFact, Summary, Total};
+use super::figures::{Discrepancy, Summary, Total};
+use crate::store::reports::PaymentFact;
 use crate::time::Millis;
 use chrono::{DateTime, SecondsFormat};
 use chrono_tz::Tz;

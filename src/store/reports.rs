@@ -7,11 +7,66 @@ use super::payments::{
 };
 use super::{Store, StoreError};
 use crate::payment::Status;
-use crate::report::figures::{AttemptFact, DayFacts, PaymentFact};
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
 use serde_json::Value;
+
+/// A payment as the report needs it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaymentFact {
+    pub token: String,
+    pub transaction_id: Option<String>,
+    pub request_id: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub expected_amount: Option<i64>,
+    pub amount: Option<i64>,
+    pub operator_name: Option<String>,
+    pub created_at: Millis,
+    pub resolved_at: Option<Millis>,
+    pub requeued: bool,
+}
+
+impl PaymentFact {
+    /// The XOF a status total counts: what LigdiCash confirmed, else what was expected.
+    pub fn xof(&self) -> i64 {
+        self.amount.or(self.expected_amount).unwrap_or(0)
+    }
+}
+
+/// One confirm call of the day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFact {
+    pub outcome: String,
+    pub latency_ms: i64,
+}
+
+/// Everything read from the database for one day.
+#[derive(Debug, Clone, Default)]
+pub struct DayFacts {
+    pub start: Millis,
+    pub end: Millis,
+    /// Payments that reached a final status during the day.
+    pub resolved: Vec<PaymentFact>,
+    /// Payments still pending when the day ended.
+    pub pending_at_end: Vec<PaymentFact>,
+    /// Tokens whose `payment.late_completed` event was emitted during the day.
+    pub late_completed: Vec<String>,
+    pub attempts: Vec<AttemptFact>,
+    pub events_pending: i64,
+    pub events_dead: i64,
+}
+
+/// What the database says at scrape time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DbGauges {
+    pub pending: i64,
+    pub oldest_pending_created_at: Option<Millis>,
+    pub events_by_state: Vec<(String, i64)>,
+    pub last_report_at: Option<Millis>,
+}
 
 /// What a re-check of a `timeout` payment found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +249,7 @@ impl Store {
     /// lookup except the pending count, which has to visit every pending row: it is
     /// re-counted only after 100 times as long as the last count took, so counting a
     /// backlog of millions never takes more than 1% of a core however often it is asked.
-    pub fn gauges(&mut self) -> Result<crate::metrics::DbGauges, StoreError> {
+    pub fn gauges(&mut self) -> Result<DbGauges, StoreError> {
         let pending = match self.pending_count {
             Some(cached) if std::time::Instant::now() < cached.fresh_until => cached.count,
             _ => {
@@ -228,7 +283,7 @@ impl Store {
         let last_report_at = c
             .prepare_cached("SELECT max(generated_at) FROM report_runs")?
             .query_row([], |r| r.get(0))?;
-        Ok(crate::metrics::DbGauges {
+        Ok(DbGauges {
             pending,
             oldest_pending_created_at: oldest,
             events_by_state,
