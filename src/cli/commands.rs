@@ -3,7 +3,7 @@
 use super::{Cli, Command, EventsCommand, Failure};
 use crate::config::{Config, Credentials};
 use crate::ligdicash::{ClientSettings, LigdicashClient};
-use crate::payment::{NewPayment, Status};
+use crate::payment::{NewPayment, Status, parse_token};
 use crate::sandbox::{self, Faults, SandboxConfig};
 use crate::store::{PaymentRow, Store, StoreError};
 use crate::time::{ms, now_ms, rfc3339};
@@ -153,6 +153,7 @@ fn enqueue(
 }
 
 fn show(config: &Config, token: &str) -> Result<(), Failure> {
+    let token = parse_token(token).map_err(Failure::usage)?;
     let store = open_store(config)?;
     let row = store
         .get(token)?
@@ -243,6 +244,7 @@ fn shorten(text: &str, width: usize) -> String {
 }
 
 fn requeue(config: &Config, token: &str) -> Result<(), Failure> {
+    let token = parse_token(token).map_err(Failure::usage)?;
     let mut store = open_store(config)?;
     let previous = store.requeue(token, now_ms())?;
     println!("requeued {token} (was {previous})");

@@ -67,6 +67,27 @@ async fn bad_cli_arguments_are_refused_and_write_nothing() {
     assert_eq!(count, 1);
 }
 
+/// One rule for a token on the command line: `show` and `requeue` find what `enqueue`
+/// stored from the same text, surrounding spaces and all.
+#[tokio::test]
+async fn every_command_reads_a_token_by_the_same_rule() {
+    let env = TestEnv::start().await;
+    assert_ok(&env.run(&["enqueue", " spaced "]).await);
+    assert_eq!(env.show(" spaced ").await["token"], "spaced");
+    let out = env.run(&["requeue", " spaced "]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("its status is pending"),
+        "{}",
+        stderr(&out)
+    );
+    for command in ["show", "requeue"] {
+        let out = env.run(&[command, " "]).await;
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(stderr(&out).contains("token"), "{}", stderr(&out));
+    }
+}
+
 #[tokio::test]
 async fn bad_configuration_exits_3_naming_the_problem_and_creates_nothing() {
     let env = TestEnv::start().await;
