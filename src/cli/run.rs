@@ -98,7 +98,7 @@ pub fn run(
         }
         tracing::info!(
             database = %config.database.path.display(),
-            base_url = %config.ligdicash.base_url,
+            base_url = %config.shown_base_url(),
             route,
             sinks = ?sink_names,
             "reconciler started"

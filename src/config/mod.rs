@@ -7,15 +7,16 @@ pub mod credentials;
 pub mod duration;
 pub mod events;
 pub mod report;
+pub mod urls;
 
 pub use credentials::Credentials;
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
 pub use report::ReportConfig;
+pub use urls::is_loopback;
 
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -120,7 +121,7 @@ impl std::fmt::Debug for LigdicashConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let redacted = |set: bool| if set { "<redacted>" } else { "<unset>" };
         f.debug_struct("LigdicashConfig")
-            .field("base_url", &self.base_url)
+            .field("base_url", &urls::shown_as_written(&self.base_url))
             .field("request_timeout", &self.request_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("confirm_style", &self.confirm_style)
@@ -274,10 +275,10 @@ impl Config {
         let p = &self.poll;
         let url = self.base_url()?;
         let loopback = is_loopback(&url);
-        if url.scheme() != "https" && !loopback {
+        if let Err(why) = urls::check_transport(&url) {
             return invalid(format!(
-                "ligdicash.base_url {} must use https (plain http is allowed only to a loopback host)",
-                self.ligdicash.base_url
+                "ligdicash.base_url {} {why}",
+                self.shown_base_url()
             ));
         }
         if p.concurrency == 0 || p.concurrency > 256 {
@@ -329,19 +330,23 @@ impl Config {
         }
     }
 
-    /// The parsed `base_url`, with a message naming the key when it is not a URL.
+    /// The parsed `base_url`, with a message naming the key when it is not a URL (and not
+    /// quoting it: an unparsable URL cannot be shown without what it may hide).
     pub fn base_url(&self) -> Result<Url, ConfigError> {
         Url::parse(&self.ligdicash.base_url).map_err(|e| {
-            ConfigError::Invalid(format!(
-                "ligdicash.base_url {:?} is not a URL: {e}",
-                self.ligdicash.base_url
-            ))
+            ConfigError::Invalid(format!("ligdicash.base_url is not a valid URL: {e}"))
         })
+    }
+
+    /// `base_url` as logs and `check-config` show it, the same way as a webhook's URL.
+    pub fn shown_base_url(&self) -> String {
+        urls::shown_as_written(&self.ligdicash.base_url)
     }
 
     /// The effective configuration as TOML, secrets left out, for `check-config`.
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
+        shown.ligdicash.base_url = self.shown_base_url();
         for hook in &mut shown.events.webhooks {
             hook.url = hook.shown_url();
         }
@@ -358,16 +363,6 @@ fn without_values(message: &str) -> String {
     match message.split_once(", expected") {
         Some((_, expected)) => format!("invalid value (not shown), expected{expected}"),
         None => "invalid value (not shown)".to_owned(),
-    }
-}
-
-/// Plain http is tolerated only where it cannot leave the machine.
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
     }
 }
 

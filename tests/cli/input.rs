@@ -108,6 +108,10 @@ async fn bad_configuration_exits_3_naming_the_problem_and_creates_nothing() {
             "min_interval",
         ),
         ("[ligdicash]\nconfirm_style = \"query\"\n", "confirm_style"),
+        (
+            "[ligdicash]\nbase_url = \"ftp://127.0.0.1:2121\"\n",
+            "scheme \"ftp\"",
+        ),
         // check-config reads the webhook secrets as run does.
         (
             "[[events.webhooks]]\nurl = \"https://hooks.example/x\"\nsecret_env = \"UNSET_HOOK_SECRET\"\n",
@@ -178,6 +182,36 @@ async fn check_config_prints_the_effective_config_without_secrets() {
         !text.contains("SECRET") && !stderr(&out).contains("SECRET"),
         "{text}"
     );
+}
+
+/// `base_url` is shown as webhook URLs are: without user name, password or query, in
+/// `check-config`'s output and in the error refusing it.
+#[tokio::test]
+async fn check_config_shows_base_url_without_its_credentials_or_query() {
+    let mut env = TestEnv::start().await;
+    let plain = env.config.ligdicash.base_url.clone();
+    let host = plain.trim_start_matches("http://").trim_end_matches('/');
+    env.config.ligdicash.base_url = format!("http://shop:pw-SECRET@{host}/?key=k-SECRET");
+    env.write_config();
+    let out = env.run(&["check-config"]).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("base_url = \"http://{host}/?…\"")),
+        "{text}"
+    );
+    assert!(!text.contains("SECRET"), "{text}");
+
+    env.config.ligdicash.base_url = "http://shop:pw-SECRET@pay.example/?key=k-SECRET".into();
+    env.write_config();
+    let out = env.run(&["check-config"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("http://pay.example/?…"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("SECRET"), "{}", stderr(&out));
 }
 
 #[tokio::test]
