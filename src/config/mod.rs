@@ -6,12 +6,15 @@
 pub mod credentials;
 pub mod duration;
 pub mod events;
+pub mod http;
 pub mod report;
 pub mod urls;
+mod validate;
 
 pub use credentials::Credentials;
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
+pub use http::HttpConfig;
 pub use report::ReportConfig;
 pub use urls::is_loopback;
 
@@ -52,37 +55,6 @@ pub struct Config {
     pub events: EventsConfig,
     pub report: ReportConfig,
     pub http: HttpConfig,
-}
-
-/// `[http]`: the health and metrics listener.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    /// `host:port`, or `"off"`. Loopback by default: metrics are for the local Prometheus.
-    pub listen: String,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:9187".into(),
-        }
-    }
-}
-
-impl HttpConfig {
-    /// The address to bind, or `None` when the listener is off.
-    pub fn addr(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
-        if self.listen.trim().eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        self.listen.trim().parse().map(Some).map_err(|_| {
-            ConfigError::Invalid(format!(
-                "http.listen {:?} is not host:port (or \"off\")",
-                self.listen
-            ))
-        })
-    }
 }
 
 /// How the confirm request carries the token. LigdiCash's docs and its SDKs disagree.
@@ -269,54 +241,6 @@ impl Config {
         })
     }
 
-    /// Checks the values serde cannot: ranges, orderings and the transport rule.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
-        let p = &self.poll;
-        let url = self.base_url()?;
-        let loopback = is_loopback(&url);
-        if let Err(why) = urls::check_transport(&url) {
-            return invalid(format!(
-                "ligdicash.base_url {} {why}",
-                self.shown_base_url()
-            ));
-        }
-        if p.concurrency == 0 || p.concurrency > 256 {
-            return invalid("poll.concurrency must be between 1 and 256".into());
-        }
-        if p.batch_size == 0 {
-            return invalid("poll.batch_size must be at least 1".into());
-        }
-        if !(p.max_requests_per_second.is_finite() && p.max_requests_per_second > 0.0) {
-            return invalid("poll.max_requests_per_second must be a positive number".into());
-        }
-        if !(p.multiplier.is_finite() && p.multiplier >= 1.0) {
-            return invalid("poll.multiplier must be at least 1.0".into());
-        }
-        if !(0.0..1.0).contains(&p.jitter) {
-            return invalid("poll.jitter must be in [0, 1)".into());
-        }
-        if p.initial_interval > p.max_interval {
-            return invalid("poll.initial_interval must not exceed poll.max_interval".into());
-        }
-        if p.min_interval.0 < LIGDICASH_MIN_INTERVAL && !loopback {
-            return invalid(format!(
-                "poll.min_interval {} is below the 3s LigdiCash asks for between confirms of one token",
-                p.min_interval
-            ));
-        }
-        if p.give_up_after.0.is_zero() {
-            return invalid("poll.give_up_after must be positive".into());
-        }
-        if self.ligdicash.request_timeout.0.is_zero() || self.ligdicash.connect_timeout.0.is_zero()
-        {
-            return invalid("ligdicash timeouts must be positive".into());
-        }
-        self.events.validate()?;
-        self.report.validate()?;
-        self.http.addr().map(|_| ())
-    }
-
     /// Where reports go: `report.output_dir`, relative paths taken from the database's
     /// directory (under systemd that is the state directory, not `/`).
     pub fn report_dir(&self) -> PathBuf {
@@ -442,33 +366,6 @@ mod tests {
         );
         let err = Config::parse("[poll]\nconcurrency = -1\n").unwrap_err();
         assert!(err.contains("concurrency"), "{err}");
-    }
-
-    #[test]
-    fn http_is_refused_except_to_loopback() {
-        for (url, ok) in [
-            ("http://app.ligdicash.com", false),
-            ("http://10.0.0.1:8080", false),
-            ("http://127.0.0.1:8080", true),
-            ("http://localhost:1", true),
-            ("http://[::1]:8080", true),
-            ("https://app.ligdicash.com", true),
-            ("not a url", false),
-        ] {
-            let mut c = Config::default();
-            c.ligdicash.base_url = url.into();
-            c.poll.min_interval = HumanDuration::secs(3);
-            assert_eq!(c.validate().is_ok(), ok, "{url}");
-        }
-    }
-
-    #[test]
-    fn fast_polling_is_only_for_loopback() {
-        let mut c = Config::default();
-        c.poll.min_interval = HumanDuration::millis(100);
-        assert!(c.validate().is_err());
-        c.ligdicash.base_url = "http://127.0.0.1:9".into();
-        c.validate().unwrap();
     }
 
     #[test]

@@ -99,6 +99,17 @@ async fn bad_configuration_exits_3_naming_the_problem_and_creates_nothing() {
         ("[poll]\nconcurrency = -1\n", "concurrency"),
         ("[poll]\nconcurrency = 0\n", "concurrency"),
         ("[poll]\njitter = 1.5\n", "jitter"),
+        // An idle daemon would spin; durations that overflow the schedule's arithmetic.
+        ("[poll]\nscan_interval = \"0s\"\n", "poll.scan_interval"),
+        ("[poll]\nmax_interval = \"99999h\"\n", "poll.max_interval"),
+        (
+            "[poll]\ninitial_interval = \"999999999999999h\"\n",
+            "initial_interval",
+        ),
+        (
+            "[poll]\ngive_up_after = \"999999999999999d\"\n",
+            "give_up_after",
+        ),
         (
             "[ligdicash]\nbase_url = \"http://app.ligdicash.com\"\n",
             "https",
