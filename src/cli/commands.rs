@@ -142,7 +142,7 @@ fn enqueue(
     let payment = NewPayment::parse(token, transaction_id, amount).map_err(Failure::usage)?;
     let mut store = open_store(config)?;
     let now = now_ms();
-    let first = now + ms(config.poll.first_delay.0);
+    let first = now.saturating_add(ms(config.poll.first_delay.0));
     let result = store.enqueue(&payment, now, first)?;
     let word = match result {
         crate::store::payments::Enqueued::Inserted => "enqueued",

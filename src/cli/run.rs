@@ -91,7 +91,9 @@ pub fn run(
             let state = HttpState {
                 metrics: metrics.clone(),
                 store: observer.clone(),
-                stale_after_ms: (ms(config.poll.scan_interval.0) * 10).max(30_000),
+                stale_after_ms: ms(config.poll.scan_interval.0)
+                    .saturating_mul(10)
+                    .max(30_000),
             };
             tracing::info!(addr = ?local, "health and metrics listener started");
             tokio::spawn(http::serve(listener, state, shutdown.clone()));

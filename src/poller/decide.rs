@@ -48,7 +48,9 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
     let attempts = p.attempts + 1;
     let later = |extra_ms: Millis, streak: i64, error: Option<String>| Decision {
         change: Change::Reschedule {
-            next_poll_at: now + ms(policy.schedule.delay(attempts, unit)).max(extra_ms),
+            // Saturating: no schedule or Retry-After may wrap a poll time negative.
+            next_poll_at: now
+                .saturating_add(ms(policy.schedule.delay(attempts, unit)).max(extra_ms)),
             count_attempt: true,
             not_found_streak: streak,
         },
@@ -69,7 +71,7 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
                 .as_ref()
                 .map(|s| format!("unknown status {s:?} treated as pending"));
             if now >= p.window_start.saturating_add(policy.give_up_after_ms) {
-                let age = (now - p.window_start).max(0) as u64 / 1000;
+                let age = now.saturating_sub(p.window_start).max(0) as u64 / 1000;
                 let age = format_duration(std::time::Duration::from_secs(age));
                 let reason = format!("still pending at LigdiCash after {age}");
                 finalize(
@@ -145,6 +147,7 @@ pub fn verify(p: &DuePayment, a: &ConfirmAnswer) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::HumanDuration;
     use crate::ligdicash::ErrorClass;
     use std::time::Duration;
 
@@ -347,6 +350,46 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The largest schedule and the latest clock give the latest poll time, never a
+    /// wrapped-around (negative) one that would make the token due at once, every time.
+    #[test]
+    fn the_next_poll_time_saturates_instead_of_wrapping() {
+        let cfg = PollConfig {
+            initial_interval: HumanDuration(Duration::MAX),
+            max_interval: HumanDuration(Duration::MAX),
+            multiplier: 1e300,
+            ..PollConfig::default()
+        };
+        let pending = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: None,
+        };
+        for now in [0, HOUR, i64::MAX - 1] {
+            let p = DuePayment {
+                attempts: 40,
+                window_start: now,
+                ..due()
+            };
+            for unit in [0.0, 0.5, 0.999] {
+                match decide(&Policy::from_config(&cfg), &p, &pending, now, unit).change {
+                    Change::Reschedule { next_poll_at, .. } => {
+                        assert!(
+                            next_poll_at >= now.saturating_add(3000),
+                            "{now} -> {next_poll_at}"
+                        )
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        let far = DuePayment {
+            window_start: i64::MIN,
+            ..due()
+        };
+        let d = decide(&policy(), &far, &pending, i64::MAX, 0.5);
+        assert_eq!(status_of(&d), Some(Status::Timeout));
     }
 
     #[test]
