@@ -14,6 +14,7 @@ pub mod incidents;
 pub mod queue;
 pub mod schedule;
 pub mod throttle;
+pub mod verify;
 
 use crate::config::PollConfig;
 use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify};
