@@ -32,9 +32,11 @@ pub fn run(
     let sinks = Sink::from_config(&config.events, &process_env)?;
     let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
     let http_addr = config.http.addr()?;
-    let _lock = InstanceLock::acquire(&config.database.path)?;
+    let mut lock = InstanceLock::acquire(&config.database.path)?;
     let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
     let mut report_store = Store::open(path, busy)?;
+    // A database created just now can be locked only now (see `lock`).
+    lock.lock_database(path)?;
     adopt_legacy_sink_names(config, &mut report_store)?;
     let client = build_client(config, &creds)?;
     let route = client.route();

@@ -5,6 +5,7 @@ mod crash;
 mod events;
 mod helpers;
 mod input;
+mod lock;
 mod network;
 mod receiver;
 mod reports;
