@@ -30,6 +30,14 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error(
+        "database {path}: an existing table `{table}` does not match schema.sql (missing {missing}); rename or drop that table, or use another database file"
+    )]
+    Incompatible {
+        path: PathBuf,
+        table: String,
+        missing: String,
+    },
     #[error("payment {token} is already enqueued with a different {field}")]
     Conflict { token: String, field: &'static str },
     #[error("no payment with token {0}")]

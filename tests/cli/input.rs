@@ -277,3 +277,29 @@ async fn unusable_databases_exit_4_with_a_clear_message() {
         stderr(&out)
     );
 }
+
+/// A table the shop created before, under a name `schema.sql` uses, is named in one short
+/// line (not the migration SQL), and the file is left as it was.
+#[tokio::test]
+async fn an_existing_table_that_does_not_match_the_schema_is_named_in_one_short_line() {
+    let env = TestEnv::start().await;
+    env.shop_connection()
+        .execute_batch("CREATE TABLE payments (id INTEGER PRIMARY KEY, foo TEXT);")
+        .unwrap();
+    for command in [&["migrate"][..], &["run", "--until-idle"]] {
+        let out = env.run(command).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{command:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.len() < 400, "{} bytes: {err}", err.len());
+        assert!(
+            err.contains("reconciler.db") && err.contains("`payments`") && err.contains("token"),
+            "{err}"
+        );
+    }
+    let version: i64 = env
+        .shop_connection()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 0, "nothing written");
+}
