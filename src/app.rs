@@ -59,9 +59,11 @@ impl App {
         let sinks = Sink::from_config(&config.events, env)?;
         let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
         let http_addr = config.http.addr()?;
-        let lock = InstanceLock::acquire(&config.database.path)?;
+        let mut lock = InstanceLock::acquire(&config.database.path)?;
         let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
         let mut report_store = Store::open(path, busy)?;
+        // A database created just now can be locked only now (see `lock`).
+        lock.lock_database(path)?;
         report_store.ensure_writable()?;
         adopt_legacy_sink_names(&config, &mut report_store)?;
         let client = build_client(&config, &creds)?;
@@ -162,7 +164,9 @@ impl App {
             let state = HttpState {
                 metrics: metrics.clone(),
                 store: observer.clone(),
-                stale_after_ms: (ms(config.poll.scan_interval.0) * 10).max(30_000),
+                stale_after_ms: ms(config.poll.scan_interval.0)
+                    .saturating_mul(10)
+                    .max(30_000),
             };
             tracing::info!(addr = ?listener.local_addr().ok(), "health and metrics listener started");
             let serve = http::serve(listener, state, shutdown.clone());
@@ -173,7 +177,7 @@ impl App {
         }
         tracing::info!(
             database = %config.database.path.display(),
-            base_url = %config.ligdicash.base_url,
+            base_url = %config.shown_base_url(),
             route,
             sinks = ?sink_names,
             "reconciler started"

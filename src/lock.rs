@@ -1,16 +1,30 @@
-//! One `run` per database: an exclusive OS lock on `<database>.lock`.
+//! One `run` per database: an exclusive OS lock on `<database>.lock`, and one on the
+//! database file itself.
 //!
 //! An OS file lock is released by the kernel when the process dies, even by SIGKILL, so a
 //! crash never leaves a stale lock behind (unlike a PID file or a row in the database).
+//!
+//! Why two locks. `<database>.lock` sits beside the database's real path (symlinks
+//! resolved), so it is shared by every *path* to the file, exists before the database
+//! does, and carries the holder's PID. But a hard link is a second real path to the same
+//! file: its `<link>.lock` is another file, and two daemons would each hold "their" lock.
+//! A lock file named after the file's identity (device and inode) in its directory would
+//! still miss a hard link in another directory. So the database file itself is locked too
+//! (`flock`), which follows the inode under any name, symlink, hard link or bind mount.
+//! On Linux `flock` locks are independent of the POSIX (`fcntl`) locks SQLite takes on the
+//! same file, so neither SQLite's locking nor the shop's connections notice it. (Only on
+//! NFS does Linux emulate `flock` with `fcntl` locks; WAL mode already rules NFS out.)
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Held for the life of the daemon; dropping it releases the lock.
+/// Held for the life of the daemon; dropping it releases the locks.
 #[derive(Debug)]
 pub struct InstanceLock {
     _file: File,
+    /// The database file, locked once it exists (see [`InstanceLock::lock_database`]).
+    database: Option<File>,
     pub path: PathBuf,
 }
 
@@ -29,7 +43,9 @@ pub enum LockError {
 }
 
 impl InstanceLock {
-    /// Takes the lock for the database at `db_path`, without waiting.
+    /// Takes the locks for the database at `db_path`, without waiting: `<database>.lock`,
+    /// and the database file itself if it exists already (else call
+    /// [`InstanceLock::lock_database`] once it has been created).
     pub fn acquire(db_path: &Path) -> Result<Self, LockError> {
         let mut name = resolved(db_path).into_os_string();
         name.push(".lock");
@@ -60,7 +76,44 @@ impl InstanceLock {
         // Informational only: who holds it.
         let _ = file.set_len(0);
         let _ = writeln!(file, "{}", std::process::id());
-        Ok(Self { _file: file, path })
+        let mut lock = Self {
+            _file: file,
+            database: None,
+            path,
+        };
+        lock.lock_database(db_path)?;
+        Ok(lock)
+    }
+
+    /// Locks the database file itself, so that a second `run` reaching it under another
+    /// name (a hard link) is refused too. Nothing to do while the file does not exist (no
+    /// other name for it can exist either) or once locked; `run` calls this again after
+    /// opening the database, which creates it.
+    pub fn lock_database(&mut self, db_path: &Path) -> Result<(), LockError> {
+        if self.database.is_some() {
+            return Ok(());
+        }
+        let io = |source| LockError::Io {
+            path: db_path.to_owned(),
+            source,
+        };
+        // Read-only is enough for flock, and never changes the database.
+        let file = match File::open(db_path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(e)),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(LockError::Held {
+                    path: db_path.to_owned(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        self.database = Some(file);
+        Ok(())
     }
 }
 
@@ -96,6 +149,24 @@ mod tests {
         assert!(err.to_string().contains("already running"), "{err}");
         drop(first);
         InstanceLock::acquire(&db).unwrap();
+    }
+
+    /// Two real paths of one database (a hard link) share one lock, and the database
+    /// created after the first lock is locked once `lock_database` runs.
+    #[test]
+    fn a_hard_link_to_the_database_takes_the_same_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("r.db");
+        let mut first = InstanceLock::acquire(&db).unwrap();
+        std::fs::write(&db, b"").unwrap();
+        first.lock_database(&db).unwrap();
+        let other = tempfile::tempdir_in(dir.path()).unwrap();
+        let link = other.path().join("link.db");
+        std::fs::hard_link(&db, &link).unwrap();
+        let err = InstanceLock::acquire(&link).unwrap_err();
+        assert!(err.to_string().contains("already running"), "{err}");
+        drop(first);
+        InstanceLock::acquire(&link).unwrap();
     }
 
     /// Two names of one database (a symlink) share one lock.

@@ -84,16 +84,7 @@ impl NewPayment {
         transaction_id: Option<&str>,
         amount: Option<&str>,
     ) -> Result<Self, String> {
-        let token = token.trim();
-        if token.is_empty() {
-            return Err("token: must not be empty".into());
-        }
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(format!("token: longer than {MAX_TOKEN_LEN} bytes"));
-        }
-        if token.chars().any(char::is_control) {
-            return Err("token: contains control characters".into());
-        }
+        let token = parse_token(token)?;
         let transaction_id = match transaction_id.map(str::trim) {
             Some("") => return Err("transaction-id: must not be empty when given".into()),
             Some(t) if t.len() > 255 => return Err("transaction-id: longer than 255 bytes".into()),
@@ -106,6 +97,23 @@ impl NewPayment {
             expected_amount,
         })
     }
+}
+
+/// A token as given on the command line or to `enqueue`: trimmed, non-empty, at most
+/// [`MAX_TOKEN_LEN`] bytes, no control characters. Every command taking a token goes
+/// through this one rule, so `show " tok "` finds what `enqueue " tok "` stored.
+pub fn parse_token(text: &str) -> Result<&str, String> {
+    let token = text.trim();
+    if token.is_empty() {
+        return Err("token: must not be empty".into());
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(format!("token: longer than {MAX_TOKEN_LEN} bytes"));
+    }
+    if token.chars().any(char::is_control) {
+        return Err("token: contains control characters".into());
+    }
+    Ok(token)
 }
 
 /// An XOF amount: a positive whole number (XOF has no minor unit).

@@ -2,7 +2,7 @@
 
 use super::{Cli, Command, EventsCommand, Exit, Failure};
 use crate::config::{Config, Credentials};
-use crate::payment::{NewPayment, Status};
+use crate::payment::{NewPayment, Status, parse_token};
 use crate::sandbox::{self, Faults, SandboxConfig};
 use crate::store::{PaymentRow, Store, StoreError};
 use crate::time::{ms, now_ms, rfc3339};
@@ -146,7 +146,7 @@ fn enqueue(
     let payment = NewPayment::parse(token, transaction_id, amount).map_err(Failure::usage)?;
     let mut store = open_store(config)?;
     let now = now_ms();
-    let first = now + ms(config.poll.first_delay.0);
+    let first = now.saturating_add(ms(config.poll.first_delay.0));
     let result = store.enqueue(&payment, now, first)?;
     let word = match result {
         crate::store::payments::Enqueued::Inserted => "enqueued",
@@ -157,6 +157,7 @@ fn enqueue(
 }
 
 fn show(config: &Config, token: &str) -> Result<(), Failure> {
+    let token = parse_token(token).map_err(Failure::usage)?;
     let store = open_store(config)?;
     let row = store
         .get(token)?
@@ -247,6 +248,7 @@ fn shorten(text: &str, width: usize) -> String {
 }
 
 fn requeue(config: &Config, token: &str) -> Result<(), Failure> {
+    let token = parse_token(token).map_err(Failure::usage)?;
     let mut store = open_store(config)?;
     let previous = store.requeue(token, now_ms())?;
     println!("requeued {token} (was {previous})");

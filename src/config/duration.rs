@@ -23,6 +23,12 @@ impl HumanDuration {
     }
 }
 
+impl From<Duration> for HumanDuration {
+    fn from(d: Duration) -> Self {
+        Self(d)
+    }
+}
+
 impl fmt::Debug for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format_duration(self.0))
@@ -35,13 +41,19 @@ impl fmt::Display for HumanDuration {
     }
 }
 
-/// Parses `"250ms"`, `"3s"`, `"15m"`, `"72h"`, `"2d"` and sums such as `"1h30m"`.
+/// The longest duration the parser accepts: every time in this program is `i64`
+/// milliseconds, so a longer one could only overflow (it is also far beyond any key's
+/// bound, which validation then names).
+const MAX_MS: u64 = i64::MAX as u64;
+
+/// Parses `"250ms"`, `"3s"`, `"15m"`, `"72h"`, `"2d"` and sums such as `"1h30m"`; a value
+/// that does not fit in `i64` milliseconds is refused, never saturated.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration (use e.g. \"3s\", \"250ms\", \"15m\", \"72h\")".into());
     }
-    let mut total = Duration::ZERO;
+    let mut total_ms: u64 = 0;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
@@ -50,19 +62,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 "invalid duration {text:?}: expected a number at {rest:?}"
             ));
         }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
+        let too_large = || format!("invalid duration {text:?}: too large");
+        let value: u64 = rest[..digits].parse().map_err(|_| too_large())?;
         rest = &rest[digits..];
         let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value.saturating_mul(60)),
-            "h" => Duration::from_secs(value.saturating_mul(3600)),
-            "d" => Duration::from_secs(value.saturating_mul(86_400)),
+        let unit_ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
             "" => {
                 return Err(format!(
                     "invalid duration {text:?}: missing unit (ms, s, m, h or d)"
@@ -70,9 +81,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             }
             other => return Err(format!("invalid duration {text:?}: unknown unit {other:?}")),
         };
-        total = total.saturating_add(part);
+        total_ms = value
+            .checked_mul(unit_ms)
+            .and_then(|part| total_ms.checked_add(part))
+            .filter(|&total| total <= MAX_MS)
+            .ok_or_else(too_large)?;
     }
-    Ok(total)
+    Ok(Duration::from_millis(total_ms))
 }
 
 /// The shortest exact human form, so `check-config` prints what a person would write.
@@ -146,6 +161,28 @@ mod tests {
             "99999999999999999999s",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn refuses_values_that_overflow_milliseconds() {
+        let max = i64::MAX as u64;
+        assert_eq!(
+            parse_duration(&format!("{max}ms")),
+            Ok(Duration::from_millis(max))
+        );
+        let last_day = max / 86_400_000;
+        assert!(parse_duration(&format!("{last_day}d")).is_ok());
+        for bad in [
+            format!("{}ms", max + 1),
+            format!("{}d", last_day + 1),
+            format!("{last_day}d1d"),
+            "999999999999999h".to_owned(),
+            "999999999999999d".to_owned(),
+            "18446744073709551615s".to_owned(),
+        ] {
+            let err = parse_duration(&bad).unwrap_err();
+            assert!(err.contains("too large"), "{bad}: {err}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! `[events]`: where final statuses are delivered (webhooks, a JSON-lines file, a command).
 
-use super::{ConfigError, HumanDuration, is_loopback};
+use super::{ConfigError, HumanDuration};
 use reqwest::Url;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -79,10 +79,8 @@ impl EventsConfig {
                 ConfigError::Invalid(format!("events.webhooks[{i}]: url is not a valid URL: {e}"))
             })?;
             let shown = hook.shown_url();
-            if url.scheme() != "https" && !is_loopback(&url) {
-                return invalid(format!(
-                    "events.webhooks url {shown} must use https (plain http only to a loopback host)"
-                ));
+            if let Err(why) = super::urls::check_transport(&url) {
+                return invalid(format!("events.webhooks url {shown} {why}"));
             }
             if hook.secret_env.is_some() == hook.secret_file.is_some() {
                 return invalid(format!(
@@ -116,25 +114,10 @@ impl EventsConfig {
 }
 
 impl WebhookConfig {
-    /// The URL as logs, errors and the database may show it: without user name, password,
-    /// query or fragment, where receivers often put an access key.
+    /// The URL as logs, errors and the database may show it: see [`super::urls::shown_url`].
+    /// (Its output names the sink in `event_deliveries`: it must not change.)
     pub fn shown_url(&self) -> String {
-        let Ok(mut url) = Url::parse(&self.url) else {
-            return "<invalid URL>".to_owned();
-        };
-        let hidden = url.password().is_some()
-            || !url.username().is_empty()
-            || url.query().is_some()
-            || url.fragment().is_some();
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
-        url.set_query(None);
-        url.set_fragment(None);
-        if hidden {
-            format!("{url}?…")
-        } else {
-            url.to_string()
-        }
+        super::urls::shown_url(&self.url)
     }
 
     /// The stable name stored in `event_deliveries.sink`: `webhook:` and `name`, or the

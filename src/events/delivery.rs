@@ -43,7 +43,7 @@ pub fn next_step(
             let jittered = ms(*wait) as f64 * (0.9 + 0.2 * unit.clamp(0.0, 1.0));
             let wait_ms = (jittered as Millis).max(retry_after.map_or(0, ms));
             DeliveryResult::Retry {
-                at: now + wait_ms,
+                at: now.saturating_add(wait_ms),
                 error: error.clone(),
             }
         }

@@ -5,6 +5,7 @@
 //! or a JSON string. Nothing here panics or rejects a body for a field's type; only a body
 //! that is not a JSON object at all is an error.
 
+use super::amount::{AmountField, AmountProblem, confirmed_amount};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 #[cfg(test)]
 use serde_json::Map;
@@ -16,10 +17,12 @@ pub struct ConfirmAnswer {
     pub response_code: Option<String>,
     pub response_text: Option<String>,
     pub status: Option<String>,
-    /// `amount` if it parses, else `montant`.
+    /// The confirmed amount by the rule of [`super::amount`]: `None` when neither
+    /// `amount` nor `montant` gives one, or when they cannot be trusted.
     pub amount: Option<i64>,
-    /// Set when `amount` and `montant` both parse and disagree: a reason to distrust both.
-    pub amount_conflict: Option<(i64, i64)>,
+    /// Why `amount` and `montant` cannot be trusted (they disagree, or one is not a whole
+    /// number): a `completed` answer with a problem is a `mismatch`.
+    pub amount_problem: Option<AmountProblem>,
     pub operator_id: Option<String>,
     pub operator_name: Option<String>,
     pub customer: Option<String>,
@@ -63,19 +66,15 @@ impl ConfirmAnswer {
     /// is tested against).
     #[cfg(test)]
     fn from_object(obj: &Map<String, Value>) -> Self {
-        let amount = obj.get("amount").and_then(integer);
-        let montant = obj.get("montant").and_then(integer);
-        let amount_conflict = match (amount, montant) {
-            (Some(a), Some(m)) if a != m => Some((a, m)),
-            _ => None,
-        };
+        let amount_of = |key: &str| obj.get(key).map_or(AmountField::Absent, amount_field);
+        let (amount, amount_problem) = amounts(&amount_of("amount"), &amount_of("montant"));
         let field = |key: &str| obj.get(key).and_then(text);
         Self {
             response_code: field("response_code"),
             response_text: field("response_text"),
             status: field("status").map(|s| s.to_ascii_lowercase()),
-            amount: amount.or(montant),
-            amount_conflict,
+            amount,
+            amount_problem,
             operator_id: field("operator_id"),
             operator_name: field("operator_name"),
             customer: field("customer"),
@@ -113,18 +112,14 @@ struct Fields {
 
 impl Fields {
     fn into_answer(self) -> ConfirmAnswer {
-        let amount = self.amount.integer();
-        let montant = self.montant.integer();
-        let amount_conflict = match (amount, montant) {
-            (Some(a), Some(m)) if a != m => Some((a, m)),
-            _ => None,
-        };
+        let (amount, amount_problem) =
+            amounts(&self.amount.amount_field(), &self.montant.amount_field());
         ConfirmAnswer {
             response_code: self.response_code.text(),
             response_text: self.response_text.text(),
             status: self.status.text().map(|s| s.to_ascii_lowercase()),
-            amount: amount.or(montant),
-            amount_conflict,
+            amount,
+            amount_problem,
             operator_id: self.operator_id.text(),
             operator_name: self.operator_name.text(),
             customer: self.customer.text(),
@@ -137,7 +132,16 @@ impl Fields {
     }
 }
 
-/// One JSON value where a scalar is expected; arrays, objects and null are `Absent`.
+/// [`confirmed_amount`] as the answer keeps it: the amount, or why there is none.
+fn amounts(amount: &AmountField, montant: &AmountField) -> (Option<i64>, Option<AmountProblem>) {
+    match confirmed_amount(amount, montant) {
+        Ok(value) => (value, None),
+        Err(problem) => (None, Some(problem)),
+    }
+}
+
+/// One JSON value where a scalar is expected; null is `Absent`, arrays and objects are
+/// `Compound` (no text, but not nothing: an amount that is an array is a problem).
 #[derive(Debug, Default, Clone, PartialEq)]
 enum Scalar {
     #[default]
@@ -147,13 +151,15 @@ enum Scalar {
     UInt(u64),
     Float(f64),
     Bool(bool),
+    /// "an array" or "an object".
+    Compound(&'static str),
 }
 
 impl Scalar {
     /// Trimmed text; empty strings are absent. Numbers print as `serde_json` prints them.
     fn text(self) -> Option<String> {
         let s = match self {
-            Self::Absent => return None,
+            Self::Absent | Self::Compound(_) => return None,
             Self::Text(s) if s.trim().len() == s.len() => s,
             Self::Text(s) => s.trim().to_owned(),
             Self::Int(i) => i.to_string(),
@@ -166,23 +172,23 @@ impl Scalar {
         (!s.is_empty()).then_some(s)
     }
 
-    /// An XOF amount: an integer, an integral float, or a string of either.
-    fn integer(&self) -> Option<i64> {
+    /// `amount` or `montant` as [`super::amount`] reads it.
+    fn amount_field(&self) -> AmountField {
         match self {
-            Self::Int(i) => Some(*i),
-            Self::UInt(u) => i64::try_from(*u).ok().or_else(|| integral(*u as f64)),
-            Self::Float(f) => integral(*f),
-            Self::Text(s) => integer_text(s),
-            Self::Absent | Self::Bool(_) => None,
+            Self::Absent => AmountField::Absent,
+            Self::Int(i) => AmountField::Whole(*i),
+            Self::UInt(u) => AmountField::from_f64(*u as f64, u.to_string()),
+            Self::Float(f) => AmountField::from_f64(*f, float_text(*f)),
+            Self::Text(s) => AmountField::from_text(s),
+            Self::Bool(b) => AmountField::Unusable(b.to_string()),
+            Self::Compound(what) => AmountField::Unusable((*what).to_owned()),
         }
     }
 }
 
-fn integer_text(s: &str) -> Option<i64> {
-    let s = s.trim();
-    s.parse::<i64>()
-        .ok()
-        .or_else(|| s.parse::<f64>().ok().and_then(integral))
+/// A float as `serde_json` prints it (as a parsed `Value` would show it).
+fn float_text(f: f64) -> String {
+    serde_json::Number::from_f64(f).map_or_else(|| f.to_string(), |n| n.to_string())
 }
 
 /// Visitor methods for JSON values a reader has no use for at that place: each gives the
@@ -369,9 +375,14 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     fn visit_unit<E>(self) -> Result<Scalar, E> {
         Ok(Scalar::Absent)
     }
-
-    unwanted_values!('de: seq);
-    unwanted_values!('de: map);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Compound("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Compound("an object"))
+    }
 }
 
 /// `custom_data`'s `transaction_id`, read in place from the shapes seen: an array of
@@ -482,23 +493,20 @@ fn text(v: &Value) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// An XOF amount: an integer, an integral float, or a string of either.
+/// `amount` or `montant` from a parsed value (the reference reading).
 #[cfg(test)]
-fn integer(v: &Value) -> Option<i64> {
+fn amount_field(v: &Value) -> AmountField {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(integral)),
-        Value::String(s) => {
-            let s = s.trim();
-            s.parse::<i64>()
-                .ok()
-                .or_else(|| s.parse::<f64>().ok().and_then(integral))
-        }
-        _ => None,
+        Value::Null => AmountField::Absent,
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => AmountField::Whole(i),
+            None => AmountField::from_f64(n.as_f64().unwrap_or(f64::NAN), n.to_string()),
+        },
+        Value::String(s) => AmountField::from_text(s),
+        Value::Bool(b) => AmountField::Unusable(b.to_string()),
+        Value::Array(_) => AmountField::Unusable("an array".into()),
+        Value::Object(_) => AmountField::Unusable("an object".into()),
     }
-}
-
-fn integral(f: f64) -> Option<i64> {
-    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
 }
 
 /// Finds the `transaction_id` entry by key, never by position, in any of the shapes seen.
@@ -541,7 +549,7 @@ mod tests {
         assert_eq!(a.response_code.as_deref(), Some("00"));
         assert_eq!(a.status.as_deref(), Some("completed"));
         assert_eq!(a.amount, Some(100));
-        assert_eq!(a.amount_conflict, None);
+        assert_eq!(a.amount_problem, None);
         assert_eq!(a.operator_id.as_deref(), Some("14"));
         assert_eq!(a.operator_name.as_deref(), Some("MOOV CI"));
         assert_eq!(a.customer.as_deref(), Some("2250171584035"));
@@ -608,7 +616,14 @@ mod tests {
             assert_eq!(a.amount, expected, "{fragment}");
         }
         let a = ConfirmAnswer::parse(br#"{"amount":100,"montant":"90"}"#).unwrap();
-        assert_eq!(a.amount_conflict, Some((100, 90)));
+        assert_eq!(a.amount, None, "two amounts that disagree give none");
+        assert_eq!(
+            a.amount_problem,
+            Some(AmountProblem::Disagree {
+                amount: 100,
+                montant: 90
+            })
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Everything about talking to LigdiCash: the HTTP client, the lenient answer parser, and
 //! the pure classification of what an exchange means.
 
+pub mod amount;
 pub mod answer;
 pub mod classify;
 pub mod client;

@@ -1,7 +1,8 @@
 //! Pure policy: given a due payment and the classified answer, what changes?
 //!
 //! The rules, each unit-tested below:
-//! - `completed` is verified against what the shop enqueued; any difference is `mismatch`.
+//! - `completed` is verified against what the shop enqueued ([`super::verify`]); any
+//!   difference, or an amount that cannot be read, is `mismatch`.
 //! - `pending` (or an unknown status) past `give_up_after` becomes `timeout`; only a real
 //!   answer from LigdiCash can cause that, never an outage.
 //! - `Code02` (invoice not found) three times in a row makes the token `invalid_token`.
@@ -9,9 +10,10 @@
 //! - Anything transient: try again later on the backoff schedule, honouring `Retry-After`.
 
 use super::schedule::Schedule;
+use super::verify::verify;
 use crate::config::PollConfig;
 use crate::config::duration::format_duration;
-use crate::ligdicash::{Classified, ConfirmAnswer};
+use crate::ligdicash::Classified;
 use crate::payment::Status;
 use crate::store::{Change, DuePayment};
 use crate::time::{Millis, ms};
@@ -48,7 +50,9 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
     let attempts = p.attempts + 1;
     let later = |extra_ms: Millis, streak: i64, error: Option<String>| Decision {
         change: Change::Reschedule {
-            next_poll_at: now + ms(policy.schedule.delay(attempts, unit)).max(extra_ms),
+            // Saturating: no schedule or Retry-After may wrap a poll time negative.
+            next_poll_at: now
+                .saturating_add(ms(policy.schedule.delay(attempts, unit)).max(extra_ms)),
             count_attempt: true,
             not_found_streak: streak,
         },
@@ -69,7 +73,7 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
                 .as_ref()
                 .map(|s| format!("unknown status {s:?} treated as pending"));
             if now >= p.window_start.saturating_add(policy.give_up_after_ms) {
-                let age = (now - p.window_start).max(0) as u64 / 1000;
+                let age = now.saturating_sub(p.window_start).max(0) as u64 / 1000;
                 let age = format_duration(std::time::Duration::from_secs(age));
                 let reason = format!("still pending at LigdiCash after {age}");
                 finalize(
@@ -102,50 +106,11 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
     }
 }
 
-/// Checks a `completed` answer against what the shop enqueued. `Err` carries the reason
-/// stored with the `mismatch` status.
-pub fn verify(p: &DuePayment, a: &ConfirmAnswer) -> Result<(), String> {
-    if let Some(expected) = p.expected_amount {
-        if let Some((amount, montant)) = a.amount_conflict {
-            return Err(format!(
-                "LigdiCash's amount {amount} and montant {montant} disagree; expected {expected} XOF"
-            ));
-        }
-        match a.amount {
-            None => return Err(format!("confirmed amount missing; expected {expected} XOF")),
-            Some(got) if got != expected => {
-                return Err(format!(
-                    "confirmed amount {got} XOF differs from expected {expected} XOF"
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(ours) = p.transaction_id.as_deref() {
-        // Every reference LigdiCash reports must name our order; external_id joins the
-        // values of all custom_data keys containing "id" with ';'.
-        if let Some(theirs) = a.custom_transaction_id.as_deref()
-            && theirs != ours
-        {
-            return Err(format!(
-                "confirmed transaction_id {theirs:?} differs from enqueued {ours:?}"
-            ));
-        }
-        if let Some(theirs) = a.external_id.as_deref()
-            && !theirs.split(';').any(|part| part.trim() == ours)
-        {
-            return Err(format!(
-                "confirmed external_id {theirs:?} does not name enqueued transaction_id {ours:?}"
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ligdicash::ErrorClass;
+    use crate::config::HumanDuration;
+    use crate::ligdicash::{ConfirmAnswer, ErrorClass};
     use std::time::Duration;
 
     const HOUR: Millis = 3_600_000;
@@ -216,14 +181,6 @@ mod tests {
             );
             assert_eq!(status_of(&d), Some(expected), "{a:?}");
         }
-    }
-
-    #[test]
-    fn amount_and_montant_disagreeing_is_a_mismatch() {
-        let mut a = answer(Some(5000), None, None);
-        a.amount_conflict = Some((5000, 4000));
-        let d = decide(&policy(), &due(), &Classified::Completed(a), HOUR, 0.5);
-        assert_eq!(status_of(&d), Some(Status::Mismatch));
     }
 
     #[test]
@@ -347,6 +304,46 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The largest schedule and the latest clock give the latest poll time, never a
+    /// wrapped-around (negative) one that would make the token due at once, every time.
+    #[test]
+    fn the_next_poll_time_saturates_instead_of_wrapping() {
+        let cfg = PollConfig {
+            initial_interval: HumanDuration(Duration::MAX),
+            max_interval: HumanDuration(Duration::MAX),
+            multiplier: 1e300,
+            ..PollConfig::default()
+        };
+        let pending = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: None,
+        };
+        for now in [0, HOUR, i64::MAX - 1] {
+            let p = DuePayment {
+                attempts: 40,
+                window_start: now,
+                ..due()
+            };
+            for unit in [0.0, 0.5, 0.999] {
+                match decide(&Policy::from_config(&cfg), &p, &pending, now, unit).change {
+                    Change::Reschedule { next_poll_at, .. } => {
+                        assert!(
+                            next_poll_at >= now.saturating_add(3000),
+                            "{now} -> {next_poll_at}"
+                        )
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        let far = DuePayment {
+            window_start: i64::MIN,
+            ..due()
+        };
+        let d = decide(&policy(), &far, &pending, i64::MAX, 0.5);
+        assert_eq!(status_of(&d), Some(Status::Timeout));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod queue;
 pub mod schedule;
 pub mod throttle;
+pub mod verify;
 mod worker;
 mod writer;
 

@@ -30,13 +30,46 @@ impl Schedule {
 
     /// Delay after the `attempts`-th confirm (1-based) before the next one. `unit` is a
     /// uniform sample in `[0, 1)`; 0.5 means "no jitter", which makes tests exact.
+    ///
+    /// Total for any input: the power may overflow to infinity and the parameters may be
+    /// anything a `Schedule` can hold, so every step is clamped into `[0, max]` (a NaN
+    /// counts as `max`, the side LigdiCash prefers) before it becomes a `Duration`, which
+    /// would otherwise panic ("cannot convert float seconds to Duration").
     pub fn delay(&self, attempts: i64, unit: f64) -> Duration {
         let exponent = attempts.saturating_sub(1).clamp(0, 64) as i32;
         let max = self.max.as_secs_f64();
-        let base = (self.initial.as_secs_f64() * self.multiplier.powi(exponent)).min(max);
-        let spread = 1.0 + self.jitter * (2.0 * unit.clamp(0.0, 1.0) - 1.0);
-        let jittered = (base * spread).min(max);
-        Duration::from_secs_f64(jittered.max(0.0)).max(self.min_interval)
+        // 0 × ∞ is NaN: an initial interval of zero stays zero however it grows.
+        let grown = if self.initial.is_zero() {
+            0.0
+        } else {
+            self.initial.as_secs_f64() * self.multiplier.powi(exponent)
+        };
+        let base = within(grown, max);
+        let unit = if unit.is_nan() {
+            0.5
+        } else {
+            unit.clamp(0.0, 1.0)
+        };
+        let jitter = if self.jitter.is_nan() {
+            0.0
+        } else {
+            self.jitter.clamp(0.0, 1.0)
+        };
+        let jittered = within(base * (1.0 + jitter * (2.0 * unit - 1.0)), max);
+        // `max` as f64 may round above `Duration::MAX`; then the cap itself is the answer.
+        Duration::try_from_secs_f64(jittered)
+            .unwrap_or(self.max)
+            .min(self.max)
+            .max(self.min_interval)
+    }
+}
+
+/// `secs` clamped into `[0, max]`, NaN taken as `max`.
+fn within(secs: f64, max: f64) -> f64 {
+    if secs.is_nan() {
+        max
+    } else {
+        secs.clamp(0.0, max)
     }
 }
 
@@ -77,6 +110,63 @@ mod tests {
             assert!((720.0..=900.0).contains(&capped), "{unit} -> {capped}");
         }
         assert!(s.delay(1, 0.0) < s.delay(1, 0.99));
+    }
+
+    /// No parameters a `Schedule` can hold make `delay` panic, go below `min_interval`
+    /// or above the cap (when the cap is above the floor).
+    #[test]
+    fn extreme_parameters_never_panic_and_stay_within_the_bounds() {
+        let huge = [
+            Duration::ZERO,
+            Duration::from_millis(1),
+            Duration::from_secs(u64::MAX / 2),
+            Duration::MAX,
+        ];
+        let multipliers = [
+            0.0,
+            1.0,
+            1.5,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+            -2.0,
+        ];
+        let units = [0.0, 0.5, 0.999_999, 1.0, -1.0, 2.0, f64::NAN];
+        for initial in huge {
+            for max in huge {
+                for multiplier in multipliers {
+                    for jitter in [0.0, 0.99, f64::NAN] {
+                        let s = Schedule {
+                            initial,
+                            max,
+                            multiplier,
+                            jitter,
+                            min_interval: Duration::from_secs(3),
+                        };
+                        for attempts in [i64::MIN, 0, 1, 2, 64, 65, i64::MAX] {
+                            for unit in units {
+                                let d = s.delay(attempts, unit);
+                                assert!(d >= s.min_interval, "{s:?} {attempts} {unit}");
+                                assert!(d <= max.max(s.min_interval), "{s:?} {attempts} {unit}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cap_beyond_what_f64_holds_exactly_is_reached_not_exceeded() {
+        let s = Schedule {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            multiplier: 2.0,
+            jitter: 0.5,
+            min_interval: Duration::from_secs(3),
+        };
+        assert_eq!(s.delay(10, 0.999), Duration::MAX);
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl Pause {
         s.auth_failures += 1;
         let factor = 2u32.saturating_pow(s.auth_failures.saturating_sub(1).min(20));
         let pause = initial.saturating_mul(factor).min(max);
-        let until = Instant::now() + pause;
+        let until = instant_after(pause);
         s.until = Some(s.until.map_or(until, |u| u.max(until)));
         (pause, s.auth_failures == 1)
     }
@@ -159,9 +159,18 @@ impl Pause {
     /// Holds every request back for `wait` (a 429's `Retry-After`).
     pub fn hold_for(&self, wait: Duration) {
         let mut s = self.lock();
-        let until = Instant::now() + wait;
+        let until = instant_after(wait);
         s.until = Some(s.until.map_or(until, |u| u.max(until)));
     }
+}
+
+/// `wait` from now, saturating where `Instant + Duration` would panic. Validated pauses
+/// never come near that; a year stands in for anything longer.
+fn instant_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ pub mod render;
 use crate::config::{ConfigError, ReportConfig};
 use crate::ligdicash::{Classified, LigdicashClient, classify};
 use crate::poller::attempt_record;
-use crate::poller::decide::verify;
 use crate::poller::throttle::Throttle;
+use crate::poller::verify::verify;
 use crate::store::payments::Change;
 use crate::store::reports::Recheck;
 use crate::store::{Store, StoreError, blocking};
@@ -221,7 +221,7 @@ impl Reporter {
         }
         let rechecked = self.recheck().await?;
         tracing::info!(?rechecked, "timeouts re-checked after the nightly report");
-        let before = now_ms() - ms(self.cfg.attempt_retention.0);
+        let before = now_ms().saturating_sub(ms(self.cfg.attempt_retention.0));
         let pruned = blocking(&self.store, move |s| s.prune_attempts(before)).await?;
         if pruned > 0 {
             tracing::info!(pruned, "old confirm attempts deleted");

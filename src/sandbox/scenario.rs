@@ -3,11 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How an invoice ends at LigdiCash.
+/// How an invoice ends at LigdiCash, spelled as LigdiCash spells the status
+/// (`notcompleted`); `not_completed`, which the sandbox once wanted, is still accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Completed,
+    #[serde(alias = "not_completed")]
     NotCompleted,
     /// Stays `pending` for ever (an operator dispute, an abandoned payment page).
     Never,
@@ -140,6 +142,22 @@ mod tests {
                 .all(|f| (200..=8000).contains(&f.settle_after_ms))
         );
         assert!(fates.iter().any(|f| f.paid_amount != 5000));
+    }
+
+    #[test]
+    fn outcomes_are_spelled_as_ligdicash_spells_them_and_the_old_spelling_still_works() {
+        for (json, outcome) in [
+            (r#""completed""#, Outcome::Completed),
+            (r#""notcompleted""#, Outcome::NotCompleted),
+            (r#""not_completed""#, Outcome::NotCompleted),
+            (r#""never""#, Outcome::Never),
+        ] {
+            assert_eq!(serde_json::from_str::<Outcome>(json).unwrap(), outcome);
+        }
+        assert_eq!(
+            serde_json::to_string(&Outcome::NotCompleted).unwrap(),
+            r#""notcompleted""#
+        );
     }
 
     #[test]

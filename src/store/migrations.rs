@@ -151,11 +151,12 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     // Re-read under the write lock: another process may have migrated meanwhile.
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found == 0 {
-        tx.execute_batch(SCHEMA_SQL)?;
+        existing_tables_match(&tx, path)?;
+        run_script(&tx, SCHEMA_SQL)?;
     } else {
         for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize - 1) {
             match step {
-                Step::Sql(sql) => tx.execute_batch(sql)?,
+                Step::Sql(sql) => run_script(&tx, sql)?,
                 Step::Code(run) => run(&tx)?,
             }
             tx.pragma_update(None, "user_version", i as i64 + 2)?;
@@ -163,6 +164,58 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Runs a migration script. SQLite's error for a script names the whole script; this
+/// keeps its message only, so the error stays one readable line.
+fn run_script(tx: &Transaction<'_>, sql: &str) -> Result<(), StoreError> {
+    tx.execute_batch(sql).map_err(|e| match e {
+        rusqlite::Error::SqlInputError { msg, .. } => StoreError::Migration(msg),
+        other => other.into(),
+    })
+}
+
+/// A fresh database (version 0) may already hold a table of `schema.sql`'s names: a shop
+/// may have made its own `payments` before. `CREATE TABLE IF NOT EXISTS` would keep it,
+/// and the first index on a column it lacks would fail. Names the first such table and
+/// what it lacks instead, compared with `schema.sql` applied to an empty in-memory database.
+fn existing_tables_match(tx: &Transaction<'_>, path: &Path) -> Result<(), StoreError> {
+    let reference = Connection::open_in_memory()?;
+    reference.execute_batch(SCHEMA_SQL)?;
+    let tables: Vec<String> = reference
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rowid")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in tables {
+        let have = columns(tx, &table)?;
+        if have.is_empty() {
+            continue;
+        }
+        let missing: Vec<String> = columns(&reference, &table)?
+            .into_iter()
+            .filter(|c| !have.contains(c))
+            .collect();
+        if let Some(first) = missing.first() {
+            let missing = match missing.len() {
+                1 => format!("column {first}"),
+                n => format!("columns {first} and {} more", n - 1),
+            };
+            return Err(StoreError::Incompatible {
+                path: path.to_owned(),
+                table,
+                missing,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A table's column names, lower-cased (SQLite's names are case-insensitive); none when
+/// there is no such table.
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT lower(name) FROM pragma_table_info(?1)")?
+        .query_map([table], |r| r.get(0))?
+        .collect()
 }
 
 #[cfg(test)]

@@ -30,6 +30,14 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error(
+        "database {path}: an existing table `{table}` does not match schema.sql (missing {missing}); rename or drop that table, or use another database file"
+    )]
+    Incompatible {
+        path: PathBuf,
+        table: String,
+        missing: String,
+    },
     #[error("payment {token} is already enqueued with a different {field}")]
     Conflict { token: String, field: &'static str },
     #[error("no payment with token {0}")]
@@ -221,7 +229,7 @@ mod tests {
             let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
             rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
         };
-        use payments::{DUE_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
+        use payments::{DUE_SQL, MISTYPED_POLL_TIME_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
         let cases = [
             (
                 DUE_SQL.replace("?1", "5").replace("?2", "10"),
@@ -229,6 +237,7 @@ mod tests {
             ),
             (NEXT_DUE_SQL.replace("?1", "5"), "payments_due"),
             (UNSCHEDULED_SQL.to_owned(), "payments_unscheduled"),
+            (MISTYPED_POLL_TIME_SQL.replace("?1", "10"), "payments_due"),
         ];
         for (sql, index) in cases {
             let p = plan(&sql);
@@ -285,6 +294,52 @@ mod tests {
         // Nor does it stop the nightly report: it shows without an expected amount.
         let facts = store.day_facts(0, i64::MAX).unwrap();
         assert_eq!(facts.pending_at_end.len(), 2, "the two set aside");
+    }
+
+    /// A `next_poll_at` that is not a number (`'soon'`, a BLOB) sorts after every time in
+    /// SQLite, so the row would never be due, and reading it as the next wake-up would
+    /// fail. It is set aside like any other wrongly typed value, and the others still run.
+    #[test]
+    fn a_poll_time_that_is_not_a_number_is_set_aside_not_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+        let insert = "INSERT INTO payments (token, next_poll_at) VALUES (?1, ?2)";
+        let c = store.connection();
+        c.execute(insert, rusqlite::params!["good", 10]).unwrap();
+        c.execute(insert, rusqlite::params!["soon", "soon"])
+            .unwrap();
+        c.execute(insert, rusqlite::params!["blob", vec![1u8, 2]])
+            .unwrap();
+        let due = store.due(100, 10, &Default::default()).unwrap();
+        let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
+        assert_eq!(tokens, ["good"]);
+        for token in ["soon", "blob"] {
+            let (next, error): (i64, String) = store
+                .connection()
+                .query_row(
+                    "SELECT next_poll_at, last_error FROM payments WHERE token = ?1",
+                    [token],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(next, 100 + payments::UNREADABLE_RETRY_MS, "{token}");
+            assert!(error.contains("next_poll_at"), "{token}: {error}");
+        }
+        assert_eq!(
+            store.next_due_after(100).unwrap(),
+            Some(100 + payments::UNREADABLE_RETRY_MS)
+        );
+        store
+            .connection()
+            .execute(
+                "UPDATE payments SET status = 'completed' WHERE token = 'good'",
+                [],
+            )
+            .unwrap();
+        assert!(
+            !store.any_pending().unwrap(),
+            "only set-aside rows are left"
+        );
     }
 
     /// The due read: soonest first, without the payments in flight, only pending ones,

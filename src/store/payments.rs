@@ -124,9 +124,18 @@ const DUE_ROW_SQL: &str = "SELECT id, token, transaction_id, expected_amount, at
     not_found_streak, max(created_at, coalesce(requeued_at, created_at)), status_reason \
     FROM payments WHERE id = ?1 AND status = 'pending'";
 
-/// The next poll time after now.
-pub const NEXT_DUE_SQL: &str = "SELECT next_poll_at FROM payments INDEXED BY payments_due \
-    WHERE status = 'pending' AND next_poll_at > ?1 ORDER BY next_poll_at LIMIT 1";
+/// The next poll time after now. Numbers only (`< ''`): text sorts after every number and
+/// is [`MISTYPED_POLL_TIME_SQL`]'s to find; a fraction is read as whole milliseconds.
+pub const NEXT_DUE_SQL: &str = "SELECT CAST(next_poll_at AS INTEGER) FROM payments \
+    INDEXED BY payments_due WHERE status = 'pending' AND next_poll_at > ?1 \
+    AND next_poll_at < '' ORDER BY next_poll_at LIMIT 1";
+
+/// Pending rows whose `next_poll_at` is text or a BLOB, which the column's INTEGER type
+/// lets through (`'soon'`). Such a row is never due (`'soon' <= now` is false: SQLite sorts
+/// text after every number), so it would wait for ever, silently. Both sort after every
+/// number and at or after `''`, so this reads only the end of the due index.
+pub const MISTYPED_POLL_TIME_SQL: &str = "SELECT id, typeof(next_poll_at) FROM payments \
+    INDEXED BY payments_due WHERE status = 'pending' AND next_poll_at >= '' LIMIT ?1";
 
 /// Whether the shop inserted rows without a schedule.
 pub const UNSCHEDULED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM payments \
@@ -301,6 +310,17 @@ impl Store {
             }
         }
         drop(row);
+        let mistyped = tx
+            .prepare_cached(MISTYPED_POLL_TIME_SQL)?
+            .query_map([limit as i64], |r| {
+                let kind: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    format!("next_poll_at holds {kind}, not integer milliseconds"),
+                ))
+            })?
+            .collect::<Result<Vec<(i64, String)>, _>>()?;
+        unreadable.extend(mistyped);
         tx.commit()?;
         if !unreadable.is_empty() {
             self.set_aside(&unreadable, now)?;
@@ -309,7 +329,8 @@ impl Store {
     }
 
     /// Puts off rows the shop wrote with values of the wrong type (`expected_amount =
-    /// '5 000'`, a BLOB token...), which SQLite's CHECKs let through. One such row must not
+    /// '5 000'`, a BLOB token, `next_poll_at = 'soon'`...), which SQLite's CHECKs and column
+    /// types let through. One such row must not
     /// stop the polling of every other: it stays pending, says why in `last_error`, and is
     /// tried again after [`UNREADABLE_RETRY_MS`], by which time someone may have fixed it.
     fn set_aside(&mut self, rows: &[(i64, String)], now: Millis) -> Result<(), StoreError> {

@@ -67,6 +67,27 @@ async fn bad_cli_arguments_are_refused_and_write_nothing() {
     assert_eq!(count, 1);
 }
 
+/// One rule for a token on the command line: `show` and `requeue` find what `enqueue`
+/// stored from the same text, surrounding spaces and all.
+#[tokio::test]
+async fn every_command_reads_a_token_by_the_same_rule() {
+    let env = TestEnv::start().await;
+    assert_ok(&env.run(&["enqueue", " spaced "]).await);
+    assert_eq!(env.show(" spaced ").await["token"], "spaced");
+    let out = env.run(&["requeue", " spaced "]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("its status is pending"),
+        "{}",
+        stderr(&out)
+    );
+    for command in ["show", "requeue"] {
+        let out = env.run(&[command, " "]).await;
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(stderr(&out).contains("token"), "{}", stderr(&out));
+    }
+}
+
 #[tokio::test]
 async fn bad_configuration_exits_3_naming_the_problem_and_creates_nothing() {
     let env = TestEnv::start().await;
@@ -78,6 +99,17 @@ async fn bad_configuration_exits_3_naming_the_problem_and_creates_nothing() {
         ("[poll]\nconcurrency = -1\n", "concurrency"),
         ("[poll]\nconcurrency = 0\n", "concurrency"),
         ("[poll]\njitter = 1.5\n", "jitter"),
+        // An idle daemon would spin; durations that overflow the schedule's arithmetic.
+        ("[poll]\nscan_interval = \"0s\"\n", "poll.scan_interval"),
+        ("[poll]\nmax_interval = \"99999h\"\n", "poll.max_interval"),
+        (
+            "[poll]\ninitial_interval = \"999999999999999h\"\n",
+            "initial_interval",
+        ),
+        (
+            "[poll]\ngive_up_after = \"999999999999999d\"\n",
+            "give_up_after",
+        ),
         (
             "[ligdicash]\nbase_url = \"http://app.ligdicash.com\"\n",
             "https",
@@ -87,6 +119,10 @@ async fn bad_configuration_exits_3_naming_the_problem_and_creates_nothing() {
             "min_interval",
         ),
         ("[ligdicash]\nconfirm_style = \"query\"\n", "confirm_style"),
+        (
+            "[ligdicash]\nbase_url = \"ftp://127.0.0.1:2121\"\n",
+            "scheme \"ftp\"",
+        ),
         // check-config reads the webhook secrets as run does.
         (
             "[[events.webhooks]]\nurl = \"https://hooks.example/x\"\nsecret_env = \"UNSET_HOOK_SECRET\"\n",
@@ -159,6 +195,36 @@ async fn check_config_prints_the_effective_config_without_secrets() {
     );
 }
 
+/// `base_url` is shown as webhook URLs are: without user name, password or query, in
+/// `check-config`'s output and in the error refusing it.
+#[tokio::test]
+async fn check_config_shows_base_url_without_its_credentials_or_query() {
+    let mut env = TestEnv::start().await;
+    let plain = env.config.ligdicash.base_url.clone();
+    let host = plain.trim_start_matches("http://").trim_end_matches('/');
+    env.config.ligdicash.base_url = format!("http://shop:pw-SECRET@{host}/?key=k-SECRET");
+    env.write_config();
+    let out = env.run(&["check-config"]).await;
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("base_url = \"http://{host}/?…\"")),
+        "{text}"
+    );
+    assert!(!text.contains("SECRET"), "{text}");
+
+    env.config.ligdicash.base_url = "http://shop:pw-SECRET@pay.example/?key=k-SECRET".into();
+    env.write_config();
+    let out = env.run(&["check-config"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("http://pay.example/?…"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("SECRET"), "{}", stderr(&out));
+}
+
 #[tokio::test]
 async fn unusable_databases_exit_4_with_a_clear_message() {
     let env = TestEnv::start().await;
@@ -210,4 +276,30 @@ async fn unusable_databases_exit_4_with_a_clear_message() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A table the shop created before, under a name `schema.sql` uses, is named in one short
+/// line (not the migration SQL), and the file is left as it was.
+#[tokio::test]
+async fn an_existing_table_that_does_not_match_the_schema_is_named_in_one_short_line() {
+    let env = TestEnv::start().await;
+    env.shop_connection()
+        .execute_batch("CREATE TABLE payments (id INTEGER PRIMARY KEY, foo TEXT);")
+        .unwrap();
+    for command in [&["migrate"][..], &["run", "--until-idle"]] {
+        let out = env.run(command).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{command:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.len() < 400, "{} bytes: {err}", err.len());
+        assert!(
+            err.contains("reconciler.db") && err.contains("`payments`") && err.contains("token"),
+            "{err}"
+        );
+    }
+    let version: i64 = env
+        .shop_connection()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 0, "nothing written");
 }

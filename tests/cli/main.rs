@@ -7,6 +7,7 @@ mod faults;
 mod helpers;
 mod input;
 mod listener;
+mod lock;
 mod network;
 mod receiver;
 mod reports;
