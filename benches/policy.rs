@@ -4,12 +4,12 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ligdicash_reconciler::config::PollConfig;
+use ligdicash_reconciler::confirm::decide::{Policy, decide};
 use ligdicash_reconciler::events::signature;
 use ligdicash_reconciler::ligdicash::{ConfirmAnswer, Exchange, classify};
-use ligdicash_reconciler::poller::decide::{Policy, decide};
+use ligdicash_reconciler::payment::DuePayment;
 use ligdicash_reconciler::report::figures::summarise;
 use ligdicash_reconciler::sandbox::{InvoiceSpec, Outcome, Sandbox, SandboxConfig, responses};
-use ligdicash_reconciler::store::DuePayment;
 use ligdicash_reconciler::store::reports::{AttemptFact, DayFacts, PaymentFact};
 use std::hint::black_box;
 

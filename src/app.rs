@@ -9,6 +9,7 @@
 //! everything, and the daemon exits non-zero.
 
 use crate::config::{Config, Credentials};
+use crate::confirm::Confirmer;
 use crate::events::delivery::Deliverer;
 use crate::events::sinks::Sink;
 use crate::failure::{Exit, Failure};
@@ -16,7 +17,7 @@ use crate::http::{self, HttpState};
 use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::lock::InstanceLock;
 use crate::metrics::Metrics;
-use crate::poller::{Poller, PollerError, Reloader, RunMode};
+use crate::poller::{Poller, PollerError, RunMode};
 use crate::report::Reporter;
 use crate::store::Store;
 use crate::systemd;
@@ -37,6 +38,7 @@ pub struct App {
     _lock: InstanceLock,
     metrics: Arc<Metrics>,
     observer: Arc<Mutex<Store>>,
+    confirmer: Arc<Confirmer>,
     poller: Poller,
     reporter: Reporter,
     deliverer: Deliverer,
@@ -69,22 +71,30 @@ impl App {
         let client = build_client(&config, &creds)?;
         let route = client.route();
         let metrics = Arc::new(Metrics::default());
+        let observer = Arc::new(Mutex::new(Store::open(path, busy)?));
+        let sinks_shared = Arc::new(sink_names.clone());
+        // Every confirm of the process, the poller's and the re-check's, goes through it.
+        let confirmer = Arc::new(Confirmer::new(
+            &config.poll,
+            client,
+            metrics.clone(),
+            observer.clone(),
+            sinks_shared.clone(),
+        ));
         let poller = Poller::new(
             &config.poll,
             path,
             busy,
-            client.clone(),
-            sink_names.clone(),
+            confirmer.clone(),
+            sinks_shared.clone(),
             metrics.clone(),
         )?;
-        // The re-check's confirms share the poller's rate limit and pauses.
         let reporter = Reporter::new(
             &config.report,
             config.report_dir(),
             report_store,
-            Some(client),
-            poller.throttle(),
-            sink_names.clone(),
+            Some(confirmer.clone()),
+            sinks_shared,
         )?;
         let deliverer = Deliverer::new(
             Store::open(path, busy)?,
@@ -93,7 +103,6 @@ impl App {
             config.events.concurrency,
         )
         .with_write_health(metrics.writes.clone());
-        let observer = Arc::new(Mutex::new(Store::open(path, busy)?));
         let listener = match http_addr {
             // Exit 1, not 3: a port still held by a stopping process heals on restart.
             Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
@@ -109,6 +118,7 @@ impl App {
             _lock: lock,
             metrics,
             observer,
+            confirmer,
             poller,
             reporter,
             deliverer,
@@ -129,9 +139,9 @@ impl App {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Applies new poll settings while running (SIGHUP).
-    pub fn reloader(&self) -> Reloader {
-        self.poller.reloader()
+    /// The one confirm path, which also applies new poll settings while running (SIGHUP).
+    pub fn confirmer(&self) -> Arc<Confirmer> {
+        self.confirmer.clone()
     }
 
     /// Runs `task` beside the daemon, watched like its own tasks (the signal handler).
@@ -159,6 +169,7 @@ impl App {
             route,
             mut tasks,
             _lock,
+            confirmer: _,
         } = self;
         if let Some(listener) = listener {
             let state = HttpState {

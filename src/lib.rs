@@ -11,7 +11,7 @@
 //!                   poller ──▶ ligdicash::client ──HTTP──▶ LigdiCash (or the sandbox)
 //!                      │            │ exchange
 //!                      │            ▼
-//!                      │      ligdicash::classify (pure) ──▶ poller::decide (pure)
+//!                      │      ligdicash::classify (pure) ──▶ confirm::decide (pure)
 //!                      └──────────────────────────────────────┘
 //! ```
 //!
@@ -30,6 +30,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod confirm;
 pub mod demo;
 pub mod events;
 pub mod failure;

@@ -9,7 +9,7 @@
 
 use ligdicash_reconciler::config::PollConfig;
 use ligdicash_reconciler::config::duration::HumanDuration;
-use ligdicash_reconciler::poller::decide::Policy;
+use ligdicash_reconciler::confirm::decide::Policy;
 
 const SECOND: i64 = 1000;
 const MINUTE: i64 = 60 * SECOND;

@@ -4,9 +4,10 @@
 
 use ligdicash_reconciler::ligdicash::ConfirmAnswer;
 use ligdicash_reconciler::payment::Status;
+use ligdicash_reconciler::payment::{Change, ConfirmOutcome};
 use ligdicash_reconciler::sandbox::scenario::Outcome;
 use ligdicash_reconciler::sandbox::{InvoiceSpec, Sandbox, SandboxConfig, responses};
-use ligdicash_reconciler::store::{Change, ConfirmOutcome, Store};
+use ligdicash_reconciler::store::Store;
 use ligdicash_reconciler::time::now_ms;
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,7 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
                 status: Status::Completed,
                 reason: None,
             },
+            from: p.status,
             claimed_reason: p.claimed_reason,
         });
     }

@@ -5,11 +5,13 @@ use super::{Exit, Failure};
 use crate::app::build_client;
 use crate::config::report::FORMATS;
 use crate::config::{Config, Credentials};
-use crate::poller::throttle::Throttle;
+use crate::confirm::Confirmer;
+use crate::metrics::Metrics;
 use crate::report::{Reporter, day};
 use crate::time::now_ms;
 use chrono::{Days, NaiveDate};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// What the user asked for.
 pub struct Request {
@@ -56,19 +58,26 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
     // Arguments first: a bad date must not open (or create) the database.
     let today = day::date_of(now_ms(), config.report.zone()?);
     let days = days(&req, today)?;
-    let client = if req.recheck_only {
+    let sinks = std::sync::Arc::new(config.events.sink_names());
+    let confirmer = if req.recheck_only {
         let creds = Credentials::load(&config.ligdicash, &process_env)?;
-        Some(build_client(config, &creds)?)
+        let client = build_client(config, &creds)?;
+        let events = Arc::new(Mutex::new(open_store(config)?));
+        Some(Arc::new(Confirmer::new(
+            &config.poll,
+            client,
+            Arc::new(Metrics::default()),
+            events,
+            sinks.clone(),
+        )))
     } else {
         None
     };
-    let sinks = config.events.sink_names();
     let reporter = Reporter::new(
         &config.report,
         config.report_dir(),
         open_store(config)?,
-        client,
-        std::sync::Arc::new(Throttle::per_second(config.poll.max_requests_per_second)),
+        confirmer,
         sinks,
     )?;
     let out = req.out.clone().unwrap_or_else(|| config.report_dir());

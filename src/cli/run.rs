@@ -26,7 +26,7 @@ pub fn run(
     let result = runtime.block_on(async {
         let mut app = App::build(config.clone(), &process_env).await?;
         let shutdown = CancellationToken::new();
-        let (reloader, running) = (app.reloader(), Mutex::new(config.clone()));
+        let (reloader, running) = (app.confirmer(), Mutex::new(config.clone()));
         let on_signal = stop_on_signal_or_reload(shutdown.clone(), move || {
             reload(
                 config_path.as_deref(),
@@ -57,7 +57,7 @@ fn reload(
     path: Option<&Path>,
     database_override: Option<&Path>,
     running: &Mutex<Config>,
-    reloader: &crate::poller::Reloader,
+    reloader: &crate::confirm::Confirmer,
 ) {
     let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
     let mut new = match Config::load(path) {
@@ -77,7 +77,7 @@ fn reload(
             return;
         }
     };
-    reloader.apply(&plan.poll);
+    reloader.reload(&plan.poll);
     // Only what went live: a key needing a restart is listed again at the next reload.
     running.poll = plan.poll;
     let (live, restart) = (plan.live, plan.restart);
@@ -106,7 +106,7 @@ fn plan_reload(running: &Config, new: &Config) -> Result<ReloadPlan, crate::conf
     applied.validate()?;
     let (live, restart) = changed_keys(running, new).into_iter().partition(|k| {
         k.strip_prefix("poll.")
-            .is_some_and(|key| crate::poller::RELOADABLE.contains(&key))
+            .is_some_and(|key| crate::confirm::RELOADABLE.contains(&key))
     });
     Ok(ReloadPlan {
         poll: applied.poll,
@@ -125,7 +125,7 @@ fn reloadable_merged(
     else {
         return running.clone();
     };
-    for key in crate::poller::RELOADABLE {
+    for key in crate::confirm::RELOADABLE {
         if let Some(value) = fresh.get(key) {
             merged.insert(key.to_owned(), value.clone());
         }

@@ -82,6 +82,9 @@ impl ErrorClass {
     }
 }
 
+/// The outcome label of a call refused for our credentials (in the attempt log too).
+pub const AUTH_FAILED: &str = "auth_failed";
+
 impl Classified {
     /// Stable outcome label for the attempt log.
     /// The error the attempt log keeps for a call that got no usable answer; `None` for
@@ -103,7 +106,7 @@ impl Classified {
                 ..
             } => "unknown_status",
             Self::Pending { .. } => "pending",
-            Self::AuthFailed { .. } => "auth_failed",
+            Self::AuthFailed { .. } => AUTH_FAILED,
             Self::NotFound => "not_found",
             Self::Transient { class, .. } => class.as_str(),
         }

@@ -9,9 +9,11 @@
 
 use super::queue::JobQueue;
 use super::worker::worker;
-use super::{Context, HEARTBEAT, Live, Poller, PollerError, RunMode, with_store};
+use super::{Context, Poller, PollerError, RunMode, with_store};
+use crate::confirm::HEARTBEAT;
 use crate::health::Writer;
-use crate::store::{ConfirmOutcome, DuePayment, Store};
+use crate::payment::{ConfirmOutcome, DuePayment};
+use crate::store::Store;
 use crate::time::{Millis, ms, now_ms};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -66,12 +68,12 @@ impl Dispatcher {
             // Held: paused, or the writer cannot write. When our own scan is what failed,
             // the next scan is the retry.
             let writes = &self.ctx.metrics.writes;
-            let paused = self.ctx.throttle.pause.remaining();
+            let paused = self.ctx.confirmer.paused_for();
             if paused.is_some() || (writes.failing() && !scan_failing) {
                 let wait = paused.unwrap_or(HEARTBEAT);
                 // In slices, so the heartbeat shows a held loop is still alive.
                 tokio::select! {
-                    _ = tokio::time::sleep(wait.min(self.ctx.live().scan).min(HEARTBEAT)) => {}
+                    _ = tokio::time::sleep(wait.min(self.ctx.confirmer.live().scan).min(HEARTBEAT)) => {}
                     _ = shutdown.cancelled() => break,
                 }
                 continue;
@@ -117,7 +119,7 @@ impl Dispatcher {
 
     /// Gives shop rows their first poll time, then reads the due rows not in flight.
     async fn scan(&self, now: Millis) -> Result<Vec<DuePayment>, PollerError> {
-        let Live { first_delay, .. } = self.ctx.live();
+        let first_delay = self.ctx.confirmer.live().first_delay;
         let (first_delay, batch) = (ms(first_delay), self.ctx.cfg.batch_size);
         with_store(&self.reader, move |s| s.schedule_unscheduled(first_delay)).await?;
         let skip = self.in_flight.clone();
@@ -170,7 +172,7 @@ impl Dispatcher {
     /// beating the heartbeat every [`HEARTBEAT`]: a long `scan_interval` is not a stall.
     async fn idle(&mut self, now: Millis, shutdown: &CancellationToken) -> Result<(), PollerError> {
         let next = with_store(&self.reader, move |s| s.next_due_after(now)).await?;
-        let scan = ms(self.ctx.live().scan);
+        let scan = ms(self.ctx.confirmer.live().scan);
         let wait = next.map_or(scan, |t| (t - now).min(scan)).max(1);
         let until = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
         loop {
@@ -209,6 +211,7 @@ impl Dispatcher {
 mod tests {
     use super::*;
     use crate::config::{ConfirmStyle, Credentials, PollConfig};
+    use crate::confirm::Confirmer;
     use crate::ligdicash::{ClientSettings, LigdicashClient};
     use crate::metrics::Metrics;
     use crate::poller::queue::tests::job;
@@ -230,15 +233,13 @@ mod tests {
         let client = LigdicashClient::new(&settings, &Credentials::fixed("k", "t")).unwrap();
         let db = dir.join("poller.db");
         let metrics = Arc::new(Metrics::default());
-        Poller::new(
-            &cfg,
-            &db,
-            Duration::from_secs(1),
-            client,
-            Vec::new(),
-            metrics,
-        )
-        .unwrap()
+        let events = Arc::new(Mutex::new(
+            Store::open(&db, Duration::from_secs(1)).unwrap(),
+        ));
+        let sinks = Arc::new(Vec::new());
+        let confirmer = Confirmer::new(&cfg, client, metrics.clone(), events, sinks.clone());
+        let confirmer = Arc::new(confirmer);
+        Poller::new(&cfg, &db, Duration::from_secs(1), confirmer, sinks, metrics).unwrap()
     }
 
     fn dispatcher(poller: &Poller) -> (Dispatcher, mpsc::Receiver<ConfirmOutcome>) {
@@ -255,8 +256,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let poller = poller(dir.path(), 0.001);
         let (mut d, mut out) = dispatcher(&poller);
-        d.ctx.throttle.limiter.acquire().await;
-        d.ctx.throttle.pause.hold_for(Duration::from_secs(3600));
+        d.ctx.confirmer.throttle().limiter.acquire().await;
+        d.ctx
+            .confirmer
+            .throttle()
+            .pause
+            .hold_for(Duration::from_secs(3600));
         d.queue.push_all((1..=5).map(job).collect());
         d.spawn_worker();
         let mut back = Vec::new();

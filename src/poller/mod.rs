@@ -1,44 +1,31 @@
-//! The scheduler: claims due payments, confirms them with bounded concurrency under a global
-//! rate limit, and writes each batch of outcomes in one transaction.
+//! The scheduler: claims due payments and confirms them with bounded concurrency through
+//! the one confirm path ([`crate::confirm::Confirmer`]), and writes each batch of outcomes
+//! in one transaction.
 //!
 //! Shape: one dispatcher loop ([`dispatcher`]) queues claim rounds for `concurrency` confirm
 //! workers ([`queue`], [`worker`]); the workers send outcomes to one writer task
-//! ([`writer`]) that owns the write connection. A payment is "in flight" from dispatch until the writer has committed its
-//! outcome (or a worker hands it back unsent), so it is never confirmed twice at once.
-//! When nothing is due, the dispatcher sleeps until the next `next_poll_at`, waking every
-//! `scan_interval` to pick up rows the shop inserted with plain SQL, or as soon as an
-//! in-flight outcome lands.
+//! ([`writer`]) that owns the write connection. A payment is "in flight" from dispatch
+//! until the writer has committed its outcome (or a worker hands it back unsent), so it is
+//! never confirmed twice at once. When nothing is due, the dispatcher sleeps until the next
+//! `next_poll_at`, waking every `scan_interval` to pick up rows the shop inserted with plain
+//! SQL, or as soon as an in-flight outcome lands.
 
-pub mod decide;
 mod dispatcher;
-pub mod incidents;
 pub mod queue;
-pub mod schedule;
-pub mod throttle;
-pub mod verify;
 mod worker;
 mod writer;
 
-pub use worker::attempt_record;
-
 use crate::config::PollConfig;
-use crate::ligdicash::LigdicashClient;
+use crate::confirm::Confirmer;
 use crate::metrics::Metrics;
-use crate::store::{ConfirmOutcome, Store, StoreError};
-use decide::Policy;
+use crate::payment::ConfirmOutcome;
+use crate::store::{Store, StoreError};
 use dispatcher::Dispatcher;
-use incidents::Incidents;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use throttle::Throttle;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use writer::{WRITE_BATCH, write_loop};
-
-/// How often a legitimately waiting poller (idle, held, or rate-limited) beats its
-/// heartbeat; well under any sensible watchdog interval.
-const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Whether `run` returns when the work is done or keeps serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,82 +44,14 @@ pub enum PollerError {
     Task(String),
 }
 
-/// Poll settings that can change while running: they are read afresh for every decision.
-#[derive(Debug, Clone, Copy)]
-struct Live {
-    policy: Policy,
-    first_delay: Duration,
-    scan: Duration,
-    auth_initial: Duration,
-    auth_max: Duration,
-}
-
-impl Live {
-    fn from_config(cfg: &PollConfig) -> Self {
-        // A refused call leaves its payment due, so the pause alone spaces its next confirm:
-        // it must not be shorter than `min_interval` (LigdiCash's 3 s between confirms).
-        let auth_initial = cfg.auth_retry_initial.0.max(cfg.min_interval.0);
-        Self {
-            policy: Policy::from_config(cfg),
-            first_delay: cfg.first_delay.0,
-            scan: cfg.scan_interval.0,
-            auth_initial,
-            auth_max: cfg.auth_retry_max.0.max(auth_initial),
-        }
-    }
-}
-
-/// [`PollConfig`] keys a running poller applies on reload; the others need a restart.
-pub const RELOADABLE: [&str; 11] = [
-    "first_delay",
-    "initial_interval",
-    "max_interval",
-    "multiplier",
-    "jitter",
-    "min_interval",
-    "give_up_after",
-    "max_requests_per_second",
-    "scan_interval",
-    "auth_retry_initial",
-    "auth_retry_max",
-];
-
-/// Applies new poll settings to a running poller.
-#[derive(Clone)]
-pub struct Reloader {
-    ctx: Arc<Context>,
-}
-
-impl Reloader {
-    /// Applies the reloadable keys of `cfg` (already validated) at once.
-    pub fn apply(&self, cfg: &PollConfig) {
-        *self.ctx.live.write().unwrap_or_else(|p| p.into_inner()) = Live::from_config(cfg);
-        self.ctx
-            .throttle
-            .limiter
-            .set_rate(cfg.max_requests_per_second);
-    }
-}
-
-/// Shared by the dispatcher and the confirm tasks.
+/// Shared by the dispatcher, the confirm workers and the writer.
 struct Context {
     /// Fixed for the life of the process: concurrency, batch size, shutdown grace.
     cfg: PollConfig,
-    /// The settings a SIGHUP may change while running (see [`Poller::reloader`]).
-    live: std::sync::RwLock<Live>,
-    client: LigdicashClient,
-    throttle: Arc<Throttle>,
-    incidents: Incidents,
+    confirmer: Arc<Confirmer>,
     metrics: Arc<Metrics>,
     /// Outbox sinks every new event is addressed to.
     sinks: Arc<Vec<String>>,
-    writer: Arc<Mutex<Store>>,
-}
-
-impl Context {
-    fn live(&self) -> Live {
-        *self.live.read().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// The polling engine over one database.
@@ -147,9 +66,9 @@ impl Poller {
     pub fn new(
         cfg: &PollConfig,
         db_path: &Path,
-        busy_timeout: Duration,
-        client: LigdicashClient,
-        sinks: Vec<String>,
+        busy_timeout: std::time::Duration,
+        confirmer: Arc<Confirmer>,
+        sinks: Arc<Vec<String>>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, StoreError> {
         let reader = Store::open(db_path, busy_timeout)?;
@@ -157,30 +76,13 @@ impl Poller {
         Ok(Self {
             ctx: Arc::new(Context {
                 cfg: cfg.clone(),
-                live: std::sync::RwLock::new(Live::from_config(cfg)),
-                client,
-                throttle: Arc::new(Throttle::per_second(cfg.max_requests_per_second)),
-                incidents: Incidents::default(),
+                confirmer,
                 metrics,
-                sinks: Arc::new(sinks),
-                writer: writer.clone(),
+                sinks,
             }),
             reader: Arc::new(Mutex::new(reader)),
             writer,
         })
-    }
-
-    /// The rate limit and pause of this poller's confirms, for other callers of confirm
-    /// in the process (the nightly re-check) to share.
-    pub fn throttle(&self) -> Arc<Throttle> {
-        self.ctx.throttle.clone()
-    }
-
-    /// A handle that applies new settings to this poller while it runs (SIGHUP).
-    pub fn reloader(&self) -> Reloader {
-        Reloader {
-            ctx: self.ctx.clone(),
-        }
     }
 
     /// Polls until `shutdown` fires (or, in [`RunMode::UntilIdle`], nothing is pending).
@@ -249,26 +151,4 @@ pub(super) async fn with_store<T: Send + 'static>(
     f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, PollerError> {
     Ok(crate::store::blocking(store, f).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn an_auth_pause_is_never_shorter_than_min_interval() {
-        use crate::config::HumanDuration;
-        let mut cfg = crate::config::PollConfig {
-            min_interval: HumanDuration::secs(3),
-            auth_retry_initial: HumanDuration::secs(1),
-            auth_retry_max: HumanDuration::secs(2),
-            ..Default::default()
-        };
-        let live = super::Live::from_config(&cfg);
-        assert_eq!(live.auth_initial, std::time::Duration::from_secs(3));
-        assert_eq!(live.auth_max, std::time::Duration::from_secs(3));
-        cfg.auth_retry_initial = HumanDuration::secs(30);
-        cfg.auth_retry_max = HumanDuration::secs(600);
-        let live = super::Live::from_config(&cfg);
-        assert_eq!(live.auth_initial, std::time::Duration::from_secs(30));
-        assert_eq!(live.auth_max, std::time::Duration::from_secs(600));
-    }
 }

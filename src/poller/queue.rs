@@ -5,7 +5,7 @@
 //! confirm just to learn that a slot is free (a semaphore permit per call did that: most of
 //! the confirm task's own CPU in the drain profile, see docs/benchmarks.md).
 
-use crate::store::DuePayment;
+use crate::payment::DuePayment;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;

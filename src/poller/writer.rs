@@ -11,7 +11,8 @@
 use super::{Context, PollerError, with_store};
 use crate::health::Writer;
 use crate::metrics::Metrics;
-use crate::store::{Applied, ConfirmOutcome, Store};
+use crate::payment::{Applied, ConfirmOutcome};
+use crate::store::Store;
 use crate::time::now_ms;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

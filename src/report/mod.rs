@@ -12,12 +12,8 @@ pub mod figures;
 pub mod render;
 
 use crate::config::{ConfigError, ReportConfig};
-use crate::ligdicash::{Classified, LigdicashClient, classify};
-use crate::poller::attempt_record;
-use crate::poller::throttle::Throttle;
-use crate::poller::verify::verify;
-use crate::store::payments::Change;
-use crate::store::reports::Recheck;
+use crate::confirm::{Confirmer, HEARTBEAT, Turn};
+use crate::payment::Status;
 use crate::store::{Store, StoreError, blocking};
 use crate::time::{Millis, ms, now_ms};
 use chrono::NaiveDate;
@@ -43,22 +39,20 @@ pub struct Reporter {
     tz: Tz,
     cron: croner::Cron,
     store: Arc<Mutex<Store>>,
-    client: Option<LigdicashClient>,
-    throttle: Arc<Throttle>,
+    confirmer: Option<Arc<Confirmer>>,
     sinks: Arc<Vec<String>>,
 }
 
 impl Reporter {
-    /// `client` is needed only for re-checks; without it they are skipped. `throttle` is
-    /// the poller's when one runs in the process ([`crate::poller::Poller::throttle`]).
+    /// `confirmer` is needed only for re-checks; without it they are skipped. It is the
+    /// process's one confirm path, shared with the poller (one rate limit, one pause).
     /// `output_dir` is where scheduled reports go (see `Config::report_dir`).
     pub fn new(
         cfg: &ReportConfig,
         output_dir: PathBuf,
         store: Store,
-        client: Option<LigdicashClient>,
-        throttle: Arc<Throttle>,
-        sinks: Vec<String>,
+        confirmer: Option<Arc<Confirmer>>,
+        sinks: Arc<Vec<String>>,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
             tz: cfg.zone()?,
@@ -66,9 +60,8 @@ impl Reporter {
             cfg: cfg.clone(),
             output_dir,
             store: Arc::new(Mutex::new(store)),
-            client,
-            throttle,
-            sinks: Arc::new(sinks),
+            confirmer,
+            sinks,
         })
     }
 
@@ -77,37 +70,35 @@ impl Reporter {
         self.tz
     }
 
-    /// Re-confirms the timeouts of the last `recheck_days` days.
+    /// Re-confirms the timeouts of the last `recheck_days` days through the one confirm
+    /// path; what LigdiCash now says is recorded by the store's one writer, a
+    /// compare-and-set on `timeout`. Waits out pauses; stops at refused credentials.
     pub async fn recheck(&self) -> Result<RecheckSummary, StoreError> {
         let mut summary = RecheckSummary::default();
-        let Some(client) = &self.client else {
+        let Some(confirmer) = &self.confirmer else {
             return Ok(summary);
         };
-        let since = now_ms() - i64::from(self.cfg.recheck_days) * 86_400_000;
+        // Never cancelled: a shutdown drops this future (see `run`).
+        let stop = CancellationToken::new();
+        let since = now_ms().saturating_sub(i64::from(self.cfg.recheck_days) * 86_400_000);
         for p in blocking(&self.store, move |s| s.timeouts_since(since)).await? {
-            self.throttle.wait_turn().await;
-            let at = now_ms();
-            let timed = client.confirm(&p.token).await;
-            let classified = classify(&timed.exchange);
-            let refused = matches!(classified, Classified::AuthFailed { .. });
-            self.throttle.note_rate_limit(&classified);
-            let (verdict, reason) = match &classified {
-                Classified::Completed(a) => match verify(&p, a) {
-                    Ok(()) => (Recheck::LateCompleted, None),
-                    Err(r) => (Recheck::LateMismatch, Some(format!("late: {r}"))),
-                },
-                Classified::NotCompleted(_) => (
-                    Recheck::NotCompleted,
-                    Some("re-check: LigdiCash says notcompleted".to_owned()),
-                ),
-                _ => (Recheck::Unchanged, None),
+            let outcome = loop {
+                match confirmer.confirm(p.clone(), &stop).await {
+                    Turn::Sent(outcome) => break *outcome,
+                    Turn::Held => {
+                        let wait = confirmer.paused_for().unwrap_or(HEARTBEAT);
+                        tokio::time::sleep(wait.min(HEARTBEAT)).await;
+                    }
+                    Turn::Stopped => return Ok(summary),
+                }
             };
-            let error = classified.failure();
-            let token = p.token.clone();
-            let outcome = attempt_record(p, at, timed, classified, Change::Untouched, error);
+            let (token, refused) = (
+                outcome.token.clone(),
+                outcome.outcome == crate::ligdicash::classify::AUTH_FAILED,
+            );
             let sinks = self.sinks.clone();
-            let changed = blocking(&self.store, move |s| {
-                s.apply_recheck(&outcome, verdict, reason.as_deref(), &sinks, now_ms())
+            let applied = blocking(&self.store, move |s| {
+                s.apply_outcomes(&[outcome], now_ms(), &sinks)
             })
             .await?;
             summary.checked += 1;
@@ -118,13 +109,13 @@ impl Reporter {
                 );
                 break;
             }
-            if changed {
-                tracing::info!(%token, ?verdict, "re-check of a timeout changed its status");
-                match verdict {
-                    Recheck::LateCompleted => summary.late_completed += 1,
-                    Recheck::LateMismatch => summary.late_mismatch += 1,
-                    Recheck::NotCompleted => summary.notcompleted += 1,
-                    Recheck::Unchanged => {}
+            if let Some(status) = applied.first().and_then(|a| a.finalized) {
+                tracing::info!(%token, status = status.as_str(), "re-check of a timeout changed its status");
+                match status {
+                    Status::Completed => summary.late_completed += 1,
+                    Status::Mismatch => summary.late_mismatch += 1,
+                    Status::NotCompleted => summary.notcompleted += 1,
+                    _ => {}
                 }
             }
         }

@@ -8,10 +8,11 @@
 
 pub mod events;
 pub mod migrations;
+mod outcomes;
 pub mod payments;
 pub mod reports;
 
-pub use payments::{Applied, Change, ConfirmOutcome, DuePayment, PaymentRow};
+pub use payments::PaymentRow;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -75,6 +76,18 @@ impl StoreError {
                     | C::FileLockingProtocolFailed
             )
         )
+    }
+}
+
+/// Statuses are read from the database as the domain type: the CHECK constraint of
+/// `schema.sql` keeps any other text out, and one that got in anyway is a conversion error
+/// (a row that cannot be read), never a panic.
+impl rusqlite::types::FromSql for crate::payment::Status {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Self::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown status {text:?}").into())
+        })
     }
 }
 

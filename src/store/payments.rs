@@ -1,33 +1,11 @@
-//! Queries on `payments` and `confirm_attempts`.
-//!
-//! Every status change is a compare-and-set on `status = 'pending'`: whatever races us (a
-//! `requeue`, a second process, a replayed outcome), a payment is finalised at most once.
+//! Queries on `payments`: enqueue, the due scan, lookups, requeue. Outcomes of confirms are
+//! written by [`super::outcomes`].
 
 use super::{Store, StoreError};
-use crate::ligdicash::ConfirmAnswer;
-use crate::payment::{NewPayment, Status};
+use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
 use crate::time::Millis;
-use rusqlite::types::Null;
-use rusqlite::{
-    CachedStatement, OptionalExtension, Row, ToSql, TransactionBehavior, params, params_from_iter,
-};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use std::collections::HashSet;
-
-/// What the poller needs of a due payment to confirm it and decide.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DuePayment {
-    pub id: i64,
-    pub token: String,
-    pub transaction_id: Option<String>,
-    pub expected_amount: Option<i64>,
-    pub attempts: i64,
-    pub not_found_streak: i64,
-    /// Start of the `give_up_after` window: `created_at`, or `requeued_at` when later.
-    pub window_start: Millis,
-    /// `status_reason` when claimed (set by a requeue): the final write checks it is
-    /// unchanged, and "requeued from timeout" makes a completion a late one.
-    pub claimed_reason: Option<String>,
-}
 
 /// A full row, for `show` and `list`.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,52 +36,6 @@ pub struct PaymentRow {
     pub raw_response: Option<String>,
 }
 
-/// What a confirm did to its payment.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// A final status, with why.
-    Finalize {
-        status: Status,
-        reason: Option<String>,
-    },
-    /// Still open: confirm again at `next_poll_at`.
-    Reschedule {
-        next_poll_at: Millis,
-        count_attempt: bool,
-        not_found_streak: i64,
-    },
-    /// Not the payment's fault (credentials refused): log the call, touch nothing else.
-    Untouched,
-}
-
-/// Everything one confirm call produces, written in one transaction with its batch.
-#[derive(Debug, Clone)]
-pub struct ConfirmOutcome {
-    pub payment_id: i64,
-    /// For logs only; the row is addressed by `payment_id`.
-    pub token: String,
-    pub at: Millis,
-    pub latency_ms: i64,
-    pub http_status: Option<u16>,
-    pub outcome: &'static str,
-    pub error: Option<String>,
-    pub answer: Option<ConfirmAnswer>,
-    pub raw_body: Option<String>,
-    pub change: Change,
-    /// The payment's `status_reason` when it was claimed ([`DuePayment::claimed_reason`]).
-    pub claimed_reason: Option<String>,
-}
-
-/// The effect of one outcome once written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Applied {
-    pub payment_id: i64,
-    /// The final status written, if this outcome finalised the payment.
-    pub finalized: Option<Status>,
-    /// The payment was no longer pending (requeued, finalised elsewhere): nothing changed.
-    pub stale: bool,
-}
-
 /// Whether `enqueue` created the row or found the same one already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -121,7 +53,7 @@ pub const DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_due \
 
 /// What the poller needs of one due payment.
 const DUE_ROW_SQL: &str = "SELECT id, token, transaction_id, expected_amount, attempts, \
-    not_found_streak, max(created_at, coalesce(requeued_at, created_at)), status_reason \
+    not_found_streak, max(created_at, coalesce(requeued_at, created_at)), status_reason, status \
     FROM payments WHERE id = ?1 AND status = 'pending'";
 
 /// The next poll time after now. Numbers only (`< ''`): text sorts after every number and
@@ -157,19 +89,17 @@ fn is_type_error(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// Prefix of `status_reason` on a requeued payment, followed by its former status.
-pub const REQUEUED_FROM: &str = "requeued from ";
-
 const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, status_reason, \
     attempts, next_poll_at, last_confirm_at, created_at, updated_at, resolved_at, last_error, \
     provider_status, amount, operator_id, operator_name, customer, request_id, external_id, \
     confirmed_transaction_id, oreference, provider_date, raw_response";
 
 /// Reads a row selected as `id, token, transaction_id, expected_amount, attempts,
-/// not_found_streak, <window start>, status_reason`.
+/// not_found_streak, <window start>, status_reason, status`.
 pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
     Ok(DuePayment {
         id: r.get(0)?,
+        status: r.get(8)?,
         token: r.get(1)?,
         transaction_id: r.get(2)?,
         expected_amount: r.get(3)?,
@@ -454,261 +384,4 @@ impl Store {
         tx.commit()?;
         Ok(previous)
     }
-
-    /// Writes a batch of confirm outcomes in one `BEGIN IMMEDIATE` transaction, with one
-    /// outbox event (delivered to `sinks`) per payment it finalises.
-    pub fn apply_outcomes(
-        &mut self,
-        outcomes: &[ConfirmOutcome],
-        now: Millis,
-        sinks: &[String],
-    ) -> Result<Vec<Applied>, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let applied = {
-            let mut writes = OutcomeWrites::new(&tx)?;
-            outcomes
-                .iter()
-                .map(|o| writes.apply(o, now, sinks))
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        tx.commit()?;
-        Ok(applied)
-    }
-}
-
-/// The statements that record outcomes, prepared once per batch: a batch of hundreds of
-/// outcomes would otherwise look each one up in the statement cache every time.
-struct OutcomeWrites<'t> {
-    attempt: CachedStatement<'t>,
-    finalize: CachedStatement<'t>,
-    reschedule: CachedStatement<'t>,
-    untouched: CachedStatement<'t>,
-    facts: CachedStatement<'t>,
-    events: super::events::EventInsert<'t>,
-}
-
-/// The answer's columns, as `coalesce(?N, column)` so a field a later answer leaves empty
-/// keeps its last value. Bound by [`answer_params`], at `?1..?11` of the statements below.
-const ANSWER_SET: &str = "provider_status = coalesce(?1, provider_status), \
-    amount = coalesce(?2, amount), operator_id = coalesce(?3, operator_id), \
-    operator_name = coalesce(?4, operator_name), customer = coalesce(?5, customer), \
-    request_id = coalesce(?6, request_id), external_id = coalesce(?7, external_id), \
-    confirmed_transaction_id = coalesce(?8, confirmed_transaction_id), \
-    oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
-    raw_response = coalesce(?11, raw_response)";
-
-/// Logs one confirm call (`confirm_attempts`), bound by [`attempt_params`].
-pub(super) const ATTEMPT_INSERT: &str = "INSERT INTO confirm_attempts (payment_id, at, \
-    latency_ms, http_status, response_code, provider_status, outcome, error) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-
-/// The parameters of [`ATTEMPT_INSERT`].
-pub(super) fn attempt_params(o: &ConfirmOutcome) -> [&dyn ToSql; 8] {
-    let answer = o.answer.as_ref();
-    [
-        &o.payment_id,
-        &o.at,
-        &o.latency_ms,
-        &o.http_status,
-        answer.map_or(&Null, |a| &a.response_code),
-        answer.map_or(&Null, |a| &a.status),
-        &o.outcome,
-        &o.error,
-    ]
-}
-
-/// The parameters of [`ANSWER_SET`].
-fn answer_params(o: &ConfirmOutcome) -> [&dyn ToSql; 11] {
-    match &o.answer {
-        Some(a) => [
-            &a.status,
-            &a.amount,
-            &a.operator_id,
-            &a.operator_name,
-            &a.customer,
-            &a.request_id,
-            &a.external_id,
-            &a.custom_transaction_id,
-            &a.oreference,
-            &a.date,
-            &o.raw_body,
-        ],
-        None => [
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &o.raw_body,
-        ],
-    }
-}
-
-impl<'t> OutcomeWrites<'t> {
-    fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
-        use super::events::FACT_COLUMNS;
-        // One statement per change: the answer and the new state are written together.
-        // The final write is also a compare-and-set on the `status_reason` seen at claim
-        // time, which tells a late completion from a plain one (see `apply`).
-        let finalize = format!(
-            "UPDATE payments SET {ANSWER_SET}, status = ?12, status_reason = ?13, \
-             resolved_at = ?14, updated_at = ?14, last_confirm_at = ?15, \
-             attempts = attempts + 1, last_error = NULL, next_poll_at = NULL \
-             WHERE id = ?16 AND status = 'pending' AND status_reason IS ?17"
-        );
-        let reschedule = format!(
-            "UPDATE payments SET {ANSWER_SET}, next_poll_at = ?12, attempts = attempts + ?13, \
-             not_found_streak = ?14, last_error = ?15, updated_at = ?16, last_confirm_at = ?17 \
-             WHERE id = ?18 AND status = 'pending'"
-        );
-        let untouched = format!(
-            "UPDATE payments SET {ANSWER_SET}, last_error = ?12, updated_at = ?13 \
-             WHERE id = ?14 AND status = 'pending'"
-        );
-        Ok(Self {
-            attempt: tx.prepare_cached(ATTEMPT_INSERT)?,
-            finalize: tx.prepare_cached(&finalize)?,
-            reschedule: tx.prepare_cached(&reschedule)?,
-            untouched: tx.prepare_cached(&untouched)?,
-            facts: tx.prepare_cached(&format!(
-                "SELECT {FACT_COLUMNS} FROM payments WHERE id = ?1"
-            ))?,
-            events: super::events::EventInsert::new(tx)?,
-        })
-    }
-
-    /// Logs the call, updates the payment if it is still as claimed, and records the
-    /// event of a final transition.
-    fn apply(
-        &mut self,
-        o: &ConfirmOutcome,
-        now: Millis,
-        sinks: &[String],
-    ) -> Result<Applied, StoreError> {
-        self.attempt.execute(attempt_params(o))?;
-        let head = answer_params(o);
-        let (changed, finalized) = match &o.change {
-            Change::Finalize { status, reason } => {
-                let tail: [&dyn ToSql; 6] = [
-                    &status.as_str(),
-                    reason,
-                    &now,
-                    &o.at,
-                    &o.payment_id,
-                    &o.claimed_reason,
-                ];
-                let n = self
-                    .finalize
-                    .execute(params_from_iter(head.iter().chain(&tail)))?;
-                match n {
-                    1 => {
-                        let facts = self
-                            .facts
-                            .query_row([o.payment_id], super::events::PaymentFacts::from_row)?;
-                        self.record_event(o, *status, &facts, sinks, now)?;
-                        (true, Some(*status))
-                    }
-                    _ => (false, None),
-                }
-            }
-            Change::Reschedule {
-                next_poll_at,
-                count_attempt,
-                not_found_streak,
-            } => {
-                let tail: [&dyn ToSql; 7] = [
-                    next_poll_at,
-                    &i64::from(*count_attempt),
-                    not_found_streak,
-                    &o.error,
-                    &now,
-                    &o.at,
-                    &o.payment_id,
-                ];
-                let n = self
-                    .reschedule
-                    .execute(params_from_iter(head.iter().chain(&tail)))?;
-                (n == 1, None)
-            }
-            Change::Untouched => {
-                let tail: [&dyn ToSql; 3] = [&o.error, &now, &o.payment_id];
-                let n = self
-                    .untouched
-                    .execute(params_from_iter(head.iter().chain(&tail)))?;
-                (n == 1, None)
-            }
-        };
-        Ok(Applied {
-            payment_id: o.payment_id,
-            finalized,
-            stale: !changed,
-        })
-    }
-
-    /// The outbox event of a final transition. A completion of a payment once given up as
-    /// `timeout` (and requeued) is a late completion.
-    fn record_event(
-        &mut self,
-        o: &ConfirmOutcome,
-        status: Status,
-        facts: &super::events::PaymentFacts,
-        sinks: &[String],
-        now: Millis,
-    ) -> Result<(), StoreError> {
-        let was_timeout = o
-            .claimed_reason
-            .as_deref()
-            .and_then(|r| r.strip_prefix(REQUEUED_FROM))
-            == Some(Status::Timeout.as_str());
-        let kind = match status {
-            Status::Completed if was_timeout => "payment.late_completed",
-            other => other.event_type(),
-        };
-        let payload = |id: &str| super::events::payment_payload(kind, id, now, facts);
-        self.events
-            .insert(kind, Some(&facts.token), payload, sinks, now)?;
-        Ok(())
-    }
-}
-
-/// The outbox event of a final transition made outside a batch (the nightly re-check).
-pub(super) fn record_final_event(
-    tx: &rusqlite::Transaction<'_>,
-    payment_id: i64,
-    kind: &str,
-    sinks: &[String],
-    now: Millis,
-) -> Result<(), StoreError> {
-    let sql = format!(
-        "SELECT {} FROM payments WHERE id = ?1",
-        super::events::FACT_COLUMNS
-    );
-    let facts = tx
-        .prepare_cached(&sql)?
-        .query_row([payment_id], super::events::PaymentFacts::from_row)?;
-    let payload = |id: &str| super::events::payment_payload(kind, id, now, &facts);
-    super::events::insert_event(tx, kind, Some(&facts.token), payload, sinks, now)?;
-    Ok(())
-}
-
-/// Stores what LigdiCash said on a payment still in status `from`; a field a later answer
-/// leaves empty keeps its last value.
-pub(super) fn record_answer(
-    tx: &rusqlite::Transaction<'_>,
-    o: &ConfirmOutcome,
-    from: Status,
-) -> Result<(), StoreError> {
-    let tail: [&dyn ToSql; 2] = [&o.payment_id, &from.as_str()];
-    tx.prepare_cached(&format!(
-        "UPDATE payments SET {ANSWER_SET} WHERE id = ?12 AND status = ?13"
-    ))?
-    .execute(params_from_iter(answer_params(o).iter().chain(&tail)))?;
-    Ok(())
 }

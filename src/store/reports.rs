@@ -2,11 +2,9 @@
 //! and attempt-log retention.
 
 use super::events::insert_operational_event_in;
-use super::payments::{
-    ATTEMPT_INSERT, ConfirmOutcome, attempt_params, due_payment, record_answer, record_final_event,
-};
+use super::payments::due_payment;
 use super::{Store, StoreError};
-use crate::payment::Status;
+use crate::payment::DuePayment;
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -66,19 +64,6 @@ pub struct DbGauges {
     pub oldest_pending_created_at: Option<Millis>,
     pub events_by_state: Vec<(String, i64)>,
     pub last_report_at: Option<Millis>,
-}
-
-/// What a re-check of a `timeout` payment found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recheck {
-    /// LigdiCash now says completed and it verifies: `completed` + `payment.late_completed`.
-    LateCompleted,
-    /// Completed, but not as enqueued: `mismatch` + `payment.mismatch`.
-    LateMismatch,
-    /// Recorded quietly: the shop already treats a timeout as failed.
-    NotCompleted,
-    /// Still pending, or no usable answer: only the attempt is logged.
-    Unchanged,
 }
 
 /// `expected_amount` is read only when it is an integer: a value of another type the shop
@@ -157,51 +142,13 @@ impl Store {
     }
 
     /// `timeout` payments resolved at or after `since`, to re-confirm.
-    pub fn timeouts_since(&self, since: Millis) -> Result<Vec<super::DuePayment>, StoreError> {
+    pub fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, token, transaction_id, expected_amount, attempts, not_found_streak, created_at, \
-             status_reason FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at",
+             status_reason, status FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at",
         )?;
         let rows = stmt.query_map([since], due_payment)?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Writes a re-check's result: a compare-and-set on `status = 'timeout'`, with the
-    /// attempt log row and, for a completion, its event, in one transaction.
-    pub fn apply_recheck(
-        &mut self,
-        o: &ConfirmOutcome,
-        verdict: Recheck,
-        reason: Option<&str>,
-        sinks: &[String],
-        now: Millis,
-    ) -> Result<bool, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(ATTEMPT_INSERT, attempt_params(o))?;
-        let (status, kind) = match verdict {
-            Recheck::LateCompleted => (Status::Completed, Some("payment.late_completed")),
-            Recheck::LateMismatch => (Status::Mismatch, Some("payment.mismatch")),
-            Recheck::NotCompleted => (Status::NotCompleted, None),
-            Recheck::Unchanged => {
-                tx.commit()?;
-                return Ok(false);
-            }
-        };
-        if o.answer.is_some() {
-            record_answer(&tx, o, Status::Timeout)?;
-        }
-        let changed = tx.execute(
-            "UPDATE payments SET status = ?1, status_reason = ?2, resolved_at = ?3, updated_at = ?3, \
-             last_confirm_at = ?4, last_error = NULL WHERE id = ?5 AND status = 'timeout'",
-            params![status.as_str(), reason, now, o.at, o.payment_id],
-        )? == 1;
-        if changed && let Some(kind) = kind {
-            record_final_event(&tx, o.payment_id, kind, sinks, now)?;
-        }
-        tx.commit()?;
-        Ok(changed)
     }
 
     /// The last day whose report was completed.

@@ -2,7 +2,7 @@
 //! poller and the nightly re-check alike, so a rule about money has one path.
 
 use crate::ligdicash::ConfirmAnswer;
-use crate::store::DuePayment;
+use crate::payment::DuePayment;
 
 /// Checks a `completed` answer against what the shop enqueued. `Err` carries the reason
 /// stored with the `mismatch` status.

@@ -8,14 +8,15 @@
 //! - `Code02` (invoice not found) three times in a row makes the token `invalid_token`.
 //! - Credentials refused: the payment is untouched and no attempt is counted.
 //! - Anything transient: try again later on the backoff schedule, honouring `Retry-After`.
+//! - A `timeout` looked at again (the nightly re-check) changes only on a final answer:
+//!   completed (verified: a late completion, or `mismatch`) or notcompleted.
 
 use super::schedule::Schedule;
 use super::verify::verify;
 use crate::config::PollConfig;
 use crate::config::duration::format_duration;
 use crate::ligdicash::Classified;
-use crate::payment::Status;
-use crate::store::{Change, DuePayment};
+use crate::payment::{Change, DuePayment, Status};
 use crate::time::{Millis, ms};
 
 /// Consecutive "invoice not found" answers before a token is declared invalid.
@@ -47,6 +48,9 @@ pub struct Decision {
 /// Decides what one classified confirm means for payment `p`. `now` is when the answer
 /// arrived; `unit` is a uniform sample in `[0, 1)` for jitter.
 pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit: f64) -> Decision {
+    if p.status == Status::Timeout {
+        return recheck(p, c);
+    }
     let attempts = p.attempts + 1;
     let later = |extra_ms: Millis, streak: i64, error: Option<String>| Decision {
         change: Change::Reschedule {
@@ -103,6 +107,29 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
             let wait = retry_after.map_or(0, ms);
             later(wait, p.not_found_streak, c.failure())
         }
+    }
+}
+
+/// A `timeout` confirmed again: only a final answer changes it; anything else leaves it a
+/// timeout, with the call logged.
+fn recheck(p: &DuePayment, c: &Classified) -> Decision {
+    let finalize = |status: Status, reason: Option<String>| Decision {
+        change: Change::Finalize { status, reason },
+        error: None,
+    };
+    match c {
+        Classified::Completed(answer) => match verify(p, answer) {
+            Ok(()) => finalize(Status::Completed, None),
+            Err(reason) => finalize(Status::Mismatch, Some(format!("late: {reason}"))),
+        },
+        Classified::NotCompleted(_) => finalize(
+            Status::NotCompleted,
+            Some("re-check: LigdiCash says notcompleted".to_owned()),
+        ),
+        _ => Decision {
+            change: Change::Untouched,
+            error: c.failure(),
+        },
     }
 }
 
@@ -180,6 +207,33 @@ mod tests {
                 0.5,
             );
             assert_eq!(status_of(&d), Some(expected), "{a:?}");
+        }
+    }
+
+    /// A re-checked timeout changes only on a final answer, never times out again, never
+    /// reschedules, and a late completion is verified like any other.
+    #[test]
+    fn a_rechecked_timeout_changes_only_on_a_final_answer() {
+        let timeout = DuePayment {
+            status: Status::Timeout,
+            window_start: 0,
+            ..due()
+        };
+        let at = |c: &Classified| decide(&policy(), &timeout, c, 1_000 * HOUR, 0.5);
+        let ok = Classified::Completed(answer(Some(5000), Some("ORD-1"), None));
+        assert_eq!(status_of(&at(&ok)), Some(Status::Completed));
+        let short = at(&Classified::Completed(answer(Some(4000), None, None)));
+        assert!(
+            matches!(&short.change, Change::Finalize { status: Status::Mismatch, reason: Some(r) } if r.starts_with("late: "))
+        );
+        let failed = at(&Classified::NotCompleted(answer(None, None, None)));
+        assert_eq!(status_of(&failed), Some(Status::NotCompleted));
+        let pending = Classified::Pending {
+            answer: answer(None, None, None),
+            unknown_status: None,
+        };
+        for c in [pending, Classified::NotFound] {
+            assert_eq!(at(&c).change, Change::Untouched, "{c:?}");
         }
     }
 

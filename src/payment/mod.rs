@@ -1,10 +1,17 @@
 //! Domain types of a payment, parsed once at the edge ("parse, don't validate").
 
+mod outcome;
+
+pub use outcome::{
+    Applied, Change, ConfirmOutcome, DuePayment, REQUEUED_FROM, requeued_from_timeout,
+    transition_event,
+};
 use std::fmt;
 
 /// The statuses of `payments.status`, mirrored by the CHECK constraint in `schema.sql`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Status {
+    #[default]
     Pending,
     Completed,
     NotCompleted,

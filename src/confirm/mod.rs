@@ -1,0 +1,378 @@
+//! The one confirm path: every confirm of the process (the poller's workers, the nightly
+//! re-check, and later the shop API's confirm-now, callbacks and payouts) goes through
+//! [`Confirmer::confirm`], so a rule about money lives in one place.
+//!
+//! ```text
+//! DuePayment ──▶ throttle (rate limit, pause) ──▶ ligdicash::client ──▶ classify (pure)
+//!                                                                         │
+//!        ConfirmOutcome ◀── decide (pure: verify, timeout, Code02) ◀── observe (pauses,
+//!        (to the store's one writer,                                   incidents, metrics)
+//!         a compare-and-set on the status it was claimed in)
+//! ```
+//!
+//! The pieces: [`throttle`] (strict spacing and the global pause), [`schedule`] (the pure
+//! backoff), [`decide`] and [`verify`] (the pure policy), [`incidents`] (a failure class
+//! logged once per incident).
+
+pub mod decide;
+pub mod incidents;
+pub mod schedule;
+pub mod throttle;
+pub mod verify;
+
+use crate::config::PollConfig;
+use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify};
+use crate::metrics::Metrics;
+use crate::payment::{Change, ConfirmOutcome, DuePayment};
+use crate::store::{Store, blocking};
+use crate::time::{Millis, ms, now_ms};
+use decide::{Policy, decide};
+use incidents::Incidents;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use throttle::Throttle;
+use tokio_util::sync::CancellationToken;
+
+/// How often a caller waiting for a rate-limit slot beats the heartbeat: a low
+/// `max_requests_per_second` is waiting, not a stall.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// [`PollConfig`] keys a running daemon applies on reload; the others need a restart.
+pub const RELOADABLE: [&str; 11] = [
+    "first_delay",
+    "initial_interval",
+    "max_interval",
+    "multiplier",
+    "jitter",
+    "min_interval",
+    "give_up_after",
+    "max_requests_per_second",
+    "scan_interval",
+    "auth_retry_initial",
+    "auth_retry_max",
+];
+
+/// Poll settings that can change while running: read afresh for every decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Live {
+    pub policy: Policy,
+    pub first_delay: Duration,
+    pub scan: Duration,
+    pub auth_initial: Duration,
+    pub auth_max: Duration,
+}
+
+impl Live {
+    pub fn from_config(cfg: &PollConfig) -> Self {
+        // A refused call leaves its payment due, so the pause alone spaces its next confirm:
+        // it must not be shorter than `min_interval` (LigdiCash's 3 s between confirms).
+        let auth_initial = cfg.auth_retry_initial.0.max(cfg.min_interval.0);
+        Self {
+            policy: Policy::from_config(cfg),
+            first_delay: cfg.first_delay.0,
+            scan: cfg.scan_interval.0,
+            auth_initial,
+            auth_max: cfg.auth_retry_max.0.max(auth_initial),
+        }
+    }
+}
+
+/// What became of one call to [`Confirmer::confirm`].
+#[derive(Debug)]
+pub enum Turn {
+    /// LigdiCash was asked (or the call failed): the outcome to record.
+    Sent(Box<ConfirmOutcome>),
+    /// Not sent: polling is paused (credentials refused, 429) or the database refuses
+    /// writes, so an answer could not be kept. Try again later.
+    Held,
+    /// Not sent: `stop` fired while waiting for a slot.
+    Stopped,
+}
+
+/// Confirms payments: one per process, shared by every caller.
+pub struct Confirmer {
+    client: LigdicashClient,
+    throttle: Throttle,
+    live: RwLock<Live>,
+    incidents: Incidents,
+    metrics: Arc<Metrics>,
+    /// Where `reconciler.auth_failed` is recorded, and the sinks it is addressed to.
+    events: Arc<Mutex<Store>>,
+    sinks: Arc<Vec<String>>,
+}
+
+impl Confirmer {
+    pub fn new(
+        cfg: &PollConfig,
+        client: LigdicashClient,
+        metrics: Arc<Metrics>,
+        events: Arc<Mutex<Store>>,
+        sinks: Arc<Vec<String>>,
+    ) -> Self {
+        Self {
+            client,
+            throttle: Throttle::per_second(cfg.max_requests_per_second),
+            live: RwLock::new(Live::from_config(cfg)),
+            incidents: Incidents::default(),
+            metrics,
+            events,
+            sinks,
+        }
+    }
+
+    /// The settings in force now.
+    pub fn live(&self) -> Live {
+        *self.live.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies the reloadable keys of `cfg` (already validated) at once.
+    pub fn reload(&self, cfg: &PollConfig) {
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = Live::from_config(cfg);
+        self.throttle.limiter.set_rate(cfg.max_requests_per_second);
+    }
+
+    /// The rate limit and the global pause, for tests that drive them directly.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// How long polling stays paused (refused credentials, 429), if it is.
+    pub fn paused_for(&self) -> Option<Duration> {
+        self.throttle.pause.remaining()
+    }
+
+    /// Whether confirms must wait: paused, or the database refusing writes.
+    pub fn held(&self) -> bool {
+        self.paused_for().is_some() || self.metrics.writes.failing()
+    }
+
+    /// Confirms `p` when the rate limit allows, and decides what its answer means.
+    pub async fn confirm(&self, p: DuePayment, stop: &CancellationToken) -> Turn {
+        // While held, callers get the payment back at once rather than one per slot.
+        if self.held() {
+            return Turn::Held;
+        }
+        if !self.acquire_slot(stop).await {
+            return Turn::Stopped;
+        }
+        // The call's time in the attempt log is when the limiter let it go.
+        let at = now_ms();
+        if self.held() {
+            return Turn::Held;
+        }
+        let timed = self.client.confirm(&p.token).await;
+        let classified = classify(&timed.exchange);
+        let finished = now_ms();
+        self.observe(&p, &classified, at);
+        let decision = decide(
+            &self.live().policy,
+            &p,
+            &classified,
+            finished,
+            fastrand::f64(),
+        );
+        let answered = classified.answer().is_some() || classified == Classified::NotFound;
+        self.metrics
+            .confirm(classified.label(), timed.latency, answered);
+        Turn::Sent(Box::new(attempt_record(
+            p,
+            at,
+            timed,
+            classified,
+            decision.change,
+            decision.error,
+        )))
+    }
+
+    /// Waits for a rate-limit slot, beating the heartbeat every [`HEARTBEAT`] meanwhile;
+    /// false if `stop` came first.
+    async fn acquire_slot(&self, stop: &CancellationToken) -> bool {
+        if self.throttle.limiter.try_acquire() {
+            return true;
+        }
+        let acquire = self.throttle.limiter.acquire();
+        tokio::pin!(acquire);
+        loop {
+            // Biased: a slot that comes free is taken before the heartbeat branch is polled.
+            tokio::select! {
+                biased;
+                _ = &mut acquire => return true,
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep(HEARTBEAT) => self.metrics.beat(),
+            }
+        }
+    }
+
+    /// Process-wide reactions to an answer: pauses, the auth metric, and logging once per
+    /// incident. Every caller goes through here, so none can forget a pause.
+    fn observe(&self, p: &DuePayment, c: &Classified, sent_at: Millis) {
+        match c {
+            Classified::AuthFailed { detail } => {
+                let live = self.live();
+                let (pause, new) = self
+                    .throttle
+                    .pause
+                    .auth_failed(live.auth_initial, live.auth_max);
+                self.metrics.set_auth_failing(true);
+                if new {
+                    self.record_auth_incident(detail);
+                    tracing::error!(
+                        detail,
+                        pause_ms = pause.as_millis() as u64,
+                        "LigdiCash refused our credentials: polling of all payments paused; check the API key and token (and, for Code01, that payin is activated for the project)"
+                    );
+                }
+            }
+            Classified::Transient { class, detail, .. } => {
+                self.incidents.failed(class.as_str(), detail, now_ms());
+                self.throttle.note_rate_limit(c);
+            }
+            _ => {
+                if self.throttle.pause.auth_ok() {
+                    self.metrics.set_auth_failing(false);
+                    tracing::info!("LigdiCash accepts our credentials again: polling resumed");
+                }
+                self.incidents.answered(sent_at);
+                if let Classified::Pending {
+                    unknown_status: Some(s),
+                    ..
+                } = c
+                {
+                    self.incidents.unknown_status(s, &p.token);
+                }
+            }
+        }
+    }
+
+    /// Emits `reconciler.auth_failed` through the outbox, once per incident.
+    fn record_auth_incident(&self, detail: &str) {
+        let data = serde_json::json!({ "detail": detail });
+        let (store, sinks) = (self.events.clone(), self.sinks.clone());
+        tokio::spawn(async move {
+            let result = blocking(&store, move |s| {
+                s.insert_operational_event("reconciler.auth_failed", data, &sinks, now_ms())
+            })
+            .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cannot record the reconciler.auth_failed event");
+            }
+        });
+    }
+}
+
+/// What one confirm call leaves in the attempt log and on the payment: the HTTP status,
+/// the raw body, what LigdiCash answered, the error.
+pub fn attempt_record(
+    p: DuePayment,
+    at: Millis,
+    timed: Timed,
+    classified: Classified,
+    change: Change,
+    error: Option<String>,
+) -> ConfirmOutcome {
+    let (http_status, raw_body) = match timed.exchange {
+        Exchange::Reply { status, body, .. } => (Some(status), Some(body_text(body))),
+        Exchange::Failed(_) => (None, None),
+    };
+    ConfirmOutcome {
+        payment_id: p.id,
+        token: p.token,
+        at,
+        latency_ms: ms(timed.latency),
+        http_status,
+        outcome: classified.label(),
+        error,
+        answer: classified.into_answer(),
+        raw_body,
+        change,
+        from: p.status,
+        claimed_reason: p.claimed_reason,
+    }
+}
+
+/// The body as text, without copying it when it is valid UTF-8 (it nearly always is).
+fn body_text(body: Vec<u8>) -> String {
+    String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Credentials, HumanDuration};
+    use crate::ligdicash::ClientSettings;
+    use crate::payment::{NewPayment, Status};
+    use crate::sandbox::{self, Faults, SandboxConfig};
+
+    /// Any caller of the one path (here not the poller: the re-check calls it the same
+    /// way) that meets refused credentials pauses every confirm of the process and sets
+    /// the auth metric; the call is logged, the payment untouched.
+    #[tokio::test]
+    async fn refused_credentials_pause_every_caller_whoever_met_them() {
+        let faults = Faults {
+            auth_failure: true,
+            ..Faults::default()
+        };
+        let cfg = SandboxConfig {
+            faults,
+            ..SandboxConfig::default()
+        };
+        let running = sandbox::spawn(([127, 0, 0, 1], 0).into(), cfg)
+            .await
+            .unwrap();
+        let mut config = Config::default();
+        config.ligdicash.base_url = running.base_url();
+        let settings = ClientSettings::from_config(&config).unwrap();
+        let client = LigdicashClient::new(&settings, &Credentials::fixed("k", "t")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+        let p = NewPayment::parse("tok", None, None).unwrap();
+        let mut store = store;
+        store.enqueue(&p, 0, 0).unwrap();
+        let timeout = DuePayment {
+            status: Status::Timeout,
+            ..store.due(1, 1, &Default::default()).unwrap().remove(0)
+        };
+        let metrics = Arc::new(Metrics::default());
+        let events = Arc::new(Mutex::new(store));
+        let confirmer = Confirmer::new(
+            &config.poll,
+            client,
+            metrics.clone(),
+            events,
+            Arc::new(Vec::new()),
+        );
+        let Turn::Sent(outcome) = confirmer.confirm(timeout, &CancellationToken::new()).await
+        else {
+            panic!("the call is sent");
+        };
+        assert_eq!(outcome.outcome, crate::ligdicash::classify::AUTH_FAILED);
+        assert_eq!(outcome.change, Change::Untouched);
+        assert!(confirmer.paused_for().is_some(), "every confirm is paused");
+        assert!(metrics.auth_failing());
+        assert!(matches!(
+            confirmer
+                .confirm(DuePayment::default(), &CancellationToken::new())
+                .await,
+            Turn::Held
+        ));
+        running.shutdown.cancel();
+    }
+
+    #[test]
+    fn an_auth_pause_is_never_shorter_than_min_interval() {
+        let mut cfg = PollConfig {
+            min_interval: HumanDuration::secs(3),
+            auth_retry_initial: HumanDuration::secs(1),
+            auth_retry_max: HumanDuration::secs(2),
+            ..Default::default()
+        };
+        let live = Live::from_config(&cfg);
+        assert_eq!(live.auth_initial, Duration::from_secs(3));
+        assert_eq!(live.auth_max, Duration::from_secs(3));
+        cfg.auth_retry_initial = HumanDuration::secs(30);
+        cfg.auth_retry_max = HumanDuration::secs(600);
+        let live = Live::from_config(&cfg);
+        assert_eq!(live.auth_initial, Duration::from_secs(30));
+        assert_eq!(live.auth_max, Duration::from_secs(600));
+    }
+}

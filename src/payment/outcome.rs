@@ -1,0 +1,146 @@
+//! What one confirm takes and gives: the payment it decides about, the change it makes,
+//! and the outcome the store records. The poller, the nightly re-check and every later
+//! caller of the one confirm path ([`crate::confirm::Confirmer`]) speak these types.
+
+use super::Status;
+use crate::ligdicash::ConfirmAnswer;
+use crate::time::Millis;
+
+/// `status_reason` of a payment put back to `pending` by `requeue`, before the old status.
+pub const REQUEUED_FROM: &str = "requeued from ";
+
+/// What a confirm needs of a payment to decide: a pending payment the poller claimed, or
+/// a `timeout` the nightly re-check looks at again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DuePayment {
+    pub id: i64,
+    /// The status it was claimed in: every write of its outcome is a compare-and-set on it.
+    pub status: Status,
+    pub token: String,
+    pub transaction_id: Option<String>,
+    pub expected_amount: Option<i64>,
+    pub attempts: i64,
+    pub not_found_streak: i64,
+    /// Start of the `give_up_after` window: `created_at`, or `requeued_at` when later.
+    pub window_start: Millis,
+    /// `status_reason` when claimed (set by a requeue): the final write checks it is
+    /// unchanged, and "requeued from timeout" makes a completion a late one.
+    pub claimed_reason: Option<String>,
+}
+
+/// What a confirm did to its payment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A final status, with why.
+    Finalize {
+        status: Status,
+        reason: Option<String>,
+    },
+    /// Still open: confirm again at `next_poll_at`.
+    Reschedule {
+        next_poll_at: Millis,
+        count_attempt: bool,
+        not_found_streak: i64,
+    },
+    /// Not the payment's fault (credentials refused): log the call, touch nothing else.
+    Untouched,
+}
+
+/// Everything one confirm call produces, written in one transaction with its batch.
+#[derive(Debug, Clone)]
+pub struct ConfirmOutcome {
+    pub payment_id: i64,
+    /// For logs only; the row is addressed by `payment_id`.
+    pub token: String,
+    pub at: Millis,
+    pub latency_ms: i64,
+    pub http_status: Option<u16>,
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub answer: Option<ConfirmAnswer>,
+    pub raw_body: Option<String>,
+    pub change: Change,
+    /// The status the payment was claimed in ([`DuePayment::status`]): the write applies
+    /// only if it still is.
+    pub from: Status,
+    /// The payment's `status_reason` when it was claimed ([`DuePayment::claimed_reason`]).
+    pub claimed_reason: Option<String>,
+}
+
+/// The effect of one outcome once written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub payment_id: i64,
+    /// The final status written, if this outcome finalised the payment.
+    pub finalized: Option<Status>,
+    /// The payment was no longer as claimed (requeued, finalised elsewhere): nothing changed.
+    pub stale: bool,
+}
+
+/// The outbox event of a transition from `from` to `to`, if it has one. One table for every
+/// caller, so the poller and the re-check cannot drift:
+/// - a completion of a payment given up as `timeout` is a late completion, whether the
+///   re-check found it or a `requeue` put it back first (`requeued_from_timeout`);
+/// - a `timeout` that LigdiCash now calls `notcompleted` emits nothing: the shop already
+///   treats a timeout as failed.
+pub fn transition_event(
+    from: Status,
+    to: Status,
+    requeued_from_timeout: bool,
+) -> Option<&'static str> {
+    match (from, to) {
+        (Status::Timeout, Status::Completed) => Some("payment.late_completed"),
+        (Status::Timeout, Status::NotCompleted) => None,
+        (Status::Pending, Status::Completed) if requeued_from_timeout => {
+            Some("payment.late_completed")
+        }
+        (_, to) => Some(to.event_type()),
+    }
+}
+
+/// Whether a `status_reason` says the payment was requeued from `timeout`.
+pub fn requeued_from_timeout(reason: Option<&str>) -> bool {
+    reason.and_then(|r| r.strip_prefix(REQUEUED_FROM)) == Some(Status::Timeout.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_transition_has_its_event_and_late_completions_are_named_as_such() {
+        use Status::*;
+        assert_eq!(
+            transition_event(Pending, Completed, false),
+            Some("payment.completed")
+        );
+        assert_eq!(
+            transition_event(Pending, Completed, true),
+            Some("payment.late_completed")
+        );
+        assert_eq!(
+            transition_event(Timeout, Completed, false),
+            Some("payment.late_completed")
+        );
+        assert_eq!(
+            transition_event(Timeout, Mismatch, false),
+            Some("payment.mismatch")
+        );
+        assert_eq!(transition_event(Timeout, NotCompleted, false), None);
+        assert_eq!(
+            transition_event(Pending, NotCompleted, true),
+            Some("payment.notcompleted")
+        );
+        assert_eq!(
+            transition_event(Pending, Timeout, false),
+            Some("payment.timeout")
+        );
+        assert_eq!(
+            transition_event(Pending, InvalidToken, false),
+            Some("payment.invalid_token")
+        );
+        assert!(requeued_from_timeout(Some("requeued from timeout")));
+        assert!(!requeued_from_timeout(Some("requeued from invalid_token")));
+        assert!(!requeued_from_timeout(None));
+    }
+}
