@@ -5,24 +5,26 @@
 //! LigdiCash until it resolves, and records what LigdiCash said.
 //!
 //! ```text
-//!  shop ──INSERT──▶ store (SQLite, schema.sql) ◀──────────────┐
-//!                      │ due rows                            │ one transaction per batch
-//!                      ▼                                     │
-//!                   poller ──▶ ligdicash::client ──HTTP──▶ LigdiCash (or the sandbox)
-//!                      │            │ exchange
-//!                      │            ▼
-//!                      │      ligdicash::classify (pure) ──▶ confirm::decide (pure)
-//!                      └──────────────────────────────────────┘
+//!  shop ──INSERT──▶ store (SQLite, schema.sql) ◀──────────────────────────┐
+//!                      │ due rows                  one transaction per batch: attempt,
+//!                      ▼                           status (compare-and-set), event
+//!   poller (and the nightly re-check) ──▶ confirm::Confirmer ──HTTP──▶ LigdiCash
+//!                                          throttle, classify (pure), decide (pure)
+//!                                                  │
+//!                                                  └──▶ store::outcomes ──▶ events ──▶ sinks
 //! ```
 //!
+//! - [`app`]: assembles the daemon from its [`config`] and runs it ([`tasks`] watched).
 //! - [`config`]: the TOML file and credentials.
-//! - [`store`]: the SQLite schema, migrations and queries.
+//! - [`payment`]: the domain types (status, due payment, change, outcome).
+//! - [`confirm`]: the one confirm path: rate limit and pause, client, classification, policy.
+//! - [`store`]: the SQLite schema, migrations, queries and the one outcome writer.
 //! - [`ligdicash`]: the HTTP client, the lenient answer parser and the classifier.
-//! - [`poller`]: scheduling, rate limiting, the backoff schedule and the decision policy.
+//! - [`poller`]: claims due payments, confirm workers, the batch writer.
+//! - [`events`], [`report`]: the outbox and its sinks; the nightly reports and re-check.
+//! - [`health`], [`http`], [`listener`], [`systemd`], [`telemetry`]: what operators see.
 //! - [`sandbox`]: a simulated LigdiCash API for the demo, tests and benchmarks.
 //! - [`demo`]: the end-to-end demonstration on the sandbox.
-//! - [`http`]: the health and metrics endpoints, served through [`listener`], which bounds
-//!   what any client may hold (connections, header and idle time).
 //! - [`cli`]: the command-line interface; `main.rs` only calls it.
 
 #![forbid(unsafe_code)]

@@ -72,10 +72,20 @@ impl TestEnv {
     }
 
     /// A `SELECT count(*) ...` with one text parameter, read from the shop's side.
+    /// 0 only while the daemon has not created the schema yet; any other failure (a
+    /// mistyped query) fails the test, so an `assert_eq!(count, 0)` cannot pass by error.
     pub fn count(&self, sql: &str, param: &str) -> i64 {
-        self.shop_connection()
-            .query_row(sql, [param], |r| r.get(0))
-            .unwrap_or(0)
+        let conn = self.shop_connection();
+        match conn.query_row(sql, [param], |r| r.get(0)) {
+            Ok(n) => n,
+            Err(e) => {
+                let tables: i64 = conn
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(tables, 0, "query failed: {sql}: {e}");
+                0
+            }
+        }
     }
 
     /// Confirm calls logged with this outcome class.
