@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The pieces: [`throttle`] (strict spacing and the global pause), [`schedule`] (the pure
-//! backoff), [`decide`] and [`verify`] (the pure policy), [`incidents`] (a failure class
+//! backoff), [`mod@decide`] and [`mod@verify`] (the pure policy), [`incidents`] (a failure class
 //! logged once per incident).
 
 pub mod decide;

@@ -1,5 +1,5 @@
 //! Where events go: signed webhooks, a JSON-lines file (or stdout), or a shop command.
-//! Each sink performs one delivery attempt; [`super::policy`] decides what happens next.
+//! Each sink performs one delivery attempt; [`super::delivery::next_step`] decides what happens next.
 
 use super::signature;
 use crate::config::credentials::{API_KEY_ENV, API_TOKEN_ENV};

@@ -1,6 +1,6 @@
 //! The LigdiCash side of HTTP: the confirm and create URLs, the four documented headers
 //! (secrets marked sensitive), and timing. [`super::transport`] carries the requests;
-//! [`super::classify`] decides what the exchanges mean.
+//! [`mod@super::classify`] decides what the exchanges mean.
 
 use super::classify::Exchange;
 use super::transport::{Limits, Transport, TransportSetupError};

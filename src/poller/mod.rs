@@ -2,9 +2,9 @@
 //! the one confirm path ([`crate::confirm::Confirmer`]), and writes each batch of outcomes
 //! in one transaction.
 //!
-//! Shape: one dispatcher loop ([`dispatcher`]) queues claim rounds for `concurrency` confirm
-//! workers ([`queue`], [`worker`]); the workers send outcomes to one writer task
-//! ([`writer`]) that owns the write connection. A payment is "in flight" from dispatch
+//! Shape: one dispatcher loop (`dispatcher`) queues claim rounds for `concurrency` confirm
+//! workers ([`queue`], `worker`); the workers send outcomes to one writer task
+//! (`writer`) that owns the write connection. A payment is "in flight" from dispatch
 //! until the writer has committed its outcome (or a worker hands it back unsent), so it is
 //! never confirmed twice at once. When nothing is due, the dispatcher sleeps until the next
 //! `next_poll_at`, waking every `scan_interval` to pick up rows the shop inserted with plain

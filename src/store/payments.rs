@@ -1,5 +1,5 @@
 //! Queries on `payments`: enqueue, the due scan, lookups, requeue. Outcomes of confirms are
-//! written by [`super::outcomes`].
+//! written by `store::outcomes`.
 
 use super::{Store, StoreError};
 use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
