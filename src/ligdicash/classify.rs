@@ -39,7 +39,8 @@ pub enum Classified {
         answer: ConfirmAnswer,
         unknown_status: Option<String>,
     },
-    /// `Echec (Code00)` or HTTP 401/403: our credentials are refused. Not the payment's fault.
+    /// `Echec (Code00)`, `Code01` (payin not activated) or HTTP 401/403: our credentials are
+    /// refused. Not the payment's fault.
     AuthFailed {
         detail: String,
     },
