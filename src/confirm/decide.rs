@@ -62,10 +62,6 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
         },
         error,
     };
-    let finalize = |status: Status, reason: Option<String>| Decision {
-        change: Change::Finalize { status, reason },
-        error: None,
-    };
     match c {
         Classified::Completed(answer) => match verify(p, answer) {
             Ok(()) => finalize(Status::Completed, None),
@@ -110,13 +106,16 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
     }
 }
 
+fn finalize(status: Status, reason: Option<String>) -> Decision {
+    Decision {
+        change: Change::Finalize { status, reason },
+        error: None,
+    }
+}
+
 /// A `timeout` confirmed again: only a final answer changes it; anything else leaves it a
 /// timeout, with the call logged.
 fn recheck(p: &DuePayment, c: &Classified) -> Decision {
-    let finalize = |status: Status, reason: Option<String>| Decision {
-        change: Change::Finalize { status, reason },
-        error: None,
-    };
     match c {
         Classified::Completed(answer) => match verify(p, answer) {
             Ok(()) => finalize(Status::Completed, None),

@@ -61,11 +61,7 @@ async fn a_failed_delivery_task_stops_the_daemon() {
     env.shop_connection()
         .execute_batch("DROP TABLE event_deliveries;")
         .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("the daemon must stop by itself")
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out = stops_by_itself_with(child, 4).await;
     assert!(
         stderr(&out).contains("event delivery"),
         "the log names the task: {}",

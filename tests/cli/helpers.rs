@@ -225,6 +225,16 @@ pub async fn finished(child: Child) -> Output {
     out
 }
 
+/// Waits (at most 20 s) for a daemon to stop by itself; asserts its exit code.
+pub async fn stops_by_itself_with(child: Child, code: i32) -> Output {
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the daemon must stop by itself")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    out
+}
+
 /// Sends SIGTERM to a child process.
 /// An invoice that settles at once with `outcome`, without an order reference.
 pub fn settled(outcome: Outcome, amount: i64) -> InvoiceSpec {

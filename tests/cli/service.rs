@@ -406,11 +406,7 @@ async fn a_database_error_ends_the_daemon_with_code_4_even_with_reports_enabled(
     env.shop_connection()
         .execute_batch("DROP TABLE confirm_attempts; DROP TABLE payments;")
         .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("the daemon must stop by itself")
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    stops_by_itself_with(child, 4).await;
 }
 
 /// An idle daemon with a long `scan_interval` is alive, not stuck: the watchdog keeps
