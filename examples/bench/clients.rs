@@ -1,12 +1,11 @@
 //! Workload `clients`: HTTP clients side by side against the sandbox (a separate process),
 //! confirming the same tokens at the same concurrency, each for a few seconds, twice in
-//! turn. It compares the drain's reference (a plain reqwest client), hyper_util's pooled
-//! client used plainly, and the reconciler's own `LigdicashClient`: requests per second and
-//! the client's CPU per request (this process's CPU; it only runs the clients meanwhile).
+//! turn. It compares the drain's reference (a plain reqwest client) with the reconciler's own
+//! `LigdicashClient` (the same reqwest, plus its limits, headers and bounded body read):
+//! requests per second and the client's CPU per request (this process's CPU; it only runs
+//! the clients meanwhile).
 
 use crate::common::{self, Sandbox};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
 use ligdicash_reconciler::config::{ConfirmStyle, Credentials};
 use ligdicash_reconciler::ligdicash::{ClientSettings, Exchange, LigdicashClient};
 use std::sync::Arc;
@@ -19,7 +18,6 @@ const WINDOW: Duration = Duration::from_secs(6);
 #[derive(Clone, Copy)]
 enum Kind {
     Reqwest,
-    HyperUtil,
     Reconciler,
 }
 
@@ -27,7 +25,6 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Self::Reqwest => "plain reqwest (the drain's reference)",
-            Self::HyperUtil => "plain hyper_util pooled client",
             Self::Reconciler => "the reconciler's LigdicashClient",
         }
     }
@@ -36,10 +33,6 @@ impl Kind {
 /// The clients, each built once and shared by the workers, as in real use.
 struct Clients {
     reqwest: reqwest::Client,
-    hyper: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        Empty<Bytes>,
-    >,
     reconciler: LigdicashClient,
 }
 
@@ -51,7 +44,7 @@ pub fn run(concurrency: usize) -> anyhow::Result<()> {
     println!("\n| client | round | requests/s | client CPU µs per request |");
     println!("|---|---:|---:|---:|");
     for round in 1..=2 {
-        for kind in [Kind::Reqwest, Kind::HyperUtil, Kind::Reconciler] {
+        for kind in [Kind::Reqwest, Kind::Reconciler] {
             let cpu = common::cpu_time(std::process::id())?;
             let done = rt.block_on(drive(kind, &clients, &sandbox, concurrency))?;
             let cpu = common::cpu_time(std::process::id())? - cpu;
@@ -77,8 +70,6 @@ fn build(base_url: &str) -> anyhow::Result<Clients> {
     let creds = Credentials::fixed(common::ENV[0].1, common::ENV[1].1);
     Ok(Clients {
         reqwest: reqwest::Client::new(),
-        hyper: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http(),
         reconciler: LigdicashClient::new(&settings, &creds)?,
     })
 }
@@ -130,19 +121,6 @@ async fn confirm(kind: Kind, clients: &Clients, base: &str, token: &str) -> bool
             Ok(r) => r.bytes().await.is_ok(),
             Err(_) => false,
         },
-        Kind::HyperUtil => {
-            let Ok(request) = http::Request::get(url)
-                .header("Apikey", key)
-                .header("Authorization", bearer)
-                .body(Empty::new())
-            else {
-                return false;
-            };
-            match clients.hyper.request(request).await {
-                Ok(r) => r.into_body().collect().await.is_ok(),
-                Err(_) => false,
-            }
-        }
         Kind::Reconciler => matches!(
             clients.reconciler.confirm(token).await.exchange,
             Exchange::Reply { status: 200, .. }

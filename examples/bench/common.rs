@@ -145,6 +145,31 @@ pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("bench.db")
 }
 
+/// What `/usr/bin/time -f "TIME %e %U %S %M"` reported for a finished process.
+pub struct Usage {
+    /// User plus system CPU seconds.
+    pub cpu_s: f64,
+    pub max_rss_mb: f64,
+}
+
+impl Usage {
+    /// Reads the `TIME` line out of the process's stderr.
+    pub fn parse(stderr: &str) -> anyhow::Result<Self> {
+        let figures: Vec<f64> = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("TIME "))
+            .ok_or_else(|| anyhow::anyhow!("no /usr/bin/time line: {stderr}"))?
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        anyhow::ensure!(figures.len() == 4, "odd /usr/bin/time line: {stderr}");
+        Ok(Self {
+            cpu_s: figures[1] + figures[2],
+            max_rss_mb: figures[3] / 1024.0,
+        })
+    }
+}
+
 /// CPU time (user + system) a live process has used, from `/proc/PID/stat`.
 pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;

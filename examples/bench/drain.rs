@@ -55,14 +55,7 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
     let sandbox_cpu = common::cpu_time(sandbox.pid())? - sandbox_cpu;
     let stderr = String::from_utf8_lossy(&out.stderr);
     anyhow::ensure!(out.status.success(), "run failed: {stderr}");
-    let figures: Vec<f64> = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("TIME "))
-        .ok_or_else(|| anyhow::anyhow!("no /usr/bin/time line: {stderr}"))?
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let (user, sys, max_rss_kb) = (figures[1], figures[2], figures[3]);
+    let usage = common::Usage::parse(&stderr)?;
     let conn = rusqlite::Connection::open(common::db_path(dir.path()))?;
     let completed: i64 = conn.query_row(
         "SELECT count(*) FROM payments WHERE status = 'completed'",
@@ -85,12 +78,12 @@ pub fn run(payments: usize, concurrency: usize) -> anyhow::Result<()> {
         before.rate,
         after.rate,
         drain_rate / ceiling,
-        (user + sys) / payments as f64 * 1000.0,
-        max_rss_kb / 1024.0
+        usage.cpu_s / payments as f64 * 1000.0,
+        usage.max_rss_mb
     );
     println!(
         "\nCPU µs per confirm: reconciler {:.0}, sandbox {:.0} (drain); plain client {:.0}, sandbox {:.0} (ceiling, mean of both)",
-        (user + sys) / payments as f64 * 1e6,
+        usage.cpu_s / payments as f64 * 1e6,
         sandbox_cpu.as_secs_f64() * 1e6 / payments as f64,
         (before.client_us + after.client_us) / 2.0,
         (before.sandbox_us + after.sandbox_us) / 2.0,

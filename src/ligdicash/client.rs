@@ -5,10 +5,8 @@
 use super::classify::Exchange;
 use super::transport::{Limits, Transport, TransportSetupError};
 use crate::config::{ConfirmStyle, Credentials};
-use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Method, Uri};
-use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::{Method, Url};
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 
@@ -40,16 +38,18 @@ pub struct Timed {
 #[derive(Clone)]
 pub struct LigdicashClient {
     transport: std::sync::Arc<Transport>,
-    /// The confirm URL up to the token: `.../confirm/?invoiceToken=` or `.../confirm?token=`.
-    confirm_prefix: String,
-    create_uri: Uri,
+    /// The confirm URL without its query: `.../confirm/` or `.../confirm`.
+    confirm_url: Url,
+    /// The query key that carries the token: `invoiceToken` or `token`.
+    token_key: &'static str,
+    create_url: Url,
 }
 
 impl std::fmt::Debug for LigdicashClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LigdicashClient")
-            .field("confirm", &self.confirm_prefix)
-            .field("route", &self.transport.name())
+            .field("confirm", &self.confirm_url.as_str())
+            .field("route", &self.transport.route())
             .finish_non_exhaustive()
     }
 }
@@ -82,42 +82,40 @@ impl LigdicashClient {
     /// so they never show in `Debug` output.
     pub fn new(settings: &ClientSettings, creds: &Credentials) -> Result<Self, ClientError> {
         let base = settings.base_url.as_str().trim_end_matches('/');
-        let confirm_prefix = match settings.style {
-            ConfirmStyle::InvoiceToken => format!("{base}{CONFIRM_PATH}/?invoiceToken="),
-            ConfirmStyle::Token => format!("{base}{CONFIRM_PATH}?token="),
+        let url = |path: &str| {
+            Url::parse(&format!("{base}{path}")).map_err(|e| ClientError::BaseUrl(e.to_string()))
         };
-        let uri = |s: String| Uri::try_from(s).map_err(|e| ClientError::BaseUrl(e.to_string()));
-        uri(confirm_prefix.clone())?;
-        let create_uri = uri(format!("{base}{CREATE_PATH}"))?;
+        let (confirm_url, token_key) = match settings.style {
+            ConfirmStyle::InvoiceToken => (url(&format!("{CONFIRM_PATH}/"))?, "invoiceToken"),
+            ConfirmStyle::Token => (url(CONFIRM_PATH)?, "token"),
+        };
+        let create_url = url(CREATE_PATH)?;
         let limits = Limits {
             connect_timeout: settings.connect_timeout,
             request_timeout: settings.request_timeout,
             pool_size: settings.pool_size,
         };
-        let transport = Transport::new(&create_uri, headers(creds)?, limits)?;
+        let transport = Transport::new(&create_url, headers(creds)?, limits)?;
         Ok(Self {
             transport: std::sync::Arc::new(transport),
-            confirm_prefix,
-            create_uri,
+            confirm_url,
+            token_key,
+            create_url,
         })
     }
 
     /// `"direct"`, or `"proxy"` when the environment names a proxy for `base_url`.
     pub fn route(&self) -> &'static str {
-        self.transport.name()
+        self.transport.route()
     }
 
     /// One confirm call. Never fails: transport problems are part of the [`Exchange`].
     pub async fn confirm(&self, token: &str) -> Timed {
         let started = Instant::now();
-        let mut url = String::with_capacity(self.confirm_prefix.len() + token.len() + 16);
-        url.push_str(&self.confirm_prefix);
-        url.extend(url::form_urlencoded::byte_serialize(token.as_bytes()));
-        let exchange = match Uri::try_from(url) {
-            Ok(uri) => self.transport.send(Method::GET, uri, Bytes::new()).await,
-            // Unreachable: the prefix parsed at start and the token is percent-encoded.
-            Err(e) => Exchange::Failed(super::TransportError::Other(e.to_string())),
-        };
+        let mut url = self.confirm_url.clone();
+        // Form-encoded as a query value, as the SDKs send it: `+` for a space, `%2B` for `+`.
+        url.query_pairs_mut().append_pair(self.token_key, token);
+        let exchange = self.transport.send(Method::GET, url, Vec::new()).await;
         Timed {
             exchange,
             latency: started.elapsed(),
@@ -127,10 +125,10 @@ impl LigdicashClient {
     /// Creates a hosted-payin invoice, as a shop does; returns the body as JSON text.
     /// The reconciler itself never creates invoices: the demo and benchmarks do.
     pub async fn create_invoice(&self, body: &serde_json::Value) -> Result<Vec<u8>, String> {
-        let body = Bytes::from(body.to_string());
+        let body = body.to_string().into_bytes();
         match self
             .transport
-            .send(Method::POST, self.create_uri.clone(), body)
+            .send(Method::POST, self.create_url.clone(), body)
             .await
         {
             Exchange::Reply { status, body, .. } if (200..300).contains(&status) => Ok(body),

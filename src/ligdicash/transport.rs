@@ -1,26 +1,22 @@
-//! How requests reach LigdiCash: hyper's pooled client straight to `base_url`, or reqwest
-//! when the environment names a proxy for it. Both report an [`Exchange`]; neither follows
-//! redirects or retries a request that reached the server.
+//! How requests reach LigdiCash: one reqwest client, built once, straight to `base_url` or
+//! through the proxy the environment names for it. It follows no redirects, never retries
+//! on its own, reads at most [`MAX_BODY_BYTES`] of an answer, and bounds the whole exchange
+//! (connecting, sending, reading the body to its end) by one timeout. Whatever goes wrong
+//! is reported in the [`Exchange`], classified once, here.
 
 use super::classify::{Exchange, TransportError};
-use bytes::Bytes;
-use http::header::RETRY_AFTER;
-use http::{HeaderMap, Method, Request, Response, Uri};
-use http_body::Body;
-use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client as PooledClient;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Url};
 use std::error::Error as StdError;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Bodies larger than this are cut off: a confirm answer is about 1 KiB.
 const MAX_BODY_BYTES: usize = 256 * 1024;
+/// TCP keepalive probes, so a connection the network silently dropped is noticed.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
-/// The limits both routes apply, from `[ligdicash]` and `[poll] concurrency`.
+/// The limits the client applies, from `[ligdicash]` and `[poll] concurrency`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
     pub connect_timeout: Duration,
@@ -29,230 +25,116 @@ pub(super) struct Limits {
     pub pool_size: usize,
 }
 
-/// Idle pooled connections are closed after this (reqwest's default).
-const POOL_IDLE: Duration = Duration::from_secs(90);
-/// TCP keepalive probes, so a connection the network silently dropped is noticed.
-const KEEPALIVE: Duration = Duration::from_secs(15);
-
-/// Failure to set up a route.
+/// Failure to build the HTTP client (no TLS set-up, an unusable proxy URL).
 #[derive(Debug, thiserror::Error)]
-pub enum TransportSetupError {
-    #[error("cannot set up TLS: {0}")]
-    Tls(String),
-    #[error("cannot build the proxied HTTP client: {0}")]
-    Proxy(String),
-}
+#[error("cannot set up the HTTP client: {0}")]
+pub struct TransportSetupError(String);
 
-/// The route every request of one client takes, chosen once at start.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per process, behind an Arc; boxing would add a hop per request"
-)]
-pub(super) enum Transport {
-    /// hyper's pooled client, the one reqwest wraps, without reqwest's per-request layers
-    /// (the URL parsed again for the response, redirect and retry policies, boxed futures):
-    /// about 15 µs less CPU per confirm, a third of its HTTP cost (docs/benchmarks.md).
-    Direct {
-        http: PooledClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
-        headers: HeaderMap,
-        timeout: Duration,
-    },
-    /// reqwest, which speaks to HTTP proxies (CONNECT, proxy credentials in the URL).
-    Proxied(reqwest::Client),
+/// The client every request of one [`super::LigdicashClient`] goes through.
+pub(super) struct Transport {
+    http: reqwest::Client,
+    /// `"direct"` or `"proxy"`, for the start-up log line.
+    route: &'static str,
 }
 
 impl Transport {
-    /// The direct route, unless `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (less `NO_PROXY`)
-    /// name a proxy for `base`, as reqwest decides it.
+    /// Certificates are checked by reqwest's `rustls` feature: rustls-platform-verifier,
+    /// the system's trust store (with `SSL_CERT_FILE`/`SSL_CERT_DIR`), TLS 1.2 and 1.3.
     pub(super) fn new(
-        base: &Uri,
+        base: &Url,
         headers: HeaderMap,
         limits: Limits,
     ) -> Result<Self, TransportSetupError> {
-        if Matcher::from_system().intercept(base).is_some() {
-            return proxied(headers, limits);
-        }
-        direct(headers, limits)
+        // Redirects are not followed: reqwest drops `Authorization` on a cross-host redirect
+        // but would send `Apikey` on to wherever a redirect points. In-call retries are off
+        // too, so one attempt row is exactly one request; the poller's schedule retries.
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.request_timeout)
+            .pool_max_idle_per_host(limits.pool_size)
+            .tcp_keepalive(KEEPALIVE)
+            .build()
+            .map_err(|e| TransportSetupError(root_cause(&e.without_url())))?;
+        Ok(Self {
+            http,
+            route: route(base),
+        })
     }
 
-    /// Which route this is, for logs and `Debug`.
-    pub(super) fn name(&self) -> &'static str {
-        match self {
-            Self::Direct { .. } => "direct",
-            Self::Proxied(_) => "proxy",
-        }
+    /// `"direct"`, or `"proxy"` when the environment names a proxy for `base_url`.
+    pub(super) fn route(&self) -> &'static str {
+        self.route
     }
 
     /// One request; transport problems are part of the [`Exchange`].
-    pub(super) async fn send(&self, method: Method, uri: Uri, body: Bytes) -> Exchange {
-        match self {
-            Self::Direct {
-                http,
-                headers,
-                timeout,
-            } => {
-                let mut request = Request::new(Full::new(body));
-                *request.method_mut() = method;
-                *request.uri_mut() = uri;
-                *request.headers_mut() = headers.clone();
-                let exchange = async {
-                    match http.request(request).await {
-                        Ok(response) => read_reply(response, direct_error).await,
-                        Err(e) => Exchange::Failed(direct_error(&e)),
-                    }
-                };
-                tokio::time::timeout(*timeout, exchange)
-                    .await
-                    .unwrap_or(Exchange::Failed(TransportError::Timeout))
-            }
-            Self::Proxied(http) => {
-                let url = match reqwest::Url::parse(&uri.to_string()) {
-                    Ok(url) => url,
-                    Err(e) => return Exchange::Failed(TransportError::Other(e.to_string())),
-                };
-                match http.request(method, url).body(body).send().await {
-                    Ok(response) => read_reply(response.into(), reqwest_error).await,
-                    Err(e) => Exchange::Failed(reqwest_error(&e)),
+    pub(super) async fn send(&self, method: Method, url: Url, body: Vec<u8>) -> Exchange {
+        let mut response = match self.http.request(method, url).body(body).send().await {
+            Ok(response) => response,
+            Err(e) => return Exchange::Failed(transport_error(e)),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(None) => break,
+                Ok(Some(chunk)) if body.len() + chunk.len() > MAX_BODY_BYTES => {
+                    return Exchange::Failed(TransportError::Other(format!(
+                        "response body over {MAX_BODY_BYTES} bytes"
+                    )));
                 }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Err(e) => return Exchange::Failed(transport_error(e)),
             }
+        }
+        Exchange::Reply {
+            status,
+            retry_after,
+            body,
         }
     }
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.route)
     }
 }
 
-fn direct(headers: HeaderMap, limits: Limits) -> Result<Transport, TransportSetupError> {
-    let mut tcp = HttpConnector::new();
-    tcp.enforce_http(false);
-    tcp.set_nodelay(true);
-    tcp.set_connect_timeout(Some(limits.connect_timeout));
-    tcp.set_keepalive(Some(KEEPALIVE));
-    tcp.set_keepalive_interval(Some(KEEPALIVE));
-    tcp.set_keepalive_retries(Some(3));
-    let tls = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config()?)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
-    let http = PooledClient::builder(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(POOL_IDLE)
-        .pool_max_idle_per_host(limits.pool_size)
-        .build(tls);
-    Ok(Transport::Direct {
-        http,
-        headers,
-        timeout: limits.request_timeout,
-    })
+/// Whether `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (less `NO_PROXY`) name a proxy for
+/// `base`, asked of the matcher reqwest itself consults, so the log cannot disagree with it.
+fn route(base: &Url) -> &'static str {
+    let proxied = base
+        .as_str()
+        .parse::<hyper::Uri>()
+        .is_ok_and(|uri| Matcher::from_system().intercept(&uri).is_some());
+    if proxied { "proxy" } else { "direct" }
 }
 
-/// rustls with the system's trust store (what reqwest's `rustls` feature uses): TLS 1.2
-/// and 1.3, certificates and host names always verified.
-fn tls_config() -> Result<rustls::ClientConfig, TransportSetupError> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    // ALPN (http/1.1) is set by the connector builder below.
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_platform_verifier())
-        .map_err(|e| TransportSetupError::Tls(e.to_string()))?
-        .with_no_client_auth())
-}
-
-fn proxied(headers: HeaderMap, limits: Limits) -> Result<Transport, TransportSetupError> {
-    // Redirects are not followed: reqwest drops `Authorization` on a cross-host redirect
-    // but would send `Apikey` on to wherever a redirect points. In-call retries are off
-    // too, so one attempt row is exactly one request; the poller's schedule retries.
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .retry(reqwest::retry::never())
-        .connect_timeout(limits.connect_timeout)
-        .timeout(limits.request_timeout)
-        .pool_max_idle_per_host(limits.pool_size)
-        .build()
-        .map(Transport::Proxied)
-        .map_err(|e| TransportSetupError::Proxy(root_cause(&e)))
-}
-
-/// Reads status, `Retry-After` and the body (bounded) of a response.
-async fn read_reply<B>(response: Response<B>, error: fn(&B::Error) -> TransportError) -> Exchange
-where
-    B: Body<Data = Bytes> + Unpin,
-{
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let mut stream = response.into_body();
-    let mut body = Vec::new();
-    while let Some(frame) = stream.frame().await {
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(e) => return Exchange::Failed(error(&e)),
-        };
-        let Ok(chunk) = frame.into_data() else {
-            continue; // trailers
-        };
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Exchange::Failed(TransportError::Other(format!(
-                "response body over {MAX_BODY_BYTES} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Exchange::Reply {
-        status,
-        retry_after,
-        body,
-    }
-}
-
-/// Errors of the direct route: a connect timeout counts as a timeout, like reqwest's.
-fn direct_error<E: StdError + 'static>(e: &E) -> TransportError {
-    let connect = (e as &dyn StdError)
-        .downcast_ref::<hyper_util::client::legacy::Error>()
-        .is_some_and(|e| e.is_connect());
-    if chain(e).any(|s| {
-        s.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-    }) {
-        TransportError::Timeout
-    } else if connect {
-        TransportError::Connect(root_cause(e))
-    } else {
-        TransportError::Other(root_cause(e))
-    }
-}
-
-fn reqwest_error(e: &reqwest::Error) -> TransportError {
+/// The one error mapping: a connect timeout counts as a timeout, as a slow answer does.
+fn transport_error(e: reqwest::Error) -> TransportError {
+    // Without the URL, which holds the token, in case the error is its own root cause.
+    let e = e.without_url();
     if e.is_timeout() {
         TransportError::Timeout
     } else if e.is_connect() {
-        TransportError::Connect(root_cause(e))
+        TransportError::Connect(root_cause(&e))
     } else {
-        TransportError::Other(root_cause(e))
+        TransportError::Other(root_cause(&e))
     }
-}
-
-/// `e` and its sources, outermost first.
-fn chain<'a>(
-    e: &'a (dyn StdError + 'static),
-) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(e), |&e| e.source())
 }
 
 /// The innermost error message (e.g. "Connection refused"): never a URL, so never a token
 /// or a credential.
-fn root_cause<E: StdError + 'static>(e: &E) -> String {
-    chain(e)
+fn root_cause(e: &(dyn StdError + 'static)) -> String {
+    std::iter::successors(Some(e), |&e| e.source())
         .last()
         .map_or_else(String::new, ToString::to_string)
 }
@@ -277,23 +159,74 @@ mod tests {
         assert_eq!(parse_retry_after("-1"), None);
     }
 
-    #[test]
-    fn timeouts_anywhere_in_the_chain_are_timeouts() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("tcp connect error")]
-        struct Outer(#[source] std::io::Error);
-        let timed_out = Outer(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "deadline has elapsed",
-        ));
-        assert_eq!(direct_error(&timed_out), TransportError::Timeout);
-        let reset = Outer(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "connection reset by peer",
-        ));
-        assert_eq!(
-            direct_error(&reset),
-            TransportError::Other("connection reset by peer".into())
+    /// A loopback server that answers one connection with `head` and `body`, then holds
+    /// the connection open; the URL to reach it.
+    async fn answering(head: String, body: Vec<u8>) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let _ = tcp.read(&mut [0; 4096]).await;
+            let _ = tcp.write_all(head.as_bytes()).await;
+            let _ = tcp.write_all(&body).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        url
+    }
+
+    fn transport(request_timeout: Duration) -> Transport {
+        let limits = Limits {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout,
+            pool_size: 1,
+        };
+        let base = Url::parse("http://127.0.0.1/").unwrap();
+        Transport::new(&base, HeaderMap::new(), limits).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused() {
+        let body = vec![b'x'; MAX_BODY_BYTES + 1];
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+        let url = answering(head, body).await;
+        let exchange = transport(Duration::from_secs(5))
+            .send(Method::GET, url, Vec::new())
+            .await;
+        let expected = format!("response body over {MAX_BODY_BYTES} bytes");
+        assert!(
+            matches!(&exchange, Exchange::Failed(TransportError::Other(e)) if *e == expected),
+            "{exchange:?}"
+        );
+    }
+
+    /// The timeout covers the body: headers in time, then a body that never ends.
+    #[tokio::test]
+    async fn a_body_that_stalls_times_out() {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".to_owned();
+        let url = answering(head, b"{".to_vec()).await;
+        let started = std::time::Instant::now();
+        let exchange = transport(Duration::from_millis(300))
+            .send(Method::GET, url, Vec::new())
+            .await;
+        assert!(
+            matches!(exchange, Exchange::Failed(TransportError::Timeout)),
+            "{exchange:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        drop(listener);
+        let exchange = transport(Duration::from_secs(5))
+            .send(Method::GET, url, Vec::new())
+            .await;
+        assert!(
+            matches!(exchange, Exchange::Failed(TransportError::Connect(_))),
+            "{exchange:?}"
         );
     }
 }
