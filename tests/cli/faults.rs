@@ -118,6 +118,8 @@ async fn a_full_disk_holds_the_work_fails_readyz_and_heals_by_itself() {
     env.config.database.path = env.db.clone();
     env.config.http.listen = format!("127.0.0.1:{port}");
     env.config.poll.max_interval = HumanDuration::millis(200);
+    // The late invoice stays pending through the first fault: it must not time out.
+    env.config.poll.give_up_after = HumanDuration::secs(3600);
     env.write_config();
     let mut tokens: Vec<String> = pending_invoices(&env, 4).await;
     let late = tokens.pop().unwrap();
