@@ -1,7 +1,6 @@
 //! `events ...` subcommands.
 
-use super::commands::{open_store, pretty, process_env};
-use super::{EventsCommand, Exit, Failure};
+use super::{EventsCommand, Exit, Failure, open_store, pretty, process_env};
 use crate::config::Config;
 use crate::events::signature;
 use crate::store::StoreError;

@@ -1,7 +1,6 @@
 //! `report`: reconciliation reports on demand, and the timeout re-check.
 
-use super::commands::{open_store, process_env, runtime};
-use super::{Exit, Failure};
+use super::{Exit, Failure, open_store, process_env, runtime};
 use crate::app::build_client;
 use crate::config::report::FORMATS;
 use crate::config::{Config, Credentials};
