@@ -2,7 +2,6 @@
 
 use super::{ConfigError, HumanDuration};
 use reqwest::Url;
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -23,7 +22,8 @@ pub struct EventsConfig {
     pub webhooks: Vec<WebhookConfig>,
 }
 
-/// `[[events.webhooks]]`: one receiving URL and where its signing secret lives.
+/// `[[events.webhooks]]`: one receiving URL and where its signing secret lives (read and
+/// checked by `events::secrets` when the sinks are built, never kept here).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -127,33 +127,6 @@ impl WebhookConfig {
             "webhook:{}",
             self.name.clone().unwrap_or_else(|| self.shown_url())
         )
-    }
-
-    /// Reads this webhook's secret and checks it decodes, without ever printing it.
-    pub fn load_secret(
-        &self,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<SecretString, ConfigError> {
-        let missing = |why: String| {
-            ConfigError::MissingCredentials(format!("webhook {}: {why}", self.shown_url()))
-        };
-        let text = match (&self.secret_env, &self.secret_file) {
-            (Some(var), _) => {
-                env(var).ok_or_else(|| missing(format!("environment variable {var} is not set")))?
-            }
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|e| missing(format!("cannot read secret_file {}: {e}", path.display())))?,
-            (None, None) => return Err(missing("no secret_env or secret_file".into())),
-        };
-        // Several whitespace-separated secrets sign every message during a rotation.
-        let text = text.trim().to_owned();
-        if text.is_empty() {
-            return Err(missing("the secret is empty".into()));
-        }
-        for secret in text.split_whitespace() {
-            crate::events::signature::secret_key(secret).map_err(|e| missing(e.to_string()))?;
-        }
-        Ok(SecretString::from(text))
     }
 }
 

@@ -7,5 +7,6 @@
 //! once, never lost. Receivers deduplicate on the event id (`webhook-id`).
 
 pub mod delivery;
+pub mod secrets;
 pub mod signature;
 pub mod sinks;

@@ -79,13 +79,7 @@ impl Sink {
             .build()
             .map_err(|e| ConfigError::Invalid(format!("cannot build the webhook client: {e}")))?;
         for hook in &cfg.webhooks {
-            let secret = hook.load_secret(env)?;
-            let keys = secret
-                .expose_secret()
-                .split_whitespace()
-                .map(|s| signature::secret_key(s).map(SecretSlice::from))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.shown_url())))?;
+            let keys = super::secrets::webhook_keys(hook, env)?;
             let url = reqwest::Url::parse(&hook.url)
                 .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.shown_url())))?;
             sinks.push(Sink::Webhook {
