@@ -5,6 +5,22 @@ use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The names sinks are stored under in `event_deliveries.sink` and shown in logs. They are
+/// a contract with the database (a renamed sink strands its pending deliveries), so each
+/// is spelled here once; `events::sinks` and [`EventsConfig::sink_names`] both use them.
+pub mod sink_name {
+    /// The JSON-lines file (or stdout).
+    pub const JSONL: &str = "jsonl";
+    /// The shop's command.
+    pub const EXEC: &str = "exec";
+
+    /// A webhook: `webhook:` and its label, its `name` or else its shown URL (see
+    /// [`super::WebhookConfig::sink_name`]).
+    pub fn webhook(label: &str) -> String {
+        format!("webhook:{label}")
+    }
+}
+
 /// The delivery sinks and their retry policy.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -104,10 +120,10 @@ impl EventsConfig {
     pub fn sink_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.webhooks.iter().map(WebhookConfig::sink_name).collect();
         if self.jsonl_path.is_some() {
-            names.push("jsonl".into());
+            names.push(sink_name::JSONL.into());
         }
         if self.exec.is_some() {
-            names.push("exec".into());
+            names.push(sink_name::EXEC.into());
         }
         names
     }
@@ -123,10 +139,10 @@ impl WebhookConfig {
     /// The stable name stored in `event_deliveries.sink`: `webhook:` and `name`, or the
     /// shown URL.
     pub fn sink_name(&self) -> String {
-        format!(
-            "webhook:{}",
-            self.name.clone().unwrap_or_else(|| self.shown_url())
-        )
+        match &self.name {
+            Some(name) => sink_name::webhook(name),
+            None => sink_name::webhook(&self.shown_url()),
+        }
     }
 }
 

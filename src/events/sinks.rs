@@ -3,6 +3,7 @@
 
 use super::signature;
 use crate::config::credentials::{API_KEY_ENV, API_TOKEN_ENV};
+use crate::config::events::sink_name;
 use crate::config::{ConfigError, EventsConfig};
 use crate::store::events::DueDelivery;
 use crate::time::now_ms;
@@ -60,8 +61,8 @@ impl Sink {
     pub fn name(&self) -> &str {
         match self {
             Self::Webhook { name, .. } => name,
-            Self::Jsonl { .. } => "jsonl",
-            Self::Exec { .. } => "exec",
+            Self::Jsonl { .. } => sink_name::JSONL,
+            Self::Exec { .. } => sink_name::EXEC,
         }
     }
 
