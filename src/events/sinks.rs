@@ -5,7 +5,7 @@ use super::signature;
 use crate::config::credentials::{API_KEY_ENV, API_TOKEN_ENV};
 use crate::config::events::sink_name;
 use crate::config::{ConfigError, EventsConfig};
-use crate::store::events::DueDelivery;
+use crate::store::deliveries::DueDelivery;
 use crate::time::now_ms;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretSlice};
