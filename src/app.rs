@@ -281,7 +281,10 @@ fn task_failure(name: &'static str, ended: Ended<Failure>, stopping: bool) -> Op
 /// so none is stranded and the key leaves the database.
 fn adopt_legacy_sink_names(config: &Config, store: &mut Store) -> Result<(), Failure> {
     for hook in &config.events.webhooks {
-        let (legacy, name) = (format!("webhook:{}", hook.url), hook.sink_name());
+        let (legacy, name) = (
+            crate::config::events::sink_name::webhook(&hook.url),
+            hook.sink_name(),
+        );
         if legacy != name {
             let moved = store.rename_sink(&legacy, &name)?;
             if moved > 0 {

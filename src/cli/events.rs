@@ -1,11 +1,10 @@
 //! `events ...` subcommands.
 
-use super::commands::{open_store, pretty, process_env};
-use super::{EventsCommand, Exit, Failure};
+use super::{EventsCommand, Exit, Failure, open_store, pretty, process_env};
 use crate::config::Config;
 use crate::events::signature;
 use crate::store::StoreError;
-use crate::store::events::EventRow;
+use crate::store::deliveries::EventRow;
 use crate::time::{now_ms, rfc3339};
 use serde_json::{Value, json};
 

@@ -4,16 +4,26 @@
 //! Exit codes: 0 success; 1 runtime failure (unknown token, conflicting enqueue, ...);
 //! 2 bad arguments; 3 bad configuration or missing credentials; 4 database unusable;
 //! 5 another instance already runs on the database.
+//!
+//! This file holds the arguments, [`main`] and the dispatcher [`execute`]; each command group
+//! has a file of its own: `run` (the daemon), `payments` (enqueue, show, list, requeue),
+//! `setup` (migrate, check-config), `report`, `events`, `sandbox`, and `signals` (how
+//! SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`).
 
-pub mod commands;
 mod events;
+mod payments;
 mod report;
 mod run;
+mod sandbox;
+mod setup;
+mod signals;
 
-use crate::config::CONFIG_ENV;
+use crate::config::{CONFIG_ENV, Config};
 pub use crate::failure::{Exit, Failure};
+use crate::store::Store;
 use crate::telemetry::{self, LogFormat};
 use clap::{Parser, Subcommand};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -178,7 +188,7 @@ pub fn main() -> ExitCode {
         _ => "info",
     };
     telemetry::init(cli.log_format, default_level);
-    let result = commands::execute(cli);
+    let result = execute(cli);
     // The last log lines reach stderr before the error line and the exit.
     telemetry::flush(std::time::Duration::from_secs(1));
     match result {
@@ -190,4 +200,110 @@ pub fn main() -> ExitCode {
             ExitCode::from(f.code())
         }
     }
+}
+
+/// Runs the parsed command: loads the configuration (with `--database` applied) for the
+/// commands that need it and hands each to its file.
+pub fn execute(cli: Cli) -> Result<(), Failure> {
+    // Commands that need neither the configuration nor the database.
+    let command = match cli.command {
+        Command::Sandbox {
+            listen,
+            seed,
+            faults,
+            preload,
+            tokens_out,
+        } => return sandbox::serve(listen, seed, faults.as_deref(), preload, tokens_out),
+        Command::Demo { payments, keep_db } => {
+            return crate::demo::run(payments, keep_db.as_deref())
+                .map_err(|e| Failure::new(Exit::Failure, format!("demo failed: {e:#}")));
+        }
+        Command::Events {
+            command: command @ EventsCommand::VerifySignature { .. },
+        } => return events::verify_signature(command),
+        other => other,
+    };
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(path) = &cli.database {
+        config.database.path = path.clone();
+    }
+    match command {
+        Command::Run { until_idle } => run::run(
+            &config,
+            cli.config.clone(),
+            cli.database.clone(),
+            until_idle,
+        ),
+        Command::Enqueue {
+            token,
+            transaction_id,
+            amount,
+        } => payments::enqueue(
+            &config,
+            &token,
+            transaction_id.as_deref(),
+            amount.as_deref(),
+        ),
+        Command::Show { token } => payments::show(&config, &token),
+        Command::List {
+            status,
+            json,
+            limit,
+        } => payments::list(&config, status.as_deref(), json, limit),
+        Command::Requeue { token } => payments::requeue(&config, &token),
+        Command::Migrate => setup::migrate(&config),
+        Command::CheckConfig => setup::check_config(&config),
+        Command::Events { command } => events::execute(&config, command),
+        Command::Report {
+            date,
+            from,
+            to,
+            format,
+            out,
+            recheck,
+        } => report::execute(
+            &config,
+            report::Request {
+                date,
+                range: from.zip(to),
+                formats: format,
+                out,
+                recheck_only: recheck,
+            },
+        ),
+        Command::Sandbox { .. } | Command::Demo { .. } => Ok(()),
+    }
+}
+
+// What several command files need.
+
+/// Opens (creating or upgrading) the configured database.
+fn open_store(config: &Config) -> Result<Store, Failure> {
+    Ok(Store::open(
+        &config.database.path,
+        config.database.busy_timeout.0,
+    )?)
+}
+
+/// The async runtime of a command that needs one.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
+/// The process environment, as the library's loaders take it (tests pass their own).
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// JSON for a human reader; falls back to the compact form rather than failing.
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }

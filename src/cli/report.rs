@@ -1,10 +1,8 @@
 //! `report`: reconciliation reports on demand, and the timeout re-check.
 
-use super::commands::{open_store, process_env, runtime};
-use super::{Exit, Failure};
+use super::{Exit, Failure, open_store, process_env, runtime};
 use crate::app::build_client;
-use crate::config::report::FORMATS;
-use crate::config::{Config, Credentials};
+use crate::config::{Config, Credentials, ReportFormat};
 use crate::confirm::Confirmer;
 use crate::metrics::Metrics;
 use crate::report::{Reporter, day};
@@ -46,15 +44,16 @@ fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
 }
 
 pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
-    let formats = req
-        .formats
-        .clone()
-        .unwrap_or_else(|| config.report.formats.clone());
-    if let Some(bad) = formats.iter().find(|f| !FORMATS.contains(&f.as_str())) {
-        return Err(Failure::usage(format!(
-            "--format: unknown format {bad:?} (json, csv, html)"
-        )));
-    }
+    let formats: Vec<ReportFormat> = match &req.formats {
+        Some(given) => given
+            .iter()
+            .map(|f| {
+                f.parse()
+                    .map_err(|e| Failure::usage(format!("--format: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+        None => config.report.formats.clone(),
+    };
     // Arguments first: a bad date must not open (or create) the database.
     let today = day::date_of(now_ms(), config.report.zone()?);
     let days = days(&req, today)?;

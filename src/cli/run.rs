@@ -1,8 +1,8 @@
 //! `run`: the daemon ([`crate::app::App`]) under the process's signals: SIGTERM and SIGINT
 //! stop it, SIGHUP reloads the reloadable settings.
 
-use super::commands::{process_env, runtime, stop_on_signal_or_reload};
-use super::{Exit, Failure};
+use super::signals::stop_on_signal_or_reload;
+use super::{Exit, Failure, process_env, runtime};
 use crate::app::App;
 use crate::config::Config;
 use crate::poller::RunMode;

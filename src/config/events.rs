@@ -2,9 +2,24 @@
 
 use super::{ConfigError, HumanDuration};
 use reqwest::Url;
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+/// The names sinks are stored under in `event_deliveries.sink` and shown in logs. They are
+/// a contract with the database (a renamed sink strands its pending deliveries), so each
+/// is spelled here once; `events::sinks` and [`EventsConfig::sink_names`] both use them.
+pub mod sink_name {
+    /// The JSON-lines file (or stdout).
+    pub const JSONL: &str = "jsonl";
+    /// The shop's command.
+    pub const EXEC: &str = "exec";
+
+    /// A webhook: `webhook:` and its label, its `name` or else its shown URL (see
+    /// [`super::WebhookConfig::sink_name`]).
+    pub fn webhook(label: &str) -> String {
+        format!("webhook:{label}")
+    }
+}
 
 /// The delivery sinks and their retry policy.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -23,7 +38,8 @@ pub struct EventsConfig {
     pub webhooks: Vec<WebhookConfig>,
 }
 
-/// `[[events.webhooks]]`: one receiving URL and where its signing secret lives.
+/// `[[events.webhooks]]`: one receiving URL and where its signing secret lives (read and
+/// checked by `events::secrets` when the sinks are built, never kept here).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -104,10 +120,10 @@ impl EventsConfig {
     pub fn sink_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.webhooks.iter().map(WebhookConfig::sink_name).collect();
         if self.jsonl_path.is_some() {
-            names.push("jsonl".into());
+            names.push(sink_name::JSONL.into());
         }
         if self.exec.is_some() {
-            names.push("exec".into());
+            names.push(sink_name::EXEC.into());
         }
         names
     }
@@ -123,37 +139,10 @@ impl WebhookConfig {
     /// The stable name stored in `event_deliveries.sink`: `webhook:` and `name`, or the
     /// shown URL.
     pub fn sink_name(&self) -> String {
-        format!(
-            "webhook:{}",
-            self.name.clone().unwrap_or_else(|| self.shown_url())
-        )
-    }
-
-    /// Reads this webhook's secret and checks it decodes, without ever printing it.
-    pub fn load_secret(
-        &self,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<SecretString, ConfigError> {
-        let missing = |why: String| {
-            ConfigError::MissingCredentials(format!("webhook {}: {why}", self.shown_url()))
-        };
-        let text = match (&self.secret_env, &self.secret_file) {
-            (Some(var), _) => {
-                env(var).ok_or_else(|| missing(format!("environment variable {var} is not set")))?
-            }
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|e| missing(format!("cannot read secret_file {}: {e}", path.display())))?,
-            (None, None) => return Err(missing("no secret_env or secret_file".into())),
-        };
-        // Several whitespace-separated secrets sign every message during a rotation.
-        let text = text.trim().to_owned();
-        if text.is_empty() {
-            return Err(missing("the secret is empty".into()));
+        match &self.name {
+            Some(name) => sink_name::webhook(name),
+            None => sink_name::webhook(&self.shown_url()),
         }
-        for secret in text.split_whitespace() {
-            crate::events::signature::secret_key(secret).map_err(|e| missing(e.to_string()))?;
-        }
-        Ok(SecretString::from(text))
     }
 }
 

@@ -15,7 +15,7 @@ pub use credentials::Credentials;
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
 pub use http::HttpConfig;
-pub use report::ReportConfig;
+pub use report::{ReportConfig, ReportFormat};
 pub use urls::is_loopback;
 
 use reqwest::Url;

@@ -1,7 +1,7 @@
 //! `[report]`: when and where the nightly reconciliation reports are written.
 
 use super::{ConfigError, HumanDuration};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -20,8 +20,9 @@ pub struct ReportConfig {
     pub recheck_days: u32,
     /// Confirm attempts older than this are deleted after each report.
     pub attempt_retention: HumanDuration,
-    /// Any of `json`, `csv`, `html`.
-    pub formats: Vec<String>,
+    /// Any of `json`, `csv`, `html`; an unknown one is refused when the file is read.
+    #[serde(deserialize_with = "formats_of_report")]
+    pub formats: Vec<ReportFormat>,
     /// Turn the scheduled report off (the `report` command still works).
     pub enabled: bool,
 }
@@ -34,24 +35,95 @@ impl Default for ReportConfig {
             output_dir: PathBuf::from("reports"),
             recheck_days: 7,
             attempt_retention: HumanDuration::secs(90 * 86_400),
-            formats: vec!["json".into(), "csv".into(), "html".into()],
+            formats: ReportFormat::ALL.to_vec(),
             enabled: true,
         }
     }
 }
 
-/// Report file formats.
-pub const FORMATS: [&str; 3] = ["json", "csv", "html"];
+/// A report file format. Parsed once, from the file or `report --format`; past that edge
+/// no code matches on its spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Versioned, for machines.
+    Json,
+    /// One row per payment, for a spreadsheet.
+    Csv,
+    /// One page, for a human.
+    Html,
+}
+
+/// A format name that is none of [`ReportFormat::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?} (json, csv, html)")]
+pub struct UnknownFormat(pub String);
+
+impl ReportFormat {
+    /// Every format, in the order the default configuration writes them.
+    pub const ALL: [ReportFormat; 3] = [Self::Json, Self::Csv, Self::Html];
+
+    /// The spelling in `[report] formats` and `--format`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Html => "html",
+        }
+    }
+
+    /// The report file's extension (today the same word as its spelling).
+    pub fn extension(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl FromStr for ReportFormat {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
+    }
+}
+
+/// The spelling, which is also the file extension (`2026-11-01.{format}`).
+impl std::fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ReportFormat {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ReportFormat {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[report] formats`, with the key named in the error as validation used to name it.
+fn formats_of_report<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ReportFormat>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|f| {
+            f.parse()
+                .map_err(|e| serde::de::Error::custom(format!("report.formats: {e}")))
+        })
+        .collect()
+}
 
 impl ReportConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.cron()?;
         self.zone()?;
-        if let Some(bad) = self.formats.iter().find(|f| !FORMATS.contains(&f.as_str())) {
-            return Err(ConfigError::Invalid(format!(
-                "report.formats: unknown format {bad:?} (json, csv, html)"
-            )));
-        }
         if self.recheck_days > 366 {
             return Err(ConfigError::Invalid(
                 "report.recheck_days must be at most 366".into(),
@@ -103,17 +175,33 @@ mod tests {
                 },
                 "time_zone",
             ),
-            (
-                ReportConfig {
-                    formats: vec!["pdf".into()],
-                    ..Default::default()
-                },
-                "formats",
-            ),
         ];
         for (cfg, key) in cases {
             let err = cfg.validate().unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    /// Formats are parsed when the file is read: an unknown one is refused there, with the
+    /// message validation gave before they were a type.
+    #[test]
+    fn formats_keep_their_toml_spelling_and_an_unknown_one_is_named() {
+        let cfg: ReportConfig = toml::from_str("formats = [\"html\", \"json\"]").unwrap();
+        assert_eq!(cfg.formats, [ReportFormat::Html, ReportFormat::Json]);
+        let rendered = toml::to_string(&ReportConfig::default()).unwrap();
+        assert!(
+            rendered.contains(r#"formats = ["json", "csv", "html"]"#),
+            "{rendered}"
+        );
+        let err =
+            crate::config::Config::parse("[report]\nformats = [\"json\", \"pdf\"]\n").unwrap_err();
+        assert!(
+            err.contains(r#"report.formats: unknown format "pdf" (json, csv, html)"#),
+            "{err}"
+        );
+        assert_eq!(
+            "csv".parse::<ReportFormat>().map(ReportFormat::extension),
+            Ok("csv")
+        );
     }
 }

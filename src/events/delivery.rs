@@ -8,7 +8,7 @@
 
 use super::sinks::{Attempt, Sink};
 use crate::health::{WriteHealth, Writer};
-use crate::store::events::{DeliveryResult, DueDelivery};
+use crate::store::deliveries::{DeliveryResult, DueDelivery};
 use crate::store::{Store, StoreError, blocking};
 use crate::time::{Millis, ms, now_ms};
 use std::collections::HashSet;

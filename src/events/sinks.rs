@@ -3,8 +3,9 @@
 
 use super::signature;
 use crate::config::credentials::{API_KEY_ENV, API_TOKEN_ENV};
+use crate::config::events::sink_name;
 use crate::config::{ConfigError, EventsConfig};
-use crate::store::events::DueDelivery;
+use crate::store::deliveries::DueDelivery;
 use crate::time::now_ms;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretSlice};
@@ -60,8 +61,8 @@ impl Sink {
     pub fn name(&self) -> &str {
         match self {
             Self::Webhook { name, .. } => name,
-            Self::Jsonl { .. } => "jsonl",
-            Self::Exec { .. } => "exec",
+            Self::Jsonl { .. } => sink_name::JSONL,
+            Self::Exec { .. } => sink_name::EXEC,
         }
     }
 
@@ -79,13 +80,7 @@ impl Sink {
             .build()
             .map_err(|e| ConfigError::Invalid(format!("cannot build the webhook client: {e}")))?;
         for hook in &cfg.webhooks {
-            let secret = hook.load_secret(env)?;
-            let keys = secret
-                .expose_secret()
-                .split_whitespace()
-                .map(|s| signature::secret_key(s).map(SecretSlice::from))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.shown_url())))?;
+            let keys = super::secrets::webhook_keys(hook, env)?;
             let url = reqwest::Url::parse(&hook.url)
                 .map_err(|e| ConfigError::Invalid(format!("webhook {}: {e}", hook.shown_url())))?;
             sinks.push(Sink::Webhook {

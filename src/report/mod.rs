@@ -11,7 +11,7 @@ pub mod day;
 pub mod figures;
 pub mod render;
 
-use crate::config::{ConfigError, ReportConfig};
+use crate::config::{ConfigError, ReportConfig, ReportFormat};
 use crate::confirm::{Confirmer, HEARTBEAT, Turn};
 use crate::payment::Status;
 use crate::store::{Store, StoreError, blocking};
@@ -128,7 +128,7 @@ impl Reporter {
         &self,
         date: NaiveDate,
         out: &Path,
-        formats: &[String],
+        formats: &[ReportFormat],
     ) -> Result<Vec<PathBuf>, ReportError> {
         let (written, data) = self.write_files(date, out, formats).await?;
         let sinks = self.sinks.clone();
@@ -145,7 +145,7 @@ impl Reporter {
         &self,
         date: NaiveDate,
         out: &Path,
-        formats: &[String],
+        formats: &[ReportFormat],
     ) -> Result<(Vec<PathBuf>, serde_json::Value), ReportError> {
         let w = day::window(date, self.tz);
         let facts = blocking(&self.store, move |s| s.day_facts(w.start, w.end)).await?;
@@ -163,11 +163,10 @@ impl Reporter {
         std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
         let mut written = Vec::new();
         for format in formats {
-            let body = match format.as_str() {
-                "json" => render::json(&summary),
-                "csv" => render::csv(&facts.resolved, &facts.pending_at_end, self.tz),
-                "html" => render::html(&summary),
-                _ => continue,
+            let body = match format {
+                ReportFormat::Json => render::json(&summary),
+                ReportFormat::Csv => render::csv(&facts.resolved, &facts.pending_at_end, self.tz),
+                ReportFormat::Html => render::html(&summary),
             };
             let path = out.join(format!("{}.{format}", summary.date));
             write_atomic(&path, body.as_bytes())?;

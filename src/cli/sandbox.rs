@@ -1,0 +1,68 @@
+//! `sandbox`: serves the simulated LigdiCash API until SIGTERM or SIGINT, optionally with
+//! preloaded invoices for benchmarks. Needs neither the configuration nor the database.
+
+use super::signals::stop_on_signal;
+use super::{Exit, Failure, runtime};
+use crate::sandbox::{self, Faults, SandboxConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// `sandbox`: serves until a signal; `preload` completed invoices are created first and
+/// their tokens written to `tokens_out`.
+pub(super) fn serve(
+    listen: SocketAddr,
+    seed: u64,
+    faults: Option<&str>,
+    preload: usize,
+    tokens_out: Option<PathBuf>,
+) -> Result<(), Failure> {
+    let faults: Faults = match faults {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| Failure::usage(format!("--faults: invalid JSON: {e}")))?,
+        None => Faults::default(),
+    };
+    let mut cfg = SandboxConfig {
+        faults,
+        ..SandboxConfig::default()
+    };
+    cfg.scenario.seed = seed;
+    runtime()?.block_on(async {
+        let running = sandbox::spawn(listen, cfg)
+            .await
+            .map_err(|e| Failure::new(Exit::Failure, format!("cannot listen on {listen}: {e}")))?;
+        let spec = sandbox::InvoiceSpec {
+            outcome: sandbox::Outcome::Completed,
+            amount: 1000,
+            paid_amount: None,
+            transaction_id: None,
+            confirmed_transaction_id: None,
+            settle_after_ms: 0,
+        };
+        let tokens: Vec<String> = (0..preload)
+            .map(|_| running.sandbox.add_invoice(&spec))
+            .collect();
+        if let Some(path) = tokens_out {
+            std::fs::write(&path, tokens.join("\n")).map_err(|e| {
+                Failure::new(
+                    Exit::Failure,
+                    format!("cannot write {}: {e}", path.display()),
+                )
+            })?;
+        }
+        println!(
+            "sandbox listening on {} (Apikey {}, Bearer {})",
+            running.base_url(),
+            sandbox::SANDBOX_API_KEY,
+            sandbox::SANDBOX_API_TOKEN
+        );
+        stop_on_signal(running.shutdown.clone()).await;
+        match running.task.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Failure::new(Exit::Failure, format!("sandbox failed: {e}"))),
+            Err(e) => Err(Failure::new(
+                Exit::Failure,
+                format!("sandbox task failed: {e}"),
+            )),
+        }
+    })
+}

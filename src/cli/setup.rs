@@ -1,0 +1,33 @@
+//! The commands that prepare or check a deployment without running it: `migrate` and
+//! `check-config`.
+
+use super::{Failure, open_store, process_env};
+use crate::config::{Config, Credentials};
+use crate::events::sinks::Sink;
+
+/// `migrate`: opening the store creates or upgrades the schema; prints the version.
+pub(super) fn migrate(config: &Config) -> Result<(), Failure> {
+    let store = open_store(config)?;
+    println!(
+        "database {} is at schema version {}",
+        config.database.path.display(),
+        store.schema_version()?
+    );
+    Ok(())
+}
+
+/// `check-config`: loads the credentials and builds the sinks as `run` does, then prints
+/// the effective configuration without its secrets.
+pub(super) fn check_config(config: &Config) -> Result<(), Failure> {
+    let creds = Credentials::load(&config.ligdicash, &process_env)?;
+    // Built as `run` builds them: a missing or malformed webhook secret fails here too.
+    let sinks = Sink::from_config(&config.events, &process_env)?;
+    println!("# configuration is valid");
+    println!("# api key: from {}", creds.api_key_source);
+    println!("# api token: from {}", creds.api_token_source);
+    for sink in &sinks {
+        println!("# event sink: {}", sink.name());
+    }
+    print!("{}", config.to_redacted_toml());
+    Ok(())
+}
