@@ -6,9 +6,9 @@
 //! that is not a JSON object at all (or is absurdly large) is an error.
 //!
 //! The body is parsed once into a `serde_json::Value` and each field is read from it. A
-//! one-pass streaming visitor was once kept beside this for speed: it saved about 3.5 µs per
-//! confirm, which LigdiCash's pace (a few confirms a second) never needs, at the price of a
-//! second parser to trust (docs/benchmarks.md, "One answer parser").
+//! one-pass streaming visitor was once kept beside this for speed: it saved a few
+//! microseconds per confirm, which LigdiCash's pace (a few confirms a second) never needs,
+//! at the price of a second parser to trust (docs/benchmarks.md, "One answer parser").
 //!
 //! Bounds: serde_json stops at 128 levels of nesting with an error (`recursion limit
 //! exceeded`), so a deeply nested body cannot exhaust the stack; bodies over
@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 /// The largest body parsed: a real answer is about 1.2 KiB. The transport already stops
 /// reading earlier; this bound keeps the parser safe whoever calls it, since a `Value` of
-/// `[0,0,...]` takes about sixteen times its text in memory.
+/// `[0,0,...]` takes over ten times its text in memory (32 bytes per two-byte element).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Longest parse error kept in the error (and so in the attempt log).
