@@ -18,8 +18,8 @@
 use super::amount::{AmountField, AmountProblem, confirmed_amount};
 use serde_json::{Map, Value};
 
-/// The largest body parsed: a real answer is about 1.2 KiB. The transport already stops
-/// reading earlier; this bound keeps the parser safe whoever calls it, since a `Value` of
+/// The largest body parsed: a real answer is about 1.2 KiB. The transport stops reading
+/// earlier (256 KiB today); this bound keeps the parser safe whoever calls it: a `Value` of
 /// `[0,0,...]` takes over ten times its text in memory (32 bytes per two-byte element).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
