@@ -8,6 +8,7 @@
 //! systemd supervision, event delivery and the nightly reports. The first to fail stops
 //! everything, and the daemon exits non-zero.
 
+use crate::api::{self, ApiState};
 use crate::config::{Config, Credentials};
 use crate::confirm::Confirmer;
 use crate::events::delivery::Deliverer;
@@ -43,6 +44,7 @@ pub struct App {
     reporter: Reporter,
     deliverer: Deliverer,
     listener: Option<TcpListener>,
+    api: Option<(TcpListener, ApiState)>,
     sink_names: Vec<String>,
     route: &'static str,
     tasks: Tasks<Failure>,
@@ -104,13 +106,28 @@ impl App {
         )
         .with_write_health(metrics.writes.clone());
         let listener = match http_addr {
-            // Exit 1, not 3: a port still held by a stopping process heals on restart.
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
-                Failure::new(
-                    Exit::Failure,
-                    format!("http.listen: cannot listen on {addr}: {e}"),
-                )
-            })?),
+            Some(addr) => Some(bind(addr, "http.listen").await?),
+            None => None,
+        };
+        let api = match config.api.addr()? {
+            Some(addr) => {
+                let (token, source) = config.api.load_token(env)?;
+                let listener = bind(addr, "api.listen").await?;
+                if !addr.ip().is_loopback() {
+                    tracing::warn!(%addr, "the shop API listens beyond this machine: put it behind TLS and a firewall");
+                }
+                tracing::info!(token_from = %source, "shop API token loaded");
+                let state = ApiState {
+                    store: Arc::new(Mutex::new(Store::open(path, busy)?)),
+                    confirmer: confirmer.clone(),
+                    token: Arc::new(token),
+                    writes: metrics.writes.clone(),
+                    confirm_timeout: config.ligdicash.request_timeout.0,
+                    sinks: Arc::new(sink_names.clone()),
+                    shutdown: CancellationToken::new(),
+                };
+                Some((listener, state))
+            }
             None => None,
         };
         Ok(Self {
@@ -123,6 +140,7 @@ impl App {
             reporter,
             deliverer,
             listener,
+            api,
             sink_names,
             route,
             tasks: Tasks::default(),
@@ -132,6 +150,11 @@ impl App {
     /// Counters and health, shared with whoever watches the daemon (the demo's progress).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// Where the shop API answers, if enabled.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// Where `/healthz`, `/readyz` and `/metrics` answer, if enabled.
@@ -165,6 +188,7 @@ impl App {
             reporter,
             deliverer,
             listener,
+            api,
             sink_names,
             route,
             mut tasks,
@@ -182,6 +206,15 @@ impl App {
             tracing::info!(addr = ?listener.local_addr().ok(), "health and metrics listener started");
             let serve = http::serve(listener, state, shutdown.clone());
             tasks.spawn("http listener", async move {
+                serve.await;
+                Ok(())
+            });
+        }
+        if let Some((listener, mut state)) = api {
+            state.shutdown = shutdown.clone();
+            tracing::info!(addr = ?listener.local_addr().ok(), "shop API listener started");
+            let serve = api::serve(listener, state, shutdown.clone());
+            tasks.spawn("shop API", async move {
                 serve.await;
                 Ok(())
             });
@@ -255,6 +288,17 @@ impl App {
         result.map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
         failures.into_iter().next().map_or(Ok(()), Err)
     }
+}
+
+/// Binds a listener. Exit 1, not 3, on failure: a port still held by a stopping process
+/// heals on restart.
+async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener, Failure> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        Failure::new(
+            Exit::Failure,
+            format!("{key}: cannot listen on {addr}: {e}"),
+        )
+    })
 }
 
 /// Whether a task's end is a failure of the daemon: an error or a panic always, a return

@@ -7,7 +7,7 @@ use crate::payment::{NewPayment, Status, parse_token};
 use crate::store::payments::Enqueued;
 use crate::store::{PaymentRow, StoreError};
 use crate::time::{ms, now_ms, rfc3339};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// `enqueue`: adds a pending payment, due after `first_delay`; idempotent on the token.
 pub(super) fn enqueue(
@@ -36,40 +36,8 @@ pub(super) fn show(config: &Config, token: &str) -> Result<(), Failure> {
     let row = store
         .get(token)?
         .ok_or_else(|| Failure::from(StoreError::NotFound(token.to_owned())))?;
-    println!("{}", pretty(&payment_json(&row)));
+    println!("{}", pretty(&row.to_json()));
     Ok(())
-}
-
-/// The documented JSON form of a payment (`show`, `list --json`).
-fn payment_json(p: &PaymentRow) -> Value {
-    let time = |t: Option<i64>| t.map(rfc3339);
-    json!({
-        "token": p.token,
-        "transaction_id": p.transaction_id,
-        "expected_amount": p.expected_amount,
-        "status": p.status,
-        "status_reason": p.status_reason,
-        "attempts": p.attempts,
-        "amount": p.amount,
-        "operator_id": p.operator_id,
-        "operator_name": p.operator_name,
-        "customer": p.customer,
-        "request_id": p.request_id,
-        "external_id": p.external_id,
-        "confirmed_transaction_id": p.confirmed_transaction_id,
-        "oreference": p.oreference,
-        "provider_status": p.provider_status,
-        "provider_date": p.provider_date,
-        "created_at": rfc3339(p.created_at),
-        "updated_at": rfc3339(p.updated_at),
-        "resolved_at": time(p.resolved_at),
-        "next_poll_at": time(p.next_poll_at),
-        "last_confirm_at": time(p.last_confirm_at),
-        "last_error": p.last_error,
-        "raw_response": p.raw_response.as_deref().map(|raw| {
-            serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
-        }),
-    })
 }
 
 /// `list`: payments newest first, as a table or as JSON.
@@ -93,7 +61,7 @@ pub(super) fn list(
     let store = open_store(config)?;
     let rows = store.list(status, limit)?;
     if as_json {
-        let items: Vec<Value> = rows.iter().map(payment_json).collect();
+        let items: Vec<Value> = rows.iter().map(PaymentRow::to_json).collect();
         println!("{}", pretty(&Value::Array(items)));
         return Ok(());
     }

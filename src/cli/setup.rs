@@ -22,9 +22,16 @@ pub(super) fn check_config(config: &Config) -> Result<(), Failure> {
     let creds = Credentials::load(&config.ligdicash, &process_env)?;
     // Built as `run` builds them: a missing or malformed webhook secret fails here too.
     let sinks = Sink::from_config(&config.events, &process_env)?;
+    let api_token = match config.api.addr()? {
+        Some(_) => Some(config.api.load_token(&process_env)?.1),
+        None => None,
+    };
     println!("# configuration is valid");
     println!("# api key: from {}", creds.api_key_source);
     println!("# api token: from {}", creds.api_token_source);
+    if let Some(source) = api_token {
+        println!("# shop API bearer token: from {source}");
+    }
     for sink in &sinks {
         println!("# event sink: {}", sink.name());
     }

@@ -88,12 +88,13 @@ fn find(
         return Ok((secret(&value), format!("environment {env_name}")));
     }
     if let Some(path) = file {
-        return read_secret_file(what, path).map(|s| (s, format!("file {}", path.display())));
+        return read_secret_file(&format!("LigdiCash {what}"), path)
+            .map(|s| (s, format!("file {}", path.display())));
     }
     if let Some(dir) = env("CREDENTIALS_DIRECTORY") {
         let path = PathBuf::from(dir).join(credential);
         if path.exists() {
-            return read_secret_file(what, &path)
+            return read_secret_file(&format!("LigdiCash {what}"), &path)
                 .map(|s| (s, format!("systemd credential {credential}")));
         }
     }
@@ -114,14 +115,15 @@ fn secret(value: &str) -> SecretString {
     SecretString::from(value.trim().to_owned())
 }
 
-fn read_secret_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
+/// Reads a secret from a file; `what` names it in errors ("LigdiCash API key").
+pub(super) fn read_secret_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
     if text.trim().is_empty() {
         return Err(ConfigError::MissingCredentials(format!(
-            "the LigdiCash {what} file {} is empty",
+            "the {what} file {} is empty",
             path.display()
         )));
     }

@@ -3,6 +3,7 @@
 //! Unknown keys are errors so a typo never silently falls back to a default. Credentials are
 //! not part of this struct's plain fields: see [`credentials`].
 
+pub mod api;
 pub mod credentials;
 pub mod duration;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod report;
 pub mod urls;
 mod validate;
 
+pub use api::ApiConfig;
 pub use credentials::Credentials;
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
@@ -55,6 +57,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub report: ReportConfig,
     pub http: HttpConfig,
+    pub api: ApiConfig,
 }
 
 /// How the confirm request carries the token. LigdiCash's docs and its SDKs disagree.

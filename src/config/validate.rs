@@ -96,7 +96,8 @@ impl Config {
         }
         self.events.validate()?;
         self.report.validate()?;
-        self.http.addr().map(|_| ())
+        self.http.addr()?;
+        self.api.addr().map(|_| ())
     }
 
     /// Every duration key of the file with its bounds. Longer than 30 days only where a key

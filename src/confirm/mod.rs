@@ -93,6 +93,9 @@ pub enum Turn {
 pub struct Confirmer {
     client: LigdicashClient,
     throttle: Throttle,
+    /// When each payment was last sent (or is reserved to be), so two callers (the poller
+    /// and the shop's confirm-now) never confirm one token within `min_interval`.
+    floors: Mutex<Floors>,
     live: RwLock<Live>,
     incidents: Incidents,
     metrics: Arc<Metrics>,
@@ -112,6 +115,7 @@ impl Confirmer {
         Self {
             client,
             throttle: Throttle::per_second(cfg.max_requests_per_second),
+            floors: Mutex::default(),
             live: RwLock::new(Live::from_config(cfg)),
             incidents: Incidents::default(),
             metrics,
@@ -151,6 +155,16 @@ impl Confirmer {
         // While held, callers get the payment back at once rather than one per slot.
         if self.held() {
             return Turn::Held;
+        }
+        // LigdiCash's floor between two confirms of one token, whoever sent the last one.
+        let min = ms(self.live().policy.schedule.min_interval);
+        let not_before = lock(&self.floors).reserve(p.id, p.last_confirm_at, now_ms(), min);
+        let wait = not_before.saturating_sub(now_ms());
+        if wait > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                _ = stop.cancelled() => return Turn::Stopped,
+            }
         }
         if !self.acquire_slot(stop).await {
             return Turn::Stopped;
@@ -260,6 +274,33 @@ impl Confirmer {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reserved send times by payment id: each confirm takes the first time at least
+/// `min_interval` after the previous one (recorded in the database, or reserved here).
+#[derive(Debug, Default)]
+struct Floors {
+    at: std::collections::HashMap<i64, Millis>,
+    /// Entries beyond this count trigger a sweep of the stale ones (amortised O(1)).
+    sweep_at: usize,
+}
+
+impl Floors {
+    /// The time the next confirm of `id` may be sent, reserved for the caller.
+    fn reserve(&mut self, id: i64, recorded: Option<Millis>, now: Millis, min: Millis) -> Millis {
+        let last = self.at.get(&id).copied().max(recorded);
+        let at = last.map_or(now, |t| t.saturating_add(min).max(now));
+        self.at.insert(id, at);
+        if self.at.len() > self.sweep_at {
+            self.at.retain(|_, t| t.saturating_add(min) > now);
+            self.sweep_at = 2 * self.at.len() + 1024;
+        }
+        at
+    }
+}
+
 /// What one confirm call leaves in the attempt log and on the payment: the HTTP status,
 /// the raw body, what LigdiCash answered, the error.
 pub fn attempt_record(
@@ -356,6 +397,27 @@ mod tests {
             Turn::Held
         ));
         running.shutdown.cancel();
+    }
+
+    /// Two callers of one token get send times `min_interval` apart, whichever recorded
+    /// or reserved time is later; other tokens are not held up; stale entries are swept.
+    #[test]
+    fn confirms_of_one_token_are_spaced_by_min_interval_whoever_sends_them() {
+        let mut floors = Floors::default();
+        assert_eq!(floors.reserve(1, None, 10_000, 3_000), 10_000);
+        assert_eq!(floors.reserve(1, None, 10_500, 3_000), 13_000);
+        assert_eq!(floors.reserve(1, Some(9_000), 11_000, 3_000), 16_000);
+        assert_eq!(floors.reserve(2, Some(9_000), 11_000, 3_000), 12_000);
+        assert_eq!(floors.reserve(3, Some(1_000), 11_000, 3_000), 11_000);
+        for id in 100..3_000 {
+            floors.reserve(id, None, 100_000, 3_000);
+        }
+        assert!(
+            floors.at.len() < 3_000,
+            "old entries swept: {}",
+            floors.at.len()
+        );
+        assert_eq!(floors.reserve(1, None, 100_000, 3_000), 100_000);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct DuePayment {
     /// `status_reason` when claimed (set by a requeue): the final write checks it is
     /// unchanged, and "requeued from timeout" makes a completion a late one.
     pub claimed_reason: Option<String>,
+    /// When it was last confirmed, as recorded: LigdiCash's floor between two confirms of
+    /// one token is kept from it by every caller of [`crate::confirm::Confirmer`].
+    pub last_confirm_at: Option<Millis>,
 }
 
 /// What a confirm did to its payment.

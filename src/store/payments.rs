@@ -4,7 +4,9 @@
 use super::{Store, StoreError};
 use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
 use crate::time::Millis;
+use crate::time::rfc3339;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use serde_json::{Value, json};
 use std::collections::HashSet;
 
 /// A full row, for `show` and `list`.
@@ -36,6 +38,42 @@ pub struct PaymentRow {
     pub raw_response: Option<String>,
 }
 
+impl PaymentRow {
+    /// The JSON object `show` prints and the shop API answers: times as RFC 3339, the raw
+    /// answer as JSON when it parses.
+    pub fn to_json(&self) -> Value {
+        let p = self;
+        let time = |t: Option<i64>| t.map(rfc3339);
+        json!({
+            "token": p.token,
+            "transaction_id": p.transaction_id,
+            "expected_amount": p.expected_amount,
+            "status": p.status,
+            "status_reason": p.status_reason,
+            "attempts": p.attempts,
+            "amount": p.amount,
+            "operator_id": p.operator_id,
+            "operator_name": p.operator_name,
+            "customer": p.customer,
+            "request_id": p.request_id,
+            "external_id": p.external_id,
+            "confirmed_transaction_id": p.confirmed_transaction_id,
+            "oreference": p.oreference,
+            "provider_status": p.provider_status,
+            "provider_date": p.provider_date,
+            "created_at": rfc3339(p.created_at),
+            "updated_at": rfc3339(p.updated_at),
+            "resolved_at": time(p.resolved_at),
+            "next_poll_at": time(p.next_poll_at),
+            "last_confirm_at": time(p.last_confirm_at),
+            "last_error": p.last_error,
+            "raw_response": p.raw_response.as_deref().map(|raw| {
+                serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+            }),
+        })
+    }
+}
+
 /// Whether `enqueue` created the row or found the same one already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -51,10 +89,35 @@ pub enum Enqueued {
 pub const DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_due \
     WHERE status = 'pending' AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2";
 
+/// The columns [`due_payment`] reads, in its order.
+macro_rules! due_columns {
+    () => {
+        "id, token, transaction_id, expected_amount, attempts, not_found_streak, \
+         max(created_at, coalesce(requeued_at, created_at)), status_reason, status, \
+         last_confirm_at"
+    };
+}
+
 /// What the poller needs of one due payment.
-const DUE_ROW_SQL: &str = "SELECT id, token, transaction_id, expected_amount, attempts, \
-    not_found_streak, max(created_at, coalesce(requeued_at, created_at)), status_reason, status \
-    FROM payments WHERE id = ?1 AND status = 'pending'";
+const DUE_ROW_SQL: &str = concat!(
+    "SELECT ",
+    due_columns!(),
+    " FROM payments WHERE id = ?1 AND status = 'pending'"
+);
+
+/// A payment a confirm may still change, by token (see [`Store::confirmable`]).
+const CONFIRMABLE_SQL: &str = concat!(
+    "SELECT ",
+    due_columns!(),
+    " FROM payments WHERE token = ?1 AND status IN ('pending', 'timeout')"
+);
+
+/// The `timeout` payments resolved since a time, for the nightly re-check.
+pub(super) const TIMEOUTS_SINCE_SQL: &str = concat!(
+    "SELECT ",
+    due_columns!(),
+    " FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at"
+);
 
 /// The next poll time after now. Numbers only (`< ''`): text sorts after every number and
 /// is [`MISTYPED_POLL_TIME_SQL`]'s to find; a fraction is read as whole milliseconds.
@@ -95,11 +158,12 @@ const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, s
     confirmed_transaction_id, oreference, provider_date, raw_response";
 
 /// Reads a row selected as `id, token, transaction_id, expected_amount, attempts,
-/// not_found_streak, <window start>, status_reason, status`.
+/// not_found_streak, <window start>, status_reason, status, last_confirm_at`.
 pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
     Ok(DuePayment {
         id: r.get(0)?,
         status: r.get(8)?,
+        last_confirm_at: r.get(9)?,
         token: r.get(1)?,
         transaction_id: r.get(2)?,
         expected_amount: r.get(3)?,
@@ -333,6 +397,42 @@ impl Store {
             .prepare_cached(&sql)?
             .query_row([token], payment_row)
             .optional()?)
+    }
+
+    /// A payment a confirm may still change, by token: a pending one, or a `timeout`
+    /// (confirmed again as the nightly re-check does). `None` for a final status or an
+    /// unknown token.
+    pub fn confirmable(&self, token: &str) -> Result<Option<DuePayment>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(CONFIRMABLE_SQL)?
+            .query_row([token], due_payment)
+            .optional()?)
+    }
+
+    /// Payments, newest first, optionally of one order reference and of one status, from
+    /// before the row `before_id` (keyset paging: a page never shifts as rows arrive).
+    pub fn search(
+        &self,
+        transaction_id: Option<&str>,
+        status: Option<Status>,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR transaction_id = ?1) \
+             AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3) \
+             ORDER BY id DESC LIMIT ?4"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let params = params![
+            transaction_id,
+            status.map(Status::as_str),
+            before_id,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ];
+        let rows = stmt.query_map(params, payment_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Payments, newest first, optionally of one status.

@@ -2,7 +2,7 @@
 //! and attempt-log retention.
 
 use super::events::insert_operational_event_in;
-use super::payments::due_payment;
+use super::payments::{TIMEOUTS_SINCE_SQL, due_payment};
 use super::{Store, StoreError};
 use crate::payment::DuePayment;
 use crate::time::Millis;
@@ -143,10 +143,7 @@ impl Store {
 
     /// `timeout` payments resolved at or after `since`, to re-confirm.
     pub fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, token, transaction_id, expected_amount, attempts, not_found_streak, created_at, \
-             status_reason, status FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at",
-        )?;
+        let mut stmt = self.conn.prepare(TIMEOUTS_SINCE_SQL)?;
         let rows = stmt.query_map([since], due_payment)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against the sandbox on loopback, with a real SQLite
 //! file per test.
 
+mod api;
 mod crash;
 mod events;
 mod faults;

@@ -1,0 +1,118 @@
+//! The shop's HTTP API (`[api] listen`): enqueue and look up payments, and a live
+//! "confirm now" that a shop calls before it cancels an unpaid order.
+//!
+//! A listener of its own, served within the same limits as every listener of the process
+//! ([`crate::listener`]). Every `/v1` request carries `Authorization: Bearer <token>`,
+//! compared in constant time; the token is never logged. Errors are JSON
+//! ([`error::ApiError`]). Confirm-now goes through the one confirm path
+//! ([`crate::confirm::Confirmer`]) and the store's one writer, exactly as the poller's
+//! confirms: the same rate limit, pauses, floor between confirms of a token, attempt log,
+//! status and event.
+
+pub mod error;
+mod payments;
+
+use crate::confirm::Confirmer;
+use crate::health::WriteHealth;
+use crate::listener::{self, Limits};
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::ApiError;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Request bodies larger than this are refused (413): a payment is a few hundred bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<Mutex<Store>>,
+    pub confirmer: Arc<Confirmer>,
+    pub token: Arc<SecretString>,
+    pub writes: Arc<WriteHealth>,
+    /// How long a confirm-now may take in all: LigdiCash's request timeout.
+    pub confirm_timeout: Duration,
+    /// Outbox sinks every new event is addressed to.
+    pub sinks: Arc<Vec<String>>,
+    /// Cancelled at shutdown: requests then get 503.
+    pub shutdown: CancellationToken,
+}
+
+/// The routes, with the bearer check on every `/v1` path.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/payments", post(payments::create).get(payments::search))
+        .route("/v1/payments/{token}", get(payments::show))
+        .route("/v1/payments/{token}/confirm", post(payments::confirm))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Serves the API until `shutdown`, within the listener limits every listener has.
+pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
+    listener::serve(listener, router(state), Limits::default(), shutdown).await;
+}
+
+/// Checks the bearer token (401 otherwise) and refuses work while shutting down (503).
+async fn authorize(State(s): State<ApiState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same_secret(presented.as_bytes(), s.token.expose_secret().as_bytes()) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send Authorization: Bearer <token>, the token of [api]",
+        )
+        .into_response();
+    }
+    if s.shutdown.is_cancelled() {
+        return ApiError::unavailable("shutting_down", "the reconciler is stopping", 5)
+            .into_response();
+    }
+    next.run(request).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
+}
+
+/// Compares two secrets in time that depends only on their lengths, so a client cannot
+/// learn a token byte by byte from response times.
+fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
+    let mut diff = presented.len() ^ expected.len();
+    for (i, e) in expected.iter().enumerate() {
+        let p = presented.get(i).copied().unwrap_or(0);
+        diff |= usize::from(std::hint::black_box(p ^ e));
+    }
+    diff == 0 && !expected.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn only_the_exact_token_is_the_same_secret() {
+        assert!(same_secret(b"s3cret-token", b"s3cret-token"));
+        assert!(!same_secret(b"s3cret-tokeN", b"s3cret-token"));
+        assert!(!same_secret(b"s3cret", b"s3cret-token"));
+        assert!(!same_secret(b"s3cret-token-and-more", b"s3cret-token"));
+        assert!(!same_secret(b"", b"s3cret-token"));
+        assert!(!same_secret(b"", b""), "an empty token never authorises");
+    }
+}

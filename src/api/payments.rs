@@ -1,0 +1,244 @@
+//! `/v1/payments`: enqueue (idempotent), look up by token or by the shop's order
+//! reference, and confirm now.
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::confirm::{HEARTBEAT, Turn};
+use crate::payment::{NewPayment, Status, parse_token};
+use crate::store::payments::Enqueued;
+use crate::store::{PaymentRow, Store, StoreError, blocking};
+use crate::time::{ms, now_ms};
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Rows per page when the client gives no `limit`, and at most.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+
+/// The body of `POST /v1/payments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPaymentBody {
+    token: String,
+    #[serde(default)]
+    transaction_id: Option<String>,
+    #[serde(default)]
+    expected_amount: Option<i64>,
+}
+
+/// `POST /v1/payments`: 201 created, 200 already there with the same data, 409 otherwise.
+pub async fn create(
+    State(s): State<ApiState>,
+    body: Result<Json<NewPaymentBody>, JsonRejection>,
+) -> Answer {
+    let Json(body) = body?;
+    writable(&s)?;
+    let amount = body.expected_amount.map(|a| a.to_string());
+    let payment = NewPayment::parse(
+        &body.token,
+        body.transaction_id.as_deref(),
+        amount.as_deref(),
+    )
+    .map_err(ApiError::invalid)?;
+    let first_delay = ms(s.confirmer.live().first_delay);
+    let token = payment.token.clone();
+    let (enqueued, row) = read(&s, move |st| {
+        let now = now_ms();
+        let enqueued = st.enqueue(&payment, now, now.saturating_add(first_delay))?;
+        Ok((enqueued, st.get(&payment.token)?))
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::Conflict { token, field } => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("payment {token} is already enqueued with a different {field}"),
+        ),
+        other => ApiError::internal(other),
+    })?;
+    let row = row.ok_or_else(|| ApiError::not_found(&token))?;
+    let status = match enqueued {
+        Enqueued::Inserted => StatusCode::CREATED,
+        Enqueued::AlreadyPresent => StatusCode::OK,
+    };
+    Ok((status, Json(row.to_json())))
+}
+
+/// `GET /v1/payments/{token}`.
+pub async fn show(State(s): State<ApiState>, token: Result<Path<String>, PathRejection>) -> Answer {
+    let token = token_of(token?)?;
+    let row = find(&s, &token).await?;
+    Ok((StatusCode::OK, Json(row.to_json())))
+}
+
+/// The query of `GET /v1/payments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    transaction_id: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/payments?transaction_id=&status=&limit=&cursor=`: newest first, paged.
+pub async fn search(
+    State(s): State<ApiState>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Answer {
+    let Query(q) = query?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|text| {
+            Status::parse(text).ok_or_else(|| ApiError::invalid(format!("unknown status {text:?}")))
+        })
+        .transpose()?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let before = q.cursor.as_deref().map(cursor_id).transpose()?;
+    let transaction_id = q.transaction_id;
+    // One more than asked: whether there is a next page, without a count.
+    let mut rows = read(&s, move |st| {
+        st.search(transaction_id.as_deref(), status, before, limit + 1)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let next = (rows.len() > limit).then(|| {
+        rows.truncate(limit);
+        rows.last().map(|r| cursor_of(r.id))
+    });
+    let payments: Vec<Value> = rows.iter().map(PaymentRow::to_json).collect();
+    Ok((
+        StatusCode::OK,
+        Json(json!({"payments": payments, "next": next.flatten()})),
+    ))
+}
+
+/// `POST /v1/payments/{token}/confirm`: asks LigdiCash now, through the one confirm path,
+/// records the answer exactly as the poller would, and answers with the payment. A payment
+/// already final is answered as it is: `completed` and `notcompleted` never change.
+pub async fn confirm(
+    State(s): State<ApiState>,
+    token: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let token = token_of(token?)?;
+    writable(&s)?;
+    let lookup = token.clone();
+    let due = read(&s, move |st| st.confirmable(&lookup))
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(due) = due else {
+        let row = find(&s, &token).await?;
+        return Ok((StatusCode::OK, Json(row.to_json())));
+    };
+    let confirmer = s.confirmer.clone();
+    let sent = tokio::time::timeout(s.confirm_timeout, confirmer.confirm(due, &s.shutdown)).await;
+    let outcome = match sent {
+        Ok(Turn::Sent(outcome)) => *outcome,
+        Ok(Turn::Held) => {
+            let wait = s
+                .confirmer
+                .paused_for()
+                .unwrap_or(HEARTBEAT)
+                .as_secs()
+                .max(1);
+            return Err(ApiError::unavailable(
+                "held",
+                "confirms are paused (LigdiCash refused the credentials, asked us to slow down, or the database refuses writes); try again later",
+                wait,
+            ));
+        }
+        Ok(Turn::Stopped) => {
+            return Err(ApiError::unavailable(
+                "shutting_down",
+                "the reconciler is stopping",
+                5,
+            ));
+        }
+        Err(_) => {
+            return Err(ApiError::unavailable(
+                "busy",
+                "LigdiCash could not be asked within the request timeout; try again",
+                3,
+            ));
+        }
+    };
+    let sinks = s.sinks.clone();
+    let row = read(&s, move |st| {
+        st.apply_outcomes(std::slice::from_ref(&outcome), now_ms(), &sinks)?;
+        st.get(&outcome.token)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let row = row.ok_or_else(|| ApiError::not_found(&token))?;
+    Ok((StatusCode::OK, Json(row.to_json())))
+}
+
+/// A token from the path, by the rule every command uses.
+fn token_of(Path(text): Path<String>) -> Result<String, ApiError> {
+    parse_token(&text)
+        .map(str::to_owned)
+        .map_err(ApiError::invalid)
+}
+
+/// 503 while the database refuses writes: an enqueue or a confirm could not be kept.
+fn writable(s: &ApiState) -> Result<(), ApiError> {
+    match s.writes.problem() {
+        Some(problem) => Err(ApiError::unavailable("database_not_writable", problem, 5)),
+        None => Ok(()),
+    }
+}
+
+async fn find(s: &ApiState, token: &str) -> Result<PaymentRow, ApiError> {
+    let lookup = token.to_owned();
+    read(s, move |st| st.get(&lookup))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(token))
+}
+
+async fn read<T: Send + 'static>(
+    s: &ApiState,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    blocking(&s.store, f).await
+}
+
+/// The opaque cursor of the page after the row `id`.
+fn cursor_of(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("before:{id}"))
+}
+
+fn cursor_id(cursor: &str) -> Result<i64, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("before:")?.parse().ok())
+        .ok_or_else(|| ApiError::invalid("cursor: not a cursor this API gave"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_as_its_row_and_garbage_is_refused() {
+        assert_eq!(cursor_id(&cursor_of(42)).unwrap(), 42);
+        assert!(cursor_id("not-a-cursor").is_err());
+        assert!(cursor_id(&URL_SAFE_NO_PAD.encode("after:1")).is_err());
+    }
+}
