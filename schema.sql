@@ -14,7 +14,7 @@
 -- CHECK constraints list allowed values as OR chains, not IN (...): SQLite evaluates an IN
 -- list of three or more values through a temporary B-tree on every write (version 4).
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 
 CREATE TABLE IF NOT EXISTS payments (
     id               INTEGER PRIMARY KEY,
@@ -132,6 +132,22 @@ CREATE TABLE IF NOT EXISTS report_runs (
     generated_at INTEGER NOT NULL,
     files        TEXT    NOT NULL       -- JSON array of the paths written
 );
+
+-- Callbacks (schema version 5): every LigdiCash callback received, raw, with the payment it
+-- matched. Never trusted: a matched pending payment is only confirmed sooner. Kept as long
+-- as the attempt log, as evidence.
+CREATE TABLE IF NOT EXISTS callbacks (
+    id           INTEGER PRIMARY KEY,
+    received_at  INTEGER NOT NULL,
+    content_type TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    payment_id   INTEGER REFERENCES payments (id) ON DELETE SET NULL,
+    matched_by   TEXT,   -- transaction_id, external_id, request_id or token; NULL: unmatched
+    said_status  TEXT    -- the status the callback claimed (evidence only)
+);
+
+CREATE INDEX IF NOT EXISTS callbacks_received ON callbacks (received_at);
+CREATE INDEX IF NOT EXISTS callbacks_payment ON callbacks (payment_id, received_at);
 
 -- Human-readable times for people and shop code reading statuses.
 CREATE VIEW IF NOT EXISTS payments_view AS

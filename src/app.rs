@@ -122,6 +122,7 @@ impl App {
                     confirmer: confirmer.clone(),
                     token: Arc::new(token),
                     writes: metrics.writes.clone(),
+                    metrics: metrics.clone(),
                     confirm_timeout: config.ligdicash.request_timeout.0,
                     sinks: Arc::new(sink_names.clone()),
                     shutdown: CancellationToken::new(),

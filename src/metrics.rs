@@ -28,6 +28,8 @@ pub struct Metrics {
     last_answer_ms: AtomicI64,
     heartbeat_ms: AtomicI64,
     auth_failing: AtomicBool,
+    /// LigdiCash callbacks received, by what became of them.
+    callbacks: Mutex<BTreeMap<&'static str, u64>>,
     /// Whether the database takes our writes (the poller holds its claims while not).
     pub writes: std::sync::Arc<WriteHealth>,
 }
@@ -54,6 +56,11 @@ impl Metrics {
     pub fn resolved(&self, status: &'static str) {
         self.finalized.fetch_add(1, Ordering::Relaxed);
         *lock(&self.resolutions).entry(status).or_insert(0) += 1;
+    }
+
+    /// A LigdiCash callback was received: `matched` a payment, `unmatched`, or `rejected`.
+    pub fn callback(&self, result: &'static str) {
+        *lock(&self.callbacks).entry(result).or_insert(0) += 1;
     }
 
     /// The poll loop is alive (watchdog and `/readyz` read this).
@@ -176,6 +183,18 @@ impl Metrics {
             "ligdicash_reconciler_auth_failing {}",
             u8::from(self.auth_failing())
         );
+        family(
+            &mut out,
+            "ligdicash_reconciler_callbacks_total",
+            "counter",
+            "LigdiCash callbacks received: matched a payment, unmatched, or rejected (malformed).",
+        );
+        for (result, n) in lock(&self.callbacks).iter() {
+            let _ = writeln!(
+                out,
+                "ligdicash_reconciler_callbacks_total{{result=\"{result}\"}} {n}"
+            );
+        }
         self.render_faults(&mut out);
         out
     }

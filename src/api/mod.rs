@@ -9,12 +9,14 @@
 //! confirms: the same rate limit, pauses, floor between confirms of a token, attempt log,
 //! status and event.
 
+mod callbacks;
 pub mod error;
 mod payments;
 
 use crate::confirm::Confirmer;
 use crate::health::WriteHealth;
 use crate::listener::{self, Limits};
+use crate::metrics::Metrics;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -39,6 +41,7 @@ pub struct ApiState {
     pub confirmer: Arc<Confirmer>,
     pub token: Arc<SecretString>,
     pub writes: Arc<WriteHealth>,
+    pub metrics: Arc<Metrics>,
     /// How long a confirm-now may take in all: LigdiCash's request timeout.
     pub confirm_timeout: Duration,
     /// Outbox sinks every new event is addressed to.
@@ -54,6 +57,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/payments/{token}", get(payments::show))
         .route("/v1/payments/{token}/confirm", post(payments::confirm))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        // After the bearer layer: LigdiCash cannot send a token.
+        .route("/callbacks/ligdicash", post(callbacks::receive))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

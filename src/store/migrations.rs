@@ -23,6 +23,7 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("../../migrations/0002_events.sql")),
     Step::Sql(include_str!("../../migrations/0003_reports.sql")),
     Step::Code(version_4),
+    Step::Sql(include_str!("../../migrations/0005_callbacks.sql")),
 ];
 
 /// The `IN (...)` CHECK constraints of versions 1 to 3, rewritten as OR chains by

@@ -6,6 +6,7 @@
 //! wait, never fail), and writes start with `BEGIN IMMEDIATE` so they never deadlock on a
 //! read-to-write upgrade.
 
+pub mod callbacks;
 pub mod deliveries;
 pub mod events;
 pub mod migrations;

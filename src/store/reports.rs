@@ -182,11 +182,16 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes confirm attempts older than `before`; returns how many.
+    /// Deletes confirm attempts and callbacks older than `before` (the evidence is kept
+    /// for the same time); returns how many rows.
     pub fn prune_attempts(&mut self, before: Millis) -> Result<usize, StoreError> {
-        Ok(self
+        let attempts = self
             .conn
-            .execute("DELETE FROM confirm_attempts WHERE at < ?1", [before])?)
+            .execute("DELETE FROM confirm_attempts WHERE at < ?1", [before])?;
+        let callbacks = self
+            .conn
+            .execute("DELETE FROM callbacks WHERE received_at < ?1", [before])?;
+        Ok(attempts + callbacks)
     }
 
     /// Figures for `/metrics`, `/readyz` and systemd's STATUS line. Each is an index

@@ -299,3 +299,161 @@ async fn stop(child: Child) -> std::process::Output {
     terminate(&child);
     finished(child).await
 }
+
+/// A daemon with the API and the metrics listener on free ports.
+async fn api_and_metrics(env: &mut TestEnv) -> (Child, String, u16) {
+    let port = free_port();
+    env.config.http.listen = format!("127.0.0.1:{port}");
+    let (child, base) = api_daemon(env).await;
+    (child, base, port)
+}
+
+fn ligdicash_callback(order: &str, status: &str) -> (String, String) {
+    let custom = json!([{"keyof_customdata": "transaction_id", "valueof_customdata": order}]);
+    let json = json!({"token": "", "status": status, "amount": 2500, "montant": 2500,
+                      "request_id": "P2777", "external_id": order, "custom_data": custom});
+    let form = format!(
+        "token=&status={status}&amount=2500&montant=2500&request_id=P2777&external_id={order}&custom_data={}",
+        url_encode(&custom.to_string())
+    );
+    (json.to_string(), form)
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// LigdiCash's double POST (JSON then form) for a paid order: the payment is confirmed
+/// within seconds instead of at its next poll (here an hour away), with one confirm for the
+/// two copies; both copies are kept as evidence. No bearer token is needed.
+#[tokio::test]
+async fn a_callback_in_both_encodings_gets_the_payment_confirmed_at_once_and_once() {
+    let mut env = TestEnv::start().await;
+    let (child, base, port) = api_and_metrics(&mut env).await;
+    let paid = env
+        .sandbox
+        .sandbox
+        .add_invoice(&ligdicash_reconciler::sandbox::InvoiceSpec {
+            transaction_id: Some("ORD-CB".into()),
+            ..settled(Outcome::Completed, 2500)
+        });
+    let body = json!({"token": paid, "transaction_id": "ORD-CB", "expected_amount": 2500});
+    assert_eq!(post_json(&format!("{base}/v1/payments"), body).await.0, 201);
+    let url = format!("{base}/callbacks/ligdicash");
+    let (json_copy, form_copy) = ligdicash_callback("ORD-CB", "completed");
+    let (status, _) = call("POST", &url, None, Some(("application/json", json_copy))).await;
+    assert_eq!(status, 200);
+    let form = "application/x-www-form-urlencoded";
+    assert_eq!(
+        call("POST", &url, None, Some((form, form_copy))).await.0,
+        200
+    );
+    eventually(Duration::from_secs(10), || {
+        env.count(
+            "SELECT count(*) FROM payments WHERE status = ?1",
+            "completed",
+        ) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let confirms = env.sandbox.sandbox.invoice(&paid).unwrap().confirms.len();
+    assert_eq!(confirms, 1, "two copies, one confirm");
+    let kept = "SELECT count(*) FROM callbacks WHERE payment_id IS NOT NULL AND matched_by = ?1";
+    assert_eq!(env.count(kept, "transaction_id"), 2);
+    let (_, metrics) = crate::service::get(port, "/metrics").await;
+    assert!(
+        metrics.contains("callbacks_total{result=\"matched\"} 2"),
+        "{metrics}"
+    );
+    stop(child).await;
+}
+
+/// A forged "completed" for a payment LigdiCash still calls pending changes nothing but
+/// the time of its next confirm, and its second copy (the form one, a second later) no
+/// confirm at all; an unmatched callback is kept and counted; garbage is refused by kind.
+#[tokio::test]
+async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
+    let mut env = TestEnv::start().await;
+    // After its first confirm, the payment's next poll is an hour away.
+    env.config.poll.initial_interval = HumanDuration::secs(3600);
+    env.config.poll.max_interval = HumanDuration::secs(3600);
+    env.config.poll.give_up_after = HumanDuration::secs(7200);
+    let (child, base, port) = api_and_metrics(&mut env).await;
+    let open = env
+        .sandbox
+        .sandbox
+        .add_invoice(&ligdicash_reconciler::sandbox::InvoiceSpec {
+            settle_after_ms: 3_600_000,
+            transaction_id: Some("ORD-F".into()),
+            ..settled(Outcome::Completed, 2500)
+        });
+    let body = json!({"token": open, "transaction_id": "ORD-F"});
+    assert_eq!(post_json(&format!("{base}/v1/payments"), body).await.0, 201);
+    let url = format!("{base}/callbacks/ligdicash");
+    let (forged, forged_form) = ligdicash_callback("ORD-F", "completed");
+    let json_type = "application/json";
+    assert_eq!(
+        call("POST", &url, None, Some((json_type, forged))).await.0,
+        200
+    );
+
+    eventually(Duration::from_secs(10), || {
+        env.sandbox
+            .sandbox
+            .invoice(&open)
+            .is_some_and(|i| !i.confirms.is_empty())
+    })
+    .await;
+    eventually(Duration::from_secs(5), || env.calls("pending") >= 1).await;
+    assert_eq!(
+        env.count("SELECT count(*) FROM payments WHERE status = ?1", "pending"),
+        1
+    );
+    let form = "application/x-www-form-urlencoded";
+    assert_eq!(
+        call("POST", &url, None, Some((form, forged_form))).await.0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let confirms = env.sandbox.sandbox.invoice(&open).unwrap().confirms.len();
+    assert_eq!(confirms, 1, "the second copy caused no confirm");
+    let (stranger, _) = ligdicash_callback("ORD-NOBODY", "completed");
+    assert_eq!(
+        call("POST", &url, None, Some(("application/json", stranger)))
+            .await
+            .0,
+        200
+    );
+    let unmatched = "SELECT count(*) FROM callbacks WHERE payment_id IS NULL AND said_status = ?1";
+    assert_eq!(env.count(unmatched, "completed"), 1);
+    let cases = [
+        ("application/json", "{nope".to_owned(), 400),
+        ("application/json", "[1]".to_owned(), 400),
+        ("application/x-www-form-urlencoded", String::new(), 400),
+        ("text/plain", "status=completed".to_owned(), 415),
+        (
+            "application/json",
+            format!("{{\"x\": \"{}\"}}", "y".repeat(70_000)),
+            413,
+        ),
+    ];
+    for (content_type, body, want) in cases {
+        let (status, answer) = call("POST", &url, None, Some((content_type, body))).await;
+        assert_eq!(status, want, "{content_type}: {answer}");
+    }
+    let (_, metrics) = crate::service::get(port, "/metrics").await;
+    assert!(
+        metrics.contains("callbacks_total{result=\"unmatched\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("callbacks_total{result=\"rejected\"} 4"),
+        "{metrics}"
+    );
+    stop(child).await;
+}

@@ -1,0 +1,180 @@
+//! `POST /callbacks/ligdicash`: LigdiCash's callbacks, taken as a reason to confirm at once
+//! and never as a verdict. No bearer token (LigdiCash cannot send one; the shop's reverse
+//! proxy forwards the callback here), so anyone may post: a forged callback can at most
+//! make one pending payment due a little sooner, and every confirm still goes through the
+//! rate limit, so a flood never makes the daemon exceed `max_requests_per_second`.
+//!
+//! LigdiCash posts each callback twice, as `application/json` and as
+//! `application/x-www-form-urlencoded` (where `custom_data` is a JSON string); both are
+//! read into one JSON object, kept raw, and the copies cause at most one earlier confirm.
+
+use super::ApiState;
+use super::error::ApiError;
+use crate::ligdicash::ConfirmAnswer;
+use crate::store::blocking;
+use crate::store::callbacks::CallbackKeys;
+use crate::time::now_ms;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+/// Copies of one callback received within this window cause one confirm, not two.
+const DEDUPE_MS: i64 = 60_000;
+
+/// Answers 200 to every well-formed callback, matched or not (a forger learns nothing),
+/// 400 to garbage, 413 over 64 KiB, 415 to another content type.
+pub async fn receive(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is over 64 KiB",
+        )
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let object = match read_body(&content_type, &body) {
+        Ok(object) => object,
+        Err(e) => {
+            s.metrics.callback("rejected");
+            return Err(e);
+        }
+    };
+    let keys = keys_of(&object);
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let kind = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let received = blocking(&s.store, move |st| {
+        st.record_callback(&kind, &raw, &keys, now_ms(), DEDUPE_MS)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match received.matched_by {
+        Some(by) => {
+            s.metrics.callback("matched");
+            tracing::info!(
+                payment_id = received.payment_id,
+                matched_by = by,
+                made_due = received.made_due,
+                "LigdiCash callback received; the payment is confirmed now rather than trusted"
+            );
+        }
+        None => {
+            s.metrics.callback("unmatched");
+            tracing::warn!("LigdiCash callback matched no payment (kept as evidence)");
+        }
+    }
+    Ok((StatusCode::OK, Json(json!({"received": true}))))
+}
+
+/// The callback as one JSON object, whichever encoding it came in.
+fn read_body(content_type: &str, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let garbage = |why: &str| ApiError::new(StatusCode::BAD_REQUEST, "malformed_callback", why);
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/json") {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(object)) => Ok(object),
+            _ => Err(garbage("the body is not a JSON object")),
+        }
+    } else if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        let mut object = Map::new();
+        for (key, value) in url::form_urlencoded::parse(body) {
+            object.insert(key.into_owned(), Value::String(value.into_owned()));
+        }
+        if object.is_empty() {
+            return Err(garbage("the form has no fields"));
+        }
+        Ok(object)
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "a callback is application/json or application/x-www-form-urlencoded",
+        ))
+    }
+}
+
+/// What could name the payment, read by the confirm-answer parser (every `custom_data`
+/// shape, numbers or strings) plus the top-level `transaction_id` of payout callbacks.
+fn keys_of(object: &Map<String, Value>) -> CallbackKeys {
+    let text = |key: &str| {
+        object
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let bytes = Value::Object(object.clone()).to_string();
+    let answer = ConfirmAnswer::parse(bytes.as_bytes()).unwrap_or_default();
+    CallbackKeys {
+        transaction_id: answer
+            .custom_transaction_id
+            .or_else(|| text("transaction_id")),
+        external_id: answer.external_id,
+        request_id: answer.request_id,
+        token: text("token"),
+        status: answer.status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_encodings_of_one_callback_name_the_same_payment() {
+        let json = br#"{"token":"","status":"completed","request_id":"P27","external_id":"ORD-9","custom_data":[{"keyof_customdata":"transaction_id","valueof_customdata":"ORD-9"}]}"#;
+        let form = b"token=&status=completed&request_id=P27&external_id=ORD-9&custom_data=%5B%7B%22keyof_customdata%22%3A%22transaction_id%22%2C%22valueof_customdata%22%3A%22ORD-9%22%7D%5D";
+        let a = keys_of(&read_body("application/json", json).unwrap());
+        let b =
+            keys_of(&read_body("application/x-www-form-urlencoded; charset=utf-8", form).unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a.transaction_id.as_deref(), Some("ORD-9"));
+        assert_eq!(a.request_id.as_deref(), Some("P27"));
+        assert_eq!(a.token, None, "an empty token names nothing");
+    }
+
+    #[test]
+    fn garbage_is_refused_by_kind() {
+        let status = |ct: &str, body: &[u8]| read_body(ct, body).unwrap_err().status;
+        assert_eq!(
+            status("application/json", b"[1,2]"),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status("application/json", b"{nope"),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status("application/x-www-form-urlencoded", b""),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status("text/plain", b"hi"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+    }
+
+    #[test]
+    fn a_payout_callback_names_its_order_at_the_top_level() {
+        let body = br#"{"token":"eyJ","status":"completed","custom_data":[],"transaction_id":"502d36","external_id":"502d36","montant":"100","amount":"100","operator_id":12}"#;
+        let keys = keys_of(&read_body("application/json", body).unwrap());
+        assert_eq!(keys.transaction_id.as_deref(), Some("502d36"));
+        assert_eq!(keys.token.as_deref(), Some("eyJ"));
+    }
+}
