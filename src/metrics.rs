@@ -30,6 +30,8 @@ pub struct Metrics {
     auth_failing: AtomicBool,
     /// LigdiCash callbacks received, by what became of them.
     callbacks: Mutex<BTreeMap<&'static str, u64>>,
+    /// Shop API requests by route pattern and status.
+    api_requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// Whether the database takes our writes (the poller holds its claims while not).
     pub writes: std::sync::Arc<WriteHealth>,
 }
@@ -61,6 +63,13 @@ impl Metrics {
     /// A LigdiCash callback was received: `matched` a payment, `unmatched`, or `rejected`.
     pub fn callback(&self, result: &'static str) {
         *lock(&self.callbacks).entry(result).or_insert(0) += 1;
+    }
+
+    /// A shop API request answered with `status` on `route` (the route's pattern).
+    pub fn api_request(&self, route: &str, status: u16) {
+        *lock(&self.api_requests)
+            .entry((route.to_owned(), status))
+            .or_insert(0) += 1;
     }
 
     /// The poll loop is alive (watchdog and `/readyz` read this).
@@ -193,6 +202,18 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "ligdicash_reconciler_callbacks_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "ligdicash_reconciler_api_requests_total",
+            "counter",
+            "Shop API requests by route and HTTP status.",
+        );
+        for ((route, status), n) in lock(&self.api_requests).iter() {
+            let _ = writeln!(
+                out,
+                "ligdicash_reconciler_api_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
             );
         }
         self.render_faults(&mut out);

@@ -19,7 +19,7 @@ use crate::listener::{self, Limits};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -60,6 +60,7 @@ pub fn router(state: ApiState) -> Router {
         // After the bearer layer: LigdiCash cannot send a token.
         .route("/callbacks/ligdicash", post(callbacks::receive))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -90,6 +91,17 @@ async fn authorize(State(s): State<ApiState>, request: Request, next: Next) -> R
             .into_response();
     }
     next.run(request).await
+}
+
+/// Counts every request by route (the pattern, never the token in the path) and status.
+async fn count(State(s): State<ApiState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    s.metrics.api_request(&route, response.status().as_u16());
+    response
 }
 
 async fn not_found() -> ApiError {

@@ -447,6 +447,8 @@ async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
         assert_eq!(status, want, "{content_type}: {answer}");
     }
     let (_, metrics) = crate::service::get(port, "/metrics").await;
+    let by_route = "api_requests_total{route=\"/callbacks/ligdicash\",status=\"400\"} 3";
+    assert!(metrics.contains(by_route), "{metrics}");
     assert!(
         metrics.contains("callbacks_total{result=\"unmatched\"} 1"),
         "{metrics}"
