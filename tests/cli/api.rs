@@ -402,13 +402,7 @@ async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
         200
     );
 
-    eventually(Duration::from_secs(10), || {
-        env.sandbox
-            .sandbox
-            .invoice(&open)
-            .is_some_and(|i| !i.confirms.is_empty())
-    })
-    .await;
+    env.wait_confirmed(&open).await;
     eventually(Duration::from_secs(5), || env.calls("pending") >= 1).await;
     assert_eq!(
         env.count("SELECT count(*) FROM payments WHERE status = ?1", "pending"),

@@ -193,6 +193,17 @@ impl TestEnv {
         token
     }
 
+    /// Waits (at most 10 s) until the sandbox has answered a confirm of `token`.
+    pub async fn wait_confirmed(&self, token: &str) {
+        let sandbox = self.sandbox.sandbox.clone();
+        eventually(Duration::from_secs(10), || {
+            sandbox
+                .invoice(token)
+                .is_some_and(|i| !i.confirms.is_empty())
+        })
+        .await;
+    }
+
     /// A direct connection, as the shop's own code would open one.
     pub fn shop_connection(&self) -> rusqlite::Connection {
         let conn = rusqlite::Connection::open(&self.db).unwrap();

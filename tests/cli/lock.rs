@@ -11,12 +11,7 @@ async fn a_second_run_through_a_hard_link_to_the_database_exits_5() {
     let env = TestEnv::start().await;
     let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
     let first = env.spawn(&["run"]);
-    let sandbox = env.sandbox.sandbox.clone();
-    let t = token.clone();
-    eventually(Duration::from_secs(10), || {
-        sandbox.invoice(&t).is_some_and(|i| !i.confirms.is_empty())
-    })
-    .await;
+    env.wait_confirmed(&token).await;
 
     let elsewhere = env.dir.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();

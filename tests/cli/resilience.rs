@@ -138,12 +138,7 @@ async fn a_second_run_on_the_same_database_refuses_to_start_and_sigterm_stops_cl
     let env = TestEnv::start().await;
     let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
     let first = env.spawn(&["run"]);
-    let sandbox = env.sandbox.sandbox.clone();
-    let t = token.clone();
-    eventually(Duration::from_secs(10), || {
-        sandbox.invoice(&t).is_some_and(|i| !i.confirms.is_empty())
-    })
-    .await;
+    env.wait_confirmed(&token).await;
 
     let second = env.run(&["run"]).await;
     assert_eq!(second.status.code(), Some(5), "{}", stderr(&second));
