@@ -70,6 +70,8 @@ pub struct Health {
     pub p95_latency_ms: Option<i64>,
     pub events_pending: i64,
     pub events_dead: i64,
+    /// Callbacks that named no payment: forged, or for a token the shop never handed over.
+    pub unmatched_callbacks: i64,
 }
 
 /// The whole report for one day (the JSON file's structure).
@@ -252,6 +254,7 @@ fn health(f: &DayFacts) -> Health {
         p95_latency_ms: percentile(&latencies, 95.0),
         events_pending: f.events_pending,
         events_dead: f.events_dead,
+        unmatched_callbacks: f.unmatched_callbacks,
     }
 }
 
@@ -327,8 +330,10 @@ mod tests {
             ],
             events_pending: 1,
             events_dead: 0,
+            unmatched_callbacks: 2,
         };
         let s = summarise(&f, "d".into(), "z".into(), ("s".into(), "e".into()));
+        assert_eq!(s.health.unmatched_callbacks, 2);
         assert_eq!(s.received_xof, 8200);
         let completed = s.by_status.iter().find(|t| t.key == "completed").unwrap();
         assert_eq!((completed.count, completed.xof), (3, 8200));

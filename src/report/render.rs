@@ -203,7 +203,8 @@ pub fn html(s: &Summary) -> String {
          <tr><td>Authentication failures</td><td class=\"n\">{}</td></tr>\
          <tr><td>p95 confirm latency</td><td class=\"n\">{}</td></tr>\
          <tr><td>Time to resolve (p50 / p95 / max)</td><td class=\"n\">{} / {} / {}</td></tr>\
-         <tr><td>Events pending / dead</td><td class=\"n\">{} / {}</td></tr></table>",
+         <tr><td>Events pending / dead</td><td class=\"n\">{} / {}</td></tr>\
+         <tr><td>LigdiCash callbacks matching no payment</td><td class=\"n\">{}</td></tr></table>",
         h.confirm_calls,
         h.error_rate * 100.0,
         h.auth_failures,
@@ -213,7 +214,8 @@ pub fn html(s: &Summary) -> String {
         secs(r.p95_secs),
         secs(r.max_secs),
         h.events_pending,
-        h.events_dead
+        h.events_dead,
+        h.unmatched_callbacks
     );
     page.push_str("</body></html>\n");
     page

@@ -55,6 +55,8 @@ pub struct DayFacts {
     pub attempts: Vec<AttemptFact>,
     pub events_pending: i64,
     pub events_dead: i64,
+    /// LigdiCash callbacks of the day that matched no payment (kept as evidence).
+    pub unmatched_callbacks: i64,
 }
 
 /// What the database says at scrape time.
@@ -138,6 +140,7 @@ impl Store {
             attempts,
             events_pending: count("pending")?,
             events_dead: count("dead")?,
+            unmatched_callbacks: self.unmatched_callbacks(start, end)?,
         })
     }
 

@@ -452,4 +452,13 @@ async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
         "{metrics}"
     );
     stop(child).await;
+    // The day's report counts the callback that matched nothing.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let out_dir = env.dir.path().join("out");
+    let dir = out_dir.to_str().unwrap();
+    let out = env.run(&["report", "--date", &today, "--out", dir]).await;
+    assert_ok(&out);
+    let report = std::fs::read_to_string(out_dir.join(format!("{today}.json"))).unwrap();
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["health"]["unmatched_callbacks"], 1);
 }
