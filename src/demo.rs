@@ -336,6 +336,7 @@ mod tests {
             },
             confirms: vec![1],
             last_answer,
+            callback_url: None,
         }
     }
 

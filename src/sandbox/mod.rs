@@ -5,15 +5,17 @@
 //! Control endpoints under `/_sandbox/` let tests create invoices with a chosen fate, switch
 //! faults at run time, and read the truth back.
 
+mod checkout;
+mod control;
 pub mod responses;
 pub mod scenario;
 
 use crate::ligdicash::client::{CONFIRM_PATH, CREATE_PATH};
 use crate::time::{Millis, now_ms};
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use scenario::{Fate, Faults, Outcome, Scenario};
 use serde::{Deserialize, Serialize};
@@ -65,6 +67,8 @@ pub struct Invoice {
     /// The status the last answered confirm reported (a fault may have said `processing`
     /// after settlement), so a checker can tell a justified give-up from a wrong one.
     pub last_answer: Option<&'static str>,
+    /// Where LigdiCash would post its callbacks (`actions.callback_url` at create).
+    pub callback_url: Option<String>,
 }
 
 impl Invoice {
@@ -104,6 +108,8 @@ struct State_ {
     next_seq: u64,
     faults: Faults,
     confirms: u64,
+    /// Callbacks are not sent (a lost callback), as the control API asks.
+    drop_callbacks: bool,
 }
 
 /// The simulated API's state.
@@ -121,6 +127,7 @@ impl Sandbox {
             next_seq: 1,
             faults: cfg.faults.clone(),
             confirms: 0,
+            drop_callbacks: false,
         };
         Arc::new(Self {
             cfg,
@@ -170,6 +177,7 @@ impl Sandbox {
             fate,
             confirms: Vec::new(),
             last_answer: None,
+            callback_url: None,
         };
         s.invoices.insert(token.clone(), invoice);
         token
@@ -193,6 +201,18 @@ impl Sandbox {
     /// Confirm calls served so far.
     pub fn confirm_count(&self) -> u64 {
         self.lock().confirms
+    }
+
+    /// Remembers where callbacks for `token` go.
+    pub fn set_callback_url(&self, token: &str, url: &str) {
+        if let Some(invoice) = self.lock().invoices.get_mut(token) {
+            invoice.callback_url = Some(url.to_owned()).filter(|u| !u.is_empty());
+        }
+    }
+
+    /// Loses every callback from now on (`true`), or sends them again.
+    pub fn drop_callbacks(&self, drop: bool) {
+        self.lock().drop_callbacks = drop;
     }
 
     /// Settles an invoice now with `outcome`, whatever its fate said; false if unknown.
@@ -265,10 +285,8 @@ fn router(sandbox: Arc<Sandbox>) -> Router {
         .route(CREATE_PATH, post(create))
         .route(CONFIRM_PATH, get(confirm))
         .route(&format!("{CONFIRM_PATH}/"), get(confirm))
-        .route("/_sandbox/invoices", post(control_add))
-        .route("/_sandbox/invoices/{token}", get(control_get))
-        .route("/_sandbox/faults", put(control_faults))
-        .route("/_sandbox/stats", get(control_stats))
+        .merge(control::routes())
+        .merge(checkout::routes())
         .with_state(sandbox)
 }
 
@@ -301,6 +319,9 @@ async fn create(State(sb): State<Arc<Sandbox>>, headers: HeaderMap, body: String
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     let token = sb.insert(amount, transaction_id, None, None);
+    if let Some(url) = commande["actions"]["callback_url"].as_str() {
+        sb.set_callback_url(&token, url);
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -374,30 +395,4 @@ async fn confirm(
 
 fn html(body: String) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/html")], body)
-}
-
-async fn control_add(State(sb): State<Arc<Sandbox>>, Json(spec): Json<InvoiceSpec>) -> Response {
-    let token = sb.add_invoice(&spec);
-    Json(serde_json::json!({ "token": token })).into_response()
-}
-
-async fn control_get(State(sb): State<Arc<Sandbox>>, UrlPath(token): UrlPath<String>) -> Response {
-    match sb.invoice(&token) {
-        Some(invoice) => {
-            let status = invoice.status_at(now_ms());
-            Json(serde_json::json!({ "status": status, "invoice": invoice })).into_response()
-        }
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-async fn control_faults(State(sb): State<Arc<Sandbox>>, Json(faults): Json<Faults>) -> StatusCode {
-    sb.set_faults(faults);
-    StatusCode::NO_CONTENT
-}
-
-async fn control_stats(State(sb): State<Arc<Sandbox>>) -> Response {
-    let s = sb.lock();
-    Json(serde_json::json!({ "invoices": s.invoices.len(), "confirms": s.confirms }))
-        .into_response()
 }

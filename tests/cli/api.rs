@@ -462,3 +462,104 @@ async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
     let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["health"]["unmatched_callbacks"], 1);
 }
+
+/// Creates an invoice at the sandbox as a shop's checkout does, with its callback going to
+/// the reconciler; returns its token and payment page.
+async fn checkout(env: &TestEnv, order: &str, callback_url: &str) -> (String, String) {
+    use ligdicash_reconciler::sandbox::{SANDBOX_API_KEY, SANDBOX_API_TOKEN};
+    let body = json!({"commande": {
+        "invoice": {"items": [], "total_amount": 3000, "devise": "XOF", "description": "Test",
+                    "customer": "", "external_id": "", "otp": ""},
+        "store": {"name": "Test shop", "website_url": "https://shop.example"},
+        "actions": {"cancel_url": "https://shop.example/c", "return_url": "https://shop.example/r",
+                    "callback_url": callback_url},
+        "custom_data": {"transaction_id": order}
+    }});
+    let url = format!(
+        "{}{}",
+        env.sandbox.base_url().trim_end_matches('/'),
+        ligdicash_reconciler::ligdicash::client::CREATE_PATH
+    );
+    let reply = reqwest::Client::new()
+        .post(url)
+        .header("Apikey", SANDBOX_API_KEY)
+        .header("Authorization", format!("Bearer {SANDBOX_API_TOKEN}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = serde_json::from_str(&reply.text().await.unwrap()).unwrap();
+    let token = reply["token"].as_str().unwrap().to_owned();
+    (token, reply["response_text"].as_str().unwrap().to_owned())
+}
+
+/// The sandbox's payment page settles the invoice and posts LigdiCash's two callbacks to
+/// the reconciler, which confirms at once (one confirm for both); with callbacks dropped
+/// (a lost callback) nothing arrives and the payment waits for its poll.
+#[tokio::test]
+async fn the_sandbox_payment_page_settles_and_its_callbacks_get_the_payment_confirmed() {
+    let mut env = TestEnv::start().await;
+    let (child, base) = api_daemon(&mut env).await;
+    let callback_url = format!("{base}/callbacks/ligdicash");
+    let (token, page_url) = checkout(&env, "ORD-PAGE", &callback_url).await;
+    let body = json!({"token": token, "transaction_id": "ORD-PAGE", "expected_amount": 3000});
+    assert_eq!(post_json(&format!("{base}/v1/payments"), body).await.0, 201);
+    let page = reqwest::get(&page_url).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("id=\"pay\"") && page.contains("ORD-PAGE"),
+        "{page}"
+    );
+    let paid = reqwest::Client::new()
+        .post(format!("{page_url}/pay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    eventually(Duration::from_secs(10), || {
+        env.count(
+            "SELECT count(*) FROM payments WHERE status = ?1",
+            "completed",
+        ) == 1
+    })
+    .await;
+    eventually(Duration::from_secs(5), || {
+        env.count(
+            "SELECT count(*) FROM callbacks WHERE matched_by = ?1",
+            "transaction_id",
+        ) == 2
+    })
+    .await;
+    assert_eq!(
+        env.sandbox.sandbox.invoice(&token).unwrap().confirms.len(),
+        1
+    );
+
+    env.sandbox.sandbox.drop_callbacks(true);
+    let (lost, lost_page) = checkout(&env, "ORD-LOST", &callback_url).await;
+    let body = json!({"token": lost, "transaction_id": "ORD-LOST"});
+    assert_eq!(post_json(&format!("{base}/v1/payments"), body).await.0, 201);
+    let failed = reqwest::Client::new()
+        .post(format!("{lost_page}/fail"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM callbacks WHERE body LIKE ?1",
+            "%ORD-LOST%"
+        ),
+        0
+    );
+    assert!(
+        env.sandbox
+            .sandbox
+            .invoice(&lost)
+            .unwrap()
+            .confirms
+            .is_empty()
+    );
+    stop(child).await;
+}
