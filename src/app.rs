@@ -121,7 +121,6 @@ impl App {
                     store: Arc::new(Mutex::new(Store::open(path, busy)?)),
                     confirmer: confirmer.clone(),
                     token: Arc::new(token),
-                    writes: metrics.writes.clone(),
                     metrics: metrics.clone(),
                     confirm_timeout: config.ligdicash.request_timeout.0,
                     sinks: Arc::new(sink_names.clone()),

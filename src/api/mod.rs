@@ -14,7 +14,6 @@ pub mod error;
 mod payments;
 
 use crate::confirm::Confirmer;
-use crate::health::WriteHealth;
 use crate::listener::{self, Limits};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -40,7 +39,6 @@ pub struct ApiState {
     pub store: Arc<Mutex<Store>>,
     pub confirmer: Arc<Confirmer>,
     pub token: Arc<SecretString>,
-    pub writes: Arc<WriteHealth>,
     pub metrics: Arc<Metrics>,
     /// How long a confirm-now may take in all: LigdiCash's request timeout.
     pub confirm_timeout: Duration,

@@ -196,7 +196,7 @@ fn token_of(Path(text): Path<String>) -> Result<String, ApiError> {
 
 /// 503 while the database refuses writes: an enqueue or a confirm could not be kept.
 fn writable(s: &ApiState) -> Result<(), ApiError> {
-    match s.writes.problem() {
+    match s.metrics.writes.problem() {
         Some(problem) => Err(ApiError::unavailable("database_not_writable", problem, 5)),
         None => Ok(()),
     }
