@@ -413,4 +413,98 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// The timeout reason states the payment's age since its window started, in whole
+    /// seconds (a part of a second is dropped), and keeps the unknown-status note.
+    #[test]
+    fn the_timeout_reason_states_the_age_since_the_window_started() {
+        let p = DuePayment {
+            window_start: 5 * HOUR,
+            ..due()
+        };
+        let reason = |c: &Classified, now: Millis| match decide(&policy(), &p, c, now, 0.5).change {
+            Change::Finalize {
+                status: Status::Timeout,
+                reason,
+            } => reason,
+            other => panic!("{other:?}"),
+        };
+        let pending = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: None,
+        };
+        assert_eq!(
+            reason(&pending, 5 * HOUR + 73 * HOUR + 1_500).as_deref(),
+            Some("still pending at LigdiCash after 262801s")
+        );
+        assert_eq!(
+            reason(&pending, 5 * HOUR + 73 * HOUR + 999).as_deref(),
+            Some("still pending at LigdiCash after 73h")
+        );
+        let unknown = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: Some("refunded".into()),
+        };
+        assert_eq!(
+            reason(&unknown, 5 * HOUR + 72 * HOUR).as_deref(),
+            Some(
+                "still pending at LigdiCash after 3d; unknown status \"refunded\" treated as pending"
+            )
+        );
+    }
+
+    /// Every call that is retried keeps its error for `last_error` and the attempt log; a
+    /// real answer keeps none (an unknown status keeps its note).
+    #[test]
+    fn a_retried_call_keeps_its_error() {
+        let p = DuePayment {
+            not_found_streak: 1,
+            ..due()
+        };
+        let transient = Classified::Transient {
+            class: ErrorClass::Http5xx,
+            detail: "HTTP 503".into(),
+            retry_after: None,
+        };
+        let unknown = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: Some("refunded".into()),
+        };
+        let pending = Classified::Pending {
+            answer: ConfirmAnswer::default(),
+            unknown_status: None,
+        };
+        let cases = [
+            (transient, Some("HTTP 503"), 1),
+            (Classified::NotFound, Some("invoice not found (Code02)"), 2),
+            (
+                unknown,
+                Some("unknown status \"refunded\" treated as pending"),
+                0,
+            ),
+            (pending, None, 0),
+        ];
+        for (c, error, streak) in cases {
+            let d = decide(&policy(), &p, &c, HOUR, 0.5);
+            assert_eq!(d.error.as_deref(), error, "{c:?}");
+            match d.change {
+                Change::Reschedule {
+                    count_attempt,
+                    not_found_streak,
+                    ..
+                } => {
+                    assert!(count_attempt, "{c:?}");
+                    assert_eq!(not_found_streak, streak, "{c:?}");
+                }
+                other => panic!("{c:?}: {other:?}"),
+            }
+        }
+        let auth = Classified::AuthFailed {
+            detail: "HTTP 401".into(),
+        };
+        assert_eq!(
+            decide(&policy(), &p, &auth, HOUR, 0.5).error.as_deref(),
+            Some("HTTP 401")
+        );
+    }
 }

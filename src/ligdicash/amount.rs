@@ -157,4 +157,31 @@ mod tests {
             Err("confirmed montant is not a number: \"5 000\"".into())
         );
     }
+
+    /// Whole numbers are trusted up to, not including, 9e15 either way (below 2^53, so
+    /// every one is exact); beyond, or not finite, they are unusable, never rounded.
+    #[test]
+    fn whole_numbers_are_trusted_below_9e15_only() {
+        assert_eq!(
+            integral(8_999_999_999_999_999.0),
+            Some(8_999_999_999_999_999)
+        );
+        assert_eq!(
+            integral(-8_999_999_999_999_999.0),
+            Some(-8_999_999_999_999_999)
+        );
+        assert_eq!(integral(9.0e15), None);
+        assert_eq!(integral(-9.0e15), None);
+        assert_eq!(integral(0.5), None);
+        assert_eq!(integral(f64::INFINITY), None);
+        assert_eq!(integral(f64::NAN), None);
+        assert_eq!(
+            AmountField::from_f64(9.0e15, "9e15".into()),
+            AmountField::Unusable("9e15".into())
+        );
+        assert_eq!(
+            AmountField::from_f64(f64::INFINITY, "inf".into()),
+            AmountField::Unusable("inf".into())
+        );
+    }
 }

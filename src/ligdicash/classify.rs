@@ -87,7 +87,6 @@ impl ErrorClass {
 pub const AUTH_FAILED: &str = "auth_failed";
 
 impl Classified {
-    /// Stable outcome label for the attempt log.
     /// The error the attempt log keeps for a call that got no usable answer; `None` for
     /// an answer. One wording for the poller and the nightly re-check.
     pub fn failure(&self) -> Option<String> {
@@ -98,6 +97,7 @@ impl Classified {
         }
     }
 
+    /// Stable outcome label for the attempt log.
     pub fn label(&self) -> &'static str {
         match self {
             Self::Completed(_) => "completed",
@@ -424,6 +424,68 @@ mod tests {
                 assert_eq!(unknown_status.as_deref(), Some("refunded"))
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A call that got no usable answer keeps its error in the attempt log; an answer
+    /// keeps none, and is the only kind that carries the parsed body.
+    #[test]
+    fn failures_carry_their_error_and_answers_their_body() {
+        let answer = ConfirmAnswer {
+            status: Some("pending".into()),
+            ..ConfirmAnswer::default()
+        };
+        let cases: [(Classified, Option<&str>, bool); 8] = [
+            (Classified::Completed(answer.clone()), None, true),
+            (Classified::NotCompleted(answer.clone()), None, true),
+            (
+                Classified::Pending {
+                    answer: answer.clone(),
+                    unknown_status: None,
+                },
+                None,
+                true,
+            ),
+            (
+                Classified::Pending {
+                    answer: answer.clone(),
+                    unknown_status: Some("refunded".into()),
+                },
+                None,
+                true,
+            ),
+            (
+                Classified::AuthFailed {
+                    detail: "HTTP 401".into(),
+                },
+                Some("HTTP 401"),
+                false,
+            ),
+            (
+                Classified::NotFound,
+                Some("invoice not found (Code02)"),
+                false,
+            ),
+            (
+                Classified::Transient {
+                    class: ErrorClass::Http5xx,
+                    detail: "HTTP 503".into(),
+                    retry_after: None,
+                },
+                Some("HTTP 503"),
+                false,
+            ),
+            (
+                classify(&Exchange::Failed(TransportError::Timeout)),
+                Some("request timed out"),
+                false,
+            ),
+        ];
+        for (c, failure, has_answer) in cases {
+            assert_eq!(c.failure().as_deref(), failure, "{c:?}");
+            let expected = has_answer.then_some(&answer);
+            assert_eq!(c.answer(), expected, "{c:?}");
+            assert_eq!(c.clone().into_answer().as_ref(), expected, "{c:?}");
         }
     }
 }

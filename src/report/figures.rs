@@ -355,4 +355,96 @@ mod tests {
         assert!((s.health.error_rate - 0.5).abs() < 1e-9);
         assert_eq!(s.health.p95_latency_ms, Some(40));
     }
+
+    fn rows(n: usize) -> Vec<Discrepancy> {
+        let p = fact("t", "mismatch", None, 0, None);
+        vec![row(&p, "act"); n]
+    }
+
+    /// The "need a human" headline adds up every table, each counted once: sizes 1 to 5
+    /// give 15, and no other arithmetic of them does.
+    #[test]
+    fn the_need_a_human_count_adds_every_table() {
+        let d = Discrepancies {
+            mismatches: rows(1),
+            late_completions: rows(2),
+            timeouts: rows(3),
+            invalid_tokens: rows(4),
+            pending_over_24h: rows(5),
+        };
+        assert_eq!(d.count(), 15);
+        let none = Discrepancies {
+            mismatches: vec![],
+            late_completions: vec![],
+            timeouts: vec![],
+            invalid_tokens: vec![],
+            pending_over_24h: vec![],
+        };
+        assert_eq!(none.count(), 0);
+    }
+
+    /// A payment pending at the end of the day needs a human only once it is older than
+    /// 24 h: exactly 24 h is not yet, one millisecond more is.
+    #[test]
+    fn pending_over_24h_starts_just_after_a_day() {
+        let day = 86_400_000;
+        let end = 3 * day;
+        let f = DayFacts {
+            start: 2 * day,
+            end,
+            resolved: vec![],
+            pending_at_end: vec![
+                fact("young", "pending", None, end - 3_600_000, None),
+                fact("a-day", "pending", None, end - day, None),
+                fact("older", "pending", None, end - day - 1, None),
+            ],
+            late_completed: vec![],
+            attempts: vec![],
+            events_pending: 0,
+            events_dead: 0,
+        };
+        let s = summarise(&f, "d".into(), "z".into(), ("s".into(), "e".into()));
+        let tokens: Vec<&str> = s
+            .discrepancies
+            .pending_over_24h
+            .iter()
+            .map(|d| d.token.as_str())
+            .collect();
+        assert_eq!(tokens, ["older"]);
+        assert_eq!(s.pending_at_end.count, 3);
+        assert_eq!(s.pending_at_end.oldest_age_secs, Some(86_400));
+        assert_eq!(s.discrepancies.count(), 1);
+    }
+
+    /// Resolutions are split between the reconciler's own schedule and a manual requeue;
+    /// the percentiles are of the resolution times in seconds.
+    #[test]
+    fn resolutions_are_split_by_requeue_and_timed() {
+        let requeued = |mut p: PaymentFact| {
+            p.requeued = true;
+            p
+        };
+        let f = DayFacts {
+            start: 0,
+            end: 86_400_000,
+            resolved: vec![
+                fact("a", "completed", Some(1), 1_000, Some(3_000)),
+                fact("b", "completed", Some(1), 1_000, Some(5_000)),
+                requeued(fact("c", "completed", Some(1), 1_000, Some(11_000))),
+            ],
+            pending_at_end: vec![],
+            late_completed: vec![],
+            attempts: vec![],
+            events_pending: 0,
+            events_dead: 0,
+        };
+        let s = summarise(&f, "d".into(), "z".into(), ("s".into(), "e".into()));
+        assert_eq!(s.resolution.by_reconciler, 2);
+        assert_eq!(s.resolution.after_requeue, 1);
+        assert_eq!(s.resolution.p50_secs, Some(4.0));
+        assert_eq!(s.resolution.p95_secs, Some(10.0));
+        assert_eq!(s.resolution.max_secs, Some(10.0));
+        assert_eq!(s.pending_at_end.oldest_age_secs, None);
+        assert_eq!(s.health.error_rate, 0.0, "no calls, no division");
+    }
 }
