@@ -402,6 +402,7 @@ mod tests {
             attempts: vec![],
             events_pending: 0,
             events_dead: 0,
+            unmatched_callbacks: 0,
         };
         let s = summarise(&f, "d".into(), "z".into(), ("s".into(), "e".into()));
         let tokens: Vec<&str> = s
@@ -437,6 +438,7 @@ mod tests {
             attempts: vec![],
             events_pending: 0,
             events_dead: 0,
+            unmatched_callbacks: 0,
         };
         let s = summarise(&f, "d".into(), "z".into(), ("s".into(), "e".into()));
         assert_eq!(s.resolution.by_reconciler, 2);
