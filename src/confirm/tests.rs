@@ -1,0 +1,98 @@
+use super::*;
+use crate::config::{Config, Credentials, HumanDuration};
+use crate::ligdicash::ClientSettings;
+use crate::payment::{NewPayment, Status};
+use crate::sandbox::{self, Faults, SandboxConfig};
+
+/// Any caller of the one path (here not the poller: the re-check calls it the same
+/// way) that meets refused credentials pauses every confirm of the process and sets
+/// the auth metric; the call is logged, the payment untouched.
+#[tokio::test]
+async fn refused_credentials_pause_every_caller_whoever_met_them() {
+    let faults = Faults {
+        auth_failure: true,
+        ..Faults::default()
+    };
+    let cfg = SandboxConfig {
+        faults,
+        ..SandboxConfig::default()
+    };
+    let running = sandbox::spawn(([127, 0, 0, 1], 0).into(), cfg)
+        .await
+        .unwrap();
+    let mut config = Config::default();
+    config.ligdicash.base_url = running.base_url();
+    let settings = ClientSettings::from_config(&config).unwrap();
+    let client = LigdicashClient::new(&settings, &Credentials::fixed("k", "t")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+    let p = NewPayment::parse("tok", None, None).unwrap();
+    let mut store = store;
+    store.enqueue(&p, 0, 0).unwrap();
+    let timeout = DuePayment {
+        status: Status::Timeout,
+        ..store.due(1, 1, &Default::default()).unwrap().remove(0)
+    };
+    let metrics = Arc::new(Metrics::default());
+    let events = Arc::new(Mutex::new(store));
+    let confirmer = Confirmer::new(
+        &config.poll,
+        client,
+        metrics.clone(),
+        events,
+        Arc::new(Vec::new()),
+    );
+    let Turn::Sent(outcome) = confirmer.confirm(timeout, &CancellationToken::new()).await else {
+        panic!("the call is sent");
+    };
+    assert_eq!(outcome.outcome, crate::ligdicash::classify::AUTH_FAILED);
+    assert_eq!(outcome.change, Change::Untouched);
+    assert!(confirmer.paused_for().is_some(), "every confirm is paused");
+    assert!(metrics.auth_failing());
+    assert!(matches!(
+        confirmer
+            .confirm(DuePayment::default(), &CancellationToken::new())
+            .await,
+        Turn::Held
+    ));
+    running.shutdown.cancel();
+}
+
+/// Two callers of one token get send times `min_interval` apart, whichever recorded
+/// or reserved time is later; other tokens are not held up; stale entries are swept.
+#[test]
+fn confirms_of_one_token_are_spaced_by_min_interval_whoever_sends_them() {
+    let mut floors = Floors::default();
+    assert_eq!(floors.reserve(1, None, 10_000, 3_000), 10_000);
+    assert_eq!(floors.reserve(1, None, 10_500, 3_000), 13_000);
+    assert_eq!(floors.reserve(1, Some(9_000), 11_000, 3_000), 16_000);
+    assert_eq!(floors.reserve(2, Some(9_000), 11_000, 3_000), 12_000);
+    assert_eq!(floors.reserve(3, Some(1_000), 11_000, 3_000), 11_000);
+    for id in 100..3_000 {
+        floors.reserve(id, None, 100_000, 3_000);
+    }
+    assert!(
+        floors.at.len() < 3_000,
+        "old entries swept: {}",
+        floors.at.len()
+    );
+    assert_eq!(floors.reserve(1, None, 100_000, 3_000), 100_000);
+}
+
+#[test]
+fn an_auth_pause_is_never_shorter_than_min_interval() {
+    let mut cfg = PollConfig {
+        min_interval: HumanDuration::secs(3),
+        auth_retry_initial: HumanDuration::secs(1),
+        auth_retry_max: HumanDuration::secs(2),
+        ..Default::default()
+    };
+    let live = Live::from_config(&cfg);
+    assert_eq!(live.auth_initial, Duration::from_secs(3));
+    assert_eq!(live.auth_max, Duration::from_secs(3));
+    cfg.auth_retry_initial = HumanDuration::secs(30);
+    cfg.auth_retry_max = HumanDuration::secs(600);
+    let live = Live::from_config(&cfg);
+    assert_eq!(live.auth_initial, Duration::from_secs(30));
+    assert_eq!(live.auth_max, Duration::from_secs(600));
+}

@@ -1,0 +1,162 @@
+//! A payment as people and the shop read it: the full row (`show`, `list`, the API), its
+//! one JSON form, and the lookups that return it.
+
+use super::{Store, StoreError};
+use crate::payment::Status;
+use crate::time::{Millis, rfc3339};
+use rusqlite::{OptionalExtension, Row, params};
+use serde_json::{Value, json};
+
+/// A full row, for `show` and `list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub token: String,
+    pub transaction_id: Option<String>,
+    pub expected_amount: Option<i64>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub attempts: i64,
+    pub next_poll_at: Option<Millis>,
+    pub last_confirm_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub resolved_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub provider_status: Option<String>,
+    pub amount: Option<i64>,
+    pub operator_id: Option<String>,
+    pub operator_name: Option<String>,
+    pub customer: Option<String>,
+    pub request_id: Option<String>,
+    pub external_id: Option<String>,
+    pub confirmed_transaction_id: Option<String>,
+    pub oreference: Option<String>,
+    pub provider_date: Option<String>,
+    pub raw_response: Option<String>,
+}
+
+impl PaymentRow {
+    /// The JSON object `show` prints and the shop API answers: times as RFC 3339, the raw
+    /// answer as JSON when it parses.
+    pub fn to_json(&self) -> Value {
+        let p = self;
+        let time = |t: Option<i64>| t.map(rfc3339);
+        json!({
+            "token": p.token,
+            "transaction_id": p.transaction_id,
+            "expected_amount": p.expected_amount,
+            "status": p.status,
+            "status_reason": p.status_reason,
+            "attempts": p.attempts,
+            "amount": p.amount,
+            "operator_id": p.operator_id,
+            "operator_name": p.operator_name,
+            "customer": p.customer,
+            "request_id": p.request_id,
+            "external_id": p.external_id,
+            "confirmed_transaction_id": p.confirmed_transaction_id,
+            "oreference": p.oreference,
+            "provider_status": p.provider_status,
+            "provider_date": p.provider_date,
+            "created_at": rfc3339(p.created_at),
+            "updated_at": rfc3339(p.updated_at),
+            "resolved_at": time(p.resolved_at),
+            "next_poll_at": time(p.next_poll_at),
+            "last_confirm_at": time(p.last_confirm_at),
+            "last_error": p.last_error,
+            "raw_response": p.raw_response.as_deref().map(|raw| {
+                serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+            }),
+        })
+    }
+}
+
+const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, status_reason, \
+    attempts, next_poll_at, last_confirm_at, created_at, updated_at, resolved_at, last_error, \
+    provider_status, amount, operator_id, operator_name, customer, request_id, external_id, \
+    confirmed_transaction_id, oreference, provider_date, raw_response";
+
+fn payment_row(r: &Row<'_>) -> rusqlite::Result<PaymentRow> {
+    Ok(PaymentRow {
+        id: r.get(0)?,
+        token: r.get(1)?,
+        transaction_id: r.get(2)?,
+        expected_amount: r.get(3)?,
+        status: r.get(4)?,
+        status_reason: r.get(5)?,
+        attempts: r.get(6)?,
+        next_poll_at: r.get(7)?,
+        last_confirm_at: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+        resolved_at: r.get(11)?,
+        last_error: r.get(12)?,
+        provider_status: r.get(13)?,
+        amount: r.get(14)?,
+        operator_id: r.get(15)?,
+        operator_name: r.get(16)?,
+        customer: r.get(17)?,
+        request_id: r.get(18)?,
+        external_id: r.get(19)?,
+        confirmed_transaction_id: r.get(20)?,
+        oreference: r.get(21)?,
+        provider_date: r.get(22)?,
+        raw_response: r.get(23)?,
+    })
+}
+
+impl Store {
+    /// One payment by token.
+    pub fn get(&self, token: &str) -> Result<Option<PaymentRow>, StoreError> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM payments WHERE token = ?1");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([token], payment_row)
+            .optional()?)
+    }
+
+    /// Payments, newest first, optionally of one order reference and of one status, from
+    /// before the row `before_id` (keyset paging: a page never shifts as rows arrive).
+    pub fn search(
+        &self,
+        transaction_id: Option<&str>,
+        status: Option<Status>,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR transaction_id = ?1) \
+             AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3) \
+             ORDER BY id DESC LIMIT ?4"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let params = params![
+            transaction_id,
+            status.map(Status::as_str),
+            before_id,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ];
+        let rows = stmt.query_map(params, payment_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Payments, newest first, optionally of one status.
+    pub fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR status = ?1) \
+             ORDER BY id DESC LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![status.map(Status::as_str), limit as i64],
+            payment_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
