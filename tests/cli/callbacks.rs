@@ -175,7 +175,7 @@ async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
 
 /// Creates an invoice at the sandbox as a shop's checkout does, with its callback going to
 /// the reconciler; returns its token and payment page.
-async fn checkout(env: &TestEnv, order: &str, callback_url: &str) -> (String, String) {
+pub async fn checkout(env: &TestEnv, order: &str, callback_url: &str) -> (String, String) {
     use ligdicash_reconciler::sandbox::{SANDBOX_API_KEY, SANDBOX_API_TOKEN};
     let body = json!({"commande": {
         "invoice": {"items": [], "total_amount": 3000, "devise": "XOF", "description": "Test",

@@ -2,6 +2,7 @@
 //! file per test.
 
 mod api;
+mod browser;
 mod callbacks;
 mod crash;
 mod events;
