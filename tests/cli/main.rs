@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod callbacks;
 mod crash;
+mod demo;
 mod events;
 mod faults;
 mod helpers;

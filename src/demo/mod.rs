@@ -3,20 +3,22 @@
 //! A simulated shop creates invoices through the sandbox's `create` endpoint, enqueues their
 //! tokens into a fresh database, and the real poller resolves them on a fast schedule while
 //! a progress line shows the counts. At the end every final status is checked against the
-//! sandbox's truth.
+//! sandbox's truth. Then the three paths a callback can take are shown side by side
+//! ([`callbacks`]).
+
+mod callbacks;
+mod summary;
+mod truth;
 
 use crate::app::{App, build_client};
 use crate::config::{Config, Credentials, HumanDuration};
 use crate::metrics::Metrics;
-use crate::payment::{NewPayment, Status};
+use crate::payment::NewPayment;
 use crate::poller::RunMode;
-use crate::sandbox::{
-    self, Faults, Invoice, Outcome, SANDBOX_API_KEY, SANDBOX_API_TOKEN, SandboxConfig,
-};
+use crate::sandbox::{self, Faults, SANDBOX_API_KEY, SANDBOX_API_TOKEN, SandboxConfig};
 use crate::store::Store;
-use crate::time::{Millis, ms, now_ms};
+use crate::time::{ms, now_ms};
 use anyhow::{Context, Result, bail};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -90,11 +92,11 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
     config.validate()?;
     let creds = Credentials::fixed(SANDBOX_API_KEY, SANDBOX_API_TOKEN);
     let client = build_client(&config, &creds).map_err(|f| anyhow::anyhow!(f.message))?;
-    println!(
-        "LigdiCash sandbox on {}; database {}",
-        running.base_url(),
-        db.display()
+    let where_ = keep_db.map_or_else(
+        || "a temporary database".to_owned(),
+        |p| p.display().to_string(),
     );
+    println!("LigdiCash sandbox on {}; {where_}", running.base_url());
 
     let mut store = Store::open(&db, config.database.busy_timeout.0)?;
     create_and_enqueue(&client, &mut store, &config, payments).await?;
@@ -127,7 +129,7 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         }
     }
     let confirms = stats.confirms.load(Ordering::Relaxed);
-    print_summary(&store, started.elapsed(), confirms)?;
+    summary::print_summary(&store, started.elapsed(), confirms)?;
     let delivered = store.list_events(Some("delivered"), usize::MAX >> 1)?.len();
     let finalized = store
         .list(None, usize::MAX >> 1)?
@@ -137,21 +139,18 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
     if delivered != finalized {
         bail!("{finalized} final statuses but {delivered} delivered events");
     }
-    println!(
-        "{delivered} events delivered to {}",
-        config
-            .events
-            .jsonl_path
-            .as_deref()
-            .unwrap_or(Path::new("-"))
-            .display()
-    );
-    verify_against_truth(
+    truth::verify_against_truth(
         &store,
         &running.sandbox.invoices(),
         ms(config.poll.give_up_after.0),
     )?;
+    println!();
+    summary::print_sample_event(&store)?;
+    callbacks::three_paths(&running, tmp.path()).await?;
     running.shutdown.cancel();
+    println!();
+    let events = config.events.jsonl_path.clone().unwrap_or_default();
+    summary::print_next_steps(keep_db.map(|db| (db, events.as_path())));
     Ok(())
 }
 
@@ -215,174 +214,5 @@ async fn show_progress(db: std::path::PathBuf, started: Instant, stats: Arc<Metr
             parts.join(" | "),
             stats.confirms.load(Ordering::Relaxed)
         );
-    }
-}
-
-fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> Result<()> {
-    let conn = store.connection();
-    println!();
-    println!("{:<14} {:>7} {:>12}", "STATUS", "COUNT", "XOF");
-    let mut stmt = conn.prepare(
-        "SELECT status, count(*), coalesce(sum(coalesce(amount, expected_amount)), 0) \
-         FROM payments GROUP BY status ORDER BY count(*) DESC",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (status, count, xof) = row?;
-        println!("{status:<14} {count:>7} {xof:>12}");
-    }
-    println!();
-    println!("{:<14} {:>7}", "CONFIRM OUTCOME", "CALLS");
-    let mut stmt = conn.prepare(
-        "SELECT outcome, count(*) FROM confirm_attempts GROUP BY outcome ORDER BY count(*) DESC",
-    )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (outcome, count) = row?;
-        println!("{outcome:<15} {count:>6}");
-    }
-    println!();
-    println!("{confirms} confirm calls in {:.1} s", elapsed.as_secs_f64());
-    Ok(())
-}
-
-/// The status the reconciler must reach for an invoice, given the demo's give-up window.
-fn expected_status(invoice: &Invoice) -> Status {
-    match invoice.fate.outcome {
-        Outcome::Completed if invoice.fate.paid_amount != invoice.amount => Status::Mismatch,
-        Outcome::Completed => Status::Completed,
-        Outcome::NotCompleted => Status::NotCompleted,
-        Outcome::Never => Status::Timeout,
-    }
-}
-
-/// Every final status must be the sandbox's truth, and every `timeout` must come after the
-/// whole give-up window.
-fn verify_against_truth(store: &Store, invoices: &[Invoice], give_up_after: Millis) -> Result<()> {
-    let truth: HashMap<&str, &Invoice> = invoices.iter().map(|i| (i.token.as_str(), i)).collect();
-    let rows = store.list(None, usize::MAX >> 1)?;
-    let mut wrong = Vec::new();
-    let mut given_up_early = 0;
-    for row in &rows {
-        let invoice = truth.get(row.token.as_str()).copied();
-        let expected = invoice.map_or(Status::InvalidToken, expected_status);
-        let waited = row.resolved_at.unwrap_or(row.created_at) - row.created_at;
-        if row.status == Status::Timeout.as_str() && waited < give_up_after {
-            wrong.push(format!("{}: timeout after only {waited} ms", row.token));
-            continue;
-        }
-        if row.status == expected.as_str() {
-            continue;
-        }
-        if row.status == Status::Timeout.as_str() && invoice.is_some_and(gave_up_on_open_answer) {
-            given_up_early += 1;
-            continue;
-        }
-        wrong.push(format!(
-            "{}: {} (expected {expected})",
-            row.token, row.status
-        ));
-    }
-    if !wrong.is_empty() {
-        bail!(
-            "{} payments disagree with the sandbox: {}",
-            wrong.len(),
-            wrong.join("; ")
-        );
-    }
-    println!("all {} payments agree with the sandbox's truth", rows.len());
-    if given_up_early > 0 {
-        println!(
-            "({given_up_early} given up as timeout because LigdiCash's last answer before the \
-             deadline was not final, though the invoice settled: the nightly re-check turns \
-             such a payment into a late completion)"
-        );
-    }
-    Ok(())
-}
-
-/// A `timeout` is the right verdict for an invoice that settled when the last confirm
-/// answer the sandbox gave still said `pending`, or an unknown status (a fault may answer
-/// `processing` after settlement): the reconciler gives up on what it is told.
-fn gave_up_on_open_answer(invoice: &Invoice) -> bool {
-    matches!(invoice.last_answer, Some("pending" | "processing"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sandbox::Fate;
-
-    const WINDOW: Millis = 10_000;
-
-    fn invoice(token: &str, outcome: Outcome, last_answer: Option<&'static str>) -> Invoice {
-        Invoice {
-            seq: 1,
-            token: token.into(),
-            amount: 1000,
-            transaction_id: None,
-            confirmed_transaction_id: None,
-            created_at: 0,
-            fate: Fate {
-                outcome,
-                settle_after_ms: 5_000,
-                paid_amount: 1000,
-            },
-            confirms: vec![1],
-            last_answer,
-            callback_url: None,
-        }
-    }
-
-    /// A store holding `token` with final `status`, resolved `waited` ms after creation.
-    fn store_with(dir: &Path, token: &str, status: &str, waited: Millis) -> Store {
-        let mut store = Store::open(&dir.join("t.db"), Duration::from_secs(1)).unwrap();
-        let p = NewPayment::parse(token, None, Some("1000")).unwrap();
-        store.enqueue(&p, 1_000, 1_000).unwrap();
-        store
-            .connection()
-            .execute(
-                "UPDATE payments SET status = ?1, resolved_at = created_at + ?2",
-                rusqlite::params![status, waited],
-            )
-            .unwrap();
-        store
-    }
-
-    fn check(status: &str, waited: Millis, inv: Invoice) -> Result<()> {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_with(dir.path(), &inv.token, status, waited);
-        verify_against_truth(&store, &[inv], WINDOW)
-    }
-
-    #[test]
-    fn a_settled_invoice_must_be_recorded_as_settled() {
-        let inv = || invoice("tok-a", Outcome::Completed, Some("completed"));
-        assert!(check("completed", 6_000, inv()).is_ok());
-        let err = check("timeout", 11_000, inv()).unwrap_err().to_string();
-        assert!(err.contains("tok-a: timeout (expected completed)"), "{err}");
-    }
-
-    /// A fault answering `processing` after settlement, or a last answer given before it,
-    /// makes a timeout the right verdict: the nightly re-check finds the late completion.
-    #[test]
-    fn a_timeout_on_an_open_last_answer_is_accepted_after_the_window() {
-        for last in ["processing", "pending"] {
-            let inv = invoice("tok-b", Outcome::Completed, Some(last));
-            assert!(check("timeout", 10_500, inv).is_ok(), "{last}");
-        }
-    }
-
-    #[test]
-    fn a_timeout_before_the_window_is_wrong_whatever_the_truth() {
-        let inv = invoice("tok-c", Outcome::Never, Some("pending"));
-        let err = check("timeout", 9_000, inv).unwrap_err().to_string();
-        assert!(err.contains("tok-c: timeout after only 9000 ms"), "{err}");
     }
 }
