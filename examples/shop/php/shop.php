@@ -248,7 +248,7 @@ function answer(int $status, ?array $payload): void
     http_response_code($status);
     if ($payload !== null) {
         header('Content-Type: application/json');
-        echo json_encode($payload);
+        echo json_encode($payload, JSON_UNESCAPED_SLASHES);
     }
 }
 
