@@ -46,14 +46,19 @@ function shop_db(): PDO
         id            INTEGER PRIMARY KEY,
         reference     TEXT NOT NULL UNIQUE,             -- custom_data.transaction_id
         amount        INTEGER NOT NULL,                 -- XOF
-        status        TEXT NOT NULL DEFAULT 'pending',  -- pending, paid, failed, expired, review, error
+        -- pending, paid, failed, expired, review, error
+        status        TEXT NOT NULL DEFAULT 'pending',
         token         TEXT,                             -- LigdiCash's creation token
         paid_event_id TEXT                              -- the reconciler event that made it paid
     )");
     // Every verified webhook id, so a redelivered event is recognised (at-least-once delivery).
-    $db->exec('CREATE TABLE IF NOT EXISTS webhook_events (id TEXT PRIMARY KEY, type TEXT, received_at INTEGER)');
+    $db->exec('CREATE TABLE IF NOT EXISTS webhook_events (
+        id TEXT PRIMARY KEY, type TEXT, received_at INTEGER
+    )');
     // What "fulfilling" means in this example: one row per shipment, exactly one per paid order.
-    $db->exec('CREATE TABLE IF NOT EXISTS shipments (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, event_id TEXT NOT NULL)');
+    $db->exec('CREATE TABLE IF NOT EXISTS shipments (
+        id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, event_id TEXT NOT NULL
+    )');
     return $db;
 }
 
@@ -123,7 +128,8 @@ function create_invoice(array $order): array
     $answer = json_decode($raw, true);
     if (($answer['response_code'] ?? null) !== '00' || empty($answer['token'])) {
         // response_text holds "Echec (CodeXX)"; the credentials are never in the message.
-        throw new RuntimeException('LigdiCash refused the invoice: ' . json_encode($answer['response_text'] ?? $raw));
+        $why = json_encode($answer['response_text'] ?? $raw);
+        throw new RuntimeException("LigdiCash refused the invoice: $why");
     }
     return [$answer['token'], $answer['response_text']];
 }
@@ -133,7 +139,11 @@ function create_invoice(array $order): array
 /** Makes the reconciler watch the payment, by SQL or by its API (both idempotent). */
 function hand_to_reconciler(array $order, string $token): void
 {
-    if (env('RECONCILER_HANDOFF', 'sqlite') === 'sqlite') {
+    $handoff = env('RECONCILER_HANDOFF', 'sqlite');
+    if ($handoff !== 'sqlite' && $handoff !== 'api') {
+        throw new RuntimeException("RECONCILER_HANDOFF must be sqlite or api, not '$handoff'");
+    }
+    if ($handoff === 'sqlite') {
         $db = new PDO('sqlite:' . env('RECONCILER_DB'));
         $db->setAttribute(PDO::ATTR_ERRMODE, PDO::ERRMODE_EXCEPTION);
         $db->exec('PRAGMA busy_timeout = 5000'); // wait for the reconciler's own writes
@@ -142,9 +152,12 @@ function hand_to_reconciler(array $order, string $token): void
            ->execute([$token, $order['reference'], $order['amount']]);
         return;
     }
-    [$status, $raw] = http_post(env('RECONCILER_API_URL') . '/v1/payments', json_encode([
-        'token' => $token, 'transaction_id' => $order['reference'], 'expected_amount' => $order['amount'],
-    ]), ['Authorization: Bearer ' . env('RECONCILER_API_TOKEN'), 'Content-Type: application/json'], 10);
+    $payment = ['token' => $token, 'transaction_id' => $order['reference'],
+                'expected_amount' => $order['amount']];
+    [$status, $raw] = http_post(env('RECONCILER_API_URL') . '/v1/payments', json_encode($payment), [
+        'Authorization: Bearer ' . env('RECONCILER_API_TOKEN'),
+        'Content-Type: application/json',
+    ], 10);
     if ($status !== 201 && $status !== 200) { // 201 created, 200 already there with the same data
         throw new RuntimeException("the reconciler refused the payment (HTTP $status): $raw");
     }
@@ -159,13 +172,15 @@ function verify_webhook(string $secret, string $body): array
     $timestamp = $_SERVER['HTTP_WEBHOOK_TIMESTAMP'] ?? '';
     $signatures = $_SERVER['HTTP_WEBHOOK_SIGNATURE'] ?? '';
     if ($id === '' || $timestamp === '' || $signatures === '') {
-        throw new UnexpectedValueException('missing webhook-id, webhook-timestamp or webhook-signature');
+        throw new UnexpectedValueException(
+            'missing webhook-id, webhook-timestamp or webhook-signature');
     }
     if (!preg_match('/^[0-9]{1,12}$/', $timestamp)) {
         throw new UnexpectedValueException('webhook-timestamp is not an integer');
     }
     if (abs(time() - (int) $timestamp) > TOLERANCE_SECONDS) {
-        throw new UnexpectedValueException('webhook-timestamp outside the tolerance (replayed or clock skew)');
+        throw new UnexpectedValueException(
+            'webhook-timestamp outside the tolerance (replayed or clock skew)');
     }
     $key = base64_decode(preg_replace('/^whsec_/', '', $secret), true);
     if ($key === false) {
@@ -212,11 +227,13 @@ function apply_event(PDO $db, array $event): void
             if (!$order) {
                 error_log("shop: event {$event['id']} names no order of ours");
             } elseif ($new === 'paid') {
-                if (!is_int($payment['amount']) || $payment['amount'] !== (int) $order['amount']) { // checked twice
+                // The reconciler checked the amount; so do we.
+                if (!is_int($payment['amount']) || $payment['amount'] !== (int) $order['amount']) {
                     $new = 'review';
                 }
                 // Only an unpaid order changes: this UPDATE is the idempotency on the order.
-                $update = $db->prepare("UPDATE orders SET status = ?, paid_event_id = ? WHERE id = ? AND status != 'paid'");
+                $update = $db->prepare("UPDATE orders SET status = ?, paid_event_id = ?
+                                        WHERE id = ? AND status != 'paid'");
                 $update->execute([$new, $event['id'], $order['id']]);
                 if ($update->rowCount() === 1 && $new === 'paid') {
                     fulfil($db, $order, $event);
@@ -237,7 +254,8 @@ function apply_event(PDO $db, array $event): void
  *  this transaction rather than doing it before answering the webhook. */
 function fulfil(PDO $db, array $order, array $event): void
 {
-    $db->prepare('INSERT INTO shipments (order_id, event_id) VALUES (?, ?)')->execute([$order['id'], $event['id']]);
+    $db->prepare('INSERT INTO shipments (order_id, event_id) VALUES (?, ?)')
+       ->execute([$order['id'], $event['id']]);
     error_log("shop: order {$order['reference']} paid, shipped (event {$event['id']})");
 }
 
@@ -262,15 +280,18 @@ function new_order(string $body): void
     }
     $order = ['reference' => 'ORD-' . strtoupper(bin2hex(random_bytes(6))), 'amount' => $amount];
     $db = shop_db();
-    $db->prepare('INSERT INTO orders (reference, amount) VALUES (?, ?)')->execute([$order['reference'], $amount]);
+    $db->prepare('INSERT INTO orders (reference, amount) VALUES (?, ?)')
+       ->execute([$order['reference'], $amount]);
     try {
         [$token, $paymentUrl] = create_invoice($order);
-        $db->prepare('UPDATE orders SET token = ? WHERE reference = ?')->execute([$token, $order['reference']]);
+        $db->prepare('UPDATE orders SET token = ? WHERE reference = ?')
+           ->execute([$token, $order['reference']]);
         // Before the customer may pay: a payment the reconciler does not know of could be
         // lost with its callback.
         hand_to_reconciler($order, $token);
     } catch (RuntimeException | PDOException $e) {
-        $db->prepare("UPDATE orders SET status = 'error' WHERE reference = ?")->execute([$order['reference']]);
+        $db->prepare("UPDATE orders SET status = 'error' WHERE reference = ?")
+           ->execute([$order['reference']]);
         answer(502, ['error' => 'cannot start the payment: ' . $e->getMessage()]);
         return;
     }
@@ -286,7 +307,8 @@ function forward_callback(string $body): void
         http_post(env('RECONCILER_API_URL') . '/callbacks/ligdicash', $body,
                   ['Content-Type: ' . ($_SERVER['CONTENT_TYPE'] ?? 'application/json')], 5);
     } catch (RuntimeException $e) {
-        error_log('shop: callback not forwarded (' . $e->getMessage() . '); the reconciler polls anyway');
+        error_log('shop: callback not forwarded (' . $e->getMessage() . '); '
+                  . 'the reconciler polls anyway');
     }
     answer(200, ['received' => true]);
 }
@@ -321,7 +343,8 @@ if ($method === 'POST' && $path === '/orders') {
     webhook($body);
 } elseif ($method === 'GET' && str_starts_with($path, '/orders/')) {
     $db = shop_db();
-    $find = $db->prepare('SELECT o.*, (SELECT count(*) FROM shipments s WHERE s.order_id = o.id) AS shipments
+    $find = $db->prepare('SELECT o.*,
+                                 (SELECT count(*) FROM shipments s WHERE s.order_id = o.id) AS shipments
                           FROM orders o WHERE reference = ?');
     $find->execute([substr($path, strlen('/orders/'))]);
     $order = $find->fetch();

@@ -133,7 +133,11 @@ def hand_to_reconciler(order, token):
             )
         db.close()
         return
-    payment = {"token": token, "transaction_id": order["reference"], "expected_amount": order["amount"]}
+    payment = {
+        "token": token,
+        "transaction_id": order["reference"],
+        "expected_amount": order["amount"],
+    }
     request = urllib.request.Request(
         f"{RECONCILER_API}/v1/payments",
         data=json.dumps(payment).encode(),
@@ -215,7 +219,8 @@ def apply_event(db, event):
                     new_status = "review"
                 # Only an unpaid order changes: this UPDATE is the idempotency on the order.
                 moved = db.execute(
-                    "UPDATE orders SET status = ?, paid_event_id = ? WHERE id = ? AND status != 'paid'",
+                    "UPDATE orders SET status = ?, paid_event_id = ?"
+                    " WHERE id = ? AND status != 'paid'",
                     (new_status, event["id"], order["id"]),
                 ).rowcount
                 if moved and new_status == "paid":
@@ -234,7 +239,9 @@ def apply_event(db, event):
 def fulfil(db, order, event):
     """Ship the goods. Here a row; in a real shop, queue the slow work (email, courier)
     from this transaction rather than doing it before answering the webhook."""
-    db.execute("INSERT INTO shipments (order_id, event_id) VALUES (?, ?)", (order["id"], event["id"]))
+    db.execute(
+        "INSERT INTO shipments (order_id, event_id) VALUES (?, ?)", (order["id"], event["id"])
+    )
     print(f"shop: order {order['reference']} paid, shipped (event {event['id']})", file=sys.stderr)
 
 
@@ -246,9 +253,10 @@ class Shop(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path == "/orders":
             try:
-                self.new_order(json.loads(body or b"{}"))
+                request = json.loads(body or b"{}")
             except ValueError:
-                self.answer(400, {"error": "the body is not JSON"})
+                return self.answer(400, {"error": "the body is not JSON"})
+            self.new_order(request)
         elif self.path == "/ligdicash/callback":
             self.forward_callback(body)
         elif self.path == "/webhooks/ligdicash":
@@ -297,7 +305,7 @@ class Shop(BaseHTTPRequestHandler):
         try:
             urllib.request.urlopen(request, timeout=5).close()
         except OSError as e:
-            print(f"shop: callback not forwarded ({e}); the reconciler polls anyway", file=sys.stderr)
+            print(f"shop: callback not forwarded ({e}); the reconciler polls", file=sys.stderr)
         self.answer(200, {"received": True})
 
     def webhook(self, body):
@@ -324,7 +332,25 @@ class Shop(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def check_settings():
+    """Refuses to start without what every request will need, naming what is wrong."""
+    needed = ["SHOP_WEBHOOK_SECRET", "LIGDICASH_API_KEY", "LIGDICASH_API_TOKEN"]
+    handoff = ENV.get("RECONCILER_HANDOFF", "sqlite")
+    if handoff not in ("sqlite", "api"):
+        sys.exit(f"RECONCILER_HANDOFF must be sqlite or api, not {handoff!r}")
+    needed += ["RECONCILER_DB"] if handoff == "sqlite" else ["RECONCILER_API_TOKEN"]
+    needed += ["RECONCILER_API_URL"]  # callbacks are forwarded there
+    missing = [name for name in needed if not ENV.get(name)]
+    if missing:
+        sys.exit("not set: " + ", ".join(missing))
+    try:
+        base64.b64decode(ENV["SHOP_WEBHOOK_SECRET"].removeprefix("whsec_"), validate=True)
+    except ValueError:
+        sys.exit("SHOP_WEBHOOK_SECRET is not whsec_ followed by base64")  # never print it
+
+
 def main():
+    check_settings()
     with shop_db() as db:
         db.executescript(SHOP_SCHEMA)
     host, _, port = ENV.get("SHOP_LISTEN", "127.0.0.1:8000").rpartition(":")
