@@ -260,7 +260,7 @@ EOF
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=(php:sqlite php:api python:sqlite python:api)
 for s in "${scenarios[@]}"; do
-  [[ $s =~ ^(php|python):(sqlite|api)$ ]] || { echo "usage: $0 [php|python:sqlite|api]..." >&2; exit 2; }
+  [[ $s =~ ^(php|python):(sqlite|api)$ ]] || { echo "usage: $0 [php|python]:[sqlite|api] ..." >&2; exit 2; }
   run_scenario "${s%%:*}" "${s#*:}"
 done
 echo "example shops: all ${#scenarios[@]} runs passed"
