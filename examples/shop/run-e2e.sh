@@ -42,6 +42,7 @@ fail() {
     echo "---- $(basename "$log") (last 40 lines)" >&2
     tail -n 40 "$log" >&2
   done
+  echo "(the run's files are kept in $work)" >&2
   exit 1
 }
 step() { echo "  [$scenario] $*"; }
@@ -140,15 +141,14 @@ EOF
     "http://127.0.0.1:$api_port/v1/payments"
 
   # The shop, configured as a shop would be.
-  export SHOP_DB="$work/shop.db" SHOP_PUBLIC_URL=$shop SHOP_LISTEN="127.0.0.1:$shop_port" \
-    SHOP_WEBHOOK_SECRET=$secret LIGDICASH_BASE_URL=$sandbox \
-    LIGDICASH_API_KEY=sandbox-api-key LIGDICASH_API_TOKEN=sandbox-api-token \
-    RECONCILER_HANDOFF=$handoff RECONCILER_DB="$work/reconciler.db" \
-    RECONCILER_API_URL="http://127.0.0.1:$api_port" RECONCILER_API_TOKEN=$api_token
+  local settings=(SHOP_DB="$work/shop.db" SHOP_PUBLIC_URL="$shop" SHOP_LISTEN="127.0.0.1:$shop_port"
+    SHOP_WEBHOOK_SECRET="$secret" LIGDICASH_BASE_URL="$sandbox"
+    LIGDICASH_API_KEY=sandbox-api-key LIGDICASH_API_TOKEN=sandbox-api-token
+    RECONCILER_HANDOFF="$handoff" RECONCILER_DB="$work/reconciler.db"
+    RECONCILER_API_URL="http://127.0.0.1:$api_port" RECONCILER_API_TOKEN="$api_token")
   case $lang in
-    php) php -S "127.0.0.1:$shop_port" "$here/php/shop.php" >"$work/shop.log" 2>&1 & ;;
-    python) python3 "$here/python/shop.py" >"$work/shop.log" 2>&1 & ;;
-    *) echo "unknown shop $lang (php or python)" >&2; exit 2 ;;
+    php) env "${settings[@]}" php -S "127.0.0.1:$shop_port" "$here/php/shop.php" >"$work/shop.log" 2>&1 & ;;
+    python) env "${settings[@]}" python3 "$here/python/shop.py" >"$work/shop.log" 2>&1 & ;;
   esac
   pids+=($!)
   eventually "the shop" curl -s -o /dev/null "$shop/orders/none"
