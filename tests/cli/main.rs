@@ -12,6 +12,7 @@ mod helpers;
 mod input;
 mod listener;
 mod lock;
+mod metrics;
 mod network;
 mod receiver;
 mod reports;
