@@ -17,6 +17,7 @@ mod network;
 mod receiver;
 mod reports;
 mod resilience;
+mod secrets;
 mod service;
 mod shop;
 mod statuses;
