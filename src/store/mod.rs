@@ -94,6 +94,16 @@ impl rusqlite::types::FromSql for crate::payment::Status {
     }
 }
 
+/// Kinds are read as the domain type, by the same reasoning as statuses.
+impl rusqlite::types::FromSql for crate::payment::Kind {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Self::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown kind {text:?}").into())
+        })
+    }
+}
+
 /// Runs `f` on a shared connection on the blocking pool, so SQLite never stalls the async
 /// threads (a busy database can make a statement wait up to `busy_timeout`).
 pub async fn blocking<T: Send + 'static>(

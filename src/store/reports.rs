@@ -63,7 +63,11 @@ pub struct DayFacts {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DbGauges {
     pub pending: i64,
+    /// Of the oldest pending invoice: payouts may stay pending for days.
     pub oldest_pending_created_at: Option<Millis>,
+    pub pending_payouts: i64,
+    /// Pending payouts past `overdue_after` (announced by `payout.overdue`).
+    pub overdue_payouts: i64,
     pub events_by_state: Vec<(String, i64)>,
     pub last_report_at: Option<Millis>,
 }
@@ -225,9 +229,16 @@ impl Store {
         let oldest: Option<Millis> = c
             .prepare_cached(
                 "SELECT min(created_at) FROM payments INDEXED BY payments_pending_age \
-                 WHERE status = 'pending'",
+                 WHERE status = 'pending' AND kind = 'invoice'",
             )?
             .query_row([], |r| r.get(0))?;
+        // From the payouts' partial index alone: pending payouts are few.
+        let (pending_payouts, overdue_payouts): (i64, i64) = c
+            .prepare_cached(
+                "SELECT count(*), count(overdue_at) FROM payments \
+                 INDEXED BY payments_payouts_pending WHERE status = 'pending' AND kind != 'invoice'",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let events_by_state = c
             .prepare_cached("SELECT state, count(*) FROM events GROUP BY state ORDER BY state")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -238,6 +249,8 @@ impl Store {
         Ok(DbGauges {
             pending,
             oldest_pending_created_at: oldest,
+            pending_payouts,
+            overdue_payouts,
             events_by_state,
             last_report_at,
         })
