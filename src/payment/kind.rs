@@ -2,10 +2,12 @@
 //! LigdiCash wallet, a straight payout to a mobile-money number). The kind decides the
 //! confirm endpoint, the schedule, whether it may ever be given up, and the event names.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The kinds of `payments.kind`, mirrored by the CHECK constraint in `schema.sql`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A hosted-payin invoice: money in. Every row without a kind is one.
     #[default]

@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod deliveries;
 pub mod events;
 pub mod migrations;
+pub mod money_out;
 mod outcomes;
 pub mod payments;
 pub mod reports;

@@ -46,9 +46,10 @@ pub struct AttemptFact {
 pub struct DayFacts {
     pub start: Millis,
     pub end: Millis,
-    /// Payments that reached a final status during the day.
+    /// Invoices that reached a final status during the day (payouts, money out, are in
+    /// [`super::money_out`]).
     pub resolved: Vec<PaymentFact>,
-    /// Payments still pending when the day ended.
+    /// Invoices still pending when the day ended.
     pub pending_at_end: Vec<PaymentFact>,
     /// Tokens whose `payment.late_completed` event was emitted during the day.
     pub late_completed: Vec<String>,
@@ -99,15 +100,16 @@ impl Store {
         let c = &self.conn;
         let resolved = c
             .prepare(&format!(
-                "SELECT {FACT_COLUMNS} FROM payments WHERE status != 'pending' \
-                 AND resolved_at >= ?1 AND resolved_at < ?2 ORDER BY resolved_at"
+                "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' \
+                 AND status != 'pending' AND resolved_at >= ?1 AND resolved_at < ?2 \
+                 ORDER BY resolved_at"
             ))?
             .query_map(params![start, end], fact)?
             .collect::<Result<_, _>>()?;
         // Pending at the end of the day: created before it ended and not resolved by then.
         let pending_at_end = c
             .prepare(&format!(
-                "SELECT {FACT_COLUMNS} FROM payments WHERE created_at < ?1 \
+                "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' AND created_at < ?1 \
                  AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at"
             ))?
             .query_map([end], fact)?
