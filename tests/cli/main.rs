@@ -11,6 +11,7 @@ mod input;
 mod listener;
 mod lock;
 mod network;
+mod payouts;
 mod receiver;
 mod reports;
 mod resilience;
