@@ -21,7 +21,7 @@ pub mod throttle;
 pub mod verify;
 
 use crate::config::{PayoutsConfig, PollConfig};
-use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify};
+use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify_for};
 use crate::metrics::Metrics;
 use crate::payment::{Change, ConfirmOutcome, DuePayment};
 use crate::store::{Store, blocking};
@@ -189,7 +189,7 @@ impl Confirmer {
             return Turn::Held;
         }
         let timed = self.client.confirm(p.kind, &p.token).await;
-        let classified = classify(&timed.exchange);
+        let classified = classify_for(p.kind, &timed.exchange);
         let finished = now_ms();
         self.observe(&p, &classified, at);
         let decision = decide(

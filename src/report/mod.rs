@@ -180,6 +180,7 @@ impl Reporter {
             "received_xof": summary.received_xof,
             "paid_out_xof": summary.money_out.paid_out_xof,
             "net_xof": summary.money_out.net_xof,
+            "payouts_needing_a_human": summary.money_out.needing_a_human(),
             "by_status": summary.by_status,
             "discrepancies": summary.discrepancies.count(),
             "pending_at_end": summary.pending_at_end.count,
