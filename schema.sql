@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema, version 4.
+-- ligdicash-reconciler database schema, version 6.
 --
 -- This file is a public contract: the shop writes pending rows into `payments` and reads
 -- final statuses back. The reconciler applies it (and later migrations) at start; a shop
@@ -10,11 +10,22 @@
 --
 -- The only thing a shop has to give is the creation token:
 --   INSERT INTO payments (token, transaction_id, expected_amount) VALUES (?, ?, ?);
+-- A payout (money out) also gives its kind, 'withdrawal' (to a customer's LigdiCash wallet)
+-- or 'payout' (a straight payout to a mobile-money number):
+--   INSERT INTO payments (token, transaction_id, expected_amount, kind) VALUES (?, ?, ?, 'payout');
 --
 -- CHECK constraints list allowed values as OR chains, not IN (...): SQLite evaluates an IN
 -- list of three or more values through a temporary B-tree on every write (version 4).
 
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;
+
+-- Payouts (schema version 6), the last two columns of `payments`, added by ALTER TABLE so an
+-- upgrade rewrites no row:
+--   kind        'invoice' (the default: every row without it, old or new, is money in),
+--               'withdrawal' or 'payout' (money out, confirmed at their own endpoints,
+--               never given up as timeout);
+--   overdue_at  when a payout still pending passed [payouts] overdue_after and its one
+--               payout.overdue event was emitted; NULL otherwise.
 
 CREATE TABLE IF NOT EXISTS payments (
     id               INTEGER PRIMARY KEY,
@@ -55,7 +66,9 @@ CREATE TABLE IF NOT EXISTS payments (
     confirmed_transaction_id TEXT,
     oreference       TEXT,
     provider_date    TEXT,
-    raw_response     TEXT
+    raw_response     TEXT,
+    kind TEXT NOT NULL DEFAULT 'invoice' CHECK (kind = 'invoice' OR kind = 'withdrawal' OR kind = 'payout'),
+    overdue_at INTEGER
 );
 
 -- The scheduler's due query: only pending rows are indexed, so resolved history costs nothing.
@@ -67,6 +80,9 @@ CREATE INDEX IF NOT EXISTS payments_unscheduled ON payments (created_at)
 CREATE INDEX IF NOT EXISTS payments_pending_age ON payments (created_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS payments_status ON payments (status, updated_at);
 CREATE INDEX IF NOT EXISTS payments_transaction_id ON payments (transaction_id);
+-- Pending payouts, and the overdue ones among them, for /metrics (version 6).
+CREATE INDEX IF NOT EXISTS payments_payouts_pending ON payments (overdue_at)
+    WHERE status = 'pending' AND kind != 'invoice';
 
 -- One row per confirm call.
 CREATE TABLE IF NOT EXISTS confirm_attempts (
@@ -151,11 +167,12 @@ CREATE INDEX IF NOT EXISTS callbacks_payment ON callbacks (payment_id, received_
 
 -- Human-readable times for people and shop code reading statuses.
 CREATE VIEW IF NOT EXISTS payments_view AS
-SELECT id, token, transaction_id, expected_amount, status, status_reason, attempts,
+SELECT id, token, kind, transaction_id, expected_amount, status, status_reason, attempts,
        amount, operator_id, operator_name, customer, request_id, external_id, oreference,
        provider_date, last_error,
        strftime('%Y-%m-%dT%H:%M:%fZ', created_at / 1000.0, 'unixepoch') AS created_at,
        strftime('%Y-%m-%dT%H:%M:%fZ', updated_at / 1000.0, 'unixepoch') AS updated_at,
        strftime('%Y-%m-%dT%H:%M:%fZ', resolved_at / 1000.0, 'unixepoch') AS resolved_at,
-       strftime('%Y-%m-%dT%H:%M:%fZ', next_poll_at / 1000.0, 'unixepoch') AS next_poll_at
+       strftime('%Y-%m-%dT%H:%M:%fZ', next_poll_at / 1000.0, 'unixepoch') AS next_poll_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', overdue_at / 1000.0, 'unixepoch') AS overdue_at
 FROM payments;

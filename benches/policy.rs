@@ -56,7 +56,7 @@ fn confirm_answers(c: &mut Criterion) {
     c.bench_function("classify (completed answer)", |b| {
         b.iter(|| classify(black_box(&exchange)))
     });
-    let policy = Policy::from_config(&PollConfig::default());
+    let policy = Policy::from_config(&PollConfig::default(), &Default::default());
     let classified = classify(&exchange);
     let payment = due();
     c.bench_function("decide (completed, amount verified)", |b| {

@@ -78,6 +78,7 @@ impl App {
         // Every confirm of the process, the poller's and the re-check's, goes through it.
         let confirmer = Arc::new(Confirmer::new(
             &config.poll,
+            &config.payouts,
             client,
             metrics.clone(),
             observer.clone(),

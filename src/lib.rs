@@ -1,8 +1,9 @@
 //! # ligdicash-reconciler
 //!
 //! A daemon that makes sure no LigdiCash payment is lost or mis-recorded. The shop writes the
-//! creation token of each invoice into a SQLite table; the reconciler confirms each one with
-//! LigdiCash until it resolves, and records what LigdiCash said.
+//! creation token of each invoice (or withdrawal, or straight payout: money out) into a SQLite
+//! table; the reconciler confirms each one with LigdiCash, at its kind's endpoint, until it
+//! resolves, and records what LigdiCash said.
 //!
 //! ```text
 //!  shop ──INSERT──▶ store (SQLite, schema.sql) ◀──────────────────────────┐

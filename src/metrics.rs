@@ -5,6 +5,7 @@
 //! read from it at scrape time so they can never drift from it.
 
 use crate::health::WriteHealth;
+use crate::payment::Kind;
 use crate::store::reports::DbGauges;
 use crate::time::{Millis, now_ms};
 use std::collections::BTreeMap;
@@ -21,8 +22,10 @@ pub const LATENCY_BUCKETS: [f64; 9] = [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 pub struct Metrics {
     pub confirms: AtomicU64,
     pub finalized: AtomicU64,
-    by_outcome: Mutex<BTreeMap<&'static str, u64>>,
-    resolutions: Mutex<BTreeMap<&'static str, u64>>,
+    /// Confirm calls by kind of payment and outcome class.
+    by_outcome: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Final statuses by kind of payment.
+    resolutions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_sum_micros: AtomicU64,
     last_answer_ms: AtomicI64,
@@ -37,10 +40,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// One confirm call finished with outcome class `label`.
-    pub fn confirm(&self, label: &'static str, latency: Duration, answered: bool) {
+    /// One confirm call of a payment of `kind` finished with outcome class `label`.
+    pub fn confirm(&self, kind: Kind, label: &'static str, latency: Duration, answered: bool) {
         self.confirms.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.by_outcome).entry(label).or_insert(0) += 1;
+        *lock(&self.by_outcome)
+            .entry((kind.as_str(), label))
+            .or_insert(0) += 1;
         let secs = latency.as_secs_f64();
         for (bucket, bound) in self.latency_buckets.iter().zip(LATENCY_BUCKETS) {
             if secs <= bound {
@@ -54,10 +59,12 @@ impl Metrics {
         }
     }
 
-    /// A payment reached final status `status`.
-    pub fn resolved(&self, status: &'static str) {
+    /// A payment of `kind` reached final status `status`.
+    pub fn resolved(&self, kind: Kind, status: &'static str) {
         self.finalized.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.resolutions).entry(status).or_insert(0) += 1;
+        *lock(&self.resolutions)
+            .entry((kind.as_str(), status))
+            .or_insert(0) += 1;
     }
 
     /// A LigdiCash callback was received: `matched` a payment, `unmatched`, or `rejected`.
@@ -119,34 +126,35 @@ impl Metrics {
             &mut out,
             "ligdicash_reconciler_oldest_pending_age_seconds",
             "gauge",
-            "Age of the oldest pending payment (0 when none).",
+            "Age of the oldest pending invoice (0 when none). Payouts may stay pending for days: see overdue_payouts.",
         );
         let age = db
             .oldest_pending_created_at
             .map_or(0, |c| (now - c).max(0) / 1000);
         let _ = writeln!(out, "ligdicash_reconciler_oldest_pending_age_seconds {age}");
+        self.render_payouts(&mut out, db);
         family(
             &mut out,
             "ligdicash_reconciler_resolutions_total",
             "counter",
-            "Payments resolved by this process, by final status.",
+            "Payments resolved by this process, by kind and final status.",
         );
-        for (status, n) in lock(&self.resolutions).iter() {
+        for ((kind, status), n) in lock(&self.resolutions).iter() {
             let _ = writeln!(
                 out,
-                "ligdicash_reconciler_resolutions_total{{status=\"{status}\"}} {n}"
+                "ligdicash_reconciler_resolutions_total{{kind=\"{kind}\",status=\"{status}\"}} {n}"
             );
         }
         family(
             &mut out,
             "ligdicash_reconciler_confirm_calls_total",
             "counter",
-            "Confirm calls by outcome class.",
+            "Confirm calls by kind of payment and outcome class.",
         );
-        for (outcome, n) in lock(&self.by_outcome).iter() {
+        for ((kind, outcome), n) in lock(&self.by_outcome).iter() {
             let _ = writeln!(
                 out,
-                "ligdicash_reconciler_confirm_calls_total{{outcome=\"{outcome}\"}} {n}"
+                "ligdicash_reconciler_confirm_calls_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
             );
         }
         self.render_latency(&mut out);
@@ -220,6 +228,28 @@ impl Metrics {
         out
     }
 
+    /// Money out still open, read from the database at scrape time.
+    fn render_payouts(&self, out: &mut String, db: &DbGauges) {
+        let families = [
+            (
+                "ligdicash_reconciler_pending_payouts",
+                "Withdrawals and straight payouts not settled by LigdiCash yet.",
+                db.pending_payouts,
+            ),
+            (
+                "ligdicash_reconciler_overdue_payouts",
+                "Pending payouts past [payouts] overdue_after: they need a human.",
+                db.overdue_payouts,
+            ),
+        ];
+        for (name, help, value) in families {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
+    }
+
     /// The side effects that must never stop the work, and whether they are failing.
     fn render_faults(&self, out: &mut String) {
         let families = [
@@ -279,11 +309,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn resolutions_and_open_payouts_are_shown_by_kind() {
+        let m = Metrics::default();
+        m.resolved(Kind::Withdrawal, "completed");
+        m.resolved(Kind::Invoice, "completed");
+        let db = DbGauges {
+            pending_payouts: 3,
+            overdue_payouts: 1,
+            ..DbGauges::default()
+        };
+        let text = m.render(&db);
+        for line in [
+            "ligdicash_reconciler_resolutions_total{kind=\"withdrawal\",status=\"completed\"} 1",
+            "ligdicash_reconciler_resolutions_total{kind=\"invoice\",status=\"completed\"} 1",
+            "ligdicash_reconciler_pending_payouts 3",
+            "ligdicash_reconciler_overdue_payouts 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
+    }
+
+    #[test]
     fn histogram_buckets_are_cumulative_and_count_everything() {
         let m = Metrics::default();
-        m.confirm("completed", Duration::from_millis(30), true);
-        m.confirm("http_5xx", Duration::from_millis(700), false);
-        m.confirm("timeout", Duration::from_secs(15), false);
+        m.confirm(Kind::Invoice, "completed", Duration::from_millis(30), true);
+        m.confirm(Kind::Invoice, "http_5xx", Duration::from_millis(700), false);
+        m.confirm(Kind::Payout, "timeout", Duration::from_secs(15), false);
         let text = m.render(&DbGauges::default());
         assert!(
             text.contains("confirm_latency_seconds_bucket{le=\"0.05\"} 1"),
@@ -302,7 +353,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("confirm_calls_total{outcome=\"http_5xx\"} 1"),
+            text.contains("confirm_calls_total{kind=\"invoice\",outcome=\"http_5xx\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("confirm_calls_total{kind=\"payout\",outcome=\"timeout\"} 1"),
             "{text}"
         );
         assert!(

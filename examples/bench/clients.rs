@@ -122,7 +122,11 @@ async fn confirm(kind: Kind, clients: &Clients, base: &str, token: &str) -> bool
             Err(_) => false,
         },
         Kind::Reconciler => matches!(
-            clients.reconciler.confirm(token).await.exchange,
+            clients
+                .reconciler
+                .confirm(ligdicash_reconciler::payment::Kind::Invoice, token)
+                .await
+                .exchange,
             Exchange::Reply { status: 200, .. }
         ),
     }

@@ -82,7 +82,7 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, cfg) in &schedules {
-        let policy = Policy::from_config(cfg);
+        let policy = Policy::from_config(cfg, &Default::default());
         let first = cfg.first_delay.0.as_millis() as i64;
         let mut rng = fastrand::Rng::with_seed(11);
         let (mut all_calls, mut paid_calls, mut paid, mut never_calls, mut never) =

@@ -40,6 +40,7 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
         let body = completed_body(&sandbox, p.id)?;
         outcomes.push(ConfirmOutcome {
             payment_id: p.id,
+            kind: p.kind,
             token: p.token,
             at: now_ms(),
             latency_ms: 1,

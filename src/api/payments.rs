@@ -4,7 +4,7 @@
 use super::ApiState;
 use super::error::ApiError;
 use crate::confirm::{HEARTBEAT, Turn};
-use crate::payment::{NewPayment, Status, parse_token};
+use crate::payment::{Kind, NewPayment, Status, parse_token};
 use crate::store::payments::Enqueued;
 use crate::store::{PaymentRow, Store, StoreError, blocking};
 use crate::time::{ms, now_ms};
@@ -32,6 +32,9 @@ pub struct NewPaymentBody {
     transaction_id: Option<String>,
     #[serde(default)]
     expected_amount: Option<i64>,
+    /// `invoice` (the default), `withdrawal` or `payout`.
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 /// `POST /v1/payments`: 201 created, 200 already there with the same data, 409 otherwise.
@@ -42,13 +45,19 @@ pub async fn create(
     let Json(body) = body?;
     writable(&s)?;
     let amount = body.expected_amount.map(|a| a.to_string());
+    let kind = body
+        .kind
+        .as_deref()
+        .map_or(Ok(Kind::Invoice), Kind::parse_given)
+        .map_err(ApiError::invalid)?;
     let payment = NewPayment::parse(
         &body.token,
         body.transaction_id.as_deref(),
         amount.as_deref(),
     )
-    .map_err(ApiError::invalid)?;
-    let first_delay = ms(s.confirmer.live().first_delay);
+    .map_err(ApiError::invalid)?
+    .of_kind(kind);
+    let first_delay = ms(s.confirmer.live().first_delay_of(kind));
     let token = payment.token.clone();
     let (enqueued, row) = read(&s, move |st| {
         let now = now_ms();

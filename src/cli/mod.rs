@@ -62,6 +62,10 @@ pub enum Command {
         /// The expected amount, in whole XOF.
         #[arg(long, value_name = "XOF", allow_hyphen_values = true)]
         amount: Option<String>,
+        /// What the token is: `invoice` (money in, the default), `withdrawal` (to a
+        /// customer's LigdiCash wallet) or `payout` (a straight payout to mobile money).
+        #[arg(long, value_name = "KIND", default_value = "invoice")]
+        kind: String,
     },
     /// Print one payment as JSON.
     Show { token: String },
@@ -239,11 +243,13 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             token,
             transaction_id,
             amount,
+            kind,
         } => payments::enqueue(
             &config,
             &token,
             transaction_id.as_deref(),
             amount.as_deref(),
+            &kind,
         ),
         Command::Show { token } => payments::show(&config, &token),
         Command::List {

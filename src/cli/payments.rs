@@ -3,23 +3,32 @@
 
 use super::{Failure, open_store, pretty};
 use crate::config::Config;
-use crate::payment::{NewPayment, Status, parse_token};
+use crate::payment::{Kind, NewPayment, Status, parse_token};
 use crate::store::payments::Enqueued;
 use crate::store::{PaymentRow, StoreError};
 use crate::time::{ms, now_ms, rfc3339};
 use serde_json::Value;
 
-/// `enqueue`: adds a pending payment, due after `first_delay`; idempotent on the token.
+/// `enqueue`: adds a pending payment of `kind`, due after its kind's `first_delay`;
+/// idempotent on the token.
 pub(super) fn enqueue(
     config: &Config,
     token: &str,
     transaction_id: Option<&str>,
     amount: Option<&str>,
+    kind: &str,
 ) -> Result<(), Failure> {
-    let payment = NewPayment::parse(token, transaction_id, amount).map_err(Failure::usage)?;
+    let kind = Kind::parse_given(kind).map_err(|e| Failure::usage(format!("--{e}")))?;
+    let payment = NewPayment::parse(token, transaction_id, amount)
+        .map_err(Failure::usage)?
+        .of_kind(kind);
     let mut store = open_store(config)?;
     let now = now_ms();
-    let first = now.saturating_add(ms(config.poll.first_delay.0));
+    let first_delay = match kind {
+        Kind::Invoice => config.poll.first_delay.0,
+        Kind::Withdrawal | Kind::Payout => config.payouts.first_delay.0,
+    };
+    let first = now.saturating_add(ms(first_delay));
     let result = store.enqueue(&payment, now, first)?;
     let word = match result {
         Enqueued::Inserted => "enqueued",

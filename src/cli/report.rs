@@ -64,6 +64,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
         let events = Arc::new(Mutex::new(open_store(config)?));
         Some(Arc::new(Confirmer::new(
             &config.poll,
+            &config.payouts,
             client,
             Arc::new(Metrics::default()),
             events,

@@ -51,8 +51,8 @@ pub fn run(
 }
 
 /// SIGHUP: re-reads the configuration file; applies the `[poll]` settings that are safe to
-/// change while running (schedule, rate, timeouts of the rule) and names the changed keys
-/// that need a restart. An invalid file changes nothing.
+/// change while running (schedule, rate, timeouts of the rule) and the whole `[payouts]`
+/// section, and names the changed keys that need a restart. An invalid file changes nothing.
 fn reload(
     path: Option<&Path>,
     database_override: Option<&Path>,
@@ -77,9 +77,10 @@ fn reload(
             return;
         }
     };
-    reloader.reload(&plan.poll);
+    reloader.reload(&plan.poll, &plan.payouts);
     // Only what went live: a key needing a restart is listed again at the next reload.
     running.poll = plan.poll;
+    running.payouts = plan.payouts;
     let (live, restart) = (plan.live, plan.restart);
     tracing::info!(
         applied = ?live,
@@ -88,11 +89,12 @@ fn reload(
     );
 }
 
-/// What a reload does: the `[poll]` section to run with, and the changed keys that went
-/// live or need a restart.
+/// What a reload does: the `[poll]` and `[payouts]` sections to run with, and the changed
+/// keys that went live or need a restart.
 #[derive(Debug)]
 struct ReloadPlan {
     poll: crate::config::PollConfig,
+    payouts: crate::config::PayoutsConfig,
     live: Vec<String>,
     restart: Vec<String>,
 }
@@ -103,13 +105,16 @@ struct ReloadPlan {
 fn plan_reload(running: &Config, new: &Config) -> Result<ReloadPlan, crate::config::ConfigError> {
     let mut applied = running.clone();
     applied.poll = reloadable_merged(&running.poll, &new.poll);
+    applied.payouts = new.payouts.clone();
     applied.validate()?;
     let (live, restart) = changed_keys(running, new).into_iter().partition(|k| {
-        k.strip_prefix("poll.")
-            .is_some_and(|key| crate::confirm::RELOADABLE.contains(&key))
+        k.starts_with("payouts.")
+            || k.strip_prefix("poll.")
+                .is_some_and(|key| crate::confirm::RELOADABLE.contains(&key))
     });
     Ok(ReloadPlan {
         poll: applied.poll,
+        payouts: applied.payouts,
         live,
         restart,
     })
@@ -177,13 +182,15 @@ mod tests {
         let mut new = running.clone();
         new.poll.min_interval = HumanDuration::secs(5);
         new.poll.concurrency = 32;
+        new.payouts.overdue_after = HumanDuration::secs(3600);
         let plan = plan_reload(&running, &new).unwrap();
         assert_eq!(plan.poll.min_interval, HumanDuration::secs(5));
+        assert_eq!(plan.payouts.overdue_after, HumanDuration::secs(3600));
         assert_eq!(
             plan.poll.concurrency, running.poll.concurrency,
             "needs a restart"
         );
-        assert_eq!(plan.live, ["poll.min_interval"]);
+        assert_eq!(plan.live, ["payouts.overdue_after", "poll.min_interval"]);
         assert_eq!(plan.restart, ["poll.concurrency"]);
         // Once applied, the pending restart is still named at the next reload.
         let mut after = running.clone();

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod duration;
 pub mod events;
 pub mod http;
+pub mod payouts;
 pub mod report;
 pub mod urls;
 mod validate;
@@ -17,6 +18,7 @@ pub use credentials::Credentials;
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
 pub use http::HttpConfig;
+pub use payouts::PayoutsConfig;
 pub use report::{ReportConfig, ReportFormat};
 pub use urls::is_loopback;
 
@@ -54,6 +56,7 @@ pub struct Config {
     pub ligdicash: LigdicashConfig,
     pub database: DatabaseConfig,
     pub poll: PollConfig,
+    pub payouts: PayoutsConfig,
     pub events: EventsConfig,
     pub report: ReportConfig,
     pub http: HttpConfig,

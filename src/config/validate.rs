@@ -94,6 +94,7 @@ impl Config {
         {
             return invalid("ligdicash timeouts must be positive".into());
         }
+        self.payouts.validate()?;
         self.events.validate()?;
         self.report.validate()?;
         self.http.addr()?;
@@ -101,12 +102,12 @@ impl Config {
     }
 
     /// Every duration key of the file with its bounds. Longer than 30 days only where a key
-    /// needs it: `give_up_after` (LigdiCash sets no expiry; a shop may wait up to a year)
-    /// and `attempt_retention` (an audit log, kept up to ten years). `busy_timeout` is at
+    /// needs it: `give_up_after` and `overdue_after` (LigdiCash sets no expiry; a shop may
+    /// wait up to a year) and `attempt_retention` (an audit log, kept up to ten years). `busy_timeout` is at
     /// most an hour: SQLite takes it as 32-bit milliseconds (under 25 days), and a write
     /// waiting longer than that for the shop's transaction is stuck, not busy.
     pub fn durations(&self) -> Vec<DurationBound> {
-        let (l, p, e) = (&self.ligdicash, &self.poll, &self.events);
+        let (l, p, e, o) = (&self.ligdicash, &self.poll, &self.events, &self.payouts);
         let mut all = vec![
             DurationBound::new("ligdicash.request_timeout", l.request_timeout.0),
             DurationBound::new("ligdicash.connect_timeout", l.connect_timeout.0),
@@ -121,6 +122,10 @@ impl Config {
             DurationBound::new("poll.auth_retry_initial", p.auth_retry_initial.0),
             DurationBound::new("poll.auth_retry_max", p.auth_retry_max.0),
             DurationBound::new("poll.shutdown_grace", p.shutdown_grace.0),
+            DurationBound::new("payouts.first_delay", o.first_delay.0),
+            DurationBound::new("payouts.initial_interval", o.initial_interval.0),
+            DurationBound::new("payouts.max_interval", o.max_interval.0),
+            DurationBound::new("payouts.overdue_after", o.overdue_after.0).at_most(366 * DAY),
             DurationBound::new("events.exec_timeout", e.exec_timeout.0),
             DurationBound::new("events.webhook_timeout", e.webhook_timeout.0),
             DurationBound::new("report.attempt_retention", self.report.attempt_retention.0)

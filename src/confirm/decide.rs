@@ -5,6 +5,8 @@
 //!   difference, or an amount that cannot be read, is `mismatch`.
 //! - `pending` (or an unknown status) past `give_up_after` becomes `timeout`; only a real
 //!   answer from LigdiCash can cause that, never an outage.
+//! - A payout (or withdrawal) is never given up: it follows `[payouts]`' schedule, and
+//!   once pending past `overdue_after` it is marked overdue, once, while it stays pending.
 //! - `Code02` (invoice not found) three times in a row makes the token `invalid_token`.
 //! - Credentials refused: the payment is untouched and no attempt is counted.
 //! - Anything transient: try again later on the backoff schedule, honouring `Retry-After`.
@@ -13,10 +15,10 @@
 
 use super::schedule::Schedule;
 use super::verify::verify;
-use crate::config::PollConfig;
 use crate::config::duration::format_duration;
+use crate::config::{PayoutsConfig, PollConfig};
 use crate::ligdicash::Classified;
-use crate::payment::{Change, DuePayment, Status};
+use crate::payment::{Change, DuePayment, Kind, Status};
 use crate::time::{Millis, ms};
 
 /// Consecutive "invoice not found" answers before a token is declared invalid.
@@ -25,15 +27,30 @@ pub const NOT_FOUND_LIMIT: i64 = 3;
 /// The decision parameters.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
+    /// Invoices' backoff (`[poll]`).
     pub schedule: Schedule,
     pub give_up_after_ms: Millis,
+    /// Payouts' backoff (`[payouts]`).
+    pub payouts: Schedule,
+    pub overdue_after_ms: Millis,
 }
 
 impl Policy {
-    pub fn from_config(p: &PollConfig) -> Self {
+    pub fn from_config(p: &PollConfig, o: &PayoutsConfig) -> Self {
         Self {
             schedule: Schedule::from_config(p),
             give_up_after_ms: ms(p.give_up_after.0),
+            payouts: Schedule::for_payouts(o, p),
+            overdue_after_ms: ms(o.overdue_after.0),
+        }
+    }
+
+    /// The backoff a payment of `kind` follows.
+    pub fn schedule_of(&self, kind: Kind) -> &Schedule {
+        if kind.is_money_out() {
+            &self.payouts
+        } else {
+            &self.schedule
         }
     }
 }
@@ -52,13 +69,17 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
         return recheck(p, c);
     }
     let attempts = p.attempts + 1;
+    let schedule = policy.schedule_of(p.kind);
+    let money_out = p.kind.is_money_out();
+    let overdue =
+        money_out && !p.overdue && now >= p.window_start.saturating_add(policy.overdue_after_ms);
     let later = |extra_ms: Millis, streak: i64, error: Option<String>| Decision {
         change: Change::Reschedule {
             // Saturating: no schedule or Retry-After may wrap a poll time negative.
-            next_poll_at: now
-                .saturating_add(ms(policy.schedule.delay(attempts, unit)).max(extra_ms)),
+            next_poll_at: now.saturating_add(ms(schedule.delay(attempts, unit)).max(extra_ms)),
             count_attempt: true,
             not_found_streak: streak,
+            overdue,
         },
         error,
     };
@@ -72,7 +93,9 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
             let note = unknown_status
                 .as_ref()
                 .map(|s| format!("unknown status {s:?} treated as pending"));
-            if now >= p.window_start.saturating_add(policy.give_up_after_ms) {
+            // A payout is never given up: it is the shop's money, and one retried because it
+            // looked lost can pay twice.
+            if !money_out && now >= p.window_start.saturating_add(policy.give_up_after_ms) {
                 let age = now.saturating_sub(p.window_start).max(0) as u64 / 1000;
                 let age = format_duration(std::time::Duration::from_secs(age));
                 let reason = format!("still pending at LigdiCash after {age}");
@@ -132,5 +155,7 @@ fn recheck(p: &DuePayment, c: &Classified) -> Decision {
     }
 }
 
+#[cfg(test)]
+mod payout_tests;
 #[cfg(test)]
 mod tests;

@@ -20,8 +20,8 @@ pub mod schedule;
 pub mod throttle;
 pub mod verify;
 
-use crate::config::PollConfig;
-use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify};
+use crate::config::{PayoutsConfig, PollConfig};
+use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify_for};
 use crate::metrics::Metrics;
 use crate::payment::{Change, ConfirmOutcome, DuePayment};
 use crate::store::{Store, blocking};
@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// [`PollConfig`] keys a running daemon applies on reload; the others need a restart.
+/// Every `[payouts]` key is applied on reload.
 pub const RELOADABLE: [&str; 11] = [
     "first_delay",
     "initial_interval",
@@ -57,22 +58,34 @@ pub const RELOADABLE: [&str; 11] = [
 pub struct Live {
     pub policy: Policy,
     pub first_delay: Duration,
+    /// `[payouts] first_delay`: a payout's first confirm after enqueue.
+    pub payout_first_delay: Duration,
     pub scan: Duration,
     pub auth_initial: Duration,
     pub auth_max: Duration,
 }
 
 impl Live {
-    pub fn from_config(cfg: &PollConfig) -> Self {
+    pub fn from_config(cfg: &PollConfig, payouts: &PayoutsConfig) -> Self {
         // A refused call leaves its payment due, so the pause alone spaces its next confirm:
         // it must not be shorter than `min_interval` (LigdiCash's 3 s between confirms).
         let auth_initial = cfg.auth_retry_initial.0.max(cfg.min_interval.0);
         Self {
-            policy: Policy::from_config(cfg),
+            policy: Policy::from_config(cfg, payouts),
             first_delay: cfg.first_delay.0,
+            payout_first_delay: payouts.first_delay.0,
             scan: cfg.scan_interval.0,
             auth_initial,
             auth_max: cfg.auth_retry_max.0.max(auth_initial),
+        }
+    }
+
+    /// The wait after enqueue before a payment of `kind` is first confirmed.
+    pub fn first_delay_of(&self, kind: crate::payment::Kind) -> Duration {
+        if kind.is_money_out() {
+            self.payout_first_delay
+        } else {
+            self.first_delay
         }
     }
 }
@@ -107,6 +120,7 @@ pub struct Confirmer {
 impl Confirmer {
     pub fn new(
         cfg: &PollConfig,
+        payouts: &PayoutsConfig,
         client: LigdicashClient,
         metrics: Arc<Metrics>,
         events: Arc<Mutex<Store>>,
@@ -116,7 +130,7 @@ impl Confirmer {
             client,
             throttle: Throttle::per_second(cfg.max_requests_per_second),
             floors: Mutex::default(),
-            live: RwLock::new(Live::from_config(cfg)),
+            live: RwLock::new(Live::from_config(cfg, payouts)),
             incidents: Incidents::default(),
             metrics,
             events,
@@ -129,9 +143,9 @@ impl Confirmer {
         *self.live.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Applies the reloadable keys of `cfg` (already validated) at once.
-    pub fn reload(&self, cfg: &PollConfig) {
-        *self.live.write().unwrap_or_else(|p| p.into_inner()) = Live::from_config(cfg);
+    /// Applies the reloadable keys of `cfg` and `payouts` (already validated) at once.
+    pub fn reload(&self, cfg: &PollConfig, payouts: &PayoutsConfig) {
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = Live::from_config(cfg, payouts);
         self.throttle.limiter.set_rate(cfg.max_requests_per_second);
     }
 
@@ -174,8 +188,8 @@ impl Confirmer {
         if self.held() {
             return Turn::Held;
         }
-        let timed = self.client.confirm(&p.token).await;
-        let classified = classify(&timed.exchange);
+        let timed = self.client.confirm(p.kind, &p.token).await;
+        let classified = classify_for(p.kind, &timed.exchange);
         let finished = now_ms();
         self.observe(&p, &classified, at);
         let decision = decide(
@@ -187,7 +201,7 @@ impl Confirmer {
         );
         let answered = classified.answer().is_some() || classified == Classified::NotFound;
         self.metrics
-            .confirm(classified.label(), timed.latency, answered);
+            .confirm(p.kind, classified.label(), timed.latency, answered);
         Turn::Sent(Box::new(attempt_record(
             p,
             at,
@@ -317,6 +331,7 @@ pub fn attempt_record(
     };
     ConfirmOutcome {
         payment_id: p.id,
+        kind: p.kind,
         token: p.token,
         at,
         latency_ms: ms(timed.latency),

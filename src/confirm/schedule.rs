@@ -4,7 +4,7 @@
 //! ±`jitter` so payments created together do not poll together, and never below
 //! `min_interval` (LigdiCash asks for at least 3 s between confirms of one token).
 
-use crate::config::PollConfig;
+use crate::config::{PayoutsConfig, PollConfig};
 use std::time::Duration;
 
 /// Parameters of the backoff, copied out of the configuration.
@@ -24,6 +24,18 @@ impl Schedule {
             max: p.max_interval.0,
             multiplier: p.multiplier,
             jitter: p.jitter,
+            min_interval: p.min_interval.0,
+        }
+    }
+
+    /// The payouts' schedule (`[payouts]`), under `[poll]`'s floor between two confirms
+    /// of one token: LigdiCash's 3 s holds for every endpoint.
+    pub fn for_payouts(o: &PayoutsConfig, p: &PollConfig) -> Self {
+        Self {
+            initial: o.initial_interval.0,
+            max: o.max_interval.0,
+            multiplier: o.multiplier,
+            jitter: o.jitter,
             min_interval: p.min_interval.0,
         }
     }

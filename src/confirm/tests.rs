@@ -37,6 +37,7 @@ async fn refused_credentials_pause_every_caller_whoever_met_them() {
     let events = Arc::new(Mutex::new(store));
     let confirmer = Confirmer::new(
         &config.poll,
+        &config.payouts,
         client,
         metrics.clone(),
         events,
@@ -87,12 +88,12 @@ fn an_auth_pause_is_never_shorter_than_min_interval() {
         auth_retry_max: HumanDuration::secs(2),
         ..Default::default()
     };
-    let live = Live::from_config(&cfg);
+    let live = Live::from_config(&cfg, &crate::config::PayoutsConfig::default());
     assert_eq!(live.auth_initial, Duration::from_secs(3));
     assert_eq!(live.auth_max, Duration::from_secs(3));
     cfg.auth_retry_initial = HumanDuration::secs(30);
     cfg.auth_retry_max = HumanDuration::secs(600);
-    let live = Live::from_config(&cfg);
+    let live = Live::from_config(&cfg, &crate::config::PayoutsConfig::default());
     assert_eq!(live.auth_initial, Duration::from_secs(30));
     assert_eq!(live.auth_max, Duration::from_secs(600));
 }

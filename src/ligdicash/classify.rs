@@ -4,6 +4,7 @@
 //! meaning. It performs no I/O so every branch is table-tested.
 
 use super::answer::{AnswerError, ConfirmAnswer};
+use crate::payment::Kind;
 use std::time::Duration;
 
 /// What happened on the wire, before interpretation.
@@ -130,8 +131,17 @@ impl Classified {
     }
 }
 
-/// Interprets one exchange. See the module docs.
+/// Interprets one exchange of an invoice's confirm. See the module docs.
 pub fn classify(exchange: &Exchange) -> Classified {
+    classify_for(Kind::Invoice, exchange)
+}
+
+/// Interprets one exchange of the confirm of a payment of `kind`. The one difference:
+/// `Echec (Code01)` at a payout endpoint is an error of that payout (payouts not activated
+/// for the project, say), retried on its schedule, not a refusal of our credentials that
+/// would pause the polling of every invoice too: a refused key shows at the invoices'
+/// endpoint as well, and pauses everything from there.
+pub fn classify_for(kind: Kind, exchange: &Exchange) -> Classified {
     let (status, retry_after, body) = match exchange {
         Exchange::Failed(TransportError::Timeout) => {
             return transient(ErrorClass::Timeout, "request timed out".into(), None);
@@ -168,7 +178,7 @@ pub fn classify(exchange: &Exchange) -> Classified {
     if let Ok(answer) = &parsed
         && answer.response_code.as_deref() == Some("01")
     {
-        return api_error(answer);
+        return api_error(answer, kind);
     }
     if (300..400).contains(&status) {
         let detail = format!("HTTP {status}: redirects are not followed; check ligdicash.base_url");
@@ -200,7 +210,7 @@ fn malformed(e: &AnswerError) -> Classified {
 }
 
 /// `response_code "01"`: the sub-code in `response_text` says why.
-fn api_error(answer: &ConfirmAnswer) -> Classified {
+fn api_error(answer: &ConfirmAnswer, kind: Kind) -> Classified {
     let text = answer.response_text.clone().unwrap_or_default();
     match sub_code(&text).as_deref() {
         Some("00") => Classified::AuthFailed {
@@ -208,6 +218,13 @@ fn api_error(answer: &ConfirmAnswer) -> Classified {
         },
         // Payin not activated for the project (on the test platform: application
         // authentication). Like Code00 it concerns every payment, not this one.
+        Some("01") if kind.is_money_out() => transient(
+            ErrorClass::ApiError,
+            format!(
+                "LigdiCash refused this {kind} (Code01: are payouts activated for the project?) ({text})"
+            ),
+            None,
+        ),
         Some("01") => Classified::AuthFailed {
             detail: format!("LigdiCash refused the project: payin not activated ({text})"),
         },

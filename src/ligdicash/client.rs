@@ -1,10 +1,12 @@
-//! The LigdiCash side of HTTP: the confirm and create URLs, the four documented headers
-//! (secrets marked sensitive), and timing. [`super::transport`] carries the requests;
+//! The LigdiCash side of HTTP: the confirm and create URLs of each kind of payment
+//! (invoices, withdrawals, straight payouts), the four documented headers (secrets marked
+//! sensitive), and timing. [`super::transport`] carries the requests;
 //! [`mod@super::classify`] decides what the exchanges mean.
 
 use super::classify::Exchange;
 use super::transport::{Limits, Transport, TransportSetupError};
 use crate::config::{ConfirmStyle, Credentials};
+use crate::payment::Kind;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Method, Url};
 use secrecy::ExposeSecret;
@@ -14,6 +16,14 @@ use std::time::{Duration, Instant};
 pub const CONFIRM_PATH: &str = "/pay/v01/redirect/checkout-invoice/confirm";
 /// Path of the create endpoint below `base_url`.
 pub const CREATE_PATH: &str = "/pay/v01/redirect/checkout-invoice/create";
+/// Confirm of a withdrawal to a customer's LigdiCash wallet (`?withdrawalToken=`).
+pub const WITHDRAWAL_CONFIRM_PATH: &str = "/pay/v01/withdrawal/confirm/";
+/// Create of a withdrawal (the shop's side; the demo and the sandbox use it).
+pub const WITHDRAWAL_CREATE_PATH: &str = "/pay/v01/withdrawal/create";
+/// Confirm of a straight payout to a mobile-money number (`?payoutToken=`).
+pub const PAYOUT_CONFIRM_PATH: &str = "/pay/v01/straight/payout/confirm/";
+/// Create of a straight payout (the shop's side; the demo and the sandbox use it).
+pub const PAYOUT_CREATE_PATH: &str = "/pay/v01/straight/payout";
 
 /// Failure to build the client from configuration.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +53,11 @@ pub struct LigdicashClient {
     /// The query key that carries the token: `invoiceToken` or `token`.
     token_key: &'static str,
     create_url: Url,
+    /// Withdrawals and straight payouts: one documented form each, whatever the style.
+    withdrawal_confirm_url: Url,
+    payout_confirm_url: Url,
+    withdrawal_create_url: Url,
+    payout_create_url: Url,
 }
 
 impl std::fmt::Debug for LigdicashClient {
@@ -90,6 +105,10 @@ impl LigdicashClient {
             ConfirmStyle::Token => (url(CONFIRM_PATH)?, "token"),
         };
         let create_url = url(CREATE_PATH)?;
+        let withdrawal_confirm_url = url(WITHDRAWAL_CONFIRM_PATH)?;
+        let payout_confirm_url = url(PAYOUT_CONFIRM_PATH)?;
+        let withdrawal_create_url = url(WITHDRAWAL_CREATE_PATH)?;
+        let payout_create_url = url(PAYOUT_CREATE_PATH)?;
         let limits = Limits {
             connect_timeout: settings.connect_timeout,
             request_timeout: settings.request_timeout,
@@ -101,6 +120,10 @@ impl LigdicashClient {
             confirm_url,
             token_key,
             create_url,
+            withdrawal_confirm_url,
+            payout_confirm_url,
+            withdrawal_create_url,
+            payout_create_url,
         })
     }
 
@@ -109,12 +132,17 @@ impl LigdicashClient {
         self.transport.route()
     }
 
-    /// One confirm call. Never fails: transport problems are part of the [`Exchange`].
-    pub async fn confirm(&self, token: &str) -> Timed {
+    /// One confirm call of a payment of `kind`, at that kind's endpoint. Never fails:
+    /// transport problems are part of the [`Exchange`].
+    pub async fn confirm(&self, kind: Kind, token: &str) -> Timed {
         let started = Instant::now();
-        let mut url = self.confirm_url.clone();
+        let (mut url, key) = match kind {
+            Kind::Invoice => (self.confirm_url.clone(), self.token_key),
+            Kind::Withdrawal => (self.withdrawal_confirm_url.clone(), "withdrawalToken"),
+            Kind::Payout => (self.payout_confirm_url.clone(), "payoutToken"),
+        };
         // Form-encoded as a query value, as the SDKs send it: `+` for a space, `%2B` for `+`.
-        url.query_pairs_mut().append_pair(self.token_key, token);
+        url.query_pairs_mut().append_pair(key, token);
         let exchange = self.transport.send(Method::GET, url, Vec::new()).await;
         Timed {
             exchange,
@@ -125,12 +153,26 @@ impl LigdicashClient {
     /// Creates a hosted-payin invoice, as a shop does; returns the body as JSON text.
     /// The reconciler itself never creates invoices: the demo and benchmarks do.
     pub async fn create_invoice(&self, body: &serde_json::Value) -> Result<Vec<u8>, String> {
+        self.create(self.create_url.clone(), body).await
+    }
+
+    /// Creates a withdrawal or a straight payout, as a shop does; returns the body as JSON
+    /// text. The reconciler itself never sends money: the demo does, on the sandbox.
+    pub async fn create_payout(
+        &self,
+        kind: Kind,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, String> {
+        let url = match kind {
+            Kind::Withdrawal => self.withdrawal_create_url.clone(),
+            Kind::Payout | Kind::Invoice => self.payout_create_url.clone(),
+        };
+        self.create(url, body).await
+    }
+
+    async fn create(&self, url: Url, body: &serde_json::Value) -> Result<Vec<u8>, String> {
         let body = body.to_string().into_bytes();
-        match self
-            .transport
-            .send(Method::POST, self.create_url.clone(), body)
-            .await
-        {
+        match self.transport.send(Method::POST, url, body).await {
             Exchange::Reply { status, body, .. } if (200..300).contains(&status) => Ok(body),
             Exchange::Reply { status, .. } => Err(format!("HTTP {status}")),
             Exchange::Failed(e) => Err(format!("{e:?}")),
@@ -192,7 +234,7 @@ mod tests {
             pool_size: 1,
         };
         let client = LigdicashClient::new(&settings, &Credentials::fixed("KEY", "TOKEN")).unwrap();
-        let timed = client.confirm("tok").await;
+        let timed = client.confirm(Kind::Invoice, "tok").await;
         assert!(
             matches!(timed.exchange, Exchange::Reply { status: 302, .. }),
             "{:?}",
@@ -227,12 +269,16 @@ mod tests {
             };
             let client =
                 LigdicashClient::new(&settings, &Credentials::fixed("KEY", "TOKEN")).unwrap();
-            let timed = client.confirm("eyJ.a b+c/=&d").await;
+            let timed = client.confirm(Kind::Invoice, "eyJ.a b+c/=&d").await;
             assert!(
                 matches!(timed.exchange, Exchange::Reply { status: 200, .. }),
                 "{:?}",
                 timed.exchange
             );
+            // Payouts have one documented form each, whatever the invoices' style.
+            for kind in [Kind::Withdrawal, Kind::Payout] {
+                client.confirm(kind, "eyJ.a b").await;
+            }
         }
         let seen = seen.lock().unwrap();
         let uris: Vec<&str> = seen.iter().map(|(u, _)| u.as_str()).collect();
@@ -240,7 +286,11 @@ mod tests {
             uris,
             [
                 "/pay/v01/redirect/checkout-invoice/confirm/?invoiceToken=eyJ.a+b%2Bc%2F%3D%26d",
+                "/pay/v01/withdrawal/confirm/?withdrawalToken=eyJ.a+b",
+                "/pay/v01/straight/payout/confirm/?payoutToken=eyJ.a+b",
                 "/pay/v01/redirect/checkout-invoice/confirm?token=eyJ.a+b%2Bc%2F%3D%26d",
+                "/pay/v01/withdrawal/confirm/?withdrawalToken=eyJ.a+b",
+                "/pay/v01/straight/payout/confirm/?payoutToken=eyJ.a+b",
             ]
         );
         let headers = &seen[0].1;

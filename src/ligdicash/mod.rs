@@ -8,5 +8,5 @@ pub mod client;
 pub mod transport;
 
 pub use answer::ConfirmAnswer;
-pub use classify::{Classified, ErrorClass, Exchange, TransportError, classify};
+pub use classify::{Classified, ErrorClass, Exchange, TransportError, classify, classify_for};
 pub use client::{ClientSettings, LigdicashClient, Timed};

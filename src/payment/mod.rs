@@ -1,10 +1,13 @@
 //! Domain types of a payment, parsed once at the edge ("parse, don't validate").
 
+mod kind;
 mod outcome;
 
+pub use kind::Kind;
+
 pub use outcome::{
-    Applied, Change, ConfirmOutcome, DuePayment, REQUEUED_FROM, requeued_from_timeout,
-    transition_event,
+    Applied, Change, ConfirmOutcome, DuePayment, PAYOUT_OVERDUE, REQUEUED_FROM,
+    requeued_from_timeout, transition_event,
 };
 use std::fmt;
 
@@ -55,6 +58,19 @@ impl Status {
         }
     }
 
+    /// The outbox event type of a payout's (or withdrawal's) transition to this status:
+    /// the shop tells money out from money in by the type alone.
+    pub fn payout_event_type(self) -> &'static str {
+        match self {
+            Self::Pending => "payout.pending",
+            Self::Completed => "payout.completed",
+            Self::NotCompleted => "payout.notcompleted",
+            Self::Timeout => "payout.timeout",
+            Self::Mismatch => "payout.mismatch",
+            Self::InvalidToken => "payout.invalid_token",
+        }
+    }
+
     /// Parses the database spelling; unknown text is `None`, never a panic.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
@@ -82,6 +98,8 @@ pub struct NewPayment {
     pub token: String,
     pub transaction_id: Option<String>,
     pub expected_amount: Option<i64>,
+    /// Money in (the default) or out: decides the confirm endpoint and the schedule.
+    pub kind: Kind,
 }
 
 impl NewPayment {
@@ -102,7 +120,13 @@ impl NewPayment {
             token: token.to_owned(),
             transaction_id,
             expected_amount,
+            kind: Kind::Invoice,
         })
+    }
+
+    /// The same payment, of `kind`.
+    pub fn of_kind(self, kind: Kind) -> Self {
+        Self { kind, ..self }
     }
 }
 

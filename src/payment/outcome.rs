@@ -2,7 +2,7 @@
 //! and the outcome the store records. The poller, the nightly re-check and every later
 //! caller of the one confirm path ([`crate::confirm::Confirmer`]) speak these types.
 
-use super::Status;
+use super::{Kind, Status};
 use crate::ligdicash::ConfirmAnswer;
 use crate::time::Millis;
 
@@ -14,6 +14,8 @@ pub const REQUEUED_FROM: &str = "requeued from ";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DuePayment {
     pub id: i64,
+    /// Which endpoint confirms it and which schedule it follows.
+    pub kind: Kind,
     /// The status it was claimed in: every write of its outcome is a compare-and-set on it.
     pub status: Status,
     pub token: String,
@@ -29,6 +31,8 @@ pub struct DuePayment {
     /// When it was last confirmed, as recorded: LigdiCash's floor between two confirms of
     /// one token is kept from it by every caller of [`crate::confirm::Confirmer`].
     pub last_confirm_at: Option<Millis>,
+    /// Whether a payout was already announced as overdue (`payout.overdue` goes out once).
+    pub overdue: bool,
 }
 
 /// What a confirm did to its payment.
@@ -44,6 +48,9 @@ pub enum Change {
         next_poll_at: Millis,
         count_attempt: bool,
         not_found_streak: i64,
+        /// A payout pending past `overdue_after` and not announced yet: mark it overdue
+        /// and emit `payout.overdue`, once.
+        overdue: bool,
     },
     /// Not the payment's fault (credentials refused): log the call, touch nothing else.
     Untouched,
@@ -53,6 +60,8 @@ pub enum Change {
 #[derive(Debug, Clone)]
 pub struct ConfirmOutcome {
     pub payment_id: i64,
+    /// The payment's kind: names its events (`payment.*` or `payout.*`).
+    pub kind: Kind,
     /// For logs only; the row is addressed by `payment_id`.
     pub token: String,
     pub at: Millis,
@@ -80,17 +89,26 @@ pub struct Applied {
     pub stale: bool,
 }
 
+/// The event announcing that a pending payout passed `overdue_after`.
+pub const PAYOUT_OVERDUE: &str = "payout.overdue";
+
 /// The outbox event of a transition from `from` to `to`, if it has one. One table for every
 /// caller, so the poller and the re-check cannot drift:
+/// - a payout's (or withdrawal's) transition is a `payout.*` event: it is never given up,
+///   so it has no late completion either;
 /// - a completion of a payment given up as `timeout` is a late completion, whether the
 ///   re-check found it or a `requeue` put it back first (`requeued_from_timeout`);
 /// - a `timeout` that LigdiCash now calls `notcompleted` emits nothing: the shop already
 ///   treats a timeout as failed.
 pub fn transition_event(
+    kind: Kind,
     from: Status,
     to: Status,
     requeued_from_timeout: bool,
 ) -> Option<&'static str> {
+    if kind.is_money_out() {
+        return Some(to.payout_event_type());
+    }
     match (from, to) {
         (Status::Timeout, Status::Completed) => Some("payment.late_completed"),
         (Status::Timeout, Status::NotCompleted) => None,
@@ -112,36 +130,58 @@ mod tests {
 
     #[test]
     fn each_transition_has_its_event_and_late_completions_are_named_as_such() {
+        use Kind::Invoice;
         use Status::*;
         assert_eq!(
-            transition_event(Pending, Completed, false),
+            transition_event(Invoice, Pending, Completed, false),
             Some("payment.completed")
         );
         assert_eq!(
-            transition_event(Pending, Completed, true),
+            transition_event(Invoice, Pending, Completed, true),
             Some("payment.late_completed")
         );
         assert_eq!(
-            transition_event(Timeout, Completed, false),
+            transition_event(Invoice, Timeout, Completed, false),
             Some("payment.late_completed")
         );
         assert_eq!(
-            transition_event(Timeout, Mismatch, false),
+            transition_event(Invoice, Timeout, Mismatch, false),
             Some("payment.mismatch")
         );
-        assert_eq!(transition_event(Timeout, NotCompleted, false), None);
         assert_eq!(
-            transition_event(Pending, NotCompleted, true),
+            transition_event(Invoice, Timeout, NotCompleted, false),
+            None
+        );
+        assert_eq!(
+            transition_event(Invoice, Pending, NotCompleted, true),
             Some("payment.notcompleted")
         );
         assert_eq!(
-            transition_event(Pending, Timeout, false),
+            transition_event(Invoice, Pending, Timeout, false),
             Some("payment.timeout")
         );
         assert_eq!(
-            transition_event(Pending, InvalidToken, false),
+            transition_event(Invoice, Pending, InvalidToken, false),
             Some("payment.invalid_token")
         );
+        for kind in [Kind::Withdrawal, Kind::Payout] {
+            assert_eq!(
+                transition_event(kind, Pending, Completed, true),
+                Some("payout.completed")
+            );
+            assert_eq!(
+                transition_event(kind, Pending, Mismatch, false),
+                Some("payout.mismatch")
+            );
+            assert_eq!(
+                transition_event(kind, Pending, NotCompleted, false),
+                Some("payout.notcompleted")
+            );
+            assert_eq!(
+                transition_event(kind, Pending, InvalidToken, false),
+                Some("payout.invalid_token")
+            );
+        }
         assert!(requeued_from_timeout(Some("requeued from timeout")));
         assert!(!requeued_from_timeout(Some("requeued from invalid_token")));
         assert!(!requeued_from_timeout(None));

@@ -119,9 +119,13 @@ impl Dispatcher {
 
     /// Gives shop rows their first poll time, then reads the due rows not in flight.
     async fn scan(&self, now: Millis) -> Result<Vec<DuePayment>, PollerError> {
-        let first_delay = self.ctx.confirmer.live().first_delay;
-        let (first_delay, batch) = (ms(first_delay), self.ctx.cfg.batch_size);
-        with_store(&self.reader, move |s| s.schedule_unscheduled(first_delay)).await?;
+        let live = self.ctx.confirmer.live();
+        let (first_delay, payouts) = (ms(live.first_delay), ms(live.payout_first_delay));
+        let batch = self.ctx.cfg.batch_size;
+        with_store(&self.reader, move |s| {
+            s.schedule_unscheduled(first_delay, payouts)
+        })
+        .await?;
         let skip = self.in_flight.clone();
         with_store(&self.reader, move |s| s.due(now, batch, &skip)).await
     }
@@ -237,7 +241,14 @@ mod tests {
             Store::open(&db, Duration::from_secs(1)).unwrap(),
         ));
         let sinks = Arc::new(Vec::new());
-        let confirmer = Confirmer::new(&cfg, client, metrics.clone(), events, sinks.clone());
+        let confirmer = Confirmer::new(
+            &cfg,
+            &Default::default(),
+            client,
+            metrics.clone(),
+            events,
+            sinks.clone(),
+        );
         let confirmer = Arc::new(confirmer);
         Poller::new(&cfg, &db, Duration::from_secs(1), confirmer, sinks, metrics).unwrap()
     }

@@ -124,7 +124,7 @@ async fn write_until_done(
 fn report(batch: &[ConfirmOutcome], applied: &[Applied], metrics: &Metrics) {
     for (o, a) in batch.iter().zip(applied) {
         if let Some(status) = a.finalized {
-            metrics.resolved(status.as_str());
+            metrics.resolved(o.kind, status.as_str());
             tracing::info!(token = %o.token, status = status.as_str(), "payment resolved");
         } else if a.stale {
             tracing::debug!(token = %o.token, "payment changed meanwhile; outcome not applied");

@@ -89,6 +89,9 @@ pub struct Summary {
     pub resolution: Resolution,
     pub discrepancies: Discrepancies,
     pub health: Health,
+    /// Payouts and withdrawals (set by the caller from their own facts); the figures
+    /// above are the invoices', money in.
+    pub money_out: super::money_out::MoneyOut,
 }
 
 /// Outcome classes that are answers, not errors.
@@ -226,6 +229,7 @@ pub fn summarise(
         },
         discrepancies,
         health: health(f),
+        money_out: Default::default(),
     }
 }
 

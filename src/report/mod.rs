@@ -9,6 +9,7 @@
 
 pub mod day;
 pub mod figures;
+pub mod money_out;
 pub mod render;
 
 use crate::config::{ConfigError, ReportConfig, ReportFormat};
@@ -149,17 +150,19 @@ impl Reporter {
     ) -> Result<(Vec<PathBuf>, serde_json::Value), ReportError> {
         let w = day::window(date, self.tz);
         let facts = blocking(&self.store, move |s| s.day_facts(w.start, w.end)).await?;
+        let payouts = blocking(&self.store, move |s| s.payout_facts(w.start, w.end)).await?;
         let local = |at: Millis| {
             chrono::DateTime::from_timestamp_millis(at)
                 .map(|d| d.with_timezone(&self.tz).to_rfc3339())
                 .unwrap_or_default()
         };
-        let summary = figures::summarise(
+        let mut summary = figures::summarise(
             &facts,
             date.format("%Y-%m-%d").to_string(),
             self.tz.name().to_owned(),
             (local(w.start), local(w.end)),
         );
+        summary.money_out = money_out::summarise(&payouts, w.end, summary.received_xof);
         std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
         let mut written = Vec::new();
         for format in formats {
@@ -175,6 +178,9 @@ impl Reporter {
         let data = serde_json::json!({
             "date": summary.date,
             "received_xof": summary.received_xof,
+            "paid_out_xof": summary.money_out.paid_out_xof,
+            "net_xof": summary.money_out.net_xof,
+            "payouts_needing_a_human": summary.money_out.needing_a_human(),
             "by_status": summary.by_status,
             "discrepancies": summary.discrepancies.count(),
             "pending_at_end": summary.pending_at_end.count,

@@ -193,6 +193,7 @@ pub fn html(s: &Summary) -> String {
     page.push_str(&table("Timeouts", &d.timeouts));
     page.push_str(&table("Invalid tokens", &d.invalid_tokens));
     page.push_str(&table("Pending over 24 h", &d.pending_over_24h));
+    page.push_str(&super::money_out::html(&s.money_out, esc, xof));
     let h = &s.health;
     let r = &s.resolution;
     let secs = |v: Option<f64>| v.map_or("–".to_owned(), |x| format!("{x:.1} s"));

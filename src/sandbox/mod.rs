@@ -1,19 +1,21 @@
-//! A simulated LigdiCash API on loopback: `create` and `confirm` with the documented shapes,
-//! header checks (`Code00`), a seeded scenario of outcomes and settle times, and fault
-//! injection. The demo, the integration tests and the benchmarks all use it.
+//! A simulated LigdiCash API on loopback: `create` and `confirm` with the documented shapes
+//! (invoices here, withdrawals and straight payouts in [`payouts`]), header checks
+//! (`Code00`), a seeded scenario of outcomes and settle times, and fault injection. The demo, the integration tests and the benchmarks all use it.
 //!
 //! Control endpoints under `/_sandbox/` let tests create invoices with a chosen fate, switch
 //! faults at run time, and read the truth back.
 
 mod checkout;
 mod control;
+mod faults;
+pub mod payouts;
 pub mod responses;
 pub mod scenario;
 
 use crate::ligdicash::client::{CONFIRM_PATH, CREATE_PATH};
 use crate::time::{Millis, now_ms};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,7 +25,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -104,6 +105,9 @@ pub struct InvoiceSpec {
 #[derive(Debug)]
 struct State_ {
     invoices: HashMap<String, Invoice>,
+    /// Withdrawals and straight payouts, apart: an invoice's token is unknown at the
+    /// payout endpoints, as at LigdiCash.
+    payouts: HashMap<String, payouts::Payout>,
     rng: fastrand::Rng,
     next_seq: u64,
     faults: Faults,
@@ -123,6 +127,7 @@ impl Sandbox {
     pub fn new(cfg: SandboxConfig) -> Arc<Self> {
         let state = State_ {
             invoices: HashMap::new(),
+            payouts: HashMap::new(),
             rng: fastrand::Rng::with_seed(cfg.scenario.seed),
             next_seq: 1,
             faults: cfg.faults.clone(),
@@ -286,6 +291,7 @@ fn router(sandbox: Arc<Sandbox>) -> Router {
         .route(CONFIRM_PATH, get(confirm))
         .route(&format!("{CONFIRM_PATH}/"), get(confirm))
         .merge(control::routes())
+        .merge(payouts::routes())
         .merge(checkout::routes())
         .with_state(sandbox)
 }
@@ -335,47 +341,11 @@ async fn confirm(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let faults = sb.lock().faults.clone();
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
-    if faults.auth_failure || !authorized(&sb, &headers) {
-        return Json(responses::api_error("00", false)).into_response();
-    }
+    let unknown_status = match faults::before_confirm(&sb, &headers).await {
+        Ok(unknown_status) => unknown_status,
+        Err(fault) => return fault,
+    };
     let token = query.get("invoiceToken").or_else(|| query.get("token"));
-    let roll = |p: f64| p > 0.0 && fastrand::f64() < p;
-    if roll(faults.hang) {
-        tokio::time::sleep(Duration::from_secs(120)).await;
-    }
-    if roll(faults.rate_limit) {
-        let mut r = (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(faults.retry_after_secs),
-        );
-        return r;
-    }
-    if roll(faults.server_error) {
-        let status = [500u16, 502, 503, 504][fastrand::usize(..4)];
-        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (code, html(responses::html_error(status))).into_response();
-    }
-    if roll(faults.html) {
-        return html(responses::html_error(502)).into_response();
-    }
-    if roll(faults.empty_body) {
-        return StatusCode::OK.into_response();
-    }
-    if roll(faults.reset_mid_body) {
-        // Promise more bytes than are sent: the server closes the connection mid-body.
-        let mut r = (StatusCode::OK, "{\"response_code\":\"00\",\"sta").into_response();
-        r.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(4096u32));
-        return r;
-    }
-    if roll(faults.api_error) {
-        return Json(responses::api_error("03", false)).into_response();
-    }
     let now = now_ms();
     let mut s = sb.lock();
     s.confirms += 1;
@@ -383,7 +353,7 @@ async fn confirm(
         return Json(responses::api_error("02", false)).into_response();
     };
     invoice.confirms.push(now);
-    let status = if roll(faults.unknown_status) {
+    let status = if unknown_status {
         "processing"
     } else {
         invoice.status_at(now)

@@ -1,6 +1,8 @@
 //! Response bodies shaped exactly like LigdiCash's documented examples.
 
 use super::Invoice;
+use super::payouts::Payout;
+use crate::payment::Kind;
 use serde_json::{Value, json};
 
 const CONFIRM_WIKI: &str = "https://client.ligdicash.com/wiki/confirmInvoice";
@@ -90,6 +92,46 @@ pub fn confirm(invoice: &Invoice, status: &str, variant: bool) -> Value {
             "phone": "22676275726", "details": ""
         },
         "request_id": format!("P{:013}", 2_771_491_712_026u64 + invoice.seq),
+    })
+}
+
+/// The answer of a payout's create endpoint: the token to confirm it with.
+pub fn payout_created(token: &str) -> Value {
+    json!({
+        "response_code": "00",
+        "token": token,
+        "response_text": "",
+        "description": "",
+        "wiki": "",
+    })
+}
+
+/// The confirm body of a withdrawal or straight payout, in LigdiCash's payout shape (its
+/// callback example): `amount`/`montant` as strings, `operator_id` an integer,
+/// `custom_data` `[]`, the order reference at the top level and in `external_id`.
+pub fn payout_confirm(payout: &Payout, status: &str) -> Value {
+    let amount = payout.fate.paid_amount.to_string();
+    let tx = payout.transaction_id.clone().unwrap_or_default();
+    let wiki = match payout.kind {
+        Kind::Withdrawal => "https://client.ligdicash.com/wiki/confirmWithdrawal",
+        _ => "https://client.ligdicash.com/wiki/confirmPayout",
+    };
+    json!({
+        "response_code": "00",
+        "token": "",
+        "response_text": "",
+        "description": "",
+        "status": status,
+        "custom_data": [],
+        "operator_id": 12,
+        "operator_name": "MOOV AFRICA BURKINA",
+        "customer": payout.customer,
+        "transaction_id": tx,
+        "external_id": tx,
+        "montant": amount,
+        "amount": amount,
+        "date": "2026-04-15 11:19:28+00",
+        "wiki": wiki,
     })
 }
 

@@ -105,6 +105,37 @@ pub fn draw_fate(s: &Scenario, amount: i64, rng: &mut fastrand::Rng) -> Fate {
     }
 }
 
+/// Shares of payouts made through a create endpoint: failed, pending for ever (days, at
+/// least: an operator dispute), and settling late (ten times the settle delay drawn).
+pub const PAYOUT_NOTCOMPLETED: f64 = 0.08;
+pub const PAYOUT_NEVER: f64 = 0.06;
+pub const PAYOUT_LATE: f64 = 0.10;
+
+/// Draws a fate for a payout of `amount` XOF: mostly sent as asked, some failed, some
+/// never settling and some settling late, as straight payouts take seconds to days.
+pub fn draw_payout_fate(s: &Scenario, amount: i64, rng: &mut fastrand::Rng) -> Fate {
+    let roll = rng.f64();
+    let (outcome, late) = if roll < PAYOUT_NOTCOMPLETED {
+        (Outcome::NotCompleted, false)
+    } else if roll < PAYOUT_NOTCOMPLETED + PAYOUT_NEVER {
+        (Outcome::Never, false)
+    } else if roll < PAYOUT_NOTCOMPLETED + PAYOUT_NEVER + PAYOUT_LATE {
+        (Outcome::Completed, true)
+    } else {
+        (Outcome::Completed, false)
+    };
+    let settle = log_uniform(s.settle_min_ms, s.settle_max_ms, rng.f64());
+    Fate {
+        outcome,
+        settle_after_ms: if late {
+            settle.saturating_mul(10)
+        } else {
+            settle
+        },
+        paid_amount: amount,
+    }
+}
+
 /// Maps a uniform sample to a log-uniform value in `[min, max]`.
 pub fn log_uniform(min: u64, max: u64, unit: f64) -> i64 {
     let (lo, hi) = (min.max(1) as f64, max.max(min).max(1) as f64);
@@ -158,6 +189,28 @@ mod tests {
             serde_json::to_string(&Outcome::NotCompleted).unwrap(),
             r#""notcompleted""#
         );
+    }
+
+    #[test]
+    fn payout_fates_are_seeded_and_include_the_never_and_the_late() {
+        let s = Scenario::default();
+        let draw = |seed| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..2000)
+                .map(|_| draw_payout_fate(&s, 100, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        let fates = draw(3);
+        assert_eq!(fates, draw(3));
+        let share = |f: &dyn Fn(&Fate) -> bool| {
+            fates.iter().filter(|x| f(x)).count() as f64 / fates.len() as f64
+        };
+        assert!((share(&|f| f.outcome == Outcome::Never) - PAYOUT_NEVER).abs() < 0.02);
+        assert!(
+            (share(&|f| f.outcome == Outcome::NotCompleted) - PAYOUT_NOTCOMPLETED).abs() < 0.02
+        );
+        assert!(share(&|f| f.settle_after_ms > 8_000) > 0.03, "late ones");
+        assert!(fates.iter().all(|f| f.paid_amount == 100));
     }
 
     #[test]

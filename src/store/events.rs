@@ -17,7 +17,7 @@ pub fn new_event_id(now: Millis) -> String {
 /// The payment columns an event shows, in [`PaymentFacts::from_row`]'s order.
 pub const FACT_COLUMNS: &str = "token, transaction_id, status, status_reason, expected_amount, \
     amount, operator_id, operator_name, customer, request_id, external_id, provider_date, \
-    created_at, resolved_at";
+    created_at, resolved_at, kind";
 
 /// What a payment event says about its payment, read back by rowid right after the final
 /// write. (Not with `UPDATE ... RETURNING`: that makes SQLite keep a statement journal,
@@ -31,6 +31,8 @@ pub struct PaymentFacts {
     pub customer: Option<String>,
     pub expected_amount: Option<i64>,
     pub external_id: Option<String>,
+    /// `invoice`, `withdrawal` or `payout`.
+    pub kind: String,
     pub operator_id: Option<String>,
     pub operator_name: Option<String>,
     pub provider_date: Option<String>,
@@ -61,6 +63,7 @@ impl PaymentFacts {
             provider_date: r.get(11)?,
             created_at: r.get(12)?,
             resolved_at: r.get(13)?,
+            kind: r.get(14)?,
         })
     }
 }

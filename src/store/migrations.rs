@@ -24,6 +24,7 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("../../migrations/0003_reports.sql")),
     Step::Code(version_4),
     Step::Sql(include_str!("../../migrations/0005_callbacks.sql")),
+    Step::Sql(include_str!("../../migrations/0006_payouts.sql")),
 ];
 
 /// The `IN (...)` CHECK constraints of versions 1 to 3, rewritten as OR chains by
@@ -243,7 +244,9 @@ mod tests {
         );
     }
 
-    /// Tables, indexes and views as SQLite records them, whitespace-normalised.
+    /// Tables, indexes and views as SQLite records them, whitespace-normalised. `ALTER
+    /// TABLE ... ADD COLUMN` (version 6) appends `, <column>` to the text before the
+    /// table's closing parenthesis: space before `,` or `)` does not count.
     fn shape(conn: &Connection) -> Vec<(String, String)> {
         let mut stmt = conn
             .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
@@ -252,7 +255,8 @@ mod tests {
             .unwrap()
             .map(|row| {
                 let (name, sql) = row.unwrap();
-                (name, sql.split_whitespace().collect::<Vec<_>>().join(" "))
+                let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+                (name, sql.replace(" ,", ",").replace(" )", ")"))
             })
             .collect()
     }

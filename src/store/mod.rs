@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod deliveries;
 pub mod events;
 pub mod migrations;
+pub mod money_out;
 mod outcomes;
 pub mod payments;
 pub mod reports;
@@ -90,6 +91,16 @@ impl rusqlite::types::FromSql for crate::payment::Status {
         let text = value.as_str()?;
         Self::parse(text).ok_or_else(|| {
             rusqlite::types::FromSqlError::Other(format!("unknown status {text:?}").into())
+        })
+    }
+}
+
+/// Kinds are read as the domain type, by the same reasoning as statuses.
+impl rusqlite::types::FromSql for crate::payment::Kind {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Self::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown kind {text:?}").into())
         })
     }
 }

@@ -5,15 +5,18 @@
 //! ([`ConfirmOutcome::from`]: `pending` for the poller, `timeout` for the re-check), and a
 //! final write also on the `status_reason` seen at claim time: whatever races us (a
 //! `requeue`, a second process, a replayed outcome), a payment is finalised at most once,
-//! with one event, whose type comes from one table ([`transition_event`]).
+//! with one event, whose type comes from one table ([`transition_event`]). A payout pending
+//! past `overdue_after` is marked overdue by a compare-and-set on `overdue_at IS NULL`, so
+//! its `payout.overdue` event, written in the same transaction, goes out once.
 
 use super::{Store, StoreError};
 use crate::payment::{
-    Applied, Change, ConfirmOutcome, Status, requeued_from_timeout, transition_event,
+    Applied, Change, ConfirmOutcome, PAYOUT_OVERDUE, Status, requeued_from_timeout,
+    transition_event,
 };
 use crate::time::Millis;
 use rusqlite::types::Null;
-use rusqlite::{CachedStatement, ToSql, TransactionBehavior, params_from_iter};
+use rusqlite::{CachedStatement, ToSql, TransactionBehavior, params, params_from_iter};
 
 impl Store {
     /// Writes a batch of confirm outcomes in one `BEGIN IMMEDIATE` transaction, with one
@@ -45,6 +48,7 @@ struct OutcomeWrites<'t> {
     attempt: CachedStatement<'t>,
     finalize: CachedStatement<'t>,
     reschedule: CachedStatement<'t>,
+    overdue: CachedStatement<'t>,
     untouched: CachedStatement<'t>,
     facts: CachedStatement<'t>,
     events: super::events::EventInsert<'t>,
@@ -137,6 +141,10 @@ impl<'t> OutcomeWrites<'t> {
             attempt: tx.prepare_cached(ATTEMPT_INSERT)?,
             finalize: tx.prepare_cached(&finalize)?,
             reschedule: tx.prepare_cached(&reschedule)?,
+            overdue: tx.prepare_cached(
+                "UPDATE payments SET overdue_at = ?1 \
+                 WHERE id = ?2 AND status = 'pending' AND overdue_at IS NULL",
+            )?,
             untouched: tx.prepare_cached(&untouched)?,
             facts: tx.prepare_cached(&format!(
                 "SELECT {FACT_COLUMNS} FROM payments WHERE id = ?1"
@@ -184,6 +192,7 @@ impl<'t> OutcomeWrites<'t> {
                 next_poll_at,
                 count_attempt,
                 not_found_streak,
+                overdue,
             } => {
                 let tail: [&dyn ToSql; 8] = [
                     next_poll_at,
@@ -198,6 +207,9 @@ impl<'t> OutcomeWrites<'t> {
                 let n = self
                     .reschedule
                     .execute(params_from_iter(head.iter().chain(&tail)))?;
+                if n == 1 && *overdue {
+                    self.mark_overdue(o, sinks, now)?;
+                }
                 (n == 1, None)
             }
             Change::Untouched => {
@@ -215,6 +227,27 @@ impl<'t> OutcomeWrites<'t> {
         })
     }
 
+    /// Marks a pending payout overdue and emits its `payout.overdue` event, unless it
+    /// already was (then nothing happens: the event goes out once per payout).
+    fn mark_overdue(
+        &mut self,
+        o: &ConfirmOutcome,
+        sinks: &[String],
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        if self.overdue.execute(params![o.at, o.payment_id])? == 0 {
+            return Ok(());
+        }
+        let facts = self
+            .facts
+            .query_row([o.payment_id], super::events::PaymentFacts::from_row)?;
+        let payload = |id: &str| super::events::payment_payload(PAYOUT_OVERDUE, id, now, &facts);
+        self.events
+            .insert(PAYOUT_OVERDUE, Some(&facts.token), payload, sinks, now)?;
+        tracing::warn!(token = %o.token, kind = o.kind.as_str(), "payout still pending past overdue_after: it needs a human (payout.overdue)");
+        Ok(())
+    }
+
     /// The outbox event of a final transition, if it has one ([`transition_event`]).
     fn record_event(
         &mut self,
@@ -225,7 +258,7 @@ impl<'t> OutcomeWrites<'t> {
         now: Millis,
     ) -> Result<(), StoreError> {
         let late = requeued_from_timeout(o.claimed_reason.as_deref());
-        let Some(kind) = transition_event(o.from, status, late) else {
+        let Some(kind) = transition_event(o.kind, o.from, status, late) else {
             return Ok(());
         };
         let payload = |id: &str| super::events::payment_payload(kind, id, now, facts);
@@ -236,149 +269,6 @@ impl<'t> OutcomeWrites<'t> {
 }
 
 /// "Finalised at most once", at the store: whatever order outcomes arrive in, a payment
-/// gets one final status and one event.
+/// gets one final status and one event; a payout is announced overdue once.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::payment::{DuePayment, NewPayment};
-    use std::collections::HashSet;
-    use std::time::Duration;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
-        (dir, store)
-    }
-
-    /// Enqueues `token` due at once and claims it as the poller would.
-    fn claim(store: &mut Store, token: &str) -> DuePayment {
-        let p = NewPayment::parse(token, None, None).unwrap();
-        store.enqueue(&p, 0, 0).unwrap();
-        let due = store.due(1, 10, &HashSet::new()).unwrap();
-        due.into_iter().find(|d| d.token == token).unwrap()
-    }
-
-    fn outcome(p: &DuePayment, status: Status) -> ConfirmOutcome {
-        ConfirmOutcome {
-            payment_id: p.id,
-            token: p.token.clone(),
-            at: 1,
-            latency_ms: 1,
-            http_status: Some(200),
-            outcome: "completed",
-            error: None,
-            answer: None,
-            raw_body: None,
-            change: Change::Finalize {
-                status,
-                reason: None,
-            },
-            from: p.status,
-            claimed_reason: p.claimed_reason.clone(),
-        }
-    }
-
-    fn events(store: &Store, token: &str) -> Vec<String> {
-        let c = store.connection();
-        let mut stmt = c
-            .prepare("SELECT type FROM events WHERE payment_token = ?1 ORDER BY seq")
-            .unwrap();
-        stmt.query_map([token], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
-
-    fn status(store: &Store, token: &str) -> String {
-        store.get(token).unwrap().unwrap().status
-    }
-
-    #[test]
-    fn two_outcomes_for_one_payment_in_one_batch_finalise_it_once() {
-        let (_dir, mut store) = store();
-        let p = claim(&mut store, "tok-1");
-        let batch = [
-            outcome(&p, Status::Completed),
-            outcome(&p, Status::NotCompleted),
-        ];
-        let applied = store.apply_outcomes(&batch, 2, &["jsonl".into()]).unwrap();
-        assert_eq!(applied[0].finalized, Some(Status::Completed));
-        assert!(applied[1].stale && applied[1].finalized.is_none());
-        assert_eq!(status(&store, "tok-1"), "completed");
-        assert_eq!(events(&store, "tok-1"), ["payment.completed"]);
-    }
-
-    #[test]
-    fn a_stale_outcome_after_a_requeue_is_not_applied() {
-        let (_dir, mut store) = store();
-        let p = claim(&mut store, "tok-2");
-        let gave_up = outcome(&p, Status::Timeout);
-        store.apply_outcomes(&[gave_up], 2, &[]).unwrap();
-        store.requeue("tok-2", 3).unwrap();
-        // An answer to the claim made before the timeout and the requeue arrives late.
-        let late = outcome(&p, Status::Completed);
-        let applied = store.apply_outcomes(&[late], 4, &[]).unwrap();
-        assert!(applied[0].stale);
-        assert_eq!(status(&store, "tok-2"), "pending");
-        assert_eq!(events(&store, "tok-2"), ["payment.timeout"]);
-    }
-
-    #[test]
-    fn a_late_completion_is_recorded_once_as_such_from_a_recheck_or_a_requeue() {
-        let (_dir, mut store) = store();
-        // The re-check: a compare-and-set on `timeout`.
-        let p = claim(&mut store, "tok-3");
-        store
-            .apply_outcomes(&[outcome(&p, Status::Timeout)], 2, &[])
-            .unwrap();
-        let timeout = store.timeouts_since(0).unwrap().remove(0);
-        assert_eq!(timeout.status, Status::Timeout);
-        let twice = [
-            outcome(&timeout, Status::Completed),
-            outcome(&timeout, Status::Completed),
-        ];
-        let applied = store.apply_outcomes(&twice, 3, &[]).unwrap();
-        assert_eq!(applied[0].finalized, Some(Status::Completed));
-        assert!(applied[1].stale);
-        assert_eq!(
-            events(&store, "tok-3"),
-            ["payment.timeout", "payment.late_completed"]
-        );
-        // The same payment seen by the poller as a pending one is stale: it is no longer one.
-        assert!(
-            store
-                .apply_outcomes(&[outcome(&p, Status::Completed)], 4, &[])
-                .unwrap()[0]
-                .stale
-        );
-        // A requeued timeout that completes at the poller is a late completion too.
-        let q = claim(&mut store, "tok-4");
-        store
-            .apply_outcomes(&[outcome(&q, Status::Timeout)], 2, &[])
-            .unwrap();
-        store.requeue("tok-4", 3).unwrap();
-        let again = store.due(i64::MAX, 10, &HashSet::new()).unwrap().remove(0);
-        store
-            .apply_outcomes(&[outcome(&again, Status::Completed)], 5, &[])
-            .unwrap();
-        assert_eq!(
-            events(&store, "tok-4"),
-            ["payment.timeout", "payment.late_completed"]
-        );
-    }
-
-    #[test]
-    fn a_rechecked_timeout_that_failed_changes_status_quietly() {
-        let (_dir, mut store) = store();
-        let p = claim(&mut store, "tok-5");
-        store
-            .apply_outcomes(&[outcome(&p, Status::Timeout)], 2, &[])
-            .unwrap();
-        let timeout = store.timeouts_since(0).unwrap().remove(0);
-        let applied = store
-            .apply_outcomes(&[outcome(&timeout, Status::NotCompleted)], 3, &[])
-            .unwrap();
-        assert_eq!(applied[0].finalized, Some(Status::NotCompleted));
-        assert_eq!(events(&store, "tok-5"), ["payment.timeout"]);
-    }
-}
+mod tests;

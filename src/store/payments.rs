@@ -2,7 +2,7 @@
 //! written by `store::outcomes`.
 
 use super::{Store, StoreError};
-use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
+use crate::payment::{DuePayment, Kind, NewPayment, REQUEUED_FROM, Status};
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use std::collections::HashSet;
@@ -27,7 +27,7 @@ macro_rules! due_columns {
     () => {
         "id, token, transaction_id, expected_amount, attempts, not_found_streak, \
          max(created_at, coalesce(requeued_at, created_at)), status_reason, status, \
-         last_confirm_at"
+         last_confirm_at, kind, overdue_at IS NOT NULL"
     };
 }
 
@@ -86,10 +86,13 @@ fn is_type_error(e: &rusqlite::Error) -> bool {
 }
 
 /// Reads a row selected as `id, token, transaction_id, expected_amount, attempts,
-/// not_found_streak, <window start>, status_reason, status, last_confirm_at`.
+/// not_found_streak, <window start>, status_reason, status, last_confirm_at, kind,
+/// <overdue>`.
 pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
     Ok(DuePayment {
         id: r.get(0)?,
+        kind: r.get(10)?,
+        overdue: r.get(11)?,
         status: r.get(8)?,
         last_confirm_at: r.get(9)?,
         token: r.get(1)?,
@@ -114,18 +117,20 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<(Option<String>, Option<i64>)> = tx
+        let existing: Option<(Option<String>, Option<i64>, Kind)> = tx
             .query_row(
-                "SELECT transaction_id, expected_amount FROM payments WHERE token = ?1",
+                "SELECT transaction_id, expected_amount, kind FROM payments WHERE token = ?1",
                 [&p.token],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        if let Some((transaction_id, expected_amount)) = existing {
+        if let Some((transaction_id, expected_amount, kind)) = existing {
             let field = if transaction_id != p.transaction_id {
                 Some("transaction_id")
             } else if expected_amount != p.expected_amount {
                 Some("amount")
+            } else if kind != p.kind {
+                Some("kind")
             } else {
                 None
             };
@@ -139,13 +144,14 @@ impl Store {
         }
         tx.execute(
             "INSERT INTO payments (token, transaction_id, expected_amount, next_poll_at, \
-             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+             created_at, updated_at, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             params![
                 p.token,
                 p.transaction_id,
                 p.expected_amount,
                 first_poll_at,
-                now
+                now,
+                p.kind.as_str()
             ],
         )?;
         tx.commit()?;
@@ -153,8 +159,13 @@ impl Store {
     }
 
     /// Gives rows the shop inserted with plain SQL their first poll time:
-    /// `created_at + first_delay`, like every other row.
-    pub fn schedule_unscheduled(&mut self, first_delay_ms: Millis) -> Result<usize, StoreError> {
+    /// `created_at + first_delay` of their kind (`[poll]` for invoices, `[payouts]` for
+    /// money out), like every other row.
+    pub fn schedule_unscheduled(
+        &mut self,
+        first_delay_ms: Millis,
+        payout_first_delay_ms: Millis,
+    ) -> Result<usize, StoreError> {
         let exists: bool = self
             .conn
             .prepare_cached(UNSCHEDULED_SQL)?
@@ -166,9 +177,10 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute(
-            "UPDATE payments INDEXED BY payments_unscheduled SET next_poll_at = created_at + ?1 \
+            "UPDATE payments INDEXED BY payments_unscheduled SET next_poll_at = created_at + \
+             CASE kind WHEN 'invoice' THEN ?1 ELSE ?2 END \
              WHERE status = 'pending' AND next_poll_at IS NULL",
-            [first_delay_ms],
+            [first_delay_ms, payout_first_delay_ms],
         )?;
         tx.commit()?;
         Ok(n)
@@ -261,13 +273,16 @@ impl Store {
     }
 
     /// Whether any payment is still pending (scheduled or not), leaving out rows set aside
-    /// as unreadable: `run --until-idle` must not wait an hour for a row only a human can fix.
+    /// as unreadable and payouts already announced as overdue: `run --until-idle` must not
+    /// wait an hour for a row only a human can fix, nor for ever for a payout LigdiCash
+    /// may keep pending for days (the daemon keeps polling it).
     pub fn any_pending(&self) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
-                 AND (last_error IS NULL OR substr(last_error, 1, length(?1)) != ?1))",
+                 AND (last_error IS NULL OR substr(last_error, 1, length(?1)) != ?1) \
+                 AND overdue_at IS NULL)",
             )?
             .query_row([UNREADABLE_PREFIX], |r| r.get(0))?)
     }
@@ -324,7 +339,7 @@ impl Store {
         tx.execute(
             "UPDATE payments SET status = 'pending', status_reason = ?3, resolved_at = NULL, \
              attempts = 0, not_found_streak = 0, next_poll_at = ?2, requeued_at = ?2, \
-             updated_at = ?2 WHERE token = ?1",
+             updated_at = ?2, overdue_at = NULL WHERE token = ?1",
             params![token, now, format!("{REQUEUED_FROM}{previous}")],
         )?;
         tx.commit()?;

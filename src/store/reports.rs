@@ -46,9 +46,10 @@ pub struct AttemptFact {
 pub struct DayFacts {
     pub start: Millis,
     pub end: Millis,
-    /// Payments that reached a final status during the day.
+    /// Invoices that reached a final status during the day (payouts, money out, are in
+    /// [`super::money_out`]).
     pub resolved: Vec<PaymentFact>,
-    /// Payments still pending when the day ended.
+    /// Invoices still pending when the day ended.
     pub pending_at_end: Vec<PaymentFact>,
     /// Tokens whose `payment.late_completed` event was emitted during the day.
     pub late_completed: Vec<String>,
@@ -63,7 +64,11 @@ pub struct DayFacts {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DbGauges {
     pub pending: i64,
+    /// Of the oldest pending invoice: payouts may stay pending for days.
     pub oldest_pending_created_at: Option<Millis>,
+    pub pending_payouts: i64,
+    /// Pending payouts past `overdue_after` (announced by `payout.overdue`).
+    pub overdue_payouts: i64,
     pub events_by_state: Vec<(String, i64)>,
     pub last_report_at: Option<Millis>,
 }
@@ -95,15 +100,16 @@ impl Store {
         let c = &self.conn;
         let resolved = c
             .prepare(&format!(
-                "SELECT {FACT_COLUMNS} FROM payments WHERE status != 'pending' \
-                 AND resolved_at >= ?1 AND resolved_at < ?2 ORDER BY resolved_at"
+                "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' \
+                 AND status != 'pending' AND resolved_at >= ?1 AND resolved_at < ?2 \
+                 ORDER BY resolved_at"
             ))?
             .query_map(params![start, end], fact)?
             .collect::<Result<_, _>>()?;
         // Pending at the end of the day: created before it ended and not resolved by then.
         let pending_at_end = c
             .prepare(&format!(
-                "SELECT {FACT_COLUMNS} FROM payments WHERE created_at < ?1 \
+                "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' AND created_at < ?1 \
                  AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at"
             ))?
             .query_map([end], fact)?
@@ -225,9 +231,16 @@ impl Store {
         let oldest: Option<Millis> = c
             .prepare_cached(
                 "SELECT min(created_at) FROM payments INDEXED BY payments_pending_age \
-                 WHERE status = 'pending'",
+                 WHERE status = 'pending' AND kind = 'invoice'",
             )?
             .query_row([], |r| r.get(0))?;
+        // From the payouts' partial index alone: pending payouts are few.
+        let (pending_payouts, overdue_payouts): (i64, i64) = c
+            .prepare_cached(
+                "SELECT count(*), count(overdue_at) FROM payments \
+                 INDEXED BY payments_payouts_pending WHERE status = 'pending' AND kind != 'invoice'",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let events_by_state = c
             .prepare_cached("SELECT state, count(*) FROM events GROUP BY state ORDER BY state")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -238,6 +251,8 @@ impl Store {
         Ok(DbGauges {
             pending,
             oldest_pending_created_at: oldest,
+            pending_payouts,
+            overdue_payouts,
             events_by_state,
             last_report_at,
         })

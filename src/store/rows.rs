@@ -34,6 +34,10 @@ pub struct PaymentRow {
     pub oreference: Option<String>,
     pub provider_date: Option<String>,
     pub raw_response: Option<String>,
+    /// `invoice`, `withdrawal` or `payout`.
+    pub kind: String,
+    /// When a pending payout was announced as overdue.
+    pub overdue_at: Option<Millis>,
 }
 
 impl PaymentRow {
@@ -44,6 +48,7 @@ impl PaymentRow {
         let time = |t: Option<i64>| t.map(rfc3339);
         json!({
             "token": p.token,
+            "kind": p.kind,
             "transaction_id": p.transaction_id,
             "expected_amount": p.expected_amount,
             "status": p.status,
@@ -64,6 +69,7 @@ impl PaymentRow {
             "resolved_at": time(p.resolved_at),
             "next_poll_at": time(p.next_poll_at),
             "last_confirm_at": time(p.last_confirm_at),
+            "overdue_at": time(p.overdue_at),
             "last_error": p.last_error,
             "raw_response": p.raw_response.as_deref().map(|raw| {
                 serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
@@ -75,7 +81,7 @@ impl PaymentRow {
 const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, status_reason, \
     attempts, next_poll_at, last_confirm_at, created_at, updated_at, resolved_at, last_error, \
     provider_status, amount, operator_id, operator_name, customer, request_id, external_id, \
-    confirmed_transaction_id, oreference, provider_date, raw_response";
+    confirmed_transaction_id, oreference, provider_date, raw_response, kind, overdue_at";
 
 fn payment_row(r: &Row<'_>) -> rusqlite::Result<PaymentRow> {
     Ok(PaymentRow {
@@ -103,6 +109,8 @@ fn payment_row(r: &Row<'_>) -> rusqlite::Result<PaymentRow> {
         oreference: r.get(21)?,
         provider_date: r.get(22)?,
         raw_response: r.get(23)?,
+        kind: r.get(24)?,
+        overdue_at: r.get(25)?,
     })
 }
 

@@ -213,3 +213,57 @@ fn garbage_file_is_refused_with_a_clear_error() {
     let err = Store::open(&path, Duration::from_secs(1)).unwrap_err();
     assert!(err.to_string().contains("not a database"), "{err}");
 }
+
+/// Version 6: every row of an older database is an invoice, a shop INSERT without a kind
+/// is one too, and an unknown kind is refused by the CHECK.
+#[test]
+fn upgrading_to_version_6_makes_every_existing_row_an_invoice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(include_str!("../../migrations/0001_initial.sql"))
+            .unwrap();
+        old.execute_batch(
+            "INSERT INTO payments (token, status) VALUES ('a', 'pending'), ('b', 'completed')",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path, Duration::from_secs(1)).unwrap();
+    let c = store.connection();
+    let kinds: Vec<String> = c
+        .prepare("SELECT kind FROM payments_view ORDER BY token")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kinds, ["invoice", "invoice"]);
+    c.execute("INSERT INTO payments (token) VALUES ('c')", [])
+        .unwrap();
+    c.execute(
+        "INSERT INTO payments (token, kind) VALUES ('d', 'withdrawal')",
+        [],
+    )
+    .unwrap();
+    let bad = c.execute(
+        "INSERT INTO payments (token, kind) VALUES ('e', 'refund')",
+        [],
+    );
+    assert!(bad.unwrap_err().to_string().contains("CHECK"));
+    assert_eq!(store.get("c").unwrap().unwrap().kind, "invoice");
+    // Shop rows get their kind's first delay.
+    store.schedule_unscheduled(10, 30_000).unwrap();
+    let due: Vec<(String, i64)> = store
+        .connection()
+        .prepare(
+            "SELECT token, next_poll_at - created_at FROM payments \
+             WHERE token IN ('c', 'd') ORDER BY token",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(due, [("c".into(), 10), ("d".into(), 30_000)]);
+}

@@ -14,6 +14,7 @@ mod listener;
 mod lock;
 mod metrics;
 mod network;
+mod payouts;
 mod receiver;
 mod reports;
 mod resilience;

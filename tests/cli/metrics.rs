@@ -120,7 +120,9 @@ async fn metrics_parse_and_match_the_database_and_health_reflects_auth() {
         .unwrap();
     assert!(!rows.is_empty());
     for (outcome, n) in &rows {
-        let key = format!("ligdicash_reconciler_confirm_calls_total{{outcome=\"{outcome}\"}}");
+        let key = format!(
+            "ligdicash_reconciler_confirm_calls_total{{kind=\"invoice\",outcome=\"{outcome}\"}}"
+        );
         assert_eq!(m.get(&key).copied(), Some(*n as f64), "{key}\n{text}");
     }
     let total: i64 = rows.iter().map(|r| r.1).sum();
@@ -133,7 +135,9 @@ async fn metrics_parse_and_match_the_database_and_health_reflects_auth() {
         total as f64
     );
     for status in ["completed", "notcompleted", "timeout", "invalid_token"] {
-        let key = format!("ligdicash_reconciler_resolutions_total{{status=\"{status}\"}}");
+        let key = format!(
+            "ligdicash_reconciler_resolutions_total{{kind=\"invoice\",status=\"{status}\"}}"
+        );
         assert_eq!(m[&key], 1.0, "{key}");
     }
     assert_eq!(m["ligdicash_reconciler_pending_payments"], 0.0);

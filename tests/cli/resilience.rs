@@ -269,7 +269,7 @@ async fn fault_matrix() {
         .unwrap();
     for (class, _) in &matrix {
         let line = format!(
-            "ligdicash_reconciler_confirm_calls_total{{outcome=\"{class}\"}} {}",
+            "ligdicash_reconciler_confirm_calls_total{{kind=\"invoice\",outcome=\"{class}\"}} {}",
             env.calls(class)
         );
         assert!(text.contains(&line), "{line}\n{text}");

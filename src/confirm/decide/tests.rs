@@ -6,7 +6,7 @@ use std::time::Duration;
 const HOUR: Millis = 3_600_000;
 
 fn policy() -> Policy {
-    Policy::from_config(&PollConfig::default())
+    Policy::from_config(&PollConfig::default(), &PayoutsConfig::default())
 }
 
 fn due() -> DuePayment {
@@ -244,7 +244,15 @@ fn the_next_poll_time_saturates_instead_of_wrapping() {
             ..due()
         };
         for unit in [0.0, 0.5, 0.999] {
-            match decide(&Policy::from_config(&cfg), &p, &pending, now, unit).change {
+            match decide(
+                &Policy::from_config(&cfg, &PayoutsConfig::default()),
+                &p,
+                &pending,
+                now,
+                unit,
+            )
+            .change
+            {
                 Change::Reschedule { next_poll_at, .. } => {
                     assert!(
                         next_poll_at >= now.saturating_add(3000),

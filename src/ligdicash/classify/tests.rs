@@ -215,3 +215,35 @@ fn failures_carry_their_error_and_answers_their_body() {
         assert_eq!(c.clone().into_answer().as_ref(), expected, "{c:?}");
     }
 }
+
+/// At a payout endpoint, `Code01` concerns that payout, never every payment; `Code00` and
+/// `Code02` mean what they mean for invoices.
+#[test]
+fn code01_at_a_payout_endpoint_is_that_payout_s_error() {
+    let reply = |text: &str| Exchange::Reply {
+        status: 200,
+        retry_after: None,
+        body: format!(r#"{{"response_code":"01","response_text":"Echec ({text})"}}"#).into_bytes(),
+    };
+    for kind in [Kind::Withdrawal, Kind::Payout] {
+        match classify_for(kind, &reply("Code01")) {
+            Classified::Transient { class, detail, .. } => {
+                assert_eq!(class, ErrorClass::ApiError);
+                assert!(
+                    detail.contains(kind.as_str()) && detail.contains("Code01"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{kind}: {other:?}"),
+        }
+        assert!(matches!(
+            classify_for(kind, &reply("Code00")),
+            Classified::AuthFailed { .. }
+        ));
+        assert_eq!(classify_for(kind, &reply("Code02")), Classified::NotFound);
+    }
+    assert!(matches!(
+        classify_for(Kind::Invoice, &reply("Code01")),
+        Classified::AuthFailed { .. }
+    ));
+}

@@ -1,0 +1,174 @@
+//! Pure: the report's money-out section, from the day's payouts (withdrawals and straight
+//! payouts): what left, what failed, what is still open and what needs a human, and the
+//! net line (received minus paid out).
+//!
+//! Only a verified completion counts as paid out, as only one counts as received: a
+//! `mismatch` (LigdiCash says sent, with another amount or order reference) is listed for a
+//! human, who must find out what left before anything is sent again.
+
+use crate::store::money_out::{PayoutFact, PayoutFacts};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// A count and its total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Amount {
+    pub count: i64,
+    pub xof: i64,
+}
+
+impl Amount {
+    fn of<'a>(facts: impl Iterator<Item = &'a PayoutFact>) -> Self {
+        facts.fold(Self::default(), |a, p| Self {
+            count: a.count + 1,
+            xof: a.xof + p.xof(),
+        })
+    }
+}
+
+/// A payout a person must look at, with what to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PayoutRow {
+    pub token: String,
+    pub kind: String,
+    pub transaction_id: Option<String>,
+    pub expected_amount: Option<i64>,
+    pub amount: Option<i64>,
+    pub reason: Option<String>,
+    /// Age at the end of the day.
+    pub age_secs: i64,
+    pub action: &'static str,
+}
+
+/// The money-out section of one day's report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MoneyOut {
+    /// Payouts LigdiCash confirmed during the day, as enqueued: the money that left.
+    pub completed: Amount,
+    /// `completed` per kind (`payout`, `withdrawal`).
+    pub completed_by_kind: BTreeMap<String, Amount>,
+    /// Payouts that failed at LigdiCash during the day (`notcompleted`): nothing left.
+    pub failed: Amount,
+    /// Payouts created before the day ended and not settled by then.
+    pub pending: Amount,
+    /// Of those, the ones pending past `overdue_after`: they need a human.
+    pub overdue: Vec<PayoutRow>,
+    /// Completed at LigdiCash with another amount or order reference.
+    pub mismatches: Vec<PayoutRow>,
+    /// Tokens LigdiCash does not know at the payout endpoints.
+    pub invalid_tokens: Vec<PayoutRow>,
+    /// The total of `completed`.
+    pub paid_out_xof: i64,
+    /// The day's received XOF minus `paid_out_xof`.
+    pub net_xof: i64,
+}
+
+impl MoneyOut {
+    /// Rows that need a human.
+    pub fn needing_a_human(&self) -> usize {
+        self.overdue.len() + self.mismatches.len() + self.invalid_tokens.len()
+    }
+}
+
+fn row(p: &PayoutFact, end: i64, action: &'static str) -> PayoutRow {
+    PayoutRow {
+        token: p.token.clone(),
+        kind: p.kind.clone(),
+        transaction_id: p.transaction_id.clone(),
+        expected_amount: p.expected_amount,
+        amount: p.amount,
+        reason: p.status_reason.clone(),
+        age_secs: (end - p.created_at).max(0) / 1000,
+        action,
+    }
+}
+
+/// The section for a day ending at `end` (milliseconds) whose invoices brought in
+/// `received_xof`.
+pub fn summarise(f: &PayoutFacts, end: i64, received_xof: i64) -> MoneyOut {
+    let with_status = |s: &'static str| f.resolved.iter().filter(move |p| p.status == s);
+    let completed = Amount::of(with_status("completed"));
+    let mut completed_by_kind: BTreeMap<String, Amount> = BTreeMap::new();
+    for p in with_status("completed") {
+        let a = completed_by_kind.entry(p.kind.clone()).or_default();
+        *a = Amount {
+            count: a.count + 1,
+            xof: a.xof + p.xof(),
+        };
+    }
+    MoneyOut {
+        completed,
+        completed_by_kind,
+        failed: Amount::of(with_status("notcompleted")),
+        pending: Amount::of(f.pending_at_end.iter()),
+        overdue: f
+            .pending_at_end
+            .iter()
+            .filter(|p| p.overdue_at.is_some_and(|at| at < end))
+            .map(|p| row(p, end, "still pending at LigdiCash past overdue_after: ask LigdiCash support; do not send it again"))
+            .collect(),
+        mismatches: with_status("mismatch")
+            .map(|p| row(p, end, "LigdiCash says sent, but not as asked: check with LigdiCash support what left before sending again"))
+            .collect(),
+        invalid_tokens: with_status("invalid_token")
+            .map(|p| row(p, end, "LigdiCash does not know this payout token: check the integration (the kind given at enqueue)"))
+            .collect(),
+        paid_out_xof: completed.xof,
+        net_xof: received_xof.saturating_sub(completed.xof),
+    }
+}
+
+/// The section of the HTML page; `esc` and `xof` are the page's escaping and amount format.
+pub fn html(m: &MoneyOut, esc: fn(&str) -> String, xof: fn(i64) -> String) -> String {
+    let mut html = String::from("<h2>Money out (payouts and withdrawals)</h2><table>");
+    let line = |label: &str, a: Amount| {
+        format!(
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(label),
+            a.count,
+            xof(a.xof)
+        )
+    };
+    html.push_str(&line("Paid out", m.completed));
+    html.push_str(&line("Failed", m.failed));
+    html.push_str(&line("Pending at end of day", m.pending));
+    let _ = write!(
+        html,
+        "<tr><td><b>Net (received − paid out)</b></td><td></td><td class=\"n\"><b>{}</b></td></tr></table>",
+        xof(m.net_xof)
+    );
+    for (title, rows) in [
+        ("Overdue payouts", &m.overdue),
+        ("Payout mismatches", &m.mismatches),
+        ("Payout invalid tokens", &m.invalid_tokens),
+    ] {
+        let _ = write!(html, "<h2>{} ({})</h2>", esc(title), rows.len());
+        if rows.is_empty() {
+            html.push_str("<p class=\"muted\">None.</p>");
+            continue;
+        }
+        html.push_str("<table><tr><th>Token</th><th>Kind</th><th>Order</th><th>Asked</th><th>Confirmed</th><th>Reason</th><th>What to do</th></tr>");
+        for r in rows {
+            let amount = |a: Option<i64>| a.map(xof).unwrap_or_default();
+            let short: String = r.token.chars().take(18).collect();
+            let _ = write!(
+                html,
+                "<tr><td class=\"id\" title=\"{}\">{}…</td><td>{}</td><td class=\"id\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.token),
+                esc(&short),
+                esc(&r.kind),
+                esc(r.transaction_id.as_deref().unwrap_or("")),
+                amount(r.expected_amount),
+                amount(r.amount),
+                esc(r.reason.as_deref().unwrap_or("")),
+                esc(r.action)
+            );
+        }
+        html.push_str("</table>");
+    }
+    html
+}
+
+#[cfg(test)]
+mod tests;
