@@ -16,27 +16,29 @@ pub(super) fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> 
     println!();
     // "paid" only where LigdiCash says money moved: a timeout or a notcompleted paid nothing.
     println!(
-        "{:<14} {:>7} {:>14} {:>12}",
-        "STATUS", "COUNT", "EXPECTED XOF", "PAID XOF"
+        "{:<11} {:<14} {:>7} {:>14} {:>12}",
+        "KIND", "STATUS", "COUNT", "EXPECTED XOF", "PAID XOF"
     );
     let mut stmt = conn.prepare(
-        "SELECT status, count(*), coalesce(sum(expected_amount), 0), \
+        "SELECT kind, status, count(*), coalesce(sum(expected_amount), 0), \
                 CASE WHEN status IN ('completed', 'mismatch') \
                      THEN coalesce(sum(amount), 0) END \
-         FROM payments GROUP BY status ORDER BY count(*) DESC",
+         FROM payments GROUP BY kind, status \
+         ORDER BY kind = 'invoice' DESC, kind, count(*) DESC",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
+            r.get::<_, String>(1)?,
             r.get::<_, i64>(2)?,
-            r.get::<_, Option<i64>>(3)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Option<i64>>(4)?,
         ))
     })?;
     for row in rows {
-        let (status, count, expected, paid) = row?;
+        let (kind, status, count, expected, paid) = row?;
         let paid = paid.map_or_else(|| "-".to_owned(), |p| p.to_string());
-        println!("{status:<14} {count:>7} {expected:>14} {paid:>12}");
+        println!("{kind:<11} {status:<14} {count:>7} {expected:>14} {paid:>12}");
     }
     let mut stmt = conn.prepare(
         "SELECT outcome, count(*) FROM confirm_attempts GROUP BY outcome ORDER BY count(*) DESC",

@@ -22,7 +22,9 @@ async fn the_demo_shows_the_summary_a_sample_event_and_the_three_callback_paths(
     assert_ok(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     for line in [
-        "all 23 payments agree with the sandbox's truth",
+        "all 23 invoices agree with the sandbox's truth",
+        "all 6 payouts agree with the sandbox",
+        "withdrawal  pending              1",
         "\"type\": \"payment.completed\"",
         "callback delivered   ORD-CB-DELIVERED   completed",
         "callback lost        ORD-CB-LOST        completed",
