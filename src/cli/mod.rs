@@ -8,9 +8,11 @@
 //! This file holds the arguments, [`main`] and the dispatcher [`execute`]; each command group
 //! has a file of its own: `run` (the daemon), `payments` (enqueue, show, list, requeue),
 //! `setup` (migrate, check-config), `report`, `events`, `sandbox`, and `signals` (how
-//! SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`).
+//! SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`). Commands print through `output`,
+//! never `println!`, which panics on a closed pipe.
 
 mod events;
+mod output;
 mod payments;
 mod report;
 mod run;
@@ -193,6 +195,7 @@ pub fn main() -> ExitCode {
     telemetry::flush(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.exit == Exit::OutputClosed => ExitCode::SUCCESS,
         Err(f) => {
             // Not `eprintln!`, which panics when stderr is closed: the exit code still tells.
             let line = format!("error: {}\n", f.message.replace('\n', " "));

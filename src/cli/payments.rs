@@ -1,7 +1,7 @@
 //! The payment commands: `enqueue`, `show`, `list` and `requeue`, and the documented JSON
 //! form of a payment they print.
 
-use super::{Failure, open_store, pretty};
+use super::{Failure, open_store, output, pretty};
 use crate::config::Config;
 use crate::payment::{NewPayment, Status, parse_token};
 use crate::store::payments::Enqueued;
@@ -25,7 +25,7 @@ pub(super) fn enqueue(
         Enqueued::Inserted => "enqueued",
         Enqueued::AlreadyPresent => "already enqueued",
     };
-    println!("{word} {}", payment.token);
+    output::line(format_args!("{word} {}", payment.token))?;
     Ok(())
 }
 
@@ -36,7 +36,7 @@ pub(super) fn show(config: &Config, token: &str) -> Result<(), Failure> {
     let row = store
         .get(token)?
         .ok_or_else(|| Failure::from(StoreError::NotFound(token.to_owned())))?;
-    println!("{}", pretty(&row.to_json()));
+    output::line(format_args!("{}", pretty(&row.to_json())))?;
     Ok(())
 }
 
@@ -62,23 +62,23 @@ pub(super) fn list(
     let rows = store.list(status, limit)?;
     if as_json {
         let items: Vec<Value> = rows.iter().map(PaymentRow::to_json).collect();
-        println!("{}", pretty(&Value::Array(items)));
+        output::line(format_args!("{}", pretty(&Value::Array(items))))?;
         return Ok(());
     }
-    println!(
+    output::line(format_args!(
         "{:<44} {:<13} {:>10} {:>8}  UPDATED",
         "TOKEN", "STATUS", "AMOUNT", "ATTEMPTS"
-    );
+    ))?;
     for p in rows {
         let amount = p.amount.or(p.expected_amount).map(|a| a.to_string());
-        println!(
+        output::line(format_args!(
             "{:<44} {:<13} {:>10} {:>8}  {}",
             shorten(&p.token, 44),
             p.status,
             amount.unwrap_or_default(),
             p.attempts,
             rfc3339(p.updated_at)
-        );
+        ))?;
     }
     Ok(())
 }
@@ -97,6 +97,6 @@ pub(super) fn requeue(config: &Config, token: &str) -> Result<(), Failure> {
     let token = parse_token(token).map_err(Failure::usage)?;
     let mut store = open_store(config)?;
     let previous = store.requeue(token, now_ms())?;
-    println!("requeued {token} (was {previous})");
+    output::line(format_args!("requeued {token} (was {previous})"))?;
     Ok(())
 }

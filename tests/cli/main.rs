@@ -3,6 +3,7 @@
 
 mod api;
 mod callbacks;
+mod commands;
 mod crash;
 mod events;
 mod faults;
