@@ -68,7 +68,8 @@ impl From<StoreError> for Failure {
         let exit = match e {
             StoreError::NotFound(_)
             | StoreError::Conflict { .. }
-            | StoreError::NotRequeueable { .. } => Exit::Failure,
+            | StoreError::NotRequeueable { .. }
+            | StoreError::StillUnreadable { .. } => Exit::Failure,
             _ => Exit::Database,
         };
         Self::new(exit, e.to_string())

@@ -12,6 +12,7 @@
 //! never `println!`, which panics on a closed pipe.
 
 mod events;
+mod help;
 mod output;
 mod payments;
 mod report;
@@ -19,12 +20,14 @@ mod run;
 mod sandbox;
 mod setup;
 mod signals;
+mod table;
 
 use crate::config::{CONFIG_ENV, Config};
 pub use crate::failure::{Exit, Failure};
+use crate::poller::RunMode;
 use crate::store::Store;
 use crate::telemetry::{self, LogFormat};
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,13 +37,20 @@ use std::process::ExitCode;
 #[command(name = "ligdicash-reconciler", version, about)]
 pub struct Cli {
     /// Configuration file (TOML). Every key has a default.
-    #[arg(long, global = true, env = CONFIG_ENV, value_name = "PATH")]
+    #[arg(long, global = true, env = CONFIG_ENV, value_name = "PATH", display_order = 900)]
     pub config: Option<PathBuf>,
     /// Database file, overriding `[database] path`.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", display_order = 901)]
     pub database: Option<PathBuf>,
     /// Log line format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = LogFormat::Human,
+        display_order = 902
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -50,9 +60,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the reconciler daemon.
     Run {
-        /// Exit 0 once no payment is pending.
-        #[arg(long)]
+        /// Exit 0 once no payment is pending and every event has had its first delivery
+        /// attempt.
+        #[arg(long, conflicts_with = "once")]
         until_idle: bool,
+        /// One pass over what is due now (confirms, then the due event deliveries), then
+        /// exit 0: for cron where systemd is not available.
+        #[arg(long)]
+        once: bool,
     },
     /// Add a pending payment (idempotent on the token).
     Enqueue {
@@ -64,30 +79,57 @@ pub enum Command {
         /// The expected amount, in whole XOF.
         #[arg(long, value_name = "XOF", allow_hyphen_values = true)]
         amount: Option<String>,
-    },
-    /// Print one payment as JSON.
-    Show { token: String },
-    /// List payments, newest first.
-    List {
-        #[arg(long, value_name = "STATUS")]
-        status: Option<String>,
+        /// Print the payment as JSON (as `show` does), with whether it was inserted.
         #[arg(long)]
         json: bool,
-        #[arg(long, default_value_t = 100)]
+    },
+    /// Print one payment as JSON.
+    Show {
+        /// The creation token LigdiCash returned.
+        #[arg(required_unless_present = "order", conflicts_with = "order")]
+        token: Option<String>,
+        /// The shop's order reference (`transaction_id`) instead of a token; the newest
+        /// payment of that order.
+        #[arg(long, value_name = "ID")]
+        order: Option<String>,
+    },
+    /// List payments, newest first.
+    List {
+        /// Only payments in this status (pending, completed, notcompleted, mismatch,
+        /// timeout, invalid_token).
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Only the payments of this order reference (`transaction_id`).
+        #[arg(long, value_name = "ID")]
+        order: Option<String>,
+        /// Print a JSON array of payments (as `show` prints them) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// At most this many payments.
+        #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
     },
-    /// Put a timeout or invalid_token payment back to pending.
-    Requeue { token: String },
+    /// Put a timeout or invalid_token payment back to pending, or make a corrected row due.
+    Requeue {
+        /// The creation token of the payment.
+        token: String,
+        /// Print the payment as JSON (as `show` does), with its status before.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Validate the configuration and credentials; print the effective configuration.
     CheckConfig,
     /// Write reconciliation reports (default: yesterday, in the configured time zone).
     Report {
+        /// The local day to report on (default: yesterday).
         #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
         date: Option<String>,
+        /// The first day of a range (with --to), one report per day.
         #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
         from: Option<String>,
+        /// The last day of a range (with --from), included.
         #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
         to: Option<String>,
         /// Comma-separated: json,csv,html (default: the configured formats).
@@ -107,15 +149,17 @@ pub enum Command {
     },
     /// Serve the simulated LigdiCash API.
     Sandbox {
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// The address to serve on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        #[arg(long, default_value_t = 42)]
+        /// Seed of the scenario's random choices, for repeatable runs.
+        #[arg(long, value_name = "N", default_value_t = 42)]
         seed: u64,
         /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
         /// Create this many invoices, completed at once, before serving (for benchmarks).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0)]
         preload: usize,
         /// Write the preloaded invoices' tokens here, one per line.
         #[arg(long, value_name = "PATH", requires = "preload")]
@@ -124,7 +168,7 @@ pub enum Command {
     /// Demonstrate the whole flow on the embedded sandbox, in under a minute.
     Demo {
         /// How many invoices the simulated shop creates.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, value_name = "N", default_value_t = 300)]
         payments: usize,
         /// Keep the demo database at this path instead of a temporary one.
         #[arg(long, value_name = "PATH")]
@@ -136,20 +180,27 @@ pub enum Command {
 pub enum EventsCommand {
     /// List events, newest first.
     List {
-        /// pending, delivered or dead.
+        /// Only events in this state: pending, delivered or dead.
         #[arg(long, value_name = "STATE")]
         state: Option<String>,
+        /// Print a JSON array of events (with their payloads) instead of a table.
         #[arg(long)]
         json: bool,
-        #[arg(long, default_value_t = 100)]
+        /// At most this many events.
+        #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
     },
     /// Print one event with its payload and per-sink deliveries.
-    Show { id: String },
+    Show {
+        /// The event id (`evt_...`, the webhook-id receivers see).
+        id: String,
+    },
     /// Deliver an event again to every sink, or every dead delivery with --dead.
     Redeliver {
+        /// The event id (`evt_...`).
         #[arg(required_unless_present = "dead", conflicts_with = "dead")]
         id: Option<String>,
+        /// Every dead delivery instead of one event.
         #[arg(long)]
         dead: bool,
     },
@@ -158,8 +209,10 @@ pub enum EventsCommand {
         /// The whsec_... secret; read from this environment variable.
         #[arg(long, value_name = "VAR", default_value = "SHOP_WEBHOOK_SECRET")]
         secret_env: String,
+        /// The webhook-id header.
         #[arg(long)]
         id: String,
+        /// The webhook-timestamp header (Unix seconds).
         #[arg(long)]
         timestamp: String,
         /// The webhook-signature header (space-separated v1,... entries).
@@ -176,7 +229,10 @@ pub enum EventsCommand {
 
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match help::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -231,29 +287,36 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         config.database.path = path.clone();
     }
     match command {
-        Command::Run { until_idle } => run::run(
-            &config,
-            cli.config.clone(),
-            cli.database.clone(),
-            until_idle,
-        ),
+        Command::Run { until_idle, once } => {
+            let mode = match (until_idle, once) {
+                (true, _) => RunMode::UntilIdle,
+                (_, true) => RunMode::Once,
+                _ => RunMode::Forever,
+            };
+            run::run(&config, cli.config.clone(), cli.database.clone(), mode)
+        }
         Command::Enqueue {
             token,
             transaction_id,
             amount,
+            json,
         } => payments::enqueue(
             &config,
             &token,
             transaction_id.as_deref(),
             amount.as_deref(),
+            json,
         ),
-        Command::Show { token } => payments::show(&config, &token),
+        Command::Show { token, order } => {
+            payments::show(&config, token.as_deref(), order.as_deref())
+        }
         Command::List {
             status,
+            order,
             json,
             limit,
-        } => payments::list(&config, status.as_deref(), json, limit),
-        Command::Requeue { token } => payments::requeue(&config, &token),
+        } => payments::list(&config, status.as_deref(), order.as_deref(), json, limit),
+        Command::Requeue { token, json } => payments::requeue(&config, &token, json),
         Command::Migrate => setup::migrate(&config),
         Command::CheckConfig => setup::check_config(&config),
         Command::Events { command } => events::execute(&config, command),

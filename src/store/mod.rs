@@ -10,7 +10,9 @@ pub mod callbacks;
 pub mod deliveries;
 pub mod events;
 pub mod migrations;
+pub(crate) mod mistyped;
 mod outcomes;
+pub mod parked;
 pub mod payments;
 pub mod reports;
 pub mod rows;
@@ -50,6 +52,10 @@ pub enum StoreError {
         "cannot requeue {token}: its status is {status} (only timeout and invalid_token can be requeued)"
     )]
     NotRequeueable { token: String, status: String },
+    #[error(
+        "cannot requeue {token}: the row still cannot be read ({problem}); correct it first (see schema.sql)"
+    )]
+    StillUnreadable { token: String, problem: String },
     #[error("schema migration failed: {0}")]
     Migration(String),
     #[error("database error: {0}")]
@@ -114,6 +120,8 @@ pub struct Store {
     conn: Connection,
     /// The last pending count and until when it may be reused (see [`Store::gauges`]).
     pending_count: Option<CachedCount>,
+    /// The id after which the next re-check of parked rows starts (see `parked`).
+    parked_cursor: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -154,6 +162,7 @@ impl Store {
         let mut store = Self {
             conn,
             pending_count: None,
+            parked_cursor: 0,
         };
         migrations::migrate(&mut store.conn, path)?;
         Ok(store)

@@ -2,6 +2,7 @@
 //! file per test.
 
 mod api;
+mod bad_rows;
 mod callbacks;
 mod commands;
 mod crash;
@@ -12,6 +13,7 @@ mod input;
 mod listener;
 mod lock;
 mod network;
+mod once;
 mod receiver;
 mod reports;
 mod resilience;
