@@ -229,6 +229,7 @@ impl App {
             "reconciler started"
         );
         systemd::notify("READY=1");
+        let writes = metrics.writes.clone();
         let supervise = systemd::supervise(metrics, observer, shutdown.clone());
         tasks.spawn("systemd supervision", async move {
             supervise.await;
@@ -279,7 +280,9 @@ impl App {
                 tracing::error!(error = %e, "nightly report failed");
             }
             result = match mode {
-                RunMode::Once => due_deliveries_attempted(&config, &sink_names, &shutdown).await,
+                RunMode::Once => {
+                    due_deliveries_attempted(&config, &sink_names, &writes, &shutdown).await
+                }
                 _ => first_attempts_made(&config, &sink_names, &shutdown).await,
             };
         }
@@ -345,15 +348,20 @@ fn adopt_legacy_sink_names(config: &Config, store: &mut Store) -> Result<(), Fai
 }
 
 /// `--once` ends once every delivery due now has been attempted (delivered, or put off to
-/// its next retry time, which a later pass takes up).
+/// its next retry time, which a later pass takes up), or as soon as the database refuses
+/// writes: an attempt that cannot be recorded stays due, for a later pass.
 async fn due_deliveries_attempted(
     config: &Config,
     sinks: &[String],
+    writes: &crate::health::WriteHealth,
     shutdown: &CancellationToken,
 ) -> Result<(), PollerError> {
     let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
     let now = crate::time::now_ms();
-    while !shutdown.is_cancelled() && !store.due_deliveries(now, sinks, 1)?.is_empty() {
+    while !shutdown.is_cancelled()
+        && !writes.failing()
+        && !store.due_deliveries(now, sinks, 1)?.is_empty()
+    {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(())
