@@ -9,7 +9,8 @@
 //! has a file of its own: `run` (the daemon), `payments` (enqueue, show, list, requeue),
 //! `setup` (migrate, check-config), `report`, `events`, `sandbox`, and `signals` (how
 //! SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`). Commands print through `output`,
-//! never `println!`, which panics on a closed pipe.
+//! never `println!`, which panics on a closed pipe; `table` lays out `list`, and `help`
+//! builds the command tree with the global options hidden where they do not apply.
 
 mod events;
 mod help;
@@ -109,7 +110,8 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
     },
-    /// Put a timeout or invalid_token payment back to pending, or make a corrected row due.
+    /// Put a timeout or invalid_token payment back to pending, or make a corrected parked
+    /// row due now.
     Requeue {
         /// The creation token of the payment.
         token: String,
