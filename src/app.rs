@@ -177,9 +177,11 @@ impl App {
         self.tasks.spawn(name, task);
     }
 
-    /// Runs until `shutdown` is cancelled (or, in [`RunMode::UntilIdle`], until nothing is
-    /// pending, the reports are caught up and every event has had its first delivery
-    /// attempt), or until a task fails.
+    /// Runs until `shutdown` is cancelled, or until a task fails. In [`RunMode::UntilIdle`]
+    /// it returns once nothing is pending, the reports are caught up and every event has
+    /// had its first delivery attempt; in [`RunMode::Once`], once the payments due at the
+    /// start have been confirmed, the reports caught up, and every delivery then due
+    /// attempted.
     pub async fn run(self, mode: RunMode, shutdown: CancellationToken) -> Result<(), Failure> {
         let Self {
             config,
@@ -228,6 +230,7 @@ impl App {
             "reconciler started"
         );
         systemd::notify("READY=1");
+        let writes = metrics.writes.clone();
         let supervise = systemd::supervise(metrics, observer, shutdown.clone());
         tasks.spawn("systemd supervision", async move {
             supervise.await;
@@ -241,9 +244,9 @@ impl App {
                 .await
                 .map_err(|e| Failure::new(Exit::Database, e.to_string()))
         });
-        let until_idle = mode == RunMode::UntilIdle;
-        // The daemon reports on schedule; `--until-idle` catches up once, after the drain.
-        let once = match (config.report.enabled, until_idle) {
+        let finite = mode != RunMode::Forever;
+        // The daemon reports on schedule; a finite run catches up once, after the polling.
+        let once = match (config.report.enabled, finite) {
             (true, false) => {
                 let nightly = reporter.run(shutdown.clone());
                 tasks.spawn("nightly report", async move {
@@ -271,13 +274,18 @@ impl App {
             }
         };
         systemd::notify("STOPPING=1");
-        if result.is_ok() && until_idle && failures.is_empty() {
+        if result.is_ok() && finite && failures.is_empty() {
             if let Some(reporter) = once
                 && let Err(e) = reporter.catch_up().await
             {
                 tracing::error!(error = %e, "nightly report failed");
             }
-            result = first_attempts_made(&config, &sink_names, &shutdown).await;
+            result = match mode {
+                RunMode::Once => {
+                    due_deliveries_attempted(&config, &sink_names, &writes, &shutdown).await
+                }
+                _ => first_attempts_made(&config, &sink_names, &shutdown).await,
+            };
         }
         // The poller has stopped, on a signal or on an error: everything else stops too.
         shutdown.cancel();
@@ -336,6 +344,26 @@ fn adopt_legacy_sink_names(config: &Config, store: &mut Store) -> Result<(), Fai
                 tracing::info!(moved, sink = %name, "deliveries moved to the webhook's sink name");
             }
         }
+    }
+    Ok(())
+}
+
+/// `--once` ends once every delivery due now has been attempted (delivered, or put off to
+/// its next retry time, which a later pass takes up), or as soon as the database refuses
+/// writes: an attempt that cannot be recorded stays due, for a later pass.
+async fn due_deliveries_attempted(
+    config: &Config,
+    sinks: &[String],
+    writes: &crate::health::WriteHealth,
+    shutdown: &CancellationToken,
+) -> Result<(), PollerError> {
+    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
+    let now = crate::time::now_ms();
+    while !shutdown.is_cancelled()
+        && !writes.failing()
+        && !store.due_deliveries(now, sinks, 1)?.is_empty()
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(())
 }

@@ -11,6 +11,9 @@ use crate::store::StoreError;
 /// The documented exit codes (0 is success).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
+    /// Not a failure: stdout was closed by its reader (`| head`), so the command stopped
+    /// early. It exits 0 without a message, as Unix tools do.
+    OutputClosed = 0,
     /// A runtime failure: unknown token, conflicting enqueue, a daemon task that failed.
     Failure = 1,
     /// Bad arguments.
@@ -65,7 +68,8 @@ impl From<StoreError> for Failure {
         let exit = match e {
             StoreError::NotFound(_)
             | StoreError::Conflict { .. }
-            | StoreError::NotRequeueable { .. } => Exit::Failure,
+            | StoreError::NotRequeueable { .. }
+            | StoreError::StillUnreadable { .. } => Exit::Failure,
             _ => Exit::Database,
         };
         Self::new(exit, e.to_string())

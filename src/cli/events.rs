@@ -1,6 +1,6 @@
 //! `events ...` subcommands.
 
-use super::{EventsCommand, Exit, Failure, open_store, pretty, process_env};
+use super::{EventsCommand, Exit, Failure, open_store, output, pretty, process_env};
 use crate::config::Config;
 use crate::events::signature;
 use crate::store::StoreError;
@@ -43,25 +43,24 @@ fn list(config: &Config, state: Option<&str>, as_json: bool, limit: usize) -> Re
     }
     let events = open_store(config)?.list_events(state, limit)?;
     if as_json {
-        println!(
-            "{}",
-            pretty(&Value::Array(events.iter().map(event_json).collect()))
-        );
+        output::line(pretty(&Value::Array(
+            events.iter().map(event_json).collect(),
+        )))?;
         return Ok(());
     }
-    println!(
+    output::line(format_args!(
         "{:<34} {:<24} {:<10} {:>8}  CREATED",
         "ID", "TYPE", "STATE", "ATTEMPTS"
-    );
+    ))?;
     for e in events {
-        println!(
+        output::line(format_args!(
             "{:<34} {:<24} {:<10} {:>8}  {}",
             e.id,
             e.kind,
             e.state,
             e.attempts,
             rfc3339(e.created_at)
-        );
+        ))?;
     }
     Ok(())
 }
@@ -78,13 +77,15 @@ fn show(config: &Config, id: &str) -> Result<(), Failure> {
             json!({"sink": sink, "state": state, "attempts": attempts, "last_error": last_error})
         })
         .collect();
-    println!("{}", pretty(&out));
+    output::line(pretty(&out))?;
     Ok(())
 }
 
 fn redeliver(config: &Config, id: Option<&str>) -> Result<(), Failure> {
     let reopened = open_store(config)?.redeliver(id, now_ms())?;
-    println!("{reopened} deliveries reopened; a running daemon delivers them now");
+    output::line(format_args!(
+        "{reopened} deliveries reopened; a running daemon delivers them now"
+    ))?;
     Ok(())
 }
 
@@ -120,7 +121,7 @@ pub fn verify_signature(command: EventsCommand) -> Result<(), Failure> {
     };
     match signature::verify(&[secret.trim()], &id, &timestamp, &header, &body, now) {
         Ok(()) => {
-            println!("signature valid");
+            output::line("signature valid")?;
             Ok(())
         }
         Err(e) => Err(Failure::new(

@@ -8,21 +8,27 @@
 //! This file holds the arguments, [`main`] and the dispatcher [`execute`]; each command group
 //! has a file of its own: `run` (the daemon), `payments` (enqueue, show, list, requeue),
 //! `setup` (migrate, check-config), `report`, `events`, `sandbox`, and `signals` (how
-//! SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`).
+//! SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`). Commands print through `output`,
+//! never `println!`, which panics on a closed pipe; `table` lays out `list`, and `help`
+//! builds the command tree with the global options hidden where they do not apply.
 
 mod events;
+mod help;
+mod output;
 mod payments;
 mod report;
 mod run;
 mod sandbox;
 mod setup;
 mod signals;
+mod table;
 
 use crate::config::{CONFIG_ENV, Config};
 pub use crate::failure::{Exit, Failure};
+use crate::poller::RunMode;
 use crate::store::Store;
 use crate::telemetry::{self, LogFormat};
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,13 +38,20 @@ use std::process::ExitCode;
 #[command(name = "ligdicash-reconciler", version, about)]
 pub struct Cli {
     /// Configuration file (TOML). Every key has a default.
-    #[arg(long, global = true, env = CONFIG_ENV, value_name = "PATH")]
+    #[arg(long, global = true, env = CONFIG_ENV, value_name = "PATH", display_order = 900)]
     pub config: Option<PathBuf>,
     /// Database file, overriding `[database] path`.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", display_order = 901)]
     pub database: Option<PathBuf>,
     /// Log line format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = LogFormat::Human,
+        display_order = 902
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -48,9 +61,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the reconciler daemon.
     Run {
-        /// Exit 0 once no payment is pending.
-        #[arg(long)]
+        /// Exit 0 once no payment is pending and every event has had its first delivery
+        /// attempt.
+        #[arg(long, conflicts_with = "once")]
         until_idle: bool,
+        /// One pass over what is due now (confirms, then the due event deliveries), then
+        /// exit 0: for cron where systemd is not available.
+        #[arg(long)]
+        once: bool,
     },
     /// Add a pending payment (idempotent on the token).
     Enqueue {
@@ -66,30 +84,58 @@ pub enum Command {
         /// customer's LigdiCash wallet) or `payout` (a straight payout to mobile money).
         #[arg(long, value_name = "KIND", default_value = "invoice")]
         kind: String,
-    },
-    /// Print one payment as JSON.
-    Show { token: String },
-    /// List payments, newest first.
-    List {
-        #[arg(long, value_name = "STATUS")]
-        status: Option<String>,
+        /// Print the payment as JSON (as `show` does), with whether it was inserted.
         #[arg(long)]
         json: bool,
-        #[arg(long, default_value_t = 100)]
+    },
+    /// Print one payment as JSON.
+    Show {
+        /// The creation token LigdiCash returned.
+        #[arg(required_unless_present = "order", conflicts_with = "order")]
+        token: Option<String>,
+        /// The shop's order reference (`transaction_id`) instead of a token; the newest
+        /// payment of that order.
+        #[arg(long, value_name = "ID")]
+        order: Option<String>,
+    },
+    /// List payments, newest first.
+    List {
+        /// Only payments in this status (pending, completed, notcompleted, mismatch,
+        /// timeout, invalid_token).
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Only the payments of this order reference (`transaction_id`).
+        #[arg(long, value_name = "ID")]
+        order: Option<String>,
+        /// Print a JSON array of payments (as `show` prints them) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// At most this many payments.
+        #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
     },
-    /// Put a timeout or invalid_token payment back to pending.
-    Requeue { token: String },
+    /// Put a timeout or invalid_token payment back to pending, or make a corrected parked
+    /// row due now.
+    Requeue {
+        /// The creation token of the payment.
+        token: String,
+        /// Print the payment as JSON (as `show` does), with its status before.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Validate the configuration and credentials; print the effective configuration.
     CheckConfig,
     /// Write reconciliation reports (default: yesterday, in the configured time zone).
     Report {
+        /// The local day to report on (default: yesterday).
         #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
         date: Option<String>,
+        /// The first day of a range (with --to), one report per day.
         #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
         from: Option<String>,
+        /// The last day of a range (with --from), included.
         #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
         to: Option<String>,
         /// Comma-separated: json,csv,html (default: the configured formats).
@@ -109,15 +155,17 @@ pub enum Command {
     },
     /// Serve the simulated LigdiCash API.
     Sandbox {
-        #[arg(long, default_value = "127.0.0.1:8080")]
+        /// The address to serve on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        #[arg(long, default_value_t = 42)]
+        /// Seed of the scenario's random choices, for repeatable runs.
+        #[arg(long, value_name = "N", default_value_t = 42)]
         seed: u64,
         /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
         /// Create this many invoices, completed at once, before serving (for benchmarks).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0)]
         preload: usize,
         /// Write the preloaded invoices' tokens here, one per line.
         #[arg(long, value_name = "PATH", requires = "preload")]
@@ -126,7 +174,7 @@ pub enum Command {
     /// Demonstrate the whole flow on the embedded sandbox, in under a minute.
     Demo {
         /// How many invoices the simulated shop creates.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, value_name = "N", default_value_t = 300)]
         payments: usize,
         /// Keep the demo database at this path instead of a temporary one.
         #[arg(long, value_name = "PATH")]
@@ -138,20 +186,27 @@ pub enum Command {
 pub enum EventsCommand {
     /// List events, newest first.
     List {
-        /// pending, delivered or dead.
+        /// Only events in this state: pending, delivered or dead.
         #[arg(long, value_name = "STATE")]
         state: Option<String>,
+        /// Print a JSON array of events (with their payloads) instead of a table.
         #[arg(long)]
         json: bool,
-        #[arg(long, default_value_t = 100)]
+        /// At most this many events.
+        #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
     },
     /// Print one event with its payload and per-sink deliveries.
-    Show { id: String },
+    Show {
+        /// The event id (`evt_...`, the webhook-id receivers see).
+        id: String,
+    },
     /// Deliver an event again to every sink, or every dead delivery with --dead.
     Redeliver {
+        /// The event id (`evt_...`).
         #[arg(required_unless_present = "dead", conflicts_with = "dead")]
         id: Option<String>,
+        /// Every dead delivery instead of one event.
         #[arg(long)]
         dead: bool,
     },
@@ -160,8 +215,10 @@ pub enum EventsCommand {
         /// The whsec_... secret; read from this environment variable.
         #[arg(long, value_name = "VAR", default_value = "SHOP_WEBHOOK_SECRET")]
         secret_env: String,
+        /// The webhook-id header.
         #[arg(long)]
         id: String,
+        /// The webhook-timestamp header (Unix seconds).
         #[arg(long)]
         timestamp: String,
         /// The webhook-signature header (space-separated v1,... entries).
@@ -178,7 +235,10 @@ pub enum EventsCommand {
 
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match help::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -198,6 +258,7 @@ pub fn main() -> ExitCode {
     telemetry::flush(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.exit == Exit::OutputClosed => ExitCode::SUCCESS,
         Err(f) => {
             // Not `eprintln!`, which panics when stderr is closed: the exit code still tells.
             let line = format!("error: {}\n", f.message.replace('\n', " "));
@@ -233,31 +294,38 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         config.database.path = path.clone();
     }
     match command {
-        Command::Run { until_idle } => run::run(
-            &config,
-            cli.config.clone(),
-            cli.database.clone(),
-            until_idle,
-        ),
+        Command::Run { until_idle, once } => {
+            let mode = match (until_idle, once) {
+                (true, _) => RunMode::UntilIdle,
+                (_, true) => RunMode::Once,
+                _ => RunMode::Forever,
+            };
+            run::run(&config, cli.config.clone(), cli.database.clone(), mode)
+        }
         Command::Enqueue {
             token,
             transaction_id,
             amount,
             kind,
+            json,
         } => payments::enqueue(
             &config,
             &token,
             transaction_id.as_deref(),
             amount.as_deref(),
             &kind,
+            json,
         ),
-        Command::Show { token } => payments::show(&config, &token),
+        Command::Show { token, order } => {
+            payments::show(&config, token.as_deref(), order.as_deref())
+        }
         Command::List {
             status,
+            order,
             json,
             limit,
-        } => payments::list(&config, status.as_deref(), json, limit),
-        Command::Requeue { token } => payments::requeue(&config, &token),
+        } => payments::list(&config, status.as_deref(), order.as_deref(), json, limit),
+        Command::Requeue { token, json } => payments::requeue(&config, &token, json),
         Command::Migrate => setup::migrate(&config),
         Command::CheckConfig => setup::check_config(&config),
         Command::Events { command } => events::execute(&config, command),

@@ -1,13 +1,13 @@
-//! The payment commands: `enqueue`, `show`, `list` and `requeue`, and the documented JSON
-//! form of a payment they print.
+//! The payment commands: `enqueue`, `show`, `list` and `requeue`. Payments print in the one
+//! JSON form of [`PaymentRow::to_json`]; `list` prints a table (`table`).
 
-use super::{Failure, open_store, pretty};
+use super::{Exit, Failure, open_store, output, pretty, table};
 use crate::config::Config;
 use crate::payment::{Kind, NewPayment, Status, parse_token};
-use crate::store::payments::Enqueued;
-use crate::store::{PaymentRow, StoreError};
-use crate::time::{ms, now_ms, rfc3339};
-use serde_json::Value;
+use crate::store::payments::{Enqueued, Requeued};
+use crate::store::{PaymentRow, Store, StoreError};
+use crate::time::{ms, now_ms};
+use serde_json::{Value, json};
 
 /// `enqueue`: adds a pending payment of `kind`, due after its kind's `first_delay`;
 /// idempotent on the token.
@@ -17,6 +17,7 @@ pub(super) fn enqueue(
     transaction_id: Option<&str>,
     amount: Option<&str>,
     kind: &str,
+    as_json: bool,
 ) -> Result<(), Failure> {
     let kind = Kind::parse_given(kind).map_err(|e| Failure::usage(format!("--{e}")))?;
     let payment = NewPayment::parse(token, transaction_id, amount)
@@ -30,82 +31,108 @@ pub(super) fn enqueue(
     };
     let first = now.saturating_add(ms(first_delay));
     let result = store.enqueue(&payment, now, first)?;
+    if as_json {
+        let row = by_token(&store, &payment.token)?;
+        let enqueued = result == Enqueued::Inserted;
+        return output::line(pretty(
+            &json!({"enqueued": enqueued, "payment": row.to_json()}),
+        ));
+    }
     let word = match result {
         Enqueued::Inserted => "enqueued",
         Enqueued::AlreadyPresent => "already enqueued",
     };
-    println!("{word} {}", payment.token);
-    Ok(())
+    output::line(format_args!("{word} {}", payment.token))
 }
 
-/// `show`: one payment as JSON.
-pub(super) fn show(config: &Config, token: &str) -> Result<(), Failure> {
-    let token = parse_token(token).map_err(Failure::usage)?;
-    let store = open_store(config)?;
-    let row = store
-        .get(token)?
-        .ok_or_else(|| Failure::from(StoreError::NotFound(token.to_owned())))?;
-    println!("{}", pretty(&row.to_json()));
-    Ok(())
+/// `show`: one payment as JSON, by token or as the newest of an order.
+pub(super) fn show(
+    config: &Config,
+    token: Option<&str>,
+    order: Option<&str>,
+) -> Result<(), Failure> {
+    let row = match (token, order) {
+        (Some(token), _) => {
+            let token = parse_token(token).map_err(Failure::usage)?;
+            by_token(&open_store(config)?, token)?
+        }
+        (None, Some(order)) => {
+            let order = parse_order(order)?;
+            let store = open_store(config)?;
+            let mut rows = store.search(Some(order), None, None, 2)?;
+            if rows.len() > 1 {
+                output::note(format_args!(
+                    "order {order} has several payments; this is the newest (list --order {order} shows them all)"
+                ));
+            }
+            rows.drain(..).next().ok_or_else(|| {
+                Failure::new(Exit::Failure, format!("no payment for order {order}"))
+            })?
+        }
+        (None, None) => return Err(Failure::usage("show: give a token or --order")),
+    };
+    output::line(pretty(&row.to_json()))
 }
 
 /// `list`: payments newest first, as a table or as JSON.
 pub(super) fn list(
     config: &Config,
     status: Option<&str>,
+    order: Option<&str>,
     as_json: bool,
     limit: usize,
 ) -> Result<(), Failure> {
-    let status = status
-        .map(|s| {
-            Status::parse(s).ok_or_else(|| {
-                let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
-                Failure::usage(format!(
-                    "--status: unknown status {s:?} (one of {})",
-                    all.join(", ")
-                ))
-            })
-        })
-        .transpose()?;
-    let store = open_store(config)?;
-    let rows = store.list(status, limit)?;
+    let status = status.map(parse_status).transpose()?;
+    let order = order.map(parse_order).transpose()?;
+    let rows = open_store(config)?.search(order, status, None, limit)?;
     if as_json {
         let items: Vec<Value> = rows.iter().map(PaymentRow::to_json).collect();
-        println!("{}", pretty(&Value::Array(items)));
-        return Ok(());
+        return output::line(pretty(&Value::Array(items)));
     }
-    println!(
-        "{:<44} {:<13} {:>10} {:>8}  UPDATED",
-        "TOKEN", "STATUS", "AMOUNT", "ATTEMPTS"
-    );
-    for p in rows {
-        let amount = p.amount.or(p.expected_amount).map(|a| a.to_string());
-        println!(
-            "{:<44} {:<13} {:>10} {:>8}  {}",
-            shorten(&p.token, 44),
-            p.status,
-            amount.unwrap_or_default(),
-            p.attempts,
-            rfc3339(p.updated_at)
-        );
+    for line in table::payments(&rows) {
+        output::line(line)?;
     }
     Ok(())
 }
 
-/// `text` cut to `width` characters, an ellipsis marking the cut.
-fn shorten(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let head: String = text.chars().take(width - 1).collect();
-    format!("{head}…")
-}
-
-/// `requeue`: a `timeout` or `invalid_token` payment back to pending.
-pub(super) fn requeue(config: &Config, token: &str) -> Result<(), Failure> {
+/// `requeue`: a `timeout` or `invalid_token` payment back to pending, or a corrected parked
+/// row due now.
+pub(super) fn requeue(config: &Config, token: &str, as_json: bool) -> Result<(), Failure> {
     let token = parse_token(token).map_err(Failure::usage)?;
     let mut store = open_store(config)?;
-    let previous = store.requeue(token, now_ms())?;
-    println!("requeued {token} (was {previous})");
-    Ok(())
+    let was = match store.requeue(token, now_ms())? {
+        Requeued::Reopened(previous) => previous.as_str(),
+        Requeued::Unparked => "parked",
+    };
+    if as_json {
+        let row = by_token(&store, token)?;
+        return output::line(pretty(
+            &json!({"requeued_from": was, "payment": row.to_json()}),
+        ));
+    }
+    output::line(format_args!("requeued {token} (was {was})"))
+}
+
+fn by_token(store: &Store, token: &str) -> Result<PaymentRow, Failure> {
+    store
+        .get(token)?
+        .ok_or_else(|| Failure::from(StoreError::NotFound(token.to_owned())))
+}
+
+/// An order reference as given with `--order`, by the rule `enqueue` stores it with.
+fn parse_order(text: &str) -> Result<&str, Failure> {
+    match text.trim() {
+        "" => Err(Failure::usage("--order: must not be empty")),
+        order => Ok(order),
+    }
+}
+
+fn parse_status(text: &str) -> Result<Status, Failure> {
+    Status::parse(text).ok_or_else(|| {
+        let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        Failure::usage(format!(
+            "--status: unknown status {text:?} (one of {})",
+            all.join(", ")
+        ))
+    })
 }

@@ -1,6 +1,6 @@
 //! `report`: reconciliation reports on demand, and the timeout re-check.
 
-use super::{Exit, Failure, open_store, process_env, runtime};
+use super::{Exit, Failure, open_store, output, process_env, runtime};
 use crate::app::build_client;
 use crate::config::{Config, Credentials, ReportFormat};
 use crate::confirm::Confirmer;
@@ -87,10 +87,10 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
                 .recheck()
                 .await
                 .map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
-            println!(
+            output::line(format_args!(
                 "re-checked {} timeouts: {} late completions, {} late mismatches, {} notcompleted",
                 s.checked, s.late_completed, s.late_mismatch, s.notcompleted
-            );
+            ))?;
             return Ok(());
         }
         for (i, date) in days.iter().enumerate() {
@@ -100,9 +100,9 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
                 .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
             let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
             if days.len() > 1 {
-                eprintln!("[{}/{}] {date}", i + 1, days.len());
+                output::note(format_args!("[{}/{}] {date}", i + 1, days.len()));
             }
-            println!("{date}: {}", names.join(", "));
+            output::line(format_args!("{date}: {}", names.join(", ")))?;
         }
         Ok(())
     })

@@ -1,5 +1,6 @@
 //! `run`: the daemon ([`crate::app::App`]) under the process's signals: SIGTERM and SIGINT
-//! stop it, SIGHUP reloads the reloadable settings.
+//! stop it, SIGHUP reloads the reloadable settings. `run --once` is the same daemon for one
+//! pass (from cron), without its HTTP listeners.
 
 use super::signals::stop_on_signal_or_reload;
 use super::{Exit, Failure, process_env, runtime};
@@ -15,13 +16,15 @@ pub fn run(
     config: &Config,
     config_path: Option<PathBuf>,
     database_override: Option<PathBuf>,
-    until_idle: bool,
+    mode: RunMode,
 ) -> Result<(), Failure> {
-    let mode = if until_idle {
-        RunMode::UntilIdle
-    } else {
-        RunMode::Forever
-    };
+    let mut config = config.clone();
+    if mode == RunMode::Once {
+        // A pass lives seconds: nothing to scrape, and callbacks need a listener that stays.
+        config.http.listen = "off".into();
+        config.api.listen = "off".into();
+    }
+    let config = &config;
     let runtime = runtime()?;
     let result = runtime.block_on(async {
         let mut app = App::build(config.clone(), &process_env).await?;

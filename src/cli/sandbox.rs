@@ -2,7 +2,7 @@
 //! preloaded invoices for benchmarks. Needs neither the configuration nor the database.
 
 use super::signals::stop_on_signal;
-use super::{Exit, Failure, runtime};
+use super::{Exit, Failure, output, runtime};
 use crate::sandbox::{self, Faults, SandboxConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,12 +49,13 @@ pub(super) fn serve(
                 )
             })?;
         }
-        println!(
+        // A server keeps serving when nobody reads its banner any more.
+        let _ = output::line(format_args!(
             "sandbox listening on {} (Apikey {}, Bearer {})",
             running.base_url(),
             sandbox::SANDBOX_API_KEY,
             sandbox::SANDBOX_API_TOKEN
-        );
+        ));
         stop_on_signal(running.shutdown.clone()).await;
         match running.task.await {
             Ok(Ok(())) => Ok(()),

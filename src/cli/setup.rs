@@ -1,18 +1,18 @@
 //! The commands that prepare or check a deployment without running it: `migrate` and
 //! `check-config`.
 
-use super::{Failure, open_store, process_env};
+use super::{Failure, open_store, output, process_env};
 use crate::config::{Config, Credentials};
 use crate::events::sinks::Sink;
 
 /// `migrate`: opening the store creates or upgrades the schema; prints the version.
 pub(super) fn migrate(config: &Config) -> Result<(), Failure> {
     let store = open_store(config)?;
-    println!(
+    output::line(format_args!(
         "database {} is at schema version {}",
         config.database.path.display(),
         store.schema_version()?
-    );
+    ))?;
     Ok(())
 }
 
@@ -26,15 +26,15 @@ pub(super) fn check_config(config: &Config) -> Result<(), Failure> {
         Some(_) => Some(config.api.load_token(&process_env)?.1),
         None => None,
     };
-    println!("# configuration is valid");
-    println!("# api key: from {}", creds.api_key_source);
-    println!("# api token: from {}", creds.api_token_source);
+    output::line(format_args!("# configuration is valid"))?;
+    output::line(format_args!("# api key: from {}", creds.api_key_source))?;
+    output::line(format_args!("# api token: from {}", creds.api_token_source))?;
     if let Some(source) = api_token {
-        println!("# shop API bearer token: from {source}");
+        output::line(format_args!("# shop API bearer token: from {source}"))?;
     }
     for sink in &sinks {
-        println!("# event sink: {}", sink.name());
+        output::line(format_args!("# event sink: {}", sink.name()))?;
     }
-    print!("{}", config.to_redacted_toml());
+    output::write(&config.to_redacted_toml())?;
     Ok(())
 }

@@ -17,7 +17,9 @@ use std::collections::HashMap;
 const LATE_MS: i64 = 11_000;
 
 /// Kind, fate, amount, what LigdiCash reports as sent, settle delay, the shop's reference.
-const PAYOUTS: [(Kind, Outcome, i64, Option<i64>, i64, &str); 6] = [
+type Planned = (Kind, Outcome, i64, Option<i64>, i64, &'static str);
+
+const PAYOUTS: [Planned; 6] = [
     (
         Kind::Withdrawal,
         Outcome::Completed,

@@ -4,8 +4,12 @@
 //!
 //! It claims nothing while polling is paused (refused credentials, 429) or while the
 //! database refuses writes ([`crate::health::WriteHealth`]): its own scan writes too (first
-//! poll times, rows set aside), so it retries that scan every [`HEARTBEAT`] until it
+//! poll times, rows parked), so it retries that scan every [`HEARTBEAT`] until it
 //! succeeds, and otherwise waits for the writer to get its batch in.
+//!
+//! In [`RunMode::Once`] (a pass from cron) every scan reads what was due when the pass
+//! began, leaving out what the pass has claimed already, so each payment is confirmed at
+//! most once and the pass ends; a pause or failing writes end it early instead of waiting.
 
 use super::queue::JobQueue;
 use super::worker::worker;
@@ -62,6 +66,9 @@ impl Dispatcher {
         shutdown: &CancellationToken,
     ) -> Result<(), PollerError> {
         let mut scan_failing = false;
+        let pass_start = now_ms();
+        // Once: what this pass has claimed, never claimed again in it.
+        let mut passed = HashSet::new();
         while !shutdown.is_cancelled() {
             self.ctx.metrics.beat();
             self.reap();
@@ -70,6 +77,12 @@ impl Dispatcher {
             let writes = &self.ctx.metrics.writes;
             let paused = self.ctx.confirmer.paused_for();
             if paused.is_some() || (writes.failing() && !scan_failing) {
+                if mode == RunMode::Once {
+                    tracing::warn!(
+                        "polling is held (refused credentials, rate limit, or database writes failing): this pass ends; what is left stays due for the next one"
+                    );
+                    break;
+                }
                 let wait = paused.unwrap_or(HEARTBEAT);
                 // In slices, so the heartbeat shows a held loop is still alive.
                 tokio::select! {
@@ -78,8 +91,13 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let now = now_ms();
-            let fresh = match self.scan(now).await {
+            let clock = now_ms();
+            let now = if mode == RunMode::Once {
+                pass_start
+            } else {
+                clock
+            };
+            let fresh = match self.scan(now, &passed).await {
                 Ok(fresh) => {
                     scan_failing = false;
                     writes.succeeded(Writer::Scan);
@@ -88,6 +106,12 @@ impl Dispatcher {
                 Err(PollerError::Store(e)) if e.is_unwritable() => {
                     scan_failing = true;
                     writes.failed(Writer::Scan, &e);
+                    if mode == RunMode::Once {
+                        tracing::warn!(
+                            "the database refuses writes: this pass ends; what is left stays due for the next one"
+                        );
+                        break;
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(HEARTBEAT) => {}
                         _ = shutdown.cancelled() => break,
@@ -101,14 +125,20 @@ impl Dispatcher {
                 continue;
             }
             if fresh.is_empty() {
+                if mode == RunMode::Once && self.in_flight.is_empty() {
+                    break;
+                }
                 if mode == RunMode::UntilIdle
                     && self.in_flight.is_empty()
                     && !with_store(&self.reader, |s| s.any_pending()).await?
                 {
                     break;
                 }
-                self.idle(now, shutdown).await?;
+                self.idle(clock, shutdown).await?;
                 continue;
+            }
+            if mode == RunMode::Once {
+                passed.extend(fresh.iter().map(|p| p.id));
             }
             self.in_flight.extend(fresh.iter().map(|p| p.id));
             self.queue.push_all(fresh);
@@ -117,8 +147,13 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Gives shop rows their first poll time, then reads the due rows not in flight.
-    async fn scan(&self, now: Millis) -> Result<Vec<DuePayment>, PollerError> {
+    /// Gives shop rows their first poll time, then reads the due rows neither in flight
+    /// nor in `passed`.
+    async fn scan(
+        &self,
+        now: Millis,
+        passed: &HashSet<i64>,
+    ) -> Result<Vec<DuePayment>, PollerError> {
         let live = self.ctx.confirmer.live();
         let (first_delay, payouts) = (ms(live.first_delay), ms(live.payout_first_delay));
         let batch = self.ctx.cfg.batch_size;
@@ -126,7 +161,7 @@ impl Dispatcher {
             s.schedule_unscheduled(first_delay, payouts)
         })
         .await?;
-        let skip = self.in_flight.clone();
+        let skip: HashSet<i64> = self.in_flight.union(passed).copied().collect();
         with_store(&self.reader, move |s| s.due(now, batch, &skip)).await
     }
 

@@ -33,6 +33,10 @@ pub enum RunMode {
     Forever,
     /// Return once no payment is pending (and every outcome is written).
     UntilIdle,
+    /// One pass: confirm each payment due when the pass starts, at most once, then return
+    /// (`run --once`, from cron). A pause (refused credentials, 429) or failing database
+    /// writes end the pass early: what is left stays due for the next one.
+    Once,
 }
 
 /// Errors that stop the poller (the database became unusable).

@@ -10,8 +10,10 @@ pub mod callbacks;
 pub mod deliveries;
 pub mod events;
 pub mod migrations;
+pub(crate) mod mistyped;
 pub mod money_out;
 mod outcomes;
+pub mod parked;
 pub mod payments;
 pub mod reports;
 pub mod rows;
@@ -51,6 +53,10 @@ pub enum StoreError {
         "cannot requeue {token}: its status is {status} (only timeout and invalid_token can be requeued)"
     )]
     NotRequeueable { token: String, status: String },
+    #[error(
+        "cannot requeue {token}: the row still cannot be read ({problem}); correct it first (see schema.sql)"
+    )]
+    StillUnreadable { token: String, problem: String },
     #[error("schema migration failed: {0}")]
     Migration(String),
     #[error("database error: {0}")]
@@ -125,6 +131,8 @@ pub struct Store {
     conn: Connection,
     /// The last pending count and until when it may be reused (see [`Store::gauges`]).
     pending_count: Option<CachedCount>,
+    /// The id after which the next re-check of parked rows starts (see `parked`).
+    parked_cursor: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +173,7 @@ impl Store {
         let mut store = Self {
             conn,
             pending_count: None,
+            parked_cursor: 0,
         };
         migrations::migrate(&mut store.conn, path)?;
         Ok(store)

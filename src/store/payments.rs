@@ -1,11 +1,23 @@
 //! Queries on `payments`: enqueue, the due scan, lookups, requeue. Outcomes of confirms are
-//! written by `store::outcomes`.
+//! written by `store::outcomes`; rows the shop wrote with values of the wrong type are
+//! parked and re-checked by `store::parked`.
 
+use super::mistyped::LenientRow;
+use super::parked::PARKED;
 use super::{Store, StoreError};
 use crate::payment::{DuePayment, Kind, NewPayment, REQUEUED_FROM, Status};
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use std::collections::HashSet;
+
+/// What `requeue` did to a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeued {
+    /// A final verdict reopened: the payment was in this status.
+    Reopened(Status),
+    /// A parked row, corrected since, made due now.
+    Unparked,
+}
 
 /// Whether `enqueue` created the row or found the same one already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,14 +37,13 @@ pub const DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_due \
 /// The columns [`due_payment`] reads, in its order.
 macro_rules! due_columns {
     () => {
-        "id, token, transaction_id, expected_amount, attempts, not_found_streak, \
-         max(created_at, coalesce(requeued_at, created_at)), status_reason, status, \
-         last_confirm_at, kind, overdue_at IS NOT NULL"
+        "id, token, transaction_id, expected_amount, attempts, not_found_streak, created_at, \
+         requeued_at, status_reason, status, last_confirm_at, kind, overdue_at IS NOT NULL"
     };
 }
 
 /// What the poller needs of one due payment.
-const DUE_ROW_SQL: &str = concat!(
+pub(super) const DUE_ROW_SQL: &str = concat!(
     "SELECT ",
     due_columns!(),
     " FROM payments WHERE id = ?1 AND status = 'pending'"
@@ -52,56 +63,49 @@ pub(super) const TIMEOUTS_SINCE_SQL: &str = concat!(
     " FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at"
 );
 
-/// The next poll time after now. Numbers only (`< ''`): text sorts after every number and
-/// is [`MISTYPED_POLL_TIME_SQL`]'s to find; a fraction is read as whole milliseconds.
+/// The next poll time after now. Numbers before the parked marker only (`?2`): text sorts
+/// after every number and is [`super::parked::MISTYPED_POLL_TIME_SQL`]'s to find; a
+/// fraction is read as whole milliseconds.
 pub const NEXT_DUE_SQL: &str = "SELECT CAST(next_poll_at AS INTEGER) FROM payments \
     INDEXED BY payments_due WHERE status = 'pending' AND next_poll_at > ?1 \
-    AND next_poll_at < '' ORDER BY next_poll_at LIMIT 1";
-
-/// Pending rows whose `next_poll_at` is text or a BLOB, which the column's INTEGER type
-/// lets through (`'soon'`). Such a row is never due (`'soon' <= now` is false: SQLite sorts
-/// text after every number), so it would wait for ever, silently. Both sort after every
-/// number and at or after `''`, so this reads only the end of the due index.
-pub const MISTYPED_POLL_TIME_SQL: &str = "SELECT id, typeof(next_poll_at) FROM payments \
-    INDEXED BY payments_due WHERE status = 'pending' AND next_poll_at >= '' LIMIT ?1";
+    AND next_poll_at < ?2 ORDER BY next_poll_at LIMIT 1";
 
 /// Whether the shop inserted rows without a schedule.
 pub const UNSCHEDULED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM payments \
     INDEXED BY payments_unscheduled WHERE status = 'pending' AND next_poll_at IS NULL)";
 
-/// How `last_error` of a row set aside as unreadable begins.
-const UNREADABLE_PREFIX: &str = "row cannot be read";
-
-/// How long a row that cannot be read is put off before it is read again.
-pub const UNREADABLE_RETRY_MS: Millis = 3_600_000;
-
-/// Whether a read failed on a value's type (a row the shop wrote badly), not on the database.
-fn is_type_error(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::InvalidColumnType(..)
-            | rusqlite::Error::FromSqlConversionFailure(..)
-            | rusqlite::Error::IntegralValueOutOfRange(..)
-    )
+/// Reads a row selected with `due_columns!()`; a value of the wrong type is
+/// `Ok(Err(what is wrong))`, for the caller to park or pass over.
+pub(super) fn due_payment_or_problem(r: &Row<'_>) -> rusqlite::Result<Result<DuePayment, String>> {
+    let mut row = LenientRow::new(r);
+    let created_at: Millis = row.int(6)?;
+    let requeued_at: Option<Millis> = row.int(7)?;
+    let payment = DuePayment {
+        id: r.get(0)?,
+        // The CHECK admits only the six statuses' texts.
+        status: r.get(9)?,
+        last_confirm_at: row.int(10)?,
+        token: row.text(1)?,
+        transaction_id: row.text(2)?,
+        expected_amount: row.int(3)?,
+        attempts: row.int(4)?,
+        not_found_streak: row.int(5)?,
+        window_start: requeued_at.map_or(created_at, |at| at.max(created_at)),
+        claimed_reason: row.text(8)?,
+        // CHECK-constrained columns: never of the wrong type.
+        kind: r.get(11)?,
+        overdue: r.get(12)?,
+    };
+    Ok(match row.bad.is_empty() {
+        true => Ok(payment),
+        false => Err(super::mistyped::summary(&row.bad)),
+    })
 }
 
-/// Reads a row selected as `id, token, transaction_id, expected_amount, attempts,
-/// not_found_streak, <window start>, status_reason, status, last_confirm_at, kind,
-/// <overdue>`.
+/// [`due_payment_or_problem`] for callers that treat a badly written row as an error.
 pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
-    Ok(DuePayment {
-        id: r.get(0)?,
-        kind: r.get(10)?,
-        overdue: r.get(11)?,
-        status: r.get(8)?,
-        last_confirm_at: r.get(9)?,
-        token: r.get(1)?,
-        transaction_id: r.get(2)?,
-        expected_amount: r.get(3)?,
-        attempts: r.get(4)?,
-        not_found_streak: r.get(5)?,
-        window_start: r.get(6)?,
-        claimed_reason: r.get(7)?,
+    due_payment_or_problem(r)?.map_err(|problem| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, problem.into())
     })
 }
 
@@ -189,12 +193,17 @@ impl Store {
     /// Up to `limit` pending payments due at `now`, soonest first, leaving out those in
     /// `skip` (in flight). Rows in flight are still due until their outcome is written, so
     /// they come first in the index: only their ids are read, never their rows.
+    ///
+    /// Parked rows the shop has corrected come back first, so they are due in this very
+    /// scan; a due row that cannot be read is parked (see `store::parked`).
     pub fn due(
         &mut self,
         now: Millis,
         limit: usize,
         skip: &HashSet<i64>,
     ) -> Result<Vec<DuePayment>, StoreError> {
+        self.unpark_corrected(now)?;
+        self.reschedule_mistyped_poll_times(now, limit)?;
         // One read transaction, so the ids and the rows come from the same snapshot.
         let tx = self.conn.transaction()?;
         let ids: Vec<i64> = tx
@@ -207,60 +216,18 @@ impl Store {
         let mut due = Vec::with_capacity(ids.len());
         let mut unreadable = Vec::new();
         for id in ids {
-            match row.query_row([id], due_payment).optional() {
-                Ok(Some(p)) => due.push(p),
-                Ok(None) => {}
-                Err(e) if is_type_error(&e) => unreadable.push((id, e.to_string())),
-                Err(e) => return Err(e.into()),
+            match row.query_row([id], due_payment_or_problem).optional()? {
+                Some(Ok(p)) => due.push(p),
+                Some(Err(problem)) => unreadable.push((id, problem)),
+                None => {}
             }
         }
         drop(row);
-        let mistyped = tx
-            .prepare_cached(MISTYPED_POLL_TIME_SQL)?
-            .query_map([limit as i64], |r| {
-                let kind: String = r.get(1)?;
-                Ok((
-                    r.get(0)?,
-                    format!("next_poll_at holds {kind}, not integer milliseconds"),
-                ))
-            })?
-            .collect::<Result<Vec<(i64, String)>, _>>()?;
-        unreadable.extend(mistyped);
         tx.commit()?;
         if !unreadable.is_empty() {
-            self.set_aside(&unreadable, now)?;
+            self.park(&unreadable, now)?;
         }
         Ok(due)
-    }
-
-    /// Puts off rows the shop wrote with values of the wrong type (`expected_amount =
-    /// '5 000'`, a BLOB token, `next_poll_at = 'soon'`...), which SQLite's CHECKs and column
-    /// types let through. One such row must not
-    /// stop the polling of every other: it stays pending, says why in `last_error`, and is
-    /// tried again after [`UNREADABLE_RETRY_MS`], by which time someone may have fixed it.
-    fn set_aside(&mut self, rows: &[(i64, String)], now: Millis) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for (id, error) in rows {
-            tracing::error!(
-                payment_id = id,
-                error,
-                "a payments row cannot be read (a value of the wrong type); it stays pending and is retried in an hour: correct the row (see schema.sql)"
-            );
-            tx.execute(
-                "UPDATE payments SET next_poll_at = ?1, updated_at = ?2, last_error = ?3 \
-                 WHERE id = ?4 AND status = 'pending'",
-                params![
-                    now + UNREADABLE_RETRY_MS,
-                    now,
-                    format!("{UNREADABLE_PREFIX}, correct it (see schema.sql): {error}"),
-                    id
-                ],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     /// The earliest poll time strictly after `now`, to sleep until.
@@ -268,23 +235,22 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(NEXT_DUE_SQL)?
-            .query_row([now], |r| r.get(0))
+            .query_row([now, PARKED], |r| r.get(0))
             .optional()?)
     }
 
-    /// Whether any payment is still pending (scheduled or not), leaving out rows set aside
-    /// as unreadable and payouts already announced as overdue: `run --until-idle` must not
-    /// wait an hour for a row only a human can fix, nor for ever for a payout LigdiCash
-    /// may keep pending for days (the daemon keeps polling it).
+    /// Whether any payment is still pending (scheduled or not), leaving out parked rows
+    /// and payouts already announced as overdue: `run --until-idle` must not wait for a row
+    /// only a human can fix, nor for ever for a payout LigdiCash may keep pending for days
+    /// (the daemon keeps polling it).
     pub fn any_pending(&self) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
-                 AND (last_error IS NULL OR substr(last_error, 1, length(?1)) != ?1) \
-                 AND overdue_at IS NULL)",
+                 AND next_poll_at IS NOT ?1 AND overdue_at IS NULL)",
             )?
-            .query_row([UNREADABLE_PREFIX], |r| r.get(0))?)
+            .query_row([PARKED], |r| r.get(0))?)
     }
 
     /// Payments per status, every status present (zero when none).
@@ -304,30 +270,38 @@ impl Store {
     }
 
     /// A payment a confirm may still change, by token: a pending one, or a `timeout`
-    /// (confirmed again as the nightly re-check does). `None` for a final status or an
-    /// unknown token.
+    /// (confirmed again as the nightly re-check does). `None` for a final status, an
+    /// unknown token, or a row with a value of the wrong type (it cannot be verified
+    /// against LigdiCash's answer until corrected).
     pub fn confirmable(&self, token: &str) -> Result<Option<DuePayment>, StoreError> {
-        Ok(self
+        let found = self
             .conn
             .prepare_cached(CONFIRMABLE_SQL)?
-            .query_row([token], due_payment)
-            .optional()?)
+            .query_row([token], due_payment_or_problem)
+            .optional()?;
+        Ok(found.and_then(Result::ok))
     }
 
     /// Puts a `timeout` or `invalid_token` payment back to `pending`, due now, with a fresh
-    /// `give_up_after` window and backoff.
-    pub fn requeue(&mut self, token: &str, now: Millis) -> Result<Status, StoreError> {
+    /// `give_up_after` window and backoff; or makes a parked row the shop has corrected due
+    /// now (the scan would within a second: this is for people who want to see it happen).
+    pub fn requeue(&mut self, token: &str, now: Millis) -> Result<Requeued, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let status: Option<String> = tx
+        let found: Option<(i64, String, bool)> = tx
             .query_row(
-                "SELECT status FROM payments WHERE token = ?1",
-                [token],
-                |r| r.get(0),
+                "SELECT id, status, next_poll_at IS ?2 FROM payments WHERE token = ?1",
+                params![token, PARKED],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let status = status.ok_or_else(|| StoreError::NotFound(token.to_owned()))?;
+        let (id, status, parked) = found.ok_or_else(|| StoreError::NotFound(token.to_owned()))?;
+        if parked && status == Status::Pending.as_str() {
+            super::parked::unpark(&tx, id, token, now)?;
+            tx.commit()?;
+            return Ok(Requeued::Unparked);
+        }
         let previous = Status::parse(&status)
             .filter(|s| s.is_requeueable())
             .ok_or_else(|| StoreError::NotRequeueable {
@@ -343,6 +317,6 @@ impl Store {
             params![token, now, format!("{REQUEUED_FROM}{previous}")],
         )?;
         tx.commit()?;
-        Ok(previous)
+        Ok(Requeued::Reopened(previous))
     }
 }

@@ -1,6 +1,12 @@
 //! A payment as people and the shop read it: the full row (`show`, `list`, the API), its
 //! one JSON form, and the lookups that return it.
+//!
+//! Rows are read leniently ([`LenientRow`]): a value of the wrong type that the shop wrote
+//! (`expected_amount = '5 000'`) empties its field and is named in
+//! [`PaymentRow::bad_columns`], so the row is shown with the problem flagged and a listing
+//! never fails on it.
 
+use super::mistyped::{LenientRow, summary};
 use super::{Store, StoreError};
 use crate::payment::Status;
 use crate::time::{Millis, rfc3339};
@@ -38,6 +44,10 @@ pub struct PaymentRow {
     pub kind: String,
     /// When a pending payout was announced as overdue.
     pub overdue_at: Option<Millis>,
+    /// Columns holding a value of the wrong type, with what they hold; their fields above
+    /// are empty (`None`, `0`, `""`). Empty for every row the reconciler or a careful shop
+    /// wrote.
+    pub bad_columns: Vec<(String, String)>,
 }
 
 impl PaymentRow {
@@ -46,7 +56,7 @@ impl PaymentRow {
     pub fn to_json(&self) -> Value {
         let p = self;
         let time = |t: Option<i64>| t.map(rfc3339);
-        json!({
+        let mut value = json!({
             "token": p.token,
             "kind": p.kind,
             "transaction_id": p.transaction_id,
@@ -74,7 +84,23 @@ impl PaymentRow {
             "raw_response": p.raw_response.as_deref().map(|raw| {
                 serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
             }),
-        })
+        });
+        // Only on a badly written row, so the usual form stays as documented.
+        if !p.bad_columns.is_empty() {
+            value["bad_columns"] = p
+                .bad_columns
+                .iter()
+                .map(|(column, problem)| (column.clone(), Value::String(problem.clone())))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        value
+    }
+
+    /// The bad columns in one line (`expected_amount holds text "5 000", not an integer`),
+    /// `None` for a sound row.
+    pub fn problem(&self) -> Option<String> {
+        (!self.bad_columns.is_empty()).then(|| summary(&self.bad_columns))
     }
 }
 
@@ -84,34 +110,38 @@ const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, s
     confirmed_transaction_id, oreference, provider_date, raw_response, kind, overdue_at";
 
 fn payment_row(r: &Row<'_>) -> rusqlite::Result<PaymentRow> {
-    Ok(PaymentRow {
-        id: r.get(0)?,
-        token: r.get(1)?,
-        transaction_id: r.get(2)?,
-        expected_amount: r.get(3)?,
-        status: r.get(4)?,
-        status_reason: r.get(5)?,
-        attempts: r.get(6)?,
-        next_poll_at: r.get(7)?,
-        last_confirm_at: r.get(8)?,
-        created_at: r.get(9)?,
-        updated_at: r.get(10)?,
-        resolved_at: r.get(11)?,
-        last_error: r.get(12)?,
-        provider_status: r.get(13)?,
-        amount: r.get(14)?,
-        operator_id: r.get(15)?,
-        operator_name: r.get(16)?,
-        customer: r.get(17)?,
-        request_id: r.get(18)?,
-        external_id: r.get(19)?,
-        confirmed_transaction_id: r.get(20)?,
-        oreference: r.get(21)?,
-        provider_date: r.get(22)?,
-        raw_response: r.get(23)?,
-        kind: r.get(24)?,
-        overdue_at: r.get(25)?,
-    })
+    let mut r = LenientRow::new(r);
+    let mut row = PaymentRow {
+        id: r.int(0)?,
+        token: r.text(1)?,
+        transaction_id: r.text(2)?,
+        expected_amount: r.int(3)?,
+        status: r.text(4)?,
+        status_reason: r.text(5)?,
+        attempts: r.int(6)?,
+        next_poll_at: r.int(7)?,
+        last_confirm_at: r.int(8)?,
+        created_at: r.int(9)?,
+        updated_at: r.int(10)?,
+        resolved_at: r.int(11)?,
+        last_error: r.text(12)?,
+        provider_status: r.text(13)?,
+        amount: r.int(14)?,
+        operator_id: r.text(15)?,
+        operator_name: r.text(16)?,
+        customer: r.text(17)?,
+        request_id: r.text(18)?,
+        external_id: r.text(19)?,
+        confirmed_transaction_id: r.text(20)?,
+        oreference: r.text(21)?,
+        provider_date: r.text(22)?,
+        raw_response: r.text(23)?,
+        kind: r.text(24)?,
+        overdue_at: r.int(25)?,
+        bad_columns: Vec::new(),
+    };
+    row.bad_columns = r.bad;
+    Ok(row)
 }
 
 impl Store {
@@ -148,6 +178,11 @@ impl Store {
         ];
         let rows = stmt.query_map(params, payment_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest payment of an order reference (an order paid again has several).
+    pub fn latest_of_order(&self, transaction_id: &str) -> Result<Option<PaymentRow>, StoreError> {
+        Ok(self.search(Some(transaction_id), None, None, 1)?.pop())
     }
 
     /// Payments, newest first, optionally of one status.

@@ -38,15 +38,26 @@ fn hot_queries_use_the_partial_indexes() {
         let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
     };
-    use payments::{DUE_SQL, MISTYPED_POLL_TIME_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
+    use parked::{MISTYPED_POLL_TIME_SQL, PARKED_IDS_SQL};
+    use payments::{DUE_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
     let cases = [
         (
             DUE_SQL.replace("?1", "5").replace("?2", "10"),
             "payments_due",
         ),
-        (NEXT_DUE_SQL.replace("?1", "5"), "payments_due"),
+        (
+            NEXT_DUE_SQL.replace("?1", "5").replace("?2", "9"),
+            "payments_due",
+        ),
         (UNSCHEDULED_SQL.to_owned(), "payments_unscheduled"),
         (MISTYPED_POLL_TIME_SQL.replace("?1", "10"), "payments_due"),
+        (
+            PARKED_IDS_SQL
+                .replace("?1", "9")
+                .replace("?2", "0")
+                .replace("?3", "64"),
+            "payments_due",
+        ),
     ];
     for (sql, index) in cases {
         let p = plan(&sql);
@@ -60,9 +71,10 @@ fn hot_queries_use_the_partial_indexes() {
 }
 
 /// Values of the wrong type pass SQLite's CHECKs (`'5 000' > 0` is true for TEXT). Such
-/// a row must not stop the due read, and so all polling: it is put off with its reason.
+/// a row must not stop the due read, and so all polling: it is parked with its reason, and
+/// due again at the first scan after the shop corrects it.
 #[test]
-fn a_row_with_a_value_of_the_wrong_type_is_set_aside_not_fatal() {
+fn a_row_with_a_value_of_the_wrong_type_is_parked_until_corrected() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
     let insert = "INSERT INTO payments (token, expected_amount, next_poll_at) VALUES (?1, ?2, 10)";
@@ -75,21 +87,30 @@ fn a_row_with_a_value_of_the_wrong_type_is_set_aside_not_fatal() {
     let due = store.due(100, 10, &Default::default()).unwrap();
     let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
     assert_eq!(tokens, ["good"]);
-    for token in ["spaced", "fraction"] {
-        let (status, next, error): (String, i64, String) = store
+    let state = |store: &Store, token: &str| -> (String, i64, Option<String>) {
+        store
             .connection()
             .query_row(
                 "SELECT status, next_poll_at, last_error FROM payments WHERE token = ?1",
                 [token],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .unwrap();
+            .unwrap()
+    };
+    for (token, what) in [("spaced", "text \"5 000\""), ("fraction", "2500.5")] {
+        let (status, next, error) = state(&store, token);
         assert_eq!(status, "pending");
-        assert_eq!(next, 100 + payments::UNREADABLE_RETRY_MS);
-        assert!(error.contains("expected_amount"), "{error}");
+        assert_eq!(next, parked::PARKED);
+        let error = error.unwrap();
+        assert!(error.starts_with(parked::PARKED_PREFIX), "{error}");
+        assert!(
+            error.contains("expected_amount") && error.contains(what),
+            "{error}"
+        );
     }
-    assert!(store.due(100, 10, &Default::default()).unwrap().len() == 1);
-    // `--until-idle` stops once only set-aside rows are left.
+    // Parked rows are not read again, nor waited for by `--until-idle`.
+    assert_eq!(store.due(100, 10, &Default::default()).unwrap().len(), 1);
+    assert_eq!(store.next_due_after(100).unwrap(), None);
     assert!(store.any_pending().unwrap());
     store
         .connection()
@@ -99,19 +120,70 @@ fn a_row_with_a_value_of_the_wrong_type_is_set_aside_not_fatal() {
         )
         .unwrap();
     assert!(!store.any_pending().unwrap());
-    // Nor does it stop the nightly report: it shows without an expected amount.
+    // Nor do they stop the nightly report: they show without an expected amount.
     let facts = store.day_facts(0, i64::MAX).unwrap();
-    assert_eq!(facts.pending_at_end.len(), 2, "the two set aside");
+    assert_eq!(facts.pending_at_end.len(), 2, "the two parked");
+    // The shop corrects one with a plain UPDATE: it is due in the very next scan.
+    store
+        .connection()
+        .execute(
+            "UPDATE payments SET expected_amount = 5000 WHERE token = 'spaced'",
+            [],
+        )
+        .unwrap();
+    let due = store.due(200, 10, &Default::default()).unwrap();
+    let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
+    assert_eq!(tokens, ["spaced"]);
+    assert_eq!(due[0].expected_amount, Some(5000));
+    assert_eq!(state(&store, "spaced"), ("pending".into(), 200, None));
+    assert_eq!(state(&store, "fraction").1, parked::PARKED, "still parked");
+}
+
+/// The re-check of parked rows takes turns: with more parked rows than it reads per scan,
+/// a corrected row is found within a few scans wherever it is.
+#[test]
+fn the_recheck_of_parked_rows_reaches_every_one_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+    let parked_rows = parked::RECHECK_BATCH * 2 + 5;
+    for i in 0..parked_rows {
+        store
+            .connection()
+            .execute(
+                "INSERT INTO payments (token, expected_amount, next_poll_at) VALUES (?1, 'x', 10)",
+                [format!("bad-{i}")],
+            )
+            .unwrap();
+    }
+    store.due(100, parked_rows, &Default::default()).unwrap();
+    let last = format!("bad-{}", parked_rows - 1);
+    store
+        .connection()
+        .execute(
+            "UPDATE payments SET expected_amount = 1 WHERE token = ?1",
+            [&last],
+        )
+        .unwrap();
+    let mut found_after = None;
+    for scan in 1..=4 {
+        let due = store.due(200, 10, &Default::default()).unwrap();
+        if due.iter().any(|p| p.token == last) {
+            found_after = Some(scan);
+            break;
+        }
+    }
+    assert_eq!(found_after, Some(3), "the third batch holds the last row");
 }
 
 /// A `next_poll_at` that is not a number (`'soon'`, a BLOB) sorts after every time in
 /// SQLite, so the row would never be due, and reading it as the next wake-up would
-/// fail. It is set aside like any other wrongly typed value, and the others still run.
+/// fail. The schedule is the reconciler's: such a row is scheduled as one inserted
+/// without a poll time, with a note, and the others still run.
 #[test]
-fn a_poll_time_that_is_not_a_number_is_set_aside_not_ignored() {
+fn a_poll_time_that_is_not_a_number_is_rescheduled_not_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
-    let insert = "INSERT INTO payments (token, next_poll_at) VALUES (?1, ?2)";
+    let insert = "INSERT INTO payments (token, next_poll_at, created_at) VALUES (?1, ?2, 50)";
     let c = store.connection();
     c.execute(insert, rusqlite::params!["good", 10]).unwrap();
     c.execute(insert, rusqlite::params!["soon", "soon"])
@@ -122,7 +194,7 @@ fn a_poll_time_that_is_not_a_number_is_set_aside_not_ignored() {
     let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
     assert_eq!(tokens, ["good"]);
     for token in ["soon", "blob"] {
-        let (next, error): (i64, String) = store
+        let (next, error): (Option<i64>, String) = store
             .connection()
             .query_row(
                 "SELECT next_poll_at, last_error FROM payments WHERE token = ?1",
@@ -130,24 +202,16 @@ fn a_poll_time_that_is_not_a_number_is_set_aside_not_ignored() {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!(next, 100 + payments::UNREADABLE_RETRY_MS, "{token}");
+        assert_eq!(next, None, "{token}");
         assert!(error.contains("next_poll_at"), "{token}: {error}");
     }
-    assert_eq!(
-        store.next_due_after(100).unwrap(),
-        Some(100 + payments::UNREADABLE_RETRY_MS)
-    );
-    store
-        .connection()
-        .execute(
-            "UPDATE payments SET status = 'completed' WHERE token = 'good'",
-            [],
-        )
-        .unwrap();
-    assert!(
-        !store.any_pending().unwrap(),
-        "only set-aside rows are left"
-    );
+    assert_eq!(store.next_due_after(100).unwrap(), None);
+    // The next scan schedules them at created_at + first_delay, and they are polled.
+    assert_eq!(store.schedule_unscheduled(5, 5).unwrap(), 2);
+    let due = store.due(100, 10, &Default::default()).unwrap();
+    let mut tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
+    tokens.sort();
+    assert_eq!(tokens, ["blob", "good", "soon"]);
 }
 
 /// The due read: soonest first, without the payments in flight, only pending ones,

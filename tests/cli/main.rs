@@ -2,8 +2,10 @@
 //! file per test.
 
 mod api;
+mod bad_rows;
 mod browser;
 mod callbacks;
+mod commands;
 mod crash;
 mod demo;
 mod events;
@@ -14,6 +16,7 @@ mod listener;
 mod lock;
 mod metrics;
 mod network;
+mod once;
 mod payouts;
 mod receiver;
 mod reports;

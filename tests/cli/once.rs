@@ -1,0 +1,62 @@
+//! `run --once`: one pass from cron, for shops without systemd. The same daemon and lock;
+//! it confirms what is due when it starts, delivers what is then due, and exits 0.
+
+use crate::helpers::*;
+use ligdicash_reconciler::sandbox::Outcome;
+
+#[tokio::test]
+async fn one_pass_confirms_what_is_due_delivers_and_exits() {
+    let mut env = TestEnv::start().await;
+    let jsonl = env.dir.path().join("events.jsonl");
+    env.config.events.jsonl_path = Some(jsonl.clone());
+    env.write_config();
+    let paid = env.invoice(Outcome::Completed, 5000, "ORD-1").await;
+    let open = env.invoice(Outcome::Never, 1000, "ORD-2").await;
+    let later = env.invoice(Outcome::Completed, 700, "ORD-3").await;
+    let in_an_hour = "UPDATE payments SET next_poll_at = next_poll_at + 3600000 WHERE token = ?1";
+    env.shop_connection().execute(in_an_hour, [&later]).unwrap();
+
+    assert_ok(&env.run(&["run", "--once"]).await);
+
+    assert_eq!(env.show(&paid).await["status"], "completed");
+    // Still pending at LigdiCash: confirmed once in the pass, though `min_interval` (100 ms
+    // here) would allow more; the next pass asks again.
+    let pending = env.show(&open).await;
+    assert_eq!(
+        (&pending["status"], &pending["attempts"]),
+        (&"pending".into(), &1.into())
+    );
+    assert_eq!(env.show(&later).await["attempts"], 0, "not due yet");
+    // The event of the completion was delivered before the pass ended.
+    let lines = std::fs::read_to_string(&jsonl).unwrap();
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    assert!(
+        lines.contains("payment.completed") && lines.contains(&paid),
+        "{lines}"
+    );
+
+    // A second pass picks up where the first left off.
+    assert_ok(&env.run(&["run", "--once"]).await);
+    assert_eq!(env.show(&open).await["attempts"], 2);
+}
+
+/// A pass takes the daemon's lock: never two confirmers on one database.
+#[tokio::test]
+async fn a_pass_is_refused_while_the_daemon_runs() {
+    let env = TestEnv::start().await;
+    let token = env.invoice(Outcome::Never, 100, "ORD-1").await;
+    let daemon = env.spawn(&["run"]);
+    env.wait_confirmed(&token).await;
+    let out = env.run(&["run", "--once"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    terminate(&daemon);
+    assert_ok(&daemon.wait_with_output().await.unwrap());
+    assert_eq!(
+        env.run(&["run", "--once", "--until-idle"])
+            .await
+            .status
+            .code(),
+        Some(2),
+        "one mode at a time"
+    );
+}
