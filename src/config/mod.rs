@@ -17,7 +17,7 @@ pub use credentials::Credentials;
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
 pub use http::HttpConfig;
-pub use report::{ReportConfig, ReportFormat};
+pub use report::{ReportConfig, ReportFormat, ReportLanguage};
 pub use urls::is_loopback;
 
 use reqwest::Url;

@@ -100,7 +100,7 @@ fn a_row_with_a_value_of_the_wrong_type_is_set_aside_not_fatal() {
         .unwrap();
     assert!(!store.any_pending().unwrap());
     // Nor does it stop the nightly report: it shows without an expected amount.
-    let facts = store.day_facts(0, i64::MAX).unwrap();
+    let facts = store.day_facts(0, i64::MAX, 0).unwrap();
     assert_eq!(facts.pending_at_end.len(), 2, "the two set aside");
 }
 
