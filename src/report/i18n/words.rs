@@ -18,6 +18,9 @@ pub struct Words {
     pub pending_so_far: &'static str,
     pub expected: &'static str,
     pub paid: &'static str,
+    /// Column headers: `expected` and `paid` as titles.
+    pub expected_column: &'static str,
+    pub paid_column: &'static str,
     pub payments: &'static str,
     pub reconciliation: &'static str,
     pub reconciliation_rule: &'static str,
@@ -72,6 +75,8 @@ pub const EN: Words = Words {
     pending_so_far: "Pending so far",
     expected: "expected",
     paid: "paid",
+    expected_column: "Expected",
+    paid_column: "Paid",
     payments: "payments",
     reconciliation: "Reconciliation with LigdiCash's statement",
     reconciliation_rule: "Completed + held for review (mismatch) = received at LigdiCash, \
@@ -127,6 +132,8 @@ pub const FR: Words = Words {
     pending_so_far: "En attente à ce stade",
     expected: "attendu",
     paid: "payé",
+    expected_column: "Attendu",
+    paid_column: "Payé",
     payments: "paiements",
     reconciliation: "Rapprochement avec le relevé LigdiCash",
     reconciliation_rule: "Réussis + en attente de vérification (écart) = reçu chez \

@@ -158,8 +158,8 @@ pub fn discrepancies(p: &Page<'_>) -> Markup {
                 table {
                     tr {
                         th { (w.token) } th { (w.order) } th { (w.ligdicash_reference) }
-                        th { (w.operator) } th.n { (w.expected) }
-                        @if money { th.n { (w.paid) } }
+                        th { (w.operator) } th.n { (w.expected_column) }
+                        @if money { th.n { (w.paid_column) } }
                         th { (w.reason) }
                     }
                     @for r in rows {
@@ -198,7 +198,7 @@ pub fn completed(p: &Page<'_>) -> Markup {
                 tr {
                     th { (w.confirmed_at) } th { (w.order) } th { (w.token) }
                     th { (w.ligdicash_reference) } th { (w.operator) }
-                    th.n { (w.expected) } th.n { (w.paid) }
+                    th.n { (w.expected_column) } th.n { (w.paid_column) }
                 }
                 @for l in lines {
                     tr {

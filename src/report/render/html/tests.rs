@@ -94,8 +94,17 @@ fn a_timeout_shows_no_money_paid() {
     assert!(!page.contains("paid 9,000"), "{page}");
     let timeouts = &page[page.find("Timeouts (1)").unwrap()..page.find("Invalid tokens").unwrap()];
     assert!(
-        !timeouts.contains("<th class=\"n\">paid</th>"),
+        timeouts.contains("<th class=\"n\">Expected</th>"),
         "{timeouts}"
+    );
+    assert!(
+        !timeouts.contains("<th class=\"n\">Paid</th>"),
+        "{timeouts}"
+    );
+    let mismatches = &page[page.find("Mismatches (0)").unwrap()..];
+    assert!(
+        mismatches.contains("<th class=\"n\">Paid</th>"),
+        "the completed list has one"
     );
     assert!(timeouts.contains("9,000"), "the expected amount is shown");
 }
