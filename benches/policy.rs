@@ -130,9 +130,8 @@ fn report_arithmetic(c: &mut Criterion) {
         b.iter(|| {
             summarise(
                 black_box(&facts),
-                "2026-11-24".into(),
-                "Africa/Ouagadougou".into(),
-                ("00:00".into(), "24:00".into()),
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default(),
+                chrono_tz::Africa::Ouagadougou,
             )
         })
     });

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Renders a real nightly report in headless Chromium (Debian's package) and checks it:
-# the page loads with no external request, the rendered DOM has the headline figures and the
-# chart, and a screenshot is written for a person to look at.
+# Renders a real nightly report in headless Chromium (Debian's package), once in French and
+# once in English, and checks each: the page loads with no external request, the rendered DOM
+# is in the asked language (<html lang>, title, headline cards, grouped amounts), has the
+# chart and the collapsed list of completed payments, an installed font has the narrow
+# no-break space French amounts are grouped with, and a screenshot is written for a person.
 #   usage: scripts/check-report-html.sh [OUT_DIR]     (needs: apt-get install chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,23 +16,47 @@ if [[ -z $browser ]]; then
   echo "chromium not found: apt-get install chromium" >&2
   exit 1
 fi
+fail() { echo "report HTML check failed: $*" >&2; exit 1; }
+
+# Chromium finds fonts through fontconfig: without one covering U+202F, "21 000 XOF" would
+# show a missing-glyph box between the digits.
+[[ -n $(fc-list ':charset=202f' family) ]] || fail "no installed font has U+202F (fonts-dejavu-core)"
 
 "$bin" demo --payments 200 --keep-db "$out/demo.db" >/dev/null
+# The demo's payments are today's: today's report, partial until midnight.
 day=$(date -u +%F)
-"$bin" --database "$out/demo.db" report --date "$day" --out "$out" >/dev/null
-page="$out/$day.html"
 
-flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
-  --disable-background-networking --disable-component-update --disable-sync
-  --user-data-dir="$out/profile" --window-size=1200,1400)
-"$browser" "${flags[@]}" --dump-dom "file://$PWD/$page" >"$out/dom.html" 2>"$out/chromium.log"
-"$browser" "${flags[@]}" --screenshot="$PWD/$out/report.png" "file://$PWD/$page" 2>>"$out/chromium.log"
+# check LANG TITLE NEED_A_HUMAN PARTIAL AMOUNT_REGEX
+check() {
+  local lang=$1 title=$2 need=$3 partial=$4 amount=$5 dir="$out/$1"
+  mkdir -p "$dir"
+  printf '[report]\ntime_zone = "UTC"\nlanguage = "%s"\n' "$lang" >"$dir/config.toml"
+  "$bin" --config "$dir/config.toml" --database "$out/demo.db" \
+    report --date "$day" --format html --out "$dir" >/dev/null
+  local page="$dir/$day.html"
+  local flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+    --disable-background-networking --disable-component-update --disable-sync
+    --user-data-dir="$out/profile" --window-size=1200,1400)
+  "$browser" "${flags[@]}" --dump-dom "file://$PWD/$page" >"$dir/dom.html" 2>"$dir/chromium.log"
+  "$browser" "${flags[@]}" --screenshot="$PWD/$dir/report.png" "file://$PWD/$page" 2>>"$dir/chromium.log"
 
-fail() { echo "report HTML check failed: $*" >&2; exit 1; }
-grep -q "LigdiCash reconciliation — $day" "$out/dom.html" || fail "no title in the rendered DOM"
-grep -q "<svg" "$out/dom.html" || fail "no chart"
-grep -q "Need a human" "$out/dom.html" || fail "no headline cards"
-grep -Eq '(src|href)="https?:' "$page" && fail "the page loads an external asset"
-size=$(stat -c %s "$out/report.png")
-((size > 20000)) || fail "screenshot is only $size bytes"
-echo "report HTML renders in $($browser --version): $out/report.png ($size bytes)"
+  local dom="$dir/dom.html"
+  grep -q "<html lang=\"$lang\">" "$dom" || fail "$lang: <html lang> is not $lang"
+  grep -q "<h1>$title — <time datetime=\"$day\">" "$dom" || fail "$lang: no title in the rendered DOM"
+  grep -q "$need" "$dom" || fail "$lang: no headline cards"
+  grep -q "$partial" "$dom" || fail "$lang: today's report does not say it is partial"
+  grep -Eq "$amount" "$dom" || fail "$lang: no amount grouped as $lang writes it"
+  grep -q "<svg" "$dom" || fail "$lang: no chart"
+  grep -q "<details><summary>" "$dom" || fail "$lang: no list of completed payments"
+  grep -Eq '(src|href)="https?:' "$page" && fail "$lang: the page loads an external asset"
+  local size
+  size=$(stat -c %s "$dir/report.png")
+  ((size > 20000)) || fail "$lang: screenshot is only $size bytes"
+  echo "$lang report renders in $($browser --version): $dir/report.png ($size bytes)"
+}
+
+# Chromium writes U+00A0 back as &nbsp; and keeps U+202F as it is.
+check fr "Rapprochement LigdiCash" "À traiter" "Rapport partiel" \
+  "[0-9]"$'\u202f'"[0-9]{3}(&nbsp;|"$'\u00a0'")XOF"
+check en "LigdiCash reconciliation" "Need a human" "Partial report" \
+  "[0-9],[0-9]{3}(&nbsp;|"$'\u00a0'")XOF"

@@ -19,7 +19,7 @@ pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
 pub use http::HttpConfig;
 pub use payouts::PayoutsConfig;
-pub use report::{ReportConfig, ReportFormat};
+pub use report::{ReportConfig, ReportFormat, ReportLanguage};
 pub use urls::is_loopback;
 
 use reqwest::Url;

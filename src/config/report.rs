@@ -25,6 +25,9 @@ pub struct ReportConfig {
     pub formats: Vec<ReportFormat>,
     /// Turn the scheduled report off (the `report` command still works).
     pub enabled: bool,
+    /// The language of the HTML page and the CSV header: French by default, the language
+    /// Burkina Faso's accountants (and the default `time_zone`'s) work in.
+    pub language: ReportLanguage,
 }
 
 impl Default for ReportConfig {
@@ -37,6 +40,26 @@ impl Default for ReportConfig {
             attempt_retention: HumanDuration::secs(90 * 86_400),
             formats: ReportFormat::ALL.to_vec(),
             enabled: true,
+            language: ReportLanguage::French,
+        }
+    }
+}
+
+/// The language a report is written for people in (`[report] language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ReportLanguage {
+    #[serde(rename = "fr")]
+    French,
+    #[serde(rename = "en")]
+    English,
+}
+
+impl ReportLanguage {
+    /// The BCP 47 tag, for `<html lang>`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::French => "fr",
+            Self::English => "en",
         }
     }
 }
@@ -203,5 +226,17 @@ mod tests {
             "csv".parse::<ReportFormat>().map(ReportFormat::extension),
             Ok("csv")
         );
+    }
+
+    /// French unless told otherwise; a language we do not write is refused when the file
+    /// is read, naming the ones we do.
+    #[test]
+    fn the_language_is_french_unless_english_is_asked_for() {
+        assert_eq!(ReportConfig::default().language, ReportLanguage::French);
+        let cfg: ReportConfig = toml::from_str("language = \"en\"").unwrap();
+        assert_eq!(cfg.language, ReportLanguage::English);
+        assert_eq!(cfg.language.tag(), "en");
+        let err = crate::config::Config::parse("[report]\nlanguage = \"wo\"\n").unwrap_err();
+        assert!(err.contains("`fr`") && err.contains("`en`"), "{err}");
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod day;
 pub mod figures;
+pub mod i18n;
 pub mod money_out;
 pub mod render;
 
@@ -16,7 +17,7 @@ use crate::config::{ConfigError, ReportConfig, ReportFormat};
 use crate::confirm::{Confirmer, HEARTBEAT, Turn};
 use crate::payment::Status;
 use crate::store::{Store, StoreError, blocking};
-use crate::time::{Millis, ms, now_ms};
+use crate::time::{ms, now_ms};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use std::path::{Path, PathBuf};
@@ -123,25 +124,20 @@ impl Reporter {
         Ok(summary)
     }
 
-    /// Writes the report files for `date` into `out`, and announces them with a
-    /// `report.generated` event. Returns the paths written.
+    /// Writes the report files for `date` into `out`, on demand: no event and no record
+    /// (only the scheduled days are announced, see `catch_up`). Returns the paths written.
     pub async fn generate(
         &self,
         date: NaiveDate,
         out: &Path,
         formats: &[ReportFormat],
     ) -> Result<Vec<PathBuf>, ReportError> {
-        let (written, data) = self.write_files(date, out, formats).await?;
-        let sinks = self.sinks.clone();
-        blocking(&self.store, move |s| {
-            s.insert_operational_event("report.generated", data, &sinks, now_ms())
-        })
-        .await?;
-        Ok(written)
+        Ok(self.write_files(date, out, formats).await?.0)
     }
 
-    /// Writes the report files for `date` into `out`. Returns the paths written and the
-    /// `report.generated` event's data.
+    /// Writes the report files for `date` into `out`, as the day stands now (a day not
+    /// over is reported as partial). Returns the paths written and the `report.generated`
+    /// event's data.
     async fn write_files(
         &self,
         date: NaiveDate,
@@ -149,43 +145,33 @@ impl Reporter {
         formats: &[ReportFormat],
     ) -> Result<(Vec<PathBuf>, serde_json::Value), ReportError> {
         let w = day::window(date, self.tz);
-        let facts = blocking(&self.store, move |s| s.day_facts(w.start, w.end)).await?;
+        let generated_at = now_ms();
+        let facts = blocking(&self.store, move |s| {
+            s.day_facts(w.start, w.end, generated_at)
+        })
+        .await?;
         let payouts = blocking(&self.store, move |s| s.payout_facts(w.start, w.end)).await?;
-        let local = |at: Millis| {
-            chrono::DateTime::from_timestamp_millis(at)
-                .map(|d| d.with_timezone(&self.tz).to_rfc3339())
-                .unwrap_or_default()
-        };
-        let mut summary = figures::summarise(
-            &facts,
-            date.format("%Y-%m-%d").to_string(),
-            self.tz.name().to_owned(),
-            (local(w.start), local(w.end)),
-        );
-        summary.money_out = money_out::summarise(&payouts, w.end, summary.received_xof);
+        let mut summary = figures::summarise(&facts, date, self.tz);
+        // Payouts still open are counted as of now on a day not over, as invoices are.
+        let until = w.end.min(generated_at);
+        let received = summary.reconciliation.total.received.xof;
+        summary.money_out = money_out::summarise(&payouts, until, received);
         std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
+        let language = self.cfg.language;
         let mut written = Vec::new();
         for format in formats {
             let body = match format {
                 ReportFormat::Json => render::json(&summary),
-                ReportFormat::Csv => render::csv(&facts.resolved, &facts.pending_at_end, self.tz),
-                ReportFormat::Html => render::html(&summary),
+                ReportFormat::Csv => {
+                    render::csv(&facts.resolved, &facts.pending_at_end, self.tz, language)
+                }
+                ReportFormat::Html => render::html(&summary, language),
             };
-            let path = out.join(format!("{}.{format}", summary.date));
+            let path = out.join(format!("{date}.{format}"));
             write_atomic(&path, body.as_bytes())?;
             written.push(path);
         }
-        let data = serde_json::json!({
-            "date": summary.date,
-            "received_xof": summary.received_xof,
-            "paid_out_xof": summary.money_out.paid_out_xof,
-            "net_xof": summary.money_out.net_xof,
-            "payouts_needing_a_human": summary.money_out.needing_a_human(),
-            "by_status": summary.by_status,
-            "discrepancies": summary.discrepancies.count(),
-            "pending_at_end": summary.pending_at_end.count,
-            "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
+        let data = render::event_data(&summary, &written);
         Ok((written, data))
     }
 

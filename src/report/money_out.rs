@@ -9,7 +9,6 @@
 use crate::store::money_out::{PayoutFact, PayoutFacts};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 /// A count and its total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -117,57 +116,6 @@ pub fn summarise(f: &PayoutFacts, end: i64, received_xof: i64) -> MoneyOut {
         paid_out_xof: completed.xof,
         net_xof: received_xof.saturating_sub(completed.xof),
     }
-}
-
-/// The section of the HTML page; `esc` and `xof` are the page's escaping and amount format.
-pub fn html(m: &MoneyOut, esc: fn(&str) -> String, xof: fn(i64) -> String) -> String {
-    let mut html = String::from("<h2>Money out (payouts and withdrawals)</h2><table>");
-    let line = |label: &str, a: Amount| {
-        format!(
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(label),
-            a.count,
-            xof(a.xof)
-        )
-    };
-    html.push_str(&line("Paid out", m.completed));
-    html.push_str(&line("Failed", m.failed));
-    html.push_str(&line("Pending at end of day", m.pending));
-    let _ = write!(
-        html,
-        "<tr><td><b>Net (received − paid out)</b></td><td></td><td class=\"n\"><b>{}</b></td></tr></table>",
-        xof(m.net_xof)
-    );
-    for (title, rows) in [
-        ("Overdue payouts", &m.overdue),
-        ("Payout mismatches", &m.mismatches),
-        ("Payout invalid tokens", &m.invalid_tokens),
-    ] {
-        let _ = write!(html, "<h2>{} ({})</h2>", esc(title), rows.len());
-        if rows.is_empty() {
-            html.push_str("<p class=\"muted\">None.</p>");
-            continue;
-        }
-        html.push_str("<table><tr><th>Token</th><th>Kind</th><th>Order</th><th>Asked</th><th>Confirmed</th><th>Reason</th><th>What to do</th></tr>");
-        for r in rows {
-            let amount = |a: Option<i64>| a.map(xof).unwrap_or_default();
-            let short: String = r.token.chars().take(18).collect();
-            let _ = write!(
-                html,
-                "<tr><td class=\"id\" title=\"{}\">{}…</td><td>{}</td><td class=\"id\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r.token),
-                esc(&short),
-                esc(&r.kind),
-                esc(r.transaction_id.as_deref().unwrap_or("")),
-                amount(r.expected_amount),
-                amount(r.amount),
-                esc(r.reason.as_deref().unwrap_or("")),
-                esc(r.action)
-            );
-        }
-        html.push_str("</table>");
-    }
-    html
 }
 
 #[cfg(test)]

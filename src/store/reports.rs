@@ -11,7 +11,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde_json::Value;
 
-/// A payment as the report needs it.
+/// A payment as the report needs it. `amount` is what LigdiCash's last answer said, which
+/// on a pending answer is the invoice's amount, not money paid: the report's one rule for
+/// money (`report::figures::paid_xof`) decides when it counts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PaymentFact {
     pub token: String,
@@ -21,17 +23,11 @@ pub struct PaymentFact {
     pub status_reason: Option<String>,
     pub expected_amount: Option<i64>,
     pub amount: Option<i64>,
+    /// `None` when LigdiCash named no operator (it sends `""` while a payment is pending).
     pub operator_name: Option<String>,
     pub created_at: Millis,
     pub resolved_at: Option<Millis>,
     pub requeued: bool,
-}
-
-impl PaymentFact {
-    /// The XOF a status total counts: what LigdiCash confirmed, else what was expected.
-    pub fn xof(&self) -> i64 {
-        self.amount.or(self.expected_amount).unwrap_or(0)
-    }
 }
 
 /// One confirm call of the day.
@@ -46,6 +42,8 @@ pub struct AttemptFact {
 pub struct DayFacts {
     pub start: Millis,
     pub end: Millis,
+    /// When the facts were read: before `end`, the day is not over.
+    pub generated_at: Millis,
     /// Invoices that reached a final status during the day (payouts, money out, are in
     /// [`super::money_out`]).
     pub resolved: Vec<PaymentFact>,
@@ -76,7 +74,8 @@ pub struct DbGauges {
 /// `expected_amount` is read only when it is an integer: a value of another type the shop
 /// wrote (see `Store::due`) must not stop every report; it shows as no expected amount.
 const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_reason, \
-    CASE typeof(expected_amount) WHEN 'integer' THEN expected_amount END, amount, operator_name, created_at, resolved_at, requeued_at IS NOT NULL";
+    CASE typeof(expected_amount) WHEN 'integer' THEN expected_amount END, amount, \
+    nullif(trim(operator_name), ''), created_at, resolved_at, requeued_at IS NOT NULL";
 
 fn fact(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentFact> {
     Ok(PaymentFact {
@@ -95,8 +94,14 @@ fn fact(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentFact> {
 }
 
 impl Store {
-    /// Everything the report for `[start, end)` needs.
-    pub fn day_facts(&self, start: Millis, end: Millis) -> Result<DayFacts, StoreError> {
+    /// Everything the report for `[start, end)` needs, read at `now` (which may be before
+    /// `end`: a day not over is reported as it stands).
+    pub fn day_facts(
+        &self,
+        start: Millis,
+        end: Millis,
+        now: Millis,
+    ) -> Result<DayFacts, StoreError> {
         let c = &self.conn;
         let resolved = c
             .prepare(&format!(
@@ -140,6 +145,7 @@ impl Store {
         Ok(DayFacts {
             start,
             end,
+            generated_at: now,
             resolved,
             pending_at_end,
             late_completed,

@@ -121,7 +121,7 @@ fn a_row_with_a_value_of_the_wrong_type_is_parked_until_corrected() {
         .unwrap();
     assert!(!store.any_pending().unwrap());
     // Nor do they stop the nightly report: they show without an expected amount.
-    let facts = store.day_facts(0, i64::MAX).unwrap();
+    let facts = store.day_facts(0, i64::MAX, 0).unwrap();
     assert_eq!(facts.pending_at_end.len(), 2, "the two parked");
     // The shop corrects one with a plain UPDATE: it is due in the very next scan.
     store

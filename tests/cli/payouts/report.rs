@@ -53,7 +53,10 @@ async fn the_report_has_a_money_out_section_and_a_net_line() {
         &std::fs::read_to_string(out_dir.join(format!("{today}.json"))).unwrap(),
     )
     .unwrap();
-    assert_eq!(report["received_xof"], 5000, "payouts are not money in");
+    assert_eq!(
+        report["reconciliation"]["total"]["received"]["xof"], 5000,
+        "payouts are not money in"
+    );
     let m = &report["money_out"];
     assert_eq!(m["completed"], json!({"count": 2, "xof": 1500}), "{m}");
     assert_eq!(
@@ -69,5 +72,9 @@ async fn the_report_has_a_money_out_section_and_a_net_line() {
     let by_status = report["by_status"].as_array().unwrap();
     assert_eq!(by_status.len(), 1, "only the invoice: {by_status:?}");
     let html = std::fs::read_to_string(out_dir.join(format!("{today}.html"))).unwrap();
-    assert!(html.contains("Money out") && html.contains("Overdue payouts (1)"));
+    // French, the default language.
+    assert!(
+        html.contains("Argent sorti") && html.contains("Paiements en retard (1)"),
+        "{html}"
+    );
 }

@@ -1,0 +1,118 @@
+//! The payments that need a human, by kind, each with what to do about it.
+
+use super::Line;
+use crate::store::reports::{DayFacts, PaymentFact};
+use crate::time::Millis;
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// A pending payment needs a human once it is older than this at the end of the day.
+const PENDING_TOO_LONG_MS: Millis = 86_400_000;
+
+/// The tables of discrepancies, in the order the report shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscrepancyKind {
+    Mismatch,
+    LateCompletion,
+    Timeout,
+    InvalidToken,
+    PendingOver24h,
+}
+
+impl DiscrepancyKind {
+    pub const ALL: [Self; 5] = [
+        Self::Mismatch,
+        Self::LateCompletion,
+        Self::Timeout,
+        Self::InvalidToken,
+        Self::PendingOver24h,
+    ];
+
+    /// What a person should do, in English (the JSON's `action`; the HTML translates it).
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Mismatch => "check the amount or order with LigdiCash support before fulfilling",
+            Self::LateCompletion => "money received after the order was given up: fulfil or refund",
+            Self::Timeout => {
+                "re-checked after each nightly report; cancel the order or ask the customer"
+            }
+            Self::InvalidToken => {
+                "the shop stored a token LigdiCash does not know: check the integration"
+            }
+            Self::PendingOver24h => {
+                "still pending at LigdiCash after a day: ask the customer or LigdiCash"
+            }
+        }
+    }
+}
+
+/// A row of a discrepancy table: the payment and the action a person should take.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Discrepancy {
+    #[serde(flatten)]
+    pub payment: Line,
+    pub action: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Discrepancies {
+    pub mismatches: Vec<Discrepancy>,
+    pub late_completions: Vec<Discrepancy>,
+    pub timeouts: Vec<Discrepancy>,
+    pub invalid_tokens: Vec<Discrepancy>,
+    pub pending_over_24h: Vec<Discrepancy>,
+}
+
+impl Discrepancies {
+    /// The rows of one kind.
+    pub fn of(&self, kind: DiscrepancyKind) -> &[Discrepancy] {
+        match kind {
+            DiscrepancyKind::Mismatch => &self.mismatches,
+            DiscrepancyKind::LateCompletion => &self.late_completions,
+            DiscrepancyKind::Timeout => &self.timeouts,
+            DiscrepancyKind::InvalidToken => &self.invalid_tokens,
+            DiscrepancyKind::PendingOver24h => &self.pending_over_24h,
+        }
+    }
+
+    /// Every row of every table, each counted once: the "need a human" headline.
+    pub fn count(&self) -> usize {
+        DiscrepancyKind::ALL.iter().map(|k| self.of(*k).len()).sum()
+    }
+}
+
+/// The day's discrepancies; pending payments are aged at `as_of` (the end of the day, or
+/// now on a day not over).
+pub(super) fn find(f: &DayFacts, as_of: Millis, tz: Tz) -> Discrepancies {
+    let rows = |kind: DiscrepancyKind, payments: &mut dyn Iterator<Item = &PaymentFact>| {
+        payments
+            .map(|p| Discrepancy {
+                payment: Line::of(p, tz),
+                action: kind.action(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let with_status = |s: &'static str| f.resolved.iter().filter(move |p| p.status == s);
+    Discrepancies {
+        mismatches: rows(DiscrepancyKind::Mismatch, &mut with_status("mismatch")),
+        late_completions: rows(
+            DiscrepancyKind::LateCompletion,
+            &mut f
+                .resolved
+                .iter()
+                .filter(|p| f.late_completed.contains(&p.token)),
+        ),
+        timeouts: rows(DiscrepancyKind::Timeout, &mut with_status("timeout")),
+        invalid_tokens: rows(
+            DiscrepancyKind::InvalidToken,
+            &mut with_status("invalid_token"),
+        ),
+        pending_over_24h: rows(
+            DiscrepancyKind::PendingOver24h,
+            &mut f
+                .pending_at_end
+                .iter()
+                .filter(|p| as_of - p.created_at > PENDING_TOO_LONG_MS),
+        ),
+    }
+}
