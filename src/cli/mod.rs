@@ -281,8 +281,12 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             tokens_out,
         } => return sandbox::serve(listen, seed, faults.as_deref(), preload, tokens_out),
         Command::Demo { payments, keep_db } => {
-            return crate::demo::run(payments, keep_db.as_deref())
-                .map_err(|e| Failure::new(Exit::Failure, format!("demo failed: {e:#}")));
+            return crate::demo::run(payments, keep_db.as_deref()).map_err(|e| {
+                match e.downcast_ref::<crate::demo::OutputClosed>() {
+                    Some(closed) => Failure::new(Exit::OutputClosed, closed.to_string()),
+                    None => Failure::new(Exit::Failure, format!("demo failed: {e:#}")),
+                }
+            });
         }
         Command::Events {
             command: command @ EventsCommand::VerifySignature { .. },

@@ -43,8 +43,8 @@ struct Path_ {
 }
 
 pub(super) async fn three_paths(sandbox: &RunningSandbox, dir: &Path) -> Result<()> {
-    println!();
-    println!(
+    say!("");
+    say!(
         "callbacks, three paths (a poll every {} s here after the first; a 3 s floor between \
          two confirms of one token, as LigdiCash requires)",
         POLL_EVERY.as_secs()
@@ -216,9 +216,11 @@ async fn forge(http: &reqwest::Client, url: &str, order: &str) -> Result<()> {
 
 /// Prints the three paths; fails unless each ended as it must.
 fn print(paths: &[Path_; 3]) -> Result<()> {
-    println!(
+    say!(
         "{:<20} {:<18} {:<10} SETTLEMENT TO VERDICT",
-        "PATH", "ORDER", "VERDICT"
+        "PATH",
+        "ORDER",
+        "VERDICT"
     );
     for p in paths {
         let status = p.verdict.map_or(Status::Pending, |(s, _)| s);
@@ -228,7 +230,7 @@ fn print(paths: &[Path_; 3]) -> Result<()> {
             }
             _ => "never paid: LigdiCash said pending, nothing recorded".to_owned(),
         };
-        println!(
+        say!(
             "{:<20} {:<18} {:<10} {timing}",
             p.name,
             p.order,

@@ -6,6 +6,13 @@
 //! sandbox's truth. Then the three paths a callback can take are shown side by side
 //! ([`callbacks`]).
 
+/// Prints a line of the demo; a closed stdout stops the demo ([`OutputClosed`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::demo::write_line(&format!($($arg)*))?
+    };
+}
+
 mod callbacks;
 mod payouts;
 mod summary;
@@ -25,6 +32,25 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+/// Stdout was closed (`demo | head`): the demo stops there, quietly, as every command does.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout was closed")]
+pub struct OutputClosed;
+
+/// Writes `text` and a newline to stdout, never panicking as `println!` does.
+pub(crate) fn write_line(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(format!("{text}\n").as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(OutputClosed.into()),
+        Err(e) => Err(anyhow::anyhow!("cannot write to stdout: {e}")),
+    }
+}
 
 /// Tokens the simulated shop stores by mistake (LigdiCash will not know them).
 const BOGUS_TOKENS: usize = 3;
@@ -98,12 +124,12 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         || "a temporary database".to_owned(),
         |p| p.display().to_string(),
     );
-    println!("LigdiCash sandbox on {}; {where_}", running.base_url());
+    say!("LigdiCash sandbox on {}; {where_}", running.base_url());
 
     let mut store = Store::open(&db, config.database.busy_timeout.0)?;
     create_and_enqueue(&client, &mut store, &config, payments).await?;
     let sent = payouts::send_and_enqueue(&running.sandbox, &mut store, &config)?;
-    println!(
+    say!(
         "the shop created {payments} invoices and stored {} tokens, and sent {sent} payouts; \
          reconciling...",
         payments + BOGUS_TOKENS
@@ -150,14 +176,13 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         ms(config.poll.give_up_after.0),
     )?;
     payouts::verify(&store, &running.sandbox.payouts())?;
-    println!();
+    say!("");
     summary::print_sample_event(&store)?;
     callbacks::three_paths(&running, tmp.path()).await?;
     running.shutdown.cancel();
-    println!();
+    say!("");
     let events = config.events.jsonl_path.clone().unwrap_or_default();
-    summary::print_next_steps(keep_db.map(|db| (db, events.as_path())));
-    Ok(())
+    summary::print_next_steps(keep_db.map(|db| (db, events.as_path())))
 }
 
 /// Creates invoices through the sandbox's `create` endpoint, as a shop's checkout does.
@@ -214,11 +239,15 @@ async fn show_progress(db: std::path::PathBuf, started: Instant, stats: Arc<Metr
             continue;
         };
         let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        println!(
+        let line = format!(
             "[{:>5.1}s] {} | confirms {}",
             started.elapsed().as_secs_f64(),
             parts.join(" | "),
             stats.confirms.load(Ordering::Relaxed)
         );
+        // A closed stdout ends the demo at its next line outside this task.
+        if write_line(&line).is_err() {
+            return;
+        }
     }
 }

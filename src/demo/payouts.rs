@@ -131,7 +131,7 @@ pub(super) fn verify(store: &Store, payouts: &[Payout]) -> Result<()> {
     if !wrong.is_empty() {
         bail!("payouts disagree with the sandbox: {}", wrong.join("; "));
     }
-    println!(
+    say!(
         "all {} payouts agree with the sandbox (the one never settled is pending, announced \
          once as payout.overdue, and still polled)",
         payouts.len()

@@ -13,11 +13,15 @@ const ANSWERS: [&str; 4] = ["pending", "completed", "notcompleted", "not_found"]
 
 pub(super) fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> Result<()> {
     let conn = store.connection();
-    println!();
+    say!("");
     // "paid" only where LigdiCash says money moved: a timeout or a notcompleted paid nothing.
-    println!(
+    say!(
         "{:<11} {:<14} {:>7} {:>14} {:>12}",
-        "KIND", "STATUS", "COUNT", "EXPECTED XOF", "PAID XOF"
+        "KIND",
+        "STATUS",
+        "COUNT",
+        "EXPECTED XOF",
+        "PAID XOF"
     );
     let mut stmt = conn.prepare(
         "SELECT kind, status, count(*), coalesce(sum(expected_amount), 0), \
@@ -38,7 +42,7 @@ pub(super) fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> 
     for row in rows {
         let (kind, status, count, expected, paid) = row?;
         let paid = paid.map_or_else(|| "-".to_owned(), |p| p.to_string());
-        println!("{kind:<11} {status:<14} {count:>7} {expected:>14} {paid:>12}");
+        say!("{kind:<11} {status:<14} {count:>7} {expected:>14} {paid:>12}");
     }
     let mut stmt = conn.prepare(
         "SELECT outcome, count(*) FROM confirm_attempts GROUP BY outcome ORDER BY count(*) DESC",
@@ -51,10 +55,10 @@ pub(super) fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> 
         .filter(|(o, _)| !ANSWERS.contains(&o.as_str()))
         .map(|(o, n)| format!("{o} {n}"))
         .collect();
-    println!();
-    println!("{confirms} confirm calls in {:.1} s", elapsed.as_secs_f64());
+    say!("");
+    say!("{confirms} confirm calls in {:.1} s", elapsed.as_secs_f64());
     if !faults.is_empty() {
-        println!(
+        say!(
             "faults the sandbox injected, each retried with backoff: {}",
             faults.join(", ")
         );
@@ -70,16 +74,16 @@ pub(super) fn print_sample_event(store: &Store) -> Result<()> {
         .find(|e| e.kind == "payment.completed");
     if let Some(event) = sample {
         let payload: serde_json::Value = serde_json::from_str(&event.payload)?;
-        println!("one event, as a shop's webhook receives it:");
-        println!("{}", serde_json::to_string_pretty(&payload)?);
+        say!("one event, as a shop's webhook receives it:");
+        say!("{}", serde_json::to_string_pretty(&payload)?);
     }
     Ok(())
 }
 
 /// Where to go from here; the events file is named only when it outlives the demo.
-pub(super) fn print_next_steps(kept: Option<(&Path, &Path)>) {
+pub(super) fn print_next_steps(kept: Option<(&Path, &Path)>) -> Result<()> {
     if let Some((db, events)) = kept {
-        println!(
+        say!(
             "kept: the database {} (try `ligdicash-reconciler --database {} list`) and the \
              events in {}",
             db.display(),
@@ -87,9 +91,10 @@ pub(super) fn print_next_steps(kept: Option<(&Path, &Path)>) {
             events.display()
         );
     }
-    println!(
+    say!(
         "next: try it on your own shop's flow: `ligdicash-reconciler sandbox` in one terminal, \
          `ligdicash-reconciler run` pointed at it in another (docs/sandbox.md, \"Trying the \
          reconciler against it\")"
     );
+    Ok(())
 }

@@ -57,12 +57,12 @@ pub(super) fn verify_against_truth(
             wrong.join("; ")
         );
     }
-    println!(
+    say!(
         "all {} invoices agree with the sandbox's truth",
         invoices.count()
     );
     if given_up_early > 0 {
-        println!(
+        say!(
             "({given_up_early} given up as timeout because LigdiCash's last answer before the \
              deadline was not final, though the invoice settled: the nightly re-check turns \
              such a payment into a late completion)"

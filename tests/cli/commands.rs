@@ -42,6 +42,7 @@ async fn every_command_exits_quietly_into_a_closed_pipe() {
         &["migrate"],
         &["check-config"],
         &["--help"],
+        &["demo", "--payments", "1"],
     ];
     for args in commands {
         let out = into_closed_pipe(&env, args).await;
