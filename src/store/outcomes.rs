@@ -122,8 +122,16 @@ impl<'t> OutcomeWrites<'t> {
         // One statement per change: the answer and the new state are written together.
         // The final write is also a compare-and-set on the `status_reason` seen at claim
         // time, which tells a late completion from a plain one (see `apply`).
+        // The final answer's amount is taken as it is, empty included: an amount an earlier
+        // pending answer carried (LigdiCash repeats the invoice's) is not money paid, and a
+        // final answer with no readable amount must not look paid in the report. Without a
+        // final answer (no status), the last amount stays.
+        let final_set = ANSWER_SET.replace(
+            "amount = coalesce(?2, amount)",
+            "amount = CASE WHEN ?1 IS NULL THEN amount ELSE ?2 END",
+        );
         let finalize = format!(
-            "UPDATE payments SET {ANSWER_SET}, status = ?12, status_reason = ?13, \
+            "UPDATE payments SET {final_set}, status = ?12, status_reason = ?13, \
              resolved_at = ?14, updated_at = ?14, last_confirm_at = ?15, \
              attempts = attempts + 1, last_error = NULL, next_poll_at = NULL \
              WHERE id = ?16 AND status = ?18 AND status_reason IS ?17"

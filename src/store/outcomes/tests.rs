@@ -203,3 +203,34 @@ fn an_overdue_payout_is_announced_once_and_stays_pending() {
         ["payout.overdue", "payout.completed"]
     );
 }
+
+/// A mismatch whose final answer has no readable amount does not keep the amount an
+/// earlier pending answer carried: the report would show it as paid.
+#[test]
+fn a_final_answer_without_an_amount_clears_the_pending_answers_amount() {
+    use crate::ligdicash::answer::ConfirmAnswer;
+    let (_dir, mut store) = store();
+    let due = claim(&mut store, "tok-amount");
+    let pending = ConfirmOutcome {
+        answer: Some(ConfirmAnswer {
+            status: Some("pending".into()),
+            amount: Some(9000),
+            ..ConfirmAnswer::default()
+        }),
+        ..still_pending(&due, false)
+    };
+    store.apply_outcomes(&[pending], 2, &[]).unwrap();
+    assert_eq!(store.get("tok-amount").unwrap().unwrap().amount, Some(9000));
+    let again = store.due(i64::MAX, 10, &HashSet::new()).unwrap().remove(0);
+    let unreadable = ConfirmOutcome {
+        answer: Some(ConfirmAnswer {
+            status: Some("completed".into()),
+            amount: None,
+            ..ConfirmAnswer::default()
+        }),
+        ..outcome(&again, Status::Mismatch)
+    };
+    store.apply_outcomes(&[unreadable], 3, &[]).unwrap();
+    let row = store.get("tok-amount").unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.amount), ("mismatch", None));
+}
