@@ -255,7 +255,7 @@ impl App {
                 });
                 None
             }
-            (true, true) => Some(reporter),
+            (true, true) => Some(reporter.stop_when_held()),
             (false, _) => None,
         };
         let mut failures = Vec::new();
@@ -275,10 +275,16 @@ impl App {
         };
         systemd::notify("STOPPING=1");
         if result.is_ok() && finite && failures.is_empty() {
-            if let Some(reporter) = once
-                && let Err(e) = reporter.catch_up().await
-            {
-                tracing::error!(error = %e, "nightly report failed");
+            // A pass that ended on a database refusing writes leaves the reports for the
+            // next pass; a signal ends the catch-up too (a cron pass must never hang while
+            // holding the lock).
+            if let Some(reporter) = once.filter(|_| !writes.failing()) {
+                tokio::select! {
+                    caught_up = reporter.catch_up() => if let Err(e) = caught_up {
+                        tracing::error!(error = %e, "nightly report failed");
+                    },
+                    () = shutdown.cancelled() => {}
+                }
             }
             result = match mode {
                 RunMode::Once => {

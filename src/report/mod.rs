@@ -43,6 +43,9 @@ pub struct Reporter {
     store: Arc<Mutex<Store>>,
     confirmer: Option<Arc<Confirmer>>,
     sinks: Arc<Vec<String>>,
+    /// Whether a re-check ends when confirms are held (`run --once`, `--until-idle`): a pass
+    /// must end, and with the poller stopped nothing would clear a write failure's hold.
+    stop_when_held: bool,
 }
 
 impl Reporter {
@@ -64,7 +67,17 @@ impl Reporter {
             store: Arc::new(Mutex::new(store)),
             confirmer,
             sinks,
+            stop_when_held: false,
         })
+    }
+
+    /// A re-check that ends at the first held confirm instead of waiting it out; the rest
+    /// of the timeouts wait for the next pass. For finite runs.
+    pub fn stop_when_held(self) -> Self {
+        Self {
+            stop_when_held: true,
+            ..self
+        }
     }
 
     /// The shop's time zone.
@@ -87,6 +100,13 @@ impl Reporter {
             let outcome = loop {
                 match confirmer.confirm(p.clone(), &stop).await {
                     Turn::Sent(outcome) => break *outcome,
+                    Turn::Held if self.stop_when_held => {
+                        tracing::warn!(
+                            "re-check stopped: confirms are held (refused credentials, a rate \
+                             limit or a database refusing writes); the rest wait for the next pass"
+                        );
+                        return Ok(summary);
+                    }
                     Turn::Held => {
                         let wait = confirmer.paused_for().unwrap_or(HEARTBEAT);
                         tokio::time::sleep(wait.min(HEARTBEAT)).await;
@@ -279,3 +299,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     })();
     result.map_err(|e| ReportError::io(path, e))
 }
+
+#[cfg(test)]
+mod tests;
