@@ -133,9 +133,12 @@ pub fn by_status(p: &Page<'_>) -> Markup {
 }
 
 /// The first characters of a token, the whole of it on hover.
+/// The token's end: LigdiCash tokens all begin with the same JWT header, so only the end
+/// tells two apart (the whole token is in the cell's title and in the CSV).
 pub(super) fn token_cell(token: &str) -> Markup {
-    let short: String = token.chars().take(18).collect();
-    html! { td.id title=(token) { (short) @if short.len() < token.len() { "…" } } }
+    let chars: Vec<char> = token.chars().collect();
+    let end: String = chars[chars.len().saturating_sub(16)..].iter().collect();
+    html! { td.id title=(token) { @if end.len() < token.len() { "…" } (end) } }
 }
 
 pub(super) fn optional_xof(p: &Page<'_>, n: Option<i64>) -> String {
