@@ -44,18 +44,20 @@ const COLUMNS: &str = "token, kind, transaction_id, status, status_reason, \
     CASE typeof(expected_amount) WHEN 'integer' THEN expected_amount END, amount, \
     created_at, resolved_at, overdue_at";
 
+/// Read leniently, as the invoices' facts are (see `store::reports`).
 fn fact(r: &rusqlite::Row<'_>) -> rusqlite::Result<PayoutFact> {
+    let mut r = super::mistyped::LenientRow::new(r);
     Ok(PayoutFact {
-        token: r.get(0)?,
-        kind: r.get(1)?,
-        transaction_id: r.get(2)?,
-        status: r.get(3)?,
-        status_reason: r.get(4)?,
-        expected_amount: r.get(5)?,
-        amount: r.get(6)?,
-        created_at: r.get(7)?,
-        resolved_at: r.get(8)?,
-        overdue_at: r.get(9)?,
+        token: r.text(0)?,
+        kind: r.text(1)?,
+        transaction_id: r.text(2)?,
+        status: r.text(3)?,
+        status_reason: r.text(4)?,
+        expected_amount: r.int(5)?,
+        amount: r.int(6)?,
+        created_at: r.int(7)?,
+        resolved_at: r.int(8)?,
+        overdue_at: r.int(9)?,
     })
 }
 

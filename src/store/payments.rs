@@ -102,13 +102,6 @@ pub(super) fn due_payment_or_problem(r: &Row<'_>) -> rusqlite::Result<Result<Due
     })
 }
 
-/// [`due_payment_or_problem`] for callers that treat a badly written row as an error.
-pub(super) fn due_payment(r: &Row<'_>) -> rusqlite::Result<DuePayment> {
-    due_payment_or_problem(r)?.map_err(|problem| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, problem.into())
-    })
-}
-
 impl Store {
     /// Adds a pending payment. Idempotent on the token; the same token with other data is
     /// a [`StoreError::Conflict`] and writes nothing.

@@ -2,7 +2,8 @@
 //! and attempt-log retention.
 
 use super::events::insert_operational_event_in;
-use super::payments::{TIMEOUTS_SINCE_SQL, due_payment};
+use super::mistyped::LenientRow;
+use super::payments::{TIMEOUTS_SINCE_SQL, due_payment_or_problem};
 use super::{Store, StoreError};
 use crate::payment::DuePayment;
 use crate::time::Millis;
@@ -77,19 +78,23 @@ const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_re
     CASE typeof(expected_amount) WHEN 'integer' THEN expected_amount END, amount, \
     nullif(trim(operator_name), ''), created_at, resolved_at, requeued_at IS NOT NULL";
 
+/// Read leniently: a row the shop wrote with a value of the wrong type (a BLOB token, a
+/// text `created_at`) is parked by the poller and must not stop every report; its bad
+/// fields read as empty.
 fn fact(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentFact> {
+    let mut r = LenientRow::new(r);
     Ok(PaymentFact {
-        token: r.get(0)?,
-        transaction_id: r.get(1)?,
-        request_id: r.get(2)?,
-        status: r.get(3)?,
-        status_reason: r.get(4)?,
-        expected_amount: r.get(5)?,
-        amount: r.get(6)?,
-        operator_name: r.get(7)?,
-        created_at: r.get(8)?,
-        resolved_at: r.get(9)?,
-        requeued: r.get(10)?,
+        token: r.text(0)?,
+        transaction_id: r.text(1)?,
+        request_id: r.text(2)?,
+        status: r.text(3)?,
+        status_reason: r.text(4)?,
+        expected_amount: r.int(5)?,
+        amount: r.int(6)?,
+        operator_name: r.text(7)?,
+        created_at: r.int(8)?,
+        resolved_at: r.int(9)?,
+        requeued: r.int(10)?,
     })
 }
 
@@ -157,10 +162,21 @@ impl Store {
     }
 
     /// `timeout` payments resolved at or after `since`, to re-confirm.
+    /// A row with a value of the wrong type is left out (and logged): one bad row must not
+    /// stop the re-check of everyone's timeouts.
     pub fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
         let mut stmt = self.conn.prepare(TIMEOUTS_SINCE_SQL)?;
-        let rows = stmt.query_map([since], due_payment)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map([since], due_payment_or_problem)?;
+        let mut due = Vec::new();
+        for row in rows {
+            match row? {
+                Ok(p) => due.push(p),
+                Err(problem) => {
+                    tracing::warn!(%problem, "a timeout row cannot be re-checked until corrected");
+                }
+            }
+        }
+        Ok(due)
     }
 
     /// The last day whose report was completed.

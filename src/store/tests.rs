@@ -331,3 +331,42 @@ fn upgrading_to_version_6_makes_every_existing_row_an_invoice() {
         .unwrap();
     assert_eq!(due, [("c".into(), 10), ("d".into(), 30_000)]);
 }
+
+/// A row with a BLOB token (a Python shop binding `bytes`) or a text `created_at` neither
+/// stops the day's report nor the re-check of everyone else's timeouts.
+#[test]
+fn mistyped_rows_stop_neither_the_report_nor_the_recheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+    let c = store.connection();
+    c.execute(
+        "INSERT INTO payments (token, created_at) VALUES (x'00ff', 10)",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO payments (token, kind, created_at) VALUES (x'01', 'payout', 10)",
+        [],
+    )
+    .unwrap();
+    for (token, created_at) in [("good-timeout", "20"), ("text-created", "'yesterday'")] {
+        c.execute(
+            &format!(
+                "INSERT INTO payments (token, status, created_at, resolved_at) \
+                 VALUES ('{token}', 'timeout', {created_at}, 30)"
+            ),
+            [],
+        )
+        .unwrap();
+    }
+    let facts = store.day_facts(0, 100, 100).unwrap();
+    assert_eq!(
+        facts.pending_at_end.len(),
+        1,
+        "the BLOB-token invoice, read leniently"
+    );
+    assert_eq!(store.payout_facts(0, 100).unwrap().pending_at_end.len(), 1);
+    let due = store.timeouts_since(0).unwrap();
+    let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
+    assert_eq!(tokens, ["good-timeout"], "the mistyped one is left out");
+}
