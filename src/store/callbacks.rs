@@ -55,10 +55,12 @@ impl Store {
                 |r| r.get(0),
             )?;
             if !recent {
+                // Not a parked row: it is due again once the shop corrects it, not on a
+                // callback (the next scan would park it again and log it again).
                 made_due = tx.execute(
                     "UPDATE payments SET next_poll_at = ?2 WHERE id = ?1 AND status = 'pending' \
-                     AND (next_poll_at IS NULL OR next_poll_at > ?2)",
-                    params![id, now],
+                     AND (next_poll_at IS NULL OR (next_poll_at > ?2 AND next_poll_at < ?3))",
+                    params![id, now, super::parked::PARKED],
                 )? == 1;
             }
         }
@@ -93,9 +95,9 @@ impl Store {
     }
 }
 
-/// The payment a callback names, and by what: the order reference first (a pending
-/// payment before a settled one, the newest first: a shop may retry an order with a new
-/// invoice), then `external_id`'s parts, `request_id`, and last the token.
+/// The payment a callback names, and by what: the order reference first (an invoice
+/// before a payout of the same order, such as its refund; a pending payment before a
+/// settled one; the newest first: a shop may retry an order with a new invoice), then `external_id`'s parts, `request_id`, and last the token.
 fn find_payment(
     tx: &rusqlite::Transaction<'_>,
     keys: &CallbackKeys,
@@ -104,7 +106,7 @@ fn find_payment(
         Ok(tx
             .prepare_cached(
                 "SELECT id FROM payments WHERE transaction_id = ?1 \
-                 ORDER BY status = 'pending' DESC, id DESC LIMIT 1",
+                 ORDER BY kind = 'invoice' DESC, status = 'pending' DESC, id DESC LIMIT 1",
             )?
             .query_row([order], |r| r.get(0))
             .optional()?)
@@ -139,4 +141,63 @@ fn find_payment(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payment::{Kind, NewPayment};
+    use std::time::Duration;
+
+    fn keys(order: &str) -> CallbackKeys {
+        CallbackKeys {
+            transaction_id: Some(order.into()),
+            external_id: None,
+            request_id: None,
+            token: None,
+            status: Some("completed".into()),
+        }
+    }
+
+    /// A callback for an order matches its invoice, not the newer refund payout of the
+    /// same order; and it never makes a parked row due (only a correction does).
+    #[test]
+    fn a_callback_matches_the_invoice_and_leaves_a_parked_row_parked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("c.db"), Duration::from_secs(1)).unwrap();
+        let invoice = NewPayment::parse("inv", Some("ORD-1"), None).unwrap();
+        store.enqueue(&invoice, 0, 1_000).unwrap();
+        let refund = NewPayment::parse("refund", Some("ORD-1"), None)
+            .unwrap()
+            .of_kind(Kind::Payout);
+        store.enqueue(&refund, 0, 1_000).unwrap();
+        let got = store
+            .record_callback("application/json", "{}", &keys("ORD-1"), 10, 60_000)
+            .unwrap();
+        let inv_id = store.get("inv").unwrap().unwrap().id;
+        assert_eq!(got.payment_id, Some(inv_id));
+        assert!(got.made_due);
+
+        store
+            .connection()
+            .execute(
+                "INSERT INTO payments (token, transaction_id, expected_amount, next_poll_at) \
+                 VALUES ('bad', 'ORD-2', '5 000', ?1)",
+                [super::super::parked::PARKED],
+            )
+            .unwrap();
+        let got = store
+            .record_callback("application/json", "{}", &keys("ORD-2"), 20, 60_000)
+            .unwrap();
+        assert!(got.payment_id.is_some() && !got.made_due, "{got:?}");
+        let next: i64 = store
+            .connection()
+            .query_row(
+                "SELECT next_poll_at FROM payments WHERE token = 'bad'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(next, super::super::parked::PARKED);
+    }
 }
