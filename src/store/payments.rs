@@ -5,7 +5,7 @@
 use super::mistyped::LenientRow;
 use super::parked::PARKED;
 use super::{Store, StoreError};
-use crate::payment::{DuePayment, Kind, NewPayment, REQUEUED_FROM, Status};
+use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use std::collections::HashSet;
@@ -114,19 +114,27 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<(Option<String>, Option<i64>, Kind)> = tx
+        // Compared in SQL: a row the shop wrote with a value of the wrong type (`'5 000'`)
+        // differs, a conflict, rather than failing the read as "database unusable".
+        let existing: Option<(bool, bool, bool)> = tx
             .query_row(
-                "SELECT transaction_id, expected_amount, kind FROM payments WHERE token = ?1",
-                [&p.token],
+                "SELECT transaction_id IS ?2, expected_amount IS ?3, kind = ?4 \
+                 FROM payments WHERE token = ?1",
+                params![
+                    p.token,
+                    p.transaction_id,
+                    p.expected_amount,
+                    p.kind.as_str()
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        if let Some((transaction_id, expected_amount, kind)) = existing {
-            let field = if transaction_id != p.transaction_id {
+        if let Some((same_order, same_amount, same_kind)) = existing {
+            let field = if !same_order {
                 Some("transaction_id")
-            } else if expected_amount != p.expected_amount {
+            } else if !same_amount {
                 Some("amount")
-            } else if kind != p.kind {
+            } else if !same_kind {
                 Some("kind")
             } else {
                 None

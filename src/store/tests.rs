@@ -370,3 +370,38 @@ fn mistyped_rows_stop_neither_the_report_nor_the_recheck() {
     let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
     assert_eq!(tokens, ["good-timeout"], "the mistyped one is left out");
 }
+
+/// Enqueueing a token the shop already wrote with a mistyped amount is a conflict (409,
+/// exit 1), not "database unusable".
+#[test]
+fn enqueue_over_a_mistyped_row_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+    store
+        .connection()
+        .execute(
+            "INSERT INTO payments (token, expected_amount) VALUES ('tok', '5 000')",
+            [],
+        )
+        .unwrap();
+    use crate::payment::NewPayment;
+    use crate::store::payments::Enqueued;
+    let p = NewPayment::parse("tok", None, Some("5000")).unwrap();
+    let err = store.enqueue(&p, 0, 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                field: "amount",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let same = NewPayment::parse("fresh", None, Some("5000")).unwrap();
+    store.enqueue(&same, 0, 0).unwrap();
+    assert_eq!(
+        store.enqueue(&same, 0, 0).unwrap(),
+        Enqueued::AlreadyPresent
+    );
+}
