@@ -224,4 +224,6 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> 
 }
 
 #[cfg(test)]
+mod lenient_tests;
+#[cfg(test)]
 mod tests;
