@@ -2,7 +2,7 @@
 //! poller and the nightly re-check alike, so a rule about money has one path.
 
 use crate::ligdicash::ConfirmAnswer;
-use crate::payment::DuePayment;
+use crate::payment::{DuePayment, Kind};
 
 /// Checks a `completed` answer against what the shop enqueued. `Err` carries the reason
 /// stored with the `mismatch` status.
@@ -38,7 +38,12 @@ pub fn verify(p: &DuePayment, a: &ConfirmAnswer) -> Result<(), String> {
                 "confirmed transaction_id {theirs:?} differs from enqueued {ours:?}"
             ));
         }
-        if let Some(theirs) = a.external_id.as_deref()
+        // Only for invoices: their external_id is built from our custom_data. A payout's
+        // answer carries `external_id` and a top-level `transaction_id` with `custom_data`
+        // empty (`"502d36"` in LigdiCash's example), whose origin is not documented; failing
+        // every completed payout on them would announce money sent as a mismatch.
+        if p.kind == Kind::Invoice
+            && let Some(theirs) = a.external_id.as_deref()
             && !theirs.split(';').any(|part| part.trim() == ours)
         {
             return Err(format!(
@@ -52,6 +57,29 @@ pub fn verify(p: &DuePayment, a: &ConfirmAnswer) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A payout's answer as LigdiCash documents it: its `external_id` is not the shop's
+    /// reference, and does not make the payout a mismatch; an invoice's still does.
+    #[test]
+    fn a_payouts_external_id_is_not_held_against_it() {
+        let answer = ConfirmAnswer::parse(
+            br#"{"response_code":"00","status":"completed","custom_data":[],
+                 "transaction_id":"502d36","external_id":"502d36","montant":"100","amount":"100"}"#,
+        )
+        .unwrap();
+        let payout = DuePayment {
+            kind: Kind::Payout,
+            transaction_id: Some("SELLER-1".into()),
+            expected_amount: Some(100),
+            ..DuePayment::default()
+        };
+        assert_eq!(verify(&payout, &answer), Ok(()));
+        let invoice = DuePayment {
+            kind: Kind::Invoice,
+            ..payout
+        };
+        assert!(verify(&invoice, &answer).is_err());
+    }
 
     fn due(expected_amount: Option<i64>) -> DuePayment {
         DuePayment {
