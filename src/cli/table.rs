@@ -28,8 +28,9 @@ pub(super) fn payments(rows: &[PaymentRow]) -> Vec<String> {
     // A last column only when a row was written with a value of the wrong type.
     let problems = rows.iter().any(|p| !p.bad_columns.is_empty());
     let header = format!(
-        "{:<token_width$} {:<order_width$} {:<13} {:>10} {:>8}  {:<24}  {}",
+        "{:<token_width$} {:<10} {:<order_width$} {:<13} {:>10} {:>8}  {:<24}  {}",
         "TOKEN",
+        "KIND",
         "ORDER",
         "STATUS",
         "AMOUNT",
@@ -41,7 +42,8 @@ pub(super) fn payments(rows: &[PaymentRow]) -> Vec<String> {
     for ((p, token), order) in rows.iter().zip(&short).zip(&orders) {
         let amount = p.amount.or(p.expected_amount).map(|a| a.to_string());
         let line = format!(
-            "{token:<token_width$} {order:<order_width$} {:<13} {:>10} {:>8}  {:<24}  {}",
+            "{token:<token_width$} {:<10} {order:<order_width$} {:<13} {:>10} {:>8}  {:<24}  {}",
+            p.kind,
             p.status,
             amount.unwrap_or_default(),
             p.attempts,

@@ -157,14 +157,16 @@ async fn payments_are_found_by_order_and_listed_with_distinct_short_tokens() {
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = table.lines().collect();
     assert!(
-        lines[0].starts_with("TOKEN") && lines[0].contains("ORDER"),
+        lines[0].starts_with("TOKEN") && lines[0].contains("KIND") && lines[0].contains("ORDER"),
         "{table}"
     );
     let cells: Vec<(&str, &str)> = lines[1..]
         .iter()
         .map(|l| {
             let mut cells = l.split_whitespace();
-            (cells.next().unwrap(), cells.next().unwrap())
+            let token = cells.next().unwrap();
+            assert_eq!(cells.next(), Some("invoice"), "{l}");
+            (token, cells.next().unwrap())
         })
         .collect();
     let expected = [(&retry, "ORD-1"), (&other, "ORD-2"), (&first, "ORD-1")];
