@@ -7,6 +7,7 @@
 //! read-to-write upgrade.
 
 pub mod callbacks;
+mod db;
 pub mod deliveries;
 pub mod events;
 pub mod migrations;
@@ -18,6 +19,8 @@ pub mod payments;
 pub mod reports;
 pub mod rows;
 
+pub use db::Db;
+pub use db::outbox::SinkDelivery;
 pub use rows::PaymentRow;
 
 use rusqlite::{Connection, OpenFlags};
@@ -109,21 +112,6 @@ impl rusqlite::types::FromSql for crate::payment::Kind {
             rusqlite::types::FromSqlError::Other(format!("unknown kind {text:?}").into())
         })
     }
-}
-
-/// Runs `f` on a shared connection on the blocking pool, so SQLite never stalls the async
-/// threads (a busy database can make a statement wait up to `busy_timeout`).
-pub async fn blocking<T: Send + 'static>(
-    store: &std::sync::Arc<std::sync::Mutex<Store>>,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
 /// One connection to the database, migrated to the current schema.
