@@ -5,6 +5,9 @@
 //! resolved payment must survive power loss), a busy timeout (the shop's own writes make us
 //! wait, never fail), and writes start with `BEGIN IMMEDIATE` so they never deadlock on a
 //! read-to-write upgrade.
+//!
+//! Callers outside this module never hold a [`Store`]: they use [`Db`], the async store
+//! interface, whose SQLite arm runs these synchronous queries on the blocking pool.
 
 pub mod callbacks;
 mod db;

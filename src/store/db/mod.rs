@@ -79,3 +79,31 @@ async fn on_sqlite<T: Send + 'static>(
     .await
     .map_err(|e| StoreError::Task(e.to_string()))?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HumanDuration;
+    use crate::payment::NewPayment;
+
+    /// A call that panics fails alone (its caller gets an error, the daemon goes on), and
+    /// the connection it held serves the next call: the lock is taken over, not poisoned.
+    #[tokio::test]
+    async fn a_panicking_call_fails_alone_and_leaves_the_connection_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DatabaseConfig {
+            path: dir.path().join("db.db"),
+            busy_timeout: HumanDuration::secs(1),
+        };
+        let db = Db::open(&config).await.unwrap();
+        let Db::Sqlite(store) = &db;
+        let failed = on_sqlite(store, |_| -> Result<(), StoreError> {
+            panic!("a query panics")
+        });
+        assert!(matches!(failed.await, Err(StoreError::Task(_))));
+        let p = NewPayment::parse("tok", None, None).unwrap();
+        db.enqueue(p, 1_000, 2_000).await.unwrap();
+        let row = db.clone().get("tok".to_owned()).await.unwrap().unwrap();
+        assert_eq!((row.token.as_str(), row.next_poll_at), ("tok", Some(2_000)));
+    }
+}
