@@ -20,13 +20,13 @@ use crate::lock::InstanceLock;
 use crate::metrics::Metrics;
 use crate::poller::{Poller, PollerError, RunMode};
 use crate::report::Reporter;
-use crate::store::Store;
+use crate::store::Db;
 use crate::systemd;
 use crate::tasks::{Ended, Tasks};
 use crate::time::ms;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +38,9 @@ pub struct App {
     config: Config,
     _lock: InstanceLock,
     metrics: Arc<Metrics>,
-    observer: Arc<Mutex<Store>>,
+    /// Shared by the confirm path's operational events, `/metrics`, `/readyz` and
+    /// systemd's STATUS: one handle, so the gauges' cached pending count is shared too.
+    observer: Db,
     confirmer: Arc<Confirmer>,
     poller: Poller,
     reporter: Reporter,
@@ -64,16 +66,16 @@ impl App {
         let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
         let http_addr = config.http.addr()?;
         let mut lock = InstanceLock::acquire(&config.database.path)?;
-        let (path, busy) = (&config.database.path, config.database.busy_timeout.0);
-        let mut report_store = Store::open(path, busy)?;
+        let database = &config.database;
+        let report_db = Db::open(database).await?;
         // A database created just now can be locked only now (see `lock`).
-        lock.lock_database(path)?;
-        report_store.ensure_writable()?;
-        adopt_legacy_sink_names(&config, &mut report_store)?;
+        lock.lock_database(&database.path)?;
+        report_db.ensure_writable().await?;
+        adopt_legacy_sink_names(&config, &report_db).await?;
         let client = build_client(&config, &creds)?;
         let route = client.route();
         let metrics = Arc::new(Metrics::default());
-        let observer = Arc::new(Mutex::new(Store::open(path, busy)?));
+        let observer = Db::open(database).await?;
         let sinks_shared = Arc::new(sink_names.clone());
         // Every confirm of the process, the poller's and the re-check's, goes through it.
         let confirmer = Arc::new(Confirmer::new(
@@ -84,23 +86,24 @@ impl App {
             observer.clone(),
             sinks_shared.clone(),
         ));
+        // Two handles: the scan and the writer each have their own connection.
+        let poller_dbs = (Db::open(database).await?, Db::open(database).await?);
         let poller = Poller::new(
             &config.poll,
-            path,
-            busy,
+            poller_dbs,
             confirmer.clone(),
             sinks_shared.clone(),
             metrics.clone(),
-        )?;
+        );
         let reporter = Reporter::new(
             &config.report,
             config.report_dir(),
-            report_store,
+            report_db,
             Some(confirmer.clone()),
             sinks_shared,
         )?;
         let deliverer = Deliverer::new(
-            Store::open(path, busy)?,
+            Db::open(database).await?,
             sinks,
             config.events.retry_schedule.iter().map(|d| d.0).collect(),
             config.events.concurrency,
@@ -119,7 +122,7 @@ impl App {
                 }
                 tracing::info!(token_from = %source, "shop API token loaded");
                 let state = ApiState {
-                    store: Arc::new(Mutex::new(Store::open(path, busy)?)),
+                    db: Db::open(database).await?,
                     confirmer: confirmer.clone(),
                     token: Arc::new(token),
                     metrics: metrics.clone(),
@@ -201,7 +204,7 @@ impl App {
         if let Some(listener) = listener {
             let state = HttpState {
                 metrics: metrics.clone(),
-                store: observer.clone(),
+                db: observer.clone(),
                 stale_after_ms: ms(config.poll.scan_interval.0)
                     .saturating_mul(10)
                     .max(30_000),
@@ -338,14 +341,14 @@ fn task_failure(name: &'static str, ended: Ended<Failure>, stopping: bool) -> Op
 /// Webhooks were named by their whole URL (an access key included) before they were named
 /// by [`crate::config::WebhookConfig::sink_name`]: their deliveries follow the new name,
 /// so none is stranded and the key leaves the database.
-fn adopt_legacy_sink_names(config: &Config, store: &mut Store) -> Result<(), Failure> {
+async fn adopt_legacy_sink_names(config: &Config, db: &Db) -> Result<(), Failure> {
     for hook in &config.events.webhooks {
         let (legacy, name) = (
             crate::config::events::sink_name::webhook(&hook.url),
             hook.sink_name(),
         );
         if legacy != name {
-            let moved = store.rename_sink(&legacy, &name)?;
+            let moved = db.rename_sink(legacy, name.clone()).await?;
             if moved > 0 {
                 tracing::info!(moved, sink = %name, "deliveries moved to the webhook's sink name");
             }
@@ -363,11 +366,11 @@ async fn due_deliveries_attempted(
     writes: &crate::health::WriteHealth,
     shutdown: &CancellationToken,
 ) -> Result<(), PollerError> {
-    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
-    let now = crate::time::now_ms();
+    let db = Db::open(&config.database).await?;
+    let (now, sinks) = (crate::time::now_ms(), Arc::new(sinks.to_vec()));
     while !shutdown.is_cancelled()
         && !writes.failing()
-        && !store.due_deliveries(now, sinks, 1)?.is_empty()
+        && !db.due_deliveries(now, sinks.clone(), 1).await?.is_empty()
     {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -380,8 +383,9 @@ async fn first_attempts_made(
     sinks: &[String],
     shutdown: &CancellationToken,
 ) -> Result<(), PollerError> {
-    let store = Store::open(&config.database.path, config.database.busy_timeout.0)?;
-    while !shutdown.is_cancelled() && store.unattempted_deliveries(sinks)? > 0 {
+    let db = Db::open(&config.database).await?;
+    let sinks = Arc::new(sinks.to_vec());
+    while !shutdown.is_cancelled() && db.unattempted_deliveries(sinks.clone()).await? > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(())

@@ -4,14 +4,13 @@
 
 use crate::listener::{self, Limits};
 use crate::metrics::Metrics;
-use crate::store::reports::DbGauges;
-use crate::store::{Store, StoreError, blocking};
+use crate::store::Db;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct HttpState {
     pub metrics: Arc<Metrics>,
-    pub store: Arc<Mutex<Store>>,
+    pub db: Db,
     /// A heartbeat older than this means the scheduler is stuck.
     pub stale_after_ms: i64,
 }
@@ -36,13 +35,9 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: Cancellati
     listener::serve(listener, app, Limits::default(), shutdown).await;
 }
 
-async fn gauges(store: &Arc<Mutex<Store>>) -> Result<DbGauges, StoreError> {
-    blocking(store, |s| s.gauges()).await
-}
-
 async fn readyz(State(s): State<HttpState>) -> Response {
     let mut problems = Vec::new();
-    if let Err(e) = gauges(&s.store).await {
+    if let Err(e) = s.db.gauges().await {
         problems.push(format!("database: {e}"));
     }
     if s.metrics.since_heartbeat() > s.stale_after_ms {
@@ -66,7 +61,7 @@ async fn readyz(State(s): State<HttpState>) -> Response {
 }
 
 async fn metrics(State(s): State<HttpState>) -> Response {
-    match gauges(&s.store).await {
+    match s.db.gauges().await {
         Ok(db) => (
             [(
                 header::CONTENT_TYPE,

@@ -5,9 +5,9 @@
 //! systemd) every call is a no-op.
 
 use crate::metrics::Metrics;
-use crate::store::{Store, blocking};
+use crate::store::Db;
 use std::os::unix::net::UnixDatagram;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -39,11 +39,7 @@ pub fn watchdog_interval() -> Option<Duration> {
 
 /// Pings the watchdog at half its interval while the heartbeat is fresh, and refreshes
 /// `STATUS=` with the pending and resolved counts, until `shutdown`.
-pub async fn supervise(
-    metrics: Arc<Metrics>,
-    store: Arc<Mutex<Store>>,
-    shutdown: CancellationToken,
-) {
+pub async fn supervise(metrics: Arc<Metrics>, db: Db, shutdown: CancellationToken) {
     let watchdog = watchdog_interval();
     let period = watchdog.map_or(Duration::from_secs(10), |w| {
         (w / 2).max(Duration::from_millis(50))
@@ -61,9 +57,7 @@ pub async fn supervise(
         if watchdog.is_some() && metrics.since_heartbeat() < stale_ms {
             notify("WATCHDOG=1");
         }
-        let pending = blocking(&store, |s| s.gauges())
-            .await
-            .map_or(-1, |g| g.pending);
+        let pending = db.gauges().await.map_or(-1, |g| g.pending);
         let auth = if metrics.auth_failing() {
             "; LigdiCash refuses the credentials"
         } else {

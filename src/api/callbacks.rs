@@ -11,7 +11,6 @@
 use super::ApiState;
 use super::error::ApiError;
 use crate::ligdicash::ConfirmAnswer;
-use crate::store::blocking;
 use crate::store::callbacks::CallbackKeys;
 use crate::time::now_ms;
 use axum::Json;
@@ -58,11 +57,10 @@ pub async fn receive(
         .unwrap_or("")
         .trim()
         .to_owned();
-    let received = blocking(&s.store, move |st| {
-        st.record_callback(&kind, &raw, &keys, now_ms(), DEDUPE_MS)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let received =
+        s.db.record_callback(kind, raw, keys, now_ms(), DEDUPE_MS)
+            .await
+            .map_err(ApiError::internal)?;
     match received.matched_by {
         Some(by) => {
             s.metrics.callback("matched");

@@ -16,7 +16,7 @@ mod payments;
 use crate::confirm::Confirmer;
 use crate::listener::{self, Limits};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::Db;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use error::ApiError;
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +36,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    pub store: Arc<Mutex<Store>>,
+    pub db: Db,
     pub confirmer: Arc<Confirmer>,
     pub token: Arc<SecretString>,
     pub metrics: Arc<Metrics>,

@@ -6,7 +6,7 @@ use super::error::ApiError;
 use crate::confirm::{HEARTBEAT, Turn};
 use crate::payment::{Kind, NewPayment, Status, parse_token};
 use crate::store::payments::Enqueued;
-use crate::store::{PaymentRow, Store, StoreError, blocking};
+use crate::store::{PaymentRow, StoreError};
 use crate::time::{ms, now_ms};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Rows per page when the client gives no `limit`, and at most.
 const DEFAULT_LIMIT: usize = 50;
@@ -59,21 +60,19 @@ pub async fn create(
     .of_kind(kind);
     let first_delay = ms(s.confirmer.live().first_delay_of(kind));
     let token = payment.token.clone();
-    let (enqueued, row) = read(&s, move |st| {
-        let now = now_ms();
-        let enqueued = st.enqueue(&payment, now, now.saturating_add(first_delay))?;
-        Ok((enqueued, st.get(&payment.token)?))
-    })
-    .await
-    .map_err(|e| match e {
-        StoreError::Conflict { token, field } => ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("payment {token} is already enqueued with a different {field}"),
-        ),
-        other => ApiError::internal(other),
-    })?;
-    let row = row.ok_or_else(|| ApiError::not_found(&token))?;
+    let now = now_ms();
+    let enqueued =
+        s.db.enqueue(payment, now, now.saturating_add(first_delay))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { token, field } => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("payment {token} is already enqueued with a different {field}"),
+                ),
+                other => ApiError::internal(other),
+            })?;
+    let row = find(&s, &token).await?;
     let status = match enqueued {
         Enqueued::Inserted => StatusCode::CREATED,
         Enqueued::AlreadyPresent => StatusCode::OK,
@@ -120,11 +119,10 @@ pub async fn search(
     let before = q.cursor.as_deref().map(cursor_id).transpose()?;
     let transaction_id = q.transaction_id;
     // One more than asked: whether there is a next page, without a count.
-    let mut rows = read(&s, move |st| {
-        st.search(transaction_id.as_deref(), status, before, limit + 1)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let mut rows =
+        s.db.search(transaction_id, status, before, limit + 1)
+            .await
+            .map_err(ApiError::internal)?;
     let next = (rows.len() > limit).then(|| {
         rows.truncate(limit);
         rows.last().map(|r| cursor_of(r.id))
@@ -145,10 +143,10 @@ pub async fn confirm(
 ) -> Answer {
     let token = token_of(token?)?;
     writable(&s)?;
-    let lookup = token.clone();
-    let due = read(&s, move |st| st.confirmable(&lookup))
-        .await
-        .map_err(ApiError::internal)?;
+    let due =
+        s.db.confirmable(token.clone())
+            .await
+            .map_err(ApiError::internal)?;
     let Some(due) = due else {
         let row = find(&s, &token).await?;
         return Ok((StatusCode::OK, Json(row.to_json())));
@@ -185,14 +183,10 @@ pub async fn confirm(
             ));
         }
     };
-    let sinks = s.sinks.clone();
-    let row = read(&s, move |st| {
-        st.apply_outcomes(std::slice::from_ref(&outcome), now_ms(), &sinks)?;
-        st.get(&outcome.token)
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let row = row.ok_or_else(|| ApiError::not_found(&token))?;
+    s.db.apply_outcomes(Arc::new(vec![outcome]), now_ms(), s.sinks.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    let row = find(&s, &token).await?;
     Ok((StatusCode::OK, Json(row.to_json())))
 }
 
@@ -212,18 +206,10 @@ fn writable(s: &ApiState) -> Result<(), ApiError> {
 }
 
 async fn find(s: &ApiState, token: &str) -> Result<PaymentRow, ApiError> {
-    let lookup = token.to_owned();
-    read(s, move |st| st.get(&lookup))
+    s.db.get(token.to_owned())
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(token))
-}
-
-async fn read<T: Send + 'static>(
-    s: &ApiState,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    blocking(&s.store, f).await
 }
 
 /// The opaque cursor of the page after the row `id`.

@@ -1,6 +1,6 @@
 //! `events ...` subcommands.
 
-use super::{EventsCommand, Exit, Failure, open_store, output, pretty, process_env};
+use super::{EventsCommand, Exit, Failure, output, pretty, process_env, with_db};
 use crate::config::Config;
 use crate::events::signature;
 use crate::store::StoreError;
@@ -41,7 +41,8 @@ fn list(config: &Config, state: Option<&str>, as_json: bool, limit: usize) -> Re
             "--state: unknown state {s:?} (one of pending, delivered, dead)"
         )));
     }
-    let events = open_store(config)?.list_events(state, limit)?;
+    let state = state.map(str::to_owned);
+    let events = with_db(config, async |db| Ok(db.list_events(state, limit).await?))?;
     if as_json {
         output::line(pretty(&Value::Array(
             events.iter().map(event_json).collect(),
@@ -66,9 +67,7 @@ fn list(config: &Config, state: Option<&str>, as_json: bool, limit: usize) -> Re
 }
 
 fn show(config: &Config, id: &str) -> Result<(), Failure> {
-    let store = open_store(config)?;
-    let (event, deliveries) = store
-        .get_event(id)?
+    let (event, deliveries) = with_db(config, async |db| Ok(db.get_event(id.to_owned()).await?))?
         .ok_or_else(|| Failure::from(StoreError::NotFound(id.to_owned())))?;
     let mut out = event_json(&event);
     out["deliveries"] = deliveries
@@ -82,7 +81,8 @@ fn show(config: &Config, id: &str) -> Result<(), Failure> {
 }
 
 fn redeliver(config: &Config, id: Option<&str>) -> Result<(), Failure> {
-    let reopened = open_store(config)?.redeliver(id, now_ms())?;
+    let id = id.map(str::to_owned);
+    let reopened = with_db(config, async |db| Ok(db.redeliver(id, now_ms()).await?))?;
     output::line(format_args!(
         "{reopened} deliveries reopened; a running daemon delivers them now"
     ))?;

@@ -26,7 +26,7 @@ mod table;
 use crate::config::{CONFIG_ENV, Config};
 pub use crate::failure::{Exit, Failure};
 use crate::poller::RunMode;
-use crate::store::Store;
+use crate::store::Db;
 use crate::telemetry::{self, LogFormat};
 use clap::{FromArgMatches, Parser, Subcommand};
 use serde_json::Value;
@@ -356,12 +356,16 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
 
 // What several command files need.
 
-/// Opens (creating or upgrading) the configured database.
-fn open_store(config: &Config) -> Result<Store, Failure> {
-    Ok(Store::open(
-        &config.database.path,
-        config.database.busy_timeout.0,
-    )?)
+/// Runs `command` on a handle on the configured database (created or upgraded first), on
+/// a runtime of its own: the commands are synchronous, the store interface is async.
+fn with_db<T>(
+    config: &Config,
+    command: impl AsyncFnOnce(&Db) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    runtime()?.block_on(async {
+        let db = Db::open(&config.database).await?;
+        command(&db).await
+    })
 }
 
 /// The async runtime of a command that needs one.

@@ -1,11 +1,11 @@
 //! The payment commands: `enqueue`, `show`, `list` and `requeue`. Payments print in the one
 //! JSON form of [`PaymentRow::to_json`]; `list` prints a table (`table`).
 
-use super::{Exit, Failure, open_store, output, pretty, table};
+use super::{Exit, Failure, output, pretty, table, with_db};
 use crate::config::Config;
 use crate::payment::{Kind, NewPayment, Status, parse_token};
 use crate::store::payments::{Enqueued, Requeued};
-use crate::store::{PaymentRow, Store, StoreError};
+use crate::store::{Db, PaymentRow, StoreError};
 use crate::time::{ms, now_ms};
 use serde_json::{Value, json};
 
@@ -23,26 +23,28 @@ pub(super) fn enqueue(
     let payment = NewPayment::parse(token, transaction_id, amount)
         .map_err(Failure::usage)?
         .of_kind(kind);
-    let mut store = open_store(config)?;
-    let now = now_ms();
     let first_delay = match kind {
         Kind::Invoice => config.poll.first_delay.0,
         Kind::Withdrawal | Kind::Payout => config.payouts.first_delay.0,
     };
-    let first = now.saturating_add(ms(first_delay));
-    let result = store.enqueue(&payment, now, first)?;
-    if as_json {
-        let row = by_token(&store, &payment.token)?;
-        let enqueued = result == Enqueued::Inserted;
-        return output::line(pretty(
-            &json!({"enqueued": enqueued, "payment": row.to_json()}),
-        ));
-    }
-    let word = match result {
-        Enqueued::Inserted => "enqueued",
-        Enqueued::AlreadyPresent => "already enqueued",
-    };
-    output::line(format_args!("{word} {}", payment.token))
+    with_db(config, async |db| {
+        let now = now_ms();
+        let first = now.saturating_add(ms(first_delay));
+        let token = payment.token.clone();
+        let result = db.enqueue(payment, now, first).await?;
+        if as_json {
+            let row = by_token(db, &token).await?;
+            let enqueued = result == Enqueued::Inserted;
+            return output::line(pretty(
+                &json!({"enqueued": enqueued, "payment": row.to_json()}),
+            ));
+        }
+        let word = match result {
+            Enqueued::Inserted => "enqueued",
+            Enqueued::AlreadyPresent => "already enqueued",
+        };
+        output::line(format_args!("{word} {token}"))
+    })
 }
 
 /// `show`: one payment as JSON, by token or as the newest of an order.
@@ -54,12 +56,13 @@ pub(super) fn show(
     let row = match (token, order) {
         (Some(token), _) => {
             let token = parse_token(token).map_err(Failure::usage)?;
-            by_token(&open_store(config)?, token)?
+            with_db(config, async |db| by_token(db, token).await)?
         }
         (None, Some(order)) => {
             let order = parse_order(order)?;
-            let store = open_store(config)?;
-            let mut rows = store.search(Some(order), None, None, 2)?;
+            let mut rows = with_db(config, async |db| {
+                Ok(db.search(Some(order.to_owned()), None, None, 2).await?)
+            })?;
             if rows.len() > 1 {
                 output::note(format_args!(
                     "order {order} has several payments; this is the newest (list --order {order} shows them all)"
@@ -84,7 +87,10 @@ pub(super) fn list(
 ) -> Result<(), Failure> {
     let status = status.map(parse_status).transpose()?;
     let order = order.map(parse_order).transpose()?;
-    let rows = open_store(config)?.search(order, status, None, limit)?;
+    let order = order.map(str::to_owned);
+    let rows = with_db(config, async |db| {
+        Ok(db.search(order, status, None, limit).await?)
+    })?;
     if as_json {
         let items: Vec<Value> = rows.iter().map(PaymentRow::to_json).collect();
         return output::line(pretty(&Value::Array(items)));
@@ -99,23 +105,24 @@ pub(super) fn list(
 /// row due now.
 pub(super) fn requeue(config: &Config, token: &str, as_json: bool) -> Result<(), Failure> {
     let token = parse_token(token).map_err(Failure::usage)?;
-    let mut store = open_store(config)?;
-    let was = match store.requeue(token, now_ms())? {
-        Requeued::Reopened(previous) => previous.as_str(),
-        Requeued::Unparked => "parked",
-    };
-    if as_json {
-        let row = by_token(&store, token)?;
-        return output::line(pretty(
-            &json!({"requeued_from": was, "payment": row.to_json()}),
-        ));
-    }
-    output::line(format_args!("requeued {token} (was {was})"))
+    with_db(config, async |db| {
+        let was = match db.requeue(token.to_owned(), now_ms()).await? {
+            Requeued::Reopened(previous) => previous.as_str(),
+            Requeued::Unparked => "parked",
+        };
+        if as_json {
+            let row = by_token(db, token).await?;
+            return output::line(pretty(
+                &json!({"requeued_from": was, "payment": row.to_json()}),
+            ));
+        }
+        output::line(format_args!("requeued {token} (was {was})"))
+    })
 }
 
-fn by_token(store: &Store, token: &str) -> Result<PaymentRow, Failure> {
-    store
-        .get(token)?
+async fn by_token(db: &Db, token: &str) -> Result<PaymentRow, Failure> {
+    db.get(token.to_owned())
+        .await?
         .ok_or_else(|| Failure::from(StoreError::NotFound(token.to_owned())))
 }
 

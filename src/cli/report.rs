@@ -1,15 +1,16 @@
 //! `report`: reconciliation reports on demand, and the timeout re-check.
 
-use super::{Exit, Failure, open_store, output, process_env, runtime};
+use super::{Exit, Failure, output, process_env, runtime};
 use crate::app::build_client;
 use crate::config::{Config, Credentials, ReportFormat};
 use crate::confirm::Confirmer;
 use crate::metrics::Metrics;
 use crate::report::{Reporter, day};
+use crate::store::Db;
 use crate::time::now_ms;
 use chrono::{Days, NaiveDate};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What the user asked for.
 pub struct Request {
@@ -58,30 +59,34 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
     let today = day::date_of(now_ms(), config.report.zone()?);
     let days = days(&req, today)?;
     let sinks = std::sync::Arc::new(config.events.sink_names());
-    let confirmer = if req.recheck_only {
-        let creds = Credentials::load(&config.ligdicash, &process_env)?;
-        let client = build_client(config, &creds)?;
-        let events = Arc::new(Mutex::new(open_store(config)?));
-        Some(Arc::new(Confirmer::new(
-            &config.poll,
-            &config.payouts,
-            client,
-            Arc::new(Metrics::default()),
-            events,
-            sinks.clone(),
-        )))
-    } else {
-        None
+    // Credentials first: missing ones must not open (or create) the database either.
+    let client = match req.recheck_only {
+        true => {
+            let creds = Credentials::load(&config.ligdicash, &process_env)?;
+            Some(build_client(config, &creds)?)
+        }
+        false => None,
     };
-    let reporter = Reporter::new(
-        &config.report,
-        config.report_dir(),
-        open_store(config)?,
-        confirmer,
-        sinks,
-    )?;
     let out = req.out.clone().unwrap_or_else(|| config.report_dir());
     runtime()?.block_on(async {
+        let confirmer = match client {
+            Some(client) => Some(Arc::new(Confirmer::new(
+                &config.poll,
+                &config.payouts,
+                client,
+                Arc::new(Metrics::default()),
+                Db::open(&config.database).await?,
+                sinks.clone(),
+            ))),
+            None => None,
+        };
+        let reporter = Reporter::new(
+            &config.report,
+            config.report_dir(),
+            Db::open(&config.database).await?,
+            confirmer,
+            sinks,
+        )?;
         if req.recheck_only {
             let s = reporter
                 .recheck()

@@ -1,17 +1,16 @@
 //! The commands that prepare or check a deployment without running it: `migrate` and
 //! `check-config`.
 
-use super::{Failure, open_store, output, process_env};
+use super::{Failure, output, process_env, with_db};
 use crate::config::{Config, Credentials};
 use crate::events::sinks::Sink;
 
 /// `migrate`: opening the store creates or upgrades the schema; prints the version.
 pub(super) fn migrate(config: &Config) -> Result<(), Failure> {
-    let store = open_store(config)?;
+    let version = with_db(config, async |db| Ok(db.schema_version().await?))?;
     output::line(format_args!(
-        "database {} is at schema version {}",
+        "database {} is at schema version {version}",
         config.database.path.display(),
-        store.schema_version()?
     ))?;
     Ok(())
 }

@@ -24,7 +24,7 @@ use crate::config::{PayoutsConfig, PollConfig};
 use crate::ligdicash::{Classified, Exchange, LigdicashClient, Timed, classify_for};
 use crate::metrics::Metrics;
 use crate::payment::{Change, ConfirmOutcome, DuePayment};
-use crate::store::{Store, blocking};
+use crate::store::Db;
 use crate::time::{Millis, ms, now_ms};
 use decide::{Policy, decide};
 use incidents::Incidents;
@@ -113,7 +113,7 @@ pub struct Confirmer {
     incidents: Incidents,
     metrics: Arc<Metrics>,
     /// Where `reconciler.auth_failed` is recorded, and the sinks it is addressed to.
-    events: Arc<Mutex<Store>>,
+    events: Db,
     sinks: Arc<Vec<String>>,
 }
 
@@ -123,7 +123,7 @@ impl Confirmer {
         payouts: &PayoutsConfig,
         client: LigdicashClient,
         metrics: Arc<Metrics>,
-        events: Arc<Mutex<Store>>,
+        events: Db,
         sinks: Arc<Vec<String>>,
     ) -> Self {
         Self {
@@ -275,12 +275,11 @@ impl Confirmer {
     /// Emits `reconciler.auth_failed` through the outbox, once per incident.
     fn record_auth_incident(&self, detail: &str) {
         let data = serde_json::json!({ "detail": detail });
-        let (store, sinks) = (self.events.clone(), self.sinks.clone());
+        let (db, sinks) = (self.events.clone(), self.sinks.clone());
         tokio::spawn(async move {
-            let result = blocking(&store, move |s| {
-                s.insert_operational_event("reconciler.auth_failed", data, &sinks, now_ms())
-            })
-            .await;
+            let result = db
+                .insert_operational_event("reconciler.auth_failed", data, sinks, now_ms())
+                .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "cannot record the reconciler.auth_failed event");
             }

@@ -3,6 +3,7 @@ use crate::config::{Config, Credentials, HumanDuration};
 use crate::ligdicash::ClientSettings;
 use crate::payment::{NewPayment, Status};
 use crate::sandbox::{self, Faults, SandboxConfig};
+use crate::store::Store;
 
 /// Any caller of the one path (here not the poller: the re-check calls it the same
 /// way) that meets refused credentials pauses every confirm of the process and sets
@@ -34,7 +35,7 @@ async fn refused_credentials_pause_every_caller_whoever_met_them() {
         ..store.due(1, 1, &Default::default()).unwrap().remove(0)
     };
     let metrics = Arc::new(Metrics::default());
-    let events = Arc::new(Mutex::new(store));
+    let events = Db::from(store);
     let confirmer = Confirmer::new(
         &config.poll,
         &config.payouts,

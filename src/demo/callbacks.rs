@@ -18,7 +18,7 @@ use crate::poller::RunMode;
 use crate::sandbox::{
     Faults, InvoiceSpec, Outcome, RunningSandbox, SANDBOX_API_KEY, SANDBOX_API_TOKEN,
 };
-use crate::store::Store;
+use crate::store::Db;
 use crate::time::now_ms;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
@@ -66,7 +66,7 @@ pub(super) async fn three_paths(sandbox: &RunningSandbox, dir: &Path) -> Result<
     let api = app.api_addr().context("the shop API did not listen")?;
     let callback_url = format!("http://{api}/callbacks/ligdicash");
 
-    let mut store = Store::open(&db, config.database.busy_timeout.0)?;
+    let store = Db::open(&config.database).await?;
     let mut paths = [
         (
             "callback delivered",
@@ -101,7 +101,7 @@ pub(super) async fn three_paths(sandbox: &RunningSandbox, dir: &Path) -> Result<
         let new = NewPayment::parse(&p.token, Some(p.order), Some(&AMOUNT.to_string()))
             .map_err(|e| anyhow::anyhow!(e))?;
         let now = now_ms();
-        store.enqueue(&new, now, now)?;
+        store.enqueue(new, now, now).await?;
     }
 
     let shutdown = CancellationToken::new();
@@ -118,7 +118,7 @@ pub(super) async fn three_paths(sandbox: &RunningSandbox, dir: &Path) -> Result<
 /// customer paying would, forges a callback for the third, and times the verdicts.
 async fn act(
     sandbox: &RunningSandbox,
-    store: &Store,
+    store: &Db,
     paths: &mut [Path_; 3],
     callback_url: &str,
 ) -> Result<()> {
@@ -157,7 +157,7 @@ async fn act(
         let checked = forged_confirms() >= 2;
         for p in paths.iter_mut().take(2) {
             if p.verdict.is_none()
-                && let Some(row) = store.get(&p.token)?
+                && let Some(row) = store.get(p.token.clone()).await?
                 && row.status != Status::Pending.as_str()
             {
                 let status = Status::parse(&row.status).unwrap_or(Status::Pending);
@@ -175,7 +175,7 @@ async fn act(
     if !forged_checked {
         bail!("the forged callback was never checked with LigdiCash");
     }
-    if let Some(row) = store.get(&paths[2].token)? {
+    if let Some(row) = store.get(paths[2].token.clone()).await? {
         paths[2].verdict = Status::parse(&row.status).map(|s| (s, Instant::now()));
     }
     Ok(())

@@ -19,12 +19,12 @@ mod summary;
 mod truth;
 
 use crate::app::{App, build_client};
-use crate::config::{Config, Credentials, HumanDuration};
+use crate::config::{Config, Credentials, DatabaseConfig, HumanDuration};
 use crate::metrics::Metrics;
 use crate::payment::NewPayment;
 use crate::poller::RunMode;
 use crate::sandbox::{self, Faults, SANDBOX_API_KEY, SANDBOX_API_TOKEN, SandboxConfig};
-use crate::store::Store;
+use crate::store::Db;
 use crate::time::{ms, now_ms};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -126,9 +126,9 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
     );
     say!("LigdiCash sandbox on {}; {where_}", running.base_url());
 
-    let mut store = Store::open(&db, config.database.busy_timeout.0)?;
-    create_and_enqueue(&client, &mut store, &config, payments).await?;
-    let sent = payouts::send_and_enqueue(&running.sandbox, &mut store, &config)?;
+    let store = Db::open(&config.database).await?;
+    create_and_enqueue(&client, &store, &config, payments).await?;
+    let sent = payouts::send_and_enqueue(&running.sandbox, &store, &config).await?;
     say!(
         "the shop created {payments} invoices and stored {} tokens, and sent {sent} payouts; \
          reconciling...",
@@ -159,9 +159,13 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         }
     }
     let confirms = stats.confirms.load(Ordering::Relaxed);
-    summary::print_summary(&store, started.elapsed(), confirms)?;
-    let delivered = store.list_events(Some("delivered"), usize::MAX >> 1)?.len();
-    let rows = store.list(None, usize::MAX >> 1)?;
+    let rows = store.list(None, usize::MAX >> 1).await?;
+    // The report's facts over all time: their confirm attempts are the demo's.
+    let now = now_ms();
+    let attempts = store.day_facts(0, now + 1, now).await?.attempts;
+    summary::print_summary(&rows, &attempts, started.elapsed(), confirms)?;
+    let events = store.list_events(None, usize::MAX >> 1).await?;
+    let delivered = events.iter().filter(|e| e.state == "delivered").count();
     let finalized = rows.iter().filter(|p| p.status != "pending").count();
     // An overdue payout is announced once while it stays pending.
     let overdue = rows.iter().filter(|p| p.overdue_at.is_some()).count();
@@ -171,13 +175,13 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
         );
     }
     truth::verify_against_truth(
-        &store,
+        &rows,
         &running.sandbox.invoices(),
         ms(config.poll.give_up_after.0),
     )?;
-    payouts::verify(&store, &running.sandbox.payouts())?;
+    payouts::verify(&rows, &events, &running.sandbox.payouts())?;
     say!("");
-    summary::print_sample_event(&store)?;
+    summary::print_sample_event(&events)?;
     callbacks::three_paths(&running, tmp.path()).await?;
     running.shutdown.cancel();
     say!("");
@@ -188,7 +192,7 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
 /// Creates invoices through the sandbox's `create` endpoint, as a shop's checkout does.
 async fn create_and_enqueue(
     client: &crate::ligdicash::LigdicashClient,
-    store: &mut Store,
+    store: &Db,
     config: &Config,
     payments: usize,
 ) -> Result<()> {
@@ -217,25 +221,29 @@ async fn create_and_enqueue(
         let p = NewPayment::parse(token, Some(&transaction_id), Some(&amount_text))
             .map_err(|e| anyhow::anyhow!(e))?;
         let now = now_ms();
-        store.enqueue(&p, now, now + first_delay)?;
+        store.enqueue(p, now, now + first_delay).await?;
     }
     for i in 0..BOGUS_TOKENS {
         let p = NewPayment::parse(&format!("not-a-ligdicash-token-{i}"), None, None)
             .map_err(|e| anyhow::anyhow!(e))?;
         let now = now_ms();
-        store.enqueue(&p, now, now + first_delay)?;
+        store.enqueue(p, now, now + first_delay).await?;
     }
     Ok(())
 }
 
 async fn show_progress(db: std::path::PathBuf, started: Instant, stats: Arc<Metrics>) {
-    let Ok(store) = Store::open(&db, Duration::from_secs(5)) else {
+    let config = DatabaseConfig {
+        path: db,
+        busy_timeout: HumanDuration::secs(5),
+    };
+    let Ok(store) = Db::open(&config).await else {
         return;
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let Ok(counts) = store.status_counts() else {
+        let Ok(counts) = store.status_counts().await else {
             continue;
         };
         let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();

@@ -8,7 +8,8 @@ use crate::config::{Config, HumanDuration};
 use crate::payment::{Kind, NewPayment, Status};
 use crate::sandbox::payouts::{Payout, PayoutSpec};
 use crate::sandbox::{Outcome, Sandbox};
-use crate::store::Store;
+use crate::store::deliveries::EventRow;
+use crate::store::{Db, PaymentRow};
 use crate::time::{ms, now_ms};
 use anyhow::{Result, bail};
 use std::collections::HashMap;
@@ -80,7 +81,7 @@ pub(super) fn configure(c: &mut Config) {
 }
 
 /// The shop sends its payouts (at the sandbox) and hands their tokens to the reconciler.
-pub(super) fn send_and_enqueue(sandbox: &Sandbox, store: &mut Store, c: &Config) -> Result<usize> {
+pub(super) async fn send_and_enqueue(sandbox: &Sandbox, store: &Db, c: &Config) -> Result<usize> {
     for (kind, outcome, amount, paid_amount, settle_after_ms, order) in PAYOUTS {
         let token = sandbox.add_payout(&PayoutSpec {
             kind,
@@ -94,18 +95,20 @@ pub(super) fn send_and_enqueue(sandbox: &Sandbox, store: &mut Store, c: &Config)
             .map_err(|e| anyhow::anyhow!(e))?
             .of_kind(kind);
         let now = now_ms();
-        store.enqueue(&p, now, now + ms(c.payouts.first_delay.0))?;
+        store
+            .enqueue(p, now, now + ms(c.payouts.first_delay.0))
+            .await?;
     }
     Ok(PAYOUTS.len())
 }
 
 /// Every payout ends as the sandbox says; the one never settled is pending, overdue, and
 /// announced exactly once.
-pub(super) fn verify(store: &Store, payouts: &[Payout]) -> Result<()> {
+pub(super) fn verify(rows: &[PaymentRow], events: &[EventRow], payouts: &[Payout]) -> Result<()> {
     let truth: HashMap<&str, &Payout> = payouts.iter().map(|p| (p.token.as_str(), p)).collect();
     let mut wrong = Vec::new();
     for (token, payout) in &truth {
-        let Some(row) = store.get(token)? else {
+        let Some(row) = rows.iter().find(|r| r.token == *token) else {
             wrong.push(format!("{token}: not in the database"));
             continue;
         };
@@ -118,11 +121,10 @@ pub(super) fn verify(store: &Store, payouts: &[Payout]) -> Result<()> {
         if row.status != expected.as_str() {
             wrong.push(format!("{token}: {} (expected {expected})", row.status));
         }
-        let announced: i64 = store.connection().query_row(
-            "SELECT count(*) FROM events WHERE type = 'payout.overdue' AND payment_token = ?1",
-            [token],
-            |r| r.get(0),
-        )?;
+        let announced = events
+            .iter()
+            .filter(|e| e.kind == "payout.overdue" && e.payment_token.as_deref() == Some(token))
+            .count() as i64;
         let want = i64::from(payout.fate.outcome == Outcome::Never);
         if announced != want || (want == 1) != row.overdue_at.is_some() {
             wrong.push(format!("{token}: {announced} payout.overdue events"));

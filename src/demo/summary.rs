@@ -2,8 +2,11 @@
 //! survived (instead of warnings interleaved with the progress lines), one event as a shop
 //! receives it, and what to try next.
 
-use crate::store::Store;
+use crate::store::PaymentRow;
+use crate::store::deliveries::EventRow;
+use crate::store::reports::AttemptFact;
 use anyhow::Result;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,10 +14,39 @@ use std::time::Duration;
 /// fault the sandbox injected (and the reconciler retried).
 const ANSWERS: [&str; 4] = ["pending", "completed", "notcompleted", "not_found"];
 
-pub(super) fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> Result<()> {
-    let conn = store.connection();
+/// Payments of one kind in one status: how many, the XOF expected, and the XOF LigdiCash
+/// says moved (only where it says money moved: a timeout or a notcompleted paid nothing).
+#[derive(Debug, Default, PartialEq)]
+struct Line {
+    count: i64,
+    expected: i64,
+    paid: Option<i64>,
+}
+
+/// The summary table's lines: invoices first, then each kind of money out, and within a
+/// kind the most frequent status first.
+fn lines(rows: &[PaymentRow]) -> Vec<((&str, &str), Line)> {
+    let mut by: BTreeMap<(&str, &str), Line> = BTreeMap::new();
+    for r in rows {
+        let line = by.entry((r.kind.as_str(), r.status.as_str())).or_default();
+        line.count += 1;
+        line.expected += r.expected_amount.unwrap_or(0);
+        if matches!(r.status.as_str(), "completed" | "mismatch") {
+            *line.paid.get_or_insert(0) += r.amount.unwrap_or(0);
+        }
+    }
+    let mut lines: Vec<_> = by.into_iter().collect();
+    lines.sort_by_key(|((kind, _), line)| (*kind != "invoice", *kind, -line.count));
+    lines
+}
+
+pub(super) fn print_summary(
+    rows: &[PaymentRow],
+    attempts: &[AttemptFact],
+    elapsed: Duration,
+    confirms: u64,
+) -> Result<()> {
     say!("");
-    // "paid" only where LigdiCash says money moved: a timeout or a notcompleted paid nothing.
     say!(
         "{:<11} {:<14} {:>7} {:>14} {:>12}",
         "KIND",
@@ -23,36 +55,24 @@ pub(super) fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> 
         "EXPECTED XOF",
         "PAID XOF"
     );
-    let mut stmt = conn.prepare(
-        "SELECT kind, status, count(*), coalesce(sum(expected_amount), 0), \
-                CASE WHEN status IN ('completed', 'mismatch') \
-                     THEN coalesce(sum(amount), 0) END \
-         FROM payments GROUP BY kind, status \
-         ORDER BY kind = 'invoice' DESC, kind, count(*) DESC",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, Option<i64>>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (kind, status, count, expected, paid) = row?;
+    for ((kind, status), line) in lines(rows) {
+        let Line {
+            count,
+            expected,
+            paid,
+        } = line;
         let paid = paid.map_or_else(|| "-".to_owned(), |p| p.to_string());
         say!("{kind:<11} {status:<14} {count:>7} {expected:>14} {paid:>12}");
     }
-    let mut stmt = conn.prepare(
-        "SELECT outcome, count(*) FROM confirm_attempts GROUP BY outcome ORDER BY count(*) DESC",
-    )?;
-    let outcomes = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut outcomes: BTreeMap<&str, i64> = BTreeMap::new();
+    for a in attempts {
+        *outcomes.entry(a.outcome.as_str()).or_default() += 1;
+    }
+    let mut outcomes: Vec<_> = outcomes.into_iter().collect();
+    outcomes.sort_by_key(|(_, n)| -n);
     let faults: Vec<String> = outcomes
         .iter()
-        .filter(|(o, _)| !ANSWERS.contains(&o.as_str()))
+        .filter(|(o, _)| !ANSWERS.contains(o))
         .map(|(o, n)| format!("{o} {n}"))
         .collect();
     say!("");
@@ -67,11 +87,10 @@ pub(super) fn print_summary(store: &Store, elapsed: Duration, confirms: u64) -> 
 }
 
 /// One delivered `payment.completed` event, as the shop's webhook or log receives it.
-pub(super) fn print_sample_event(store: &Store) -> Result<()> {
-    let sample = store
-        .list_events(Some("delivered"), 1_000)?
-        .into_iter()
-        .find(|e| e.kind == "payment.completed");
+pub(super) fn print_sample_event(events: &[EventRow]) -> Result<()> {
+    let sample = events
+        .iter()
+        .find(|e| e.state == "delivered" && e.kind == "payment.completed");
     if let Some(event) = sample {
         let payload: serde_json::Value = serde_json::from_str(&event.payload)?;
         say!("one event, as a shop's webhook receives it:");

@@ -9,10 +9,10 @@
 use super::sinks::{Attempt, Sink};
 use crate::health::{WriteHealth, Writer};
 use crate::store::deliveries::{DeliveryResult, DueDelivery};
-use crate::store::{Store, StoreError, blocking};
+use crate::store::{Db, StoreError};
 use crate::time::{Millis, ms, now_ms};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -52,7 +52,8 @@ pub fn next_step(
 
 /// The worker over one database and a set of sinks.
 pub struct Deliverer {
-    store: Arc<Mutex<Store>>,
+    /// Shared by the claim loop and the attempts recording their results.
+    db: Db,
     sinks: Arc<Vec<Arc<Sink>>>,
     names: Arc<Vec<String>>,
     schedule: Arc<Vec<Duration>>,
@@ -61,15 +62,10 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(
-        store: Store,
-        sinks: Vec<Sink>,
-        schedule: Vec<Duration>,
-        concurrency: usize,
-    ) -> Self {
+    pub fn new(db: Db, sinks: Vec<Sink>, schedule: Vec<Duration>, concurrency: usize) -> Self {
         let names = sinks.iter().map(|s| s.name().to_owned()).collect();
         Self {
-            store: Arc::new(Mutex::new(store)),
+            db,
             sinks: Arc::new(sinks.into_iter().map(Arc::new).collect()),
             names: Arc::new(names),
             schedule: Arc::new(schedule),
@@ -109,13 +105,13 @@ impl Deliverer {
             }
             let (now, names) = (now_ms(), self.names.clone());
             let limit = 64 + in_flight.len();
-            let due = blocking(&self.store, move |s| s.due_deliveries(now, &names, limit)).await?;
+            let due = self.db.due_deliveries(now, names, limit).await?;
             let fresh: Vec<DueDelivery> = due
                 .into_iter()
                 .filter(|d| !in_flight.contains(&(d.event_seq, d.sink.clone())))
                 .collect();
             if fresh.is_empty() {
-                let next = blocking(&self.store, move |s| s.next_delivery_after(now)).await?;
+                let next = self.db.next_delivery_after(now).await?;
                 let wait = next.map_or(500, |t| (t - now).clamp(1, 500));
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
@@ -133,12 +129,12 @@ impl Deliverer {
                     continue;
                 };
                 in_flight.insert((d.event_seq, d.sink.clone()));
-                let (store, schedule, done) =
-                    (self.store.clone(), self.schedule.clone(), done_tx.clone());
+                let (db, schedule, done) =
+                    (self.db.clone(), self.schedule.clone(), done_tx.clone());
                 let (writes, stop) = (self.writes.clone(), shutdown.clone());
                 tasks.spawn(async move {
                     let result = attempt_one(&sink, &d, &schedule).await;
-                    record(&store, &d, result, &writes, &stop).await;
+                    record(&db, &d, result, &writes, &stop).await;
                     drop(permit);
                     let _ = done.send((d.event_seq, d.sink));
                 });
@@ -185,7 +181,7 @@ async fn attempt_one(sink: &Sink, d: &DueDelivery, schedule: &[Duration]) -> Del
 /// Records an attempt's result, retrying while the database refuses the write. Given up at
 /// shutdown or on another error (logged): the delivery stays due and is attempted again.
 async fn record(
-    store: &Arc<Mutex<Store>>,
+    db: &Db,
     d: &DueDelivery,
     result: DeliveryResult,
     writes: &WriteHealth,
@@ -193,8 +189,8 @@ async fn record(
 ) {
     let mut delay = Duration::from_millis(200);
     loop {
-        let (seq, name, r) = (d.event_seq, d.sink.clone(), result.clone());
-        match blocking(store, move |s| s.record_delivery(seq, &name, &r, now_ms())).await {
+        let recorded = db.record_delivery(d.event_seq, d.sink.clone(), result.clone(), now_ms());
+        match recorded.await {
             Ok(()) => return writes.succeeded(Writer::Deliveries),
             Err(e) if e.is_unwritable() => writes.failed(Writer::Deliveries, &e),
             Err(e) => {

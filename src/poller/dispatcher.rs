@@ -13,14 +13,14 @@
 
 use super::queue::JobQueue;
 use super::worker::worker;
-use super::{Context, Poller, PollerError, RunMode, with_store};
+use super::{Context, Poller, PollerError, RunMode};
 use crate::confirm::HEARTBEAT;
 use crate::health::Writer;
 use crate::payment::{ConfirmOutcome, DuePayment};
-use crate::store::Store;
+use crate::store::Db;
 use crate::time::{Millis, ms, now_ms};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 pub(super) struct Dispatcher {
     ctx: Arc<Context>,
-    reader: Arc<Mutex<Store>>,
+    reader: Db,
     queue: Arc<JobQueue>,
     workers: JoinSet<()>,
     stop: CancellationToken,
@@ -130,7 +130,7 @@ impl Dispatcher {
                 }
                 if mode == RunMode::UntilIdle
                     && self.in_flight.is_empty()
-                    && !with_store(&self.reader, |s| s.any_pending()).await?
+                    && !self.reader.any_pending().await?
                 {
                     break;
                 }
@@ -157,12 +157,11 @@ impl Dispatcher {
         let live = self.ctx.confirmer.live();
         let (first_delay, payouts) = (ms(live.first_delay), ms(live.payout_first_delay));
         let batch = self.ctx.cfg.batch_size;
-        with_store(&self.reader, move |s| {
-            s.schedule_unscheduled(first_delay, payouts)
-        })
-        .await?;
+        self.reader
+            .schedule_unscheduled(first_delay, payouts)
+            .await?;
         let skip: HashSet<i64> = self.in_flight.union(passed).copied().collect();
-        with_store(&self.reader, move |s| s.due(now, batch, &skip)).await
+        Ok(self.reader.due(now, batch, skip).await?)
     }
 
     /// Waits until the workers have nearly emptied the queue. The heartbeat meanwhile comes
@@ -210,7 +209,7 @@ impl Dispatcher {
     /// Sleeps until the next due time, the next scan, an outcome landing, or shutdown,
     /// beating the heartbeat every [`HEARTBEAT`]: a long `scan_interval` is not a stall.
     async fn idle(&mut self, now: Millis, shutdown: &CancellationToken) -> Result<(), PollerError> {
-        let next = with_store(&self.reader, move |s| s.next_due_after(now)).await?;
+        let next = self.reader.next_due_after(now).await?;
         let scan = ms(self.ctx.confirmer.live().scan);
         let wait = next.map_or(scan, |t| (t - now).min(scan)).max(1);
         let until = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
@@ -254,6 +253,7 @@ mod tests {
     use crate::ligdicash::{ClientSettings, LigdicashClient};
     use crate::metrics::Metrics;
     use crate::poller::queue::tests::job;
+    use crate::store::Store;
     use std::path::Path;
 
     /// A poller whose client points at a closed loopback port: these tests never call it.
@@ -272,9 +272,8 @@ mod tests {
         let client = LigdicashClient::new(&settings, &Credentials::fixed("k", "t")).unwrap();
         let db = dir.join("poller.db");
         let metrics = Arc::new(Metrics::default());
-        let events = Arc::new(Mutex::new(
-            Store::open(&db, Duration::from_secs(1)).unwrap(),
-        ));
+        let open = || Db::from(Store::open(&db, Duration::from_secs(1)).unwrap());
+        let events = open();
         let sinks = Arc::new(Vec::new());
         let confirmer = Confirmer::new(
             &cfg,
@@ -285,7 +284,7 @@ mod tests {
             sinks.clone(),
         );
         let confirmer = Arc::new(confirmer);
-        Poller::new(&cfg, &db, Duration::from_secs(1), confirmer, sinks, metrics).unwrap()
+        Poller::new(&cfg, (open(), open()), confirmer, sinks, metrics)
     }
 
     fn dispatcher(poller: &Poller) -> (Dispatcher, mpsc::Receiver<ConfirmOutcome>) {

@@ -19,10 +19,9 @@ use crate::config::PollConfig;
 use crate::confirm::Confirmer;
 use crate::metrics::Metrics;
 use crate::payment::ConfirmOutcome;
-use crate::store::{Store, StoreError};
+use crate::store::{Db, StoreError};
 use dispatcher::Dispatcher;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use writer::{WRITE_BATCH, write_loop};
@@ -61,32 +60,34 @@ struct Context {
 /// The polling engine over one database.
 pub struct Poller {
     ctx: Arc<Context>,
-    reader: Arc<Mutex<Store>>,
-    writer: Arc<Mutex<Store>>,
+    /// The dispatcher's scan. Not shared with the writer: a long write (a big batch, or
+    /// one waiting out the shop's lock) must not hold up the scan.
+    reader: Db,
+    /// The writer's own, so its transactions never queue behind a scan.
+    writer: Db,
 }
 
 impl Poller {
-    /// Opens two connections (read, write) to the database and prepares the engine.
+    /// Prepares the engine over two handles on the database: `reader` for the scan and
+    /// `writer` for the outcomes. For SQLite they must be two connections (see
+    /// [`Poller`]'s fields); `app` opens them.
     pub fn new(
         cfg: &PollConfig,
-        db_path: &Path,
-        busy_timeout: std::time::Duration,
+        (reader, writer): (Db, Db),
         confirmer: Arc<Confirmer>,
         sinks: Arc<Vec<String>>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, StoreError> {
-        let reader = Store::open(db_path, busy_timeout)?;
-        let writer = Arc::new(Mutex::new(Store::open(db_path, busy_timeout)?));
-        Ok(Self {
+    ) -> Self {
+        Self {
             ctx: Arc::new(Context {
                 cfg: cfg.clone(),
                 confirmer,
                 metrics,
                 sinks,
             }),
-            reader: Arc::new(Mutex::new(reader)),
+            reader,
             writer,
-        })
+        }
     }
 
     /// Polls until `shutdown` fires (or, in [`RunMode::UntilIdle`], nothing is pending).
@@ -147,12 +148,4 @@ fn writer_failure(ended: &Result<Result<(), PollerError>, tokio::task::JoinError
         Ok(Ok(())) => "it stopped".to_owned(),
     };
     PollerError::Task(format!("the outcome writer ended: {why}"))
-}
-
-/// Runs a closure on a store connection off the async threads.
-pub(super) async fn with_store<T: Send + 'static>(
-    store: &Arc<Mutex<Store>>,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, PollerError> {
-    Ok(crate::store::blocking(store, f).await?)
 }

@@ -8,13 +8,13 @@
 //! in memory. At shutdown the writer gets what is left of `shutdown_grace`; an outcome it
 //! could not write by then leaves its payment pending, to be confirmed again.
 
-use super::{Context, PollerError, with_store};
+use super::{Context, PollerError};
 use crate::health::Writer;
 use crate::metrics::Metrics;
 use crate::payment::{Applied, ConfirmOutcome};
-use crate::store::Store;
+use crate::store::Db;
 use crate::time::now_ms;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +36,7 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 /// database (or given up at shutdown). Ends when every sender is gone and all is written,
 /// when `give_up` fires, or with an error the daemon cannot wait out.
 pub(super) async fn write_loop(
-    store: Arc<Mutex<Store>>,
+    store: Db,
     mut rx: mpsc::Receiver<ConfirmOutcome>,
     done: mpsc::UnboundedSender<i64>,
     ctx: Arc<Context>,
@@ -89,7 +89,7 @@ async fn gather(
 /// fires first (an attempt in progress then finishes, or not, in the background: its
 /// transaction is atomic either way).
 async fn write_until_done(
-    store: &Arc<Mutex<Store>>,
+    store: &Db,
     batch: &Arc<Vec<ConfirmOutcome>>,
     ctx: &Context,
     give_up: &CancellationToken,
@@ -97,8 +97,7 @@ async fn write_until_done(
     let health = &ctx.metrics.writes;
     let mut delay = RETRY_FIRST;
     loop {
-        let (b, sinks) = (batch.clone(), ctx.sinks.clone());
-        let attempt = with_store(store, move |s| s.apply_outcomes(&b, now_ms(), &sinks));
+        let attempt = store.apply_outcomes(batch.clone(), now_ms(), ctx.sinks.clone());
         let result = tokio::select! {
             r = attempt => r,
             _ = give_up.cancelled() => return Ok(None),
@@ -108,7 +107,7 @@ async fn write_until_done(
                 health.succeeded(Writer::Outcomes);
                 return Ok(Some(applied));
             }
-            Err(PollerError::Store(e)) if e.is_unwritable() => {
+            Err(e) if e.is_unwritable() => {
                 health.failed(Writer::Outcomes, &e);
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -116,7 +115,7 @@ async fn write_until_done(
                 }
                 delay = (delay * 2).min(RETRY_MAX);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -16,12 +16,12 @@ pub mod render;
 use crate::config::{ConfigError, ReportConfig, ReportFormat};
 use crate::confirm::{Confirmer, HEARTBEAT, Turn};
 use crate::payment::Status;
-use crate::store::{Store, StoreError, blocking};
+use crate::store::{Db, StoreError};
 use crate::time::{ms, now_ms};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +40,7 @@ pub struct Reporter {
     output_dir: PathBuf,
     tz: Tz,
     cron: croner::Cron,
-    store: Arc<Mutex<Store>>,
+    db: Db,
     confirmer: Option<Arc<Confirmer>>,
     sinks: Arc<Vec<String>>,
     /// Whether a re-check ends when confirms are held (`run --once`, `--until-idle`): a pass
@@ -55,7 +55,7 @@ impl Reporter {
     pub fn new(
         cfg: &ReportConfig,
         output_dir: PathBuf,
-        store: Store,
+        db: Db,
         confirmer: Option<Arc<Confirmer>>,
         sinks: Arc<Vec<String>>,
     ) -> Result<Self, ConfigError> {
@@ -64,7 +64,7 @@ impl Reporter {
             cron: cfg.cron()?,
             cfg: cfg.clone(),
             output_dir,
-            store: Arc::new(Mutex::new(store)),
+            db,
             confirmer,
             sinks,
             stop_when_held: false,
@@ -96,7 +96,7 @@ impl Reporter {
         // Never cancelled: a shutdown drops this future (see `run`).
         let stop = CancellationToken::new();
         let since = now_ms().saturating_sub(i64::from(self.cfg.recheck_days) * 86_400_000);
-        for p in blocking(&self.store, move |s| s.timeouts_since(since)).await? {
+        for p in self.db.timeouts_since(since).await? {
             let outcome = loop {
                 match confirmer.confirm(p.clone(), &stop).await {
                     Turn::Sent(outcome) => break *outcome,
@@ -118,11 +118,10 @@ impl Reporter {
                 outcome.token.clone(),
                 outcome.outcome == crate::ligdicash::classify::AUTH_FAILED,
             );
-            let sinks = self.sinks.clone();
-            let applied = blocking(&self.store, move |s| {
-                s.apply_outcomes(&[outcome], now_ms(), &sinks)
-            })
-            .await?;
+            let applied = self
+                .db
+                .apply_outcomes(Arc::new(vec![outcome]), now_ms(), self.sinks.clone())
+                .await?;
             summary.checked += 1;
             if refused {
                 // Every further call would be refused too: the rest wait for the next pass.
@@ -166,11 +165,8 @@ impl Reporter {
     ) -> Result<(Vec<PathBuf>, serde_json::Value), ReportError> {
         let w = day::window(date, self.tz);
         let generated_at = now_ms();
-        let facts = blocking(&self.store, move |s| {
-            s.day_facts(w.start, w.end, generated_at)
-        })
-        .await?;
-        let payouts = blocking(&self.store, move |s| s.payout_facts(w.start, w.end)).await?;
+        let facts = self.db.day_facts(w.start, w.end, generated_at).await?;
+        let payouts = self.db.payout_facts(w.start, w.end).await?;
         let mut summary = figures::summarise(&facts, date, self.tz);
         // Payouts still open are counted as of now on a day not over, as invoices are.
         let until = w.end.min(generated_at);
@@ -202,7 +198,7 @@ impl Reporter {
     /// run first it would make a day it timed out on show the payment as pending at the end
     /// of that day instead of as a timeout. Found tonight, it is tomorrow's late completion.
     pub async fn catch_up(&self) -> Result<Vec<NaiveDate>, ReportError> {
-        let last = blocking(&self.store, |s| s.last_report_day()).await?;
+        let last = self.db.last_report_day().await?;
         let due = day::due_days(last, now_ms(), self.tz, &self.cron);
         if due.is_empty() {
             return Ok(due);
@@ -212,19 +208,17 @@ impl Reporter {
                 .write_files(*date, &self.output_dir, &self.cfg.formats)
                 .await?;
             let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-            let (date, sinks) = (*date, self.sinks.clone());
             // The day's run and its announcement commit together: a crash between them would
             // produce the day again and announce it twice, under two event ids.
-            blocking(&self.store, move |s| {
-                s.record_report(date, &names, data, &sinks, now_ms())
-            })
-            .await?;
+            self.db
+                .record_report(*date, names, data, self.sinks.clone(), now_ms())
+                .await?;
             tracing::info!(%date, files = ?files, "nightly report written");
         }
         let rechecked = self.recheck().await?;
         tracing::info!(?rechecked, "timeouts re-checked after the nightly report");
         let before = now_ms().saturating_sub(ms(self.cfg.attempt_retention.0));
-        let pruned = blocking(&self.store, move |s| s.prune_attempts(before)).await?;
+        let pruned = self.db.prune_attempts(before).await?;
         if pruned > 0 {
             tracing::info!(pruned, "old confirm attempts deleted");
         }

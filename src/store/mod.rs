@@ -5,8 +5,12 @@
 //! resolved payment must survive power loss), a busy timeout (the shop's own writes make us
 //! wait, never fail), and writes start with `BEGIN IMMEDIATE` so they never deadlock on a
 //! read-to-write upgrade.
+//!
+//! Callers outside this module never hold a [`Store`]: they use [`Db`], the async store
+//! interface, whose SQLite arm runs these synchronous queries on the blocking pool.
 
 pub mod callbacks;
+mod db;
 pub mod deliveries;
 pub mod events;
 pub mod migrations;
@@ -18,6 +22,8 @@ pub mod payments;
 pub mod reports;
 pub mod rows;
 
+pub use db::Db;
+pub use db::outbox::SinkDelivery;
 pub use rows::PaymentRow;
 
 use rusqlite::{Connection, OpenFlags};
@@ -109,21 +115,6 @@ impl rusqlite::types::FromSql for crate::payment::Kind {
             rusqlite::types::FromSqlError::Other(format!("unknown kind {text:?}").into())
         })
     }
-}
-
-/// Runs `f` on a shared connection on the blocking pool, so SQLite never stalls the async
-/// threads (a busy database can make a statement wait up to `busy_timeout`).
-pub async fn blocking<T: Send + 'static>(
-    store: &std::sync::Arc<std::sync::Mutex<Store>>,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
 /// One connection to the database, migrated to the current schema.

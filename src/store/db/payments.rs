@@ -1,0 +1,163 @@
+//! The payments side of [`Db`]: enqueue, the poller's due scan, lookups, requeue, the one
+//! writer of confirm outcomes, and LigdiCash's callbacks.
+
+use super::{Db, on_sqlite};
+use crate::payment::{Applied, ConfirmOutcome, DuePayment, NewPayment, Status};
+use crate::store::callbacks::{CallbackKeys, Received};
+use crate::store::payments::{Enqueued, Requeued};
+use crate::store::{PaymentRow, StoreError};
+use crate::time::Millis;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+impl Db {
+    /// Adds a pending payment, first due at `first_poll_at`. Idempotent on the token; the
+    /// same token with other data is a [`StoreError::Conflict`] and writes nothing.
+    pub async fn enqueue(
+        &self,
+        payment: NewPayment,
+        now: Millis,
+        first_poll_at: Millis,
+    ) -> Result<Enqueued, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.enqueue(&payment, now, first_poll_at)).await,
+        }
+    }
+
+    /// Gives rows the shop inserted with plain SQL their first poll time (`created_at`
+    /// plus the first delay of their kind). Returns how many.
+    pub async fn schedule_unscheduled(
+        &self,
+        first_delay_ms: Millis,
+        payout_first_delay_ms: Millis,
+    ) -> Result<usize, StoreError> {
+        match self {
+            Db::Sqlite(s) => {
+                on_sqlite(s, move |s| {
+                    s.schedule_unscheduled(first_delay_ms, payout_first_delay_ms)
+                })
+                .await
+            }
+        }
+    }
+
+    /// Up to `limit` pending payments due at `now`, soonest first, leaving out the ids in
+    /// `skip` (in flight). Rows that cannot be read are parked on the way.
+    pub async fn due(
+        &self,
+        now: Millis,
+        limit: usize,
+        skip: HashSet<i64>,
+    ) -> Result<Vec<DuePayment>, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.due(now, limit, &skip)).await,
+        }
+    }
+
+    /// The earliest poll time strictly after `now`, to sleep until.
+    pub async fn next_due_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.next_due_after(now)).await,
+        }
+    }
+
+    /// Whether any payment is still pending that `run --until-idle` must wait for.
+    pub async fn any_pending(&self) -> Result<bool, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, |s| s.any_pending()).await,
+        }
+    }
+
+    /// Payments per status, every status present (zero when none).
+    pub async fn status_counts(&self) -> Result<Vec<(Status, i64)>, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, |s| s.status_counts()).await,
+        }
+    }
+
+    /// A payment a confirm may still change (pending, or a `timeout`), by token.
+    pub async fn confirmable(&self, token: String) -> Result<Option<DuePayment>, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.confirmable(&token)).await,
+        }
+    }
+
+    /// Puts a `timeout` or `invalid_token` payment back to pending, or makes a corrected
+    /// parked row due now.
+    pub async fn requeue(&self, token: String, now: Millis) -> Result<Requeued, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.requeue(&token, now)).await,
+        }
+    }
+
+    /// One payment by token.
+    pub async fn get(&self, token: String) -> Result<Option<PaymentRow>, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.get(&token)).await,
+        }
+    }
+
+    /// Payments, newest first, optionally of one order reference and one status, from
+    /// before the row `before_id` (keyset paging).
+    pub async fn search(
+        &self,
+        transaction_id: Option<String>,
+        status: Option<Status>,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        match self {
+            Db::Sqlite(s) => {
+                on_sqlite(s, move |s| {
+                    s.search(transaction_id.as_deref(), status, before_id, limit)
+                })
+                .await
+            }
+        }
+    }
+
+    /// Payments, newest first, optionally of one status.
+    pub async fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.list(status, limit)).await,
+        }
+    }
+
+    /// Records a batch of confirm outcomes in one transaction, with an outbox event
+    /// (addressed to `sinks`) for each payment it finalises. The batch is shared, not
+    /// copied, so a writer retrying a refused write keeps it in hand.
+    pub async fn apply_outcomes(
+        &self,
+        outcomes: Arc<Vec<ConfirmOutcome>>,
+        now: Millis,
+        sinks: Arc<Vec<String>>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        match self {
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.apply_outcomes(&outcomes, now, &sinks)).await,
+        }
+    }
+
+    /// Records a LigdiCash callback and makes the pending payment it names (if any, and
+    /// not already named within `dedupe_ms`) due now. One transaction.
+    pub async fn record_callback(
+        &self,
+        content_type: String,
+        body: String,
+        keys: CallbackKeys,
+        now: Millis,
+        dedupe_ms: Millis,
+    ) -> Result<Received, StoreError> {
+        match self {
+            Db::Sqlite(s) => {
+                on_sqlite(s, move |s| {
+                    s.record_callback(&content_type, &body, &keys, now, dedupe_ms)
+                })
+                .await
+            }
+        }
+    }
+}
