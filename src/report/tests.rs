@@ -8,6 +8,7 @@ use crate::health::Writer;
 use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::metrics::Metrics;
 use crate::payment::NewPayment;
+use crate::store::Store;
 use std::time::Duration;
 
 #[tokio::test]
@@ -40,15 +41,13 @@ async fn a_held_recheck_of_a_finite_run_ends_and_leaves_the_timeouts() {
         &config.payouts,
         client,
         metrics,
-        Arc::new(Mutex::new(
-            Store::open(&db, Duration::from_secs(1)).unwrap(),
-        )),
+        Db::from(Store::open(&db, Duration::from_secs(1)).unwrap()),
         Arc::new(Vec::new()),
     ));
     let reporter = Reporter::new(
         &config.report,
         dir.path().join("reports"),
-        store,
+        Db::from(store),
         Some(confirmer),
         Arc::new(Vec::new()),
     )
