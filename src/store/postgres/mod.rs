@@ -17,6 +17,9 @@
 
 pub mod connect;
 pub mod migrations;
+mod payments;
+mod read;
+mod rows;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -9,6 +9,7 @@
 //! (`CI` set), which installs `postgresql` and where a missing server is a failure: the
 //! rule of the browser test (tests/cli/browser.rs).
 
+use super::{ClaimPolicy, PgStore};
 use crate::config::{PgSettings, PgUrl};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -107,6 +108,17 @@ impl TestServer {
             password: None,
             source: "test server".to_owned(),
         }
+    }
+
+    /// A fresh database `name`, opened and migrated, claiming as `node` with a lease of
+    /// 30 s and the 3 s floor.
+    pub async fn store(&self, name: &str, node: &str) -> PgStore {
+        let settings = self.database(name).await;
+        let store = PgStore::open(&settings, 4, ClaimPolicy::new(node, 30_000, 3_000))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        store
     }
 
     fn data(&self) -> String {
