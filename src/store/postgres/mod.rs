@@ -16,7 +16,9 @@
 //! connection that broke is dropped when it is next taken.
 
 pub mod connect;
+mod events;
 pub mod migrations;
+mod outcomes;
 mod payments;
 mod read;
 mod rows;

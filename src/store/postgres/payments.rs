@@ -21,11 +21,13 @@ pub(super) const DUE_COLUMNS: &str = "id, token, transaction_id, expected_amount
     overdue_at IS NOT NULL, next_poll_at";
 
 /// Claims up to `$5` due rows for node `$1` at `$2` with a lease of `$3` ms, leaving out
-/// ids `$6` (this node's in-flight rows) and rows confirmed less than `$4` ms ago.
+/// ids `$6` (this node's in-flight rows) and rows confirmed less than `$4` ms ago. NULL is
+/// "never": not `coalesce(.., 0)`, which would hold back a never-sent row while `now` is
+/// below `min_interval` (a clock near the epoch, as in tests).
 const CLAIM_SQL: &str = "UPDATE payments SET claimed_by = $1, claim_expires_at = $2 + $3, \
     last_sent_at = $2 WHERE id IN (SELECT id FROM payments WHERE status = 'pending' \
-    AND next_poll_at <= $2 AND coalesce(claim_expires_at, 0) <= $2 \
-    AND coalesce(last_sent_at, 0) <= $2 - $4 AND NOT (id = ANY($6)) \
+    AND next_poll_at <= $2 AND (claim_expires_at IS NULL OR claim_expires_at <= $2) \
+    AND (last_sent_at IS NULL OR last_sent_at <= $2 - $4) AND NOT (id = ANY($6)) \
     ORDER BY next_poll_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
 
 impl PgStore {
