@@ -66,3 +66,45 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
         .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::TestServer;
+    use super::super::{ClaimPolicy, PgStore};
+    use crate::config::{PgUrl, SslMode};
+    use secrecy::SecretString;
+
+    /// The test server has no certificate: `prefer` falls back to plain TCP, `require`
+    /// refuses to connect at all, and the error shows no password.
+    #[tokio::test]
+    async fn prefer_falls_back_to_plain_and_require_refuses_a_server_without_tls() {
+        let Some(pg) = TestServer::start() else {
+            return;
+        };
+        let mut settings = pg.database("tls").await;
+        settings.password = Some(SecretString::from("pw-SECRET".to_owned()));
+        let claims = || ClaimPolicy::new("n1", 30_000, 3_000);
+        for (mode, connects) in [(SslMode::Prefer, true), (SslMode::Require, false)] {
+            let text = format!(
+                "postgres://postgres@127.0.0.1:{}/tls?sslmode={}",
+                pg.port,
+                mode.as_str()
+            );
+            settings.url = PgUrl::parse(&text).unwrap();
+            match PgStore::open(&settings, 1, claims()).await {
+                Ok(store) => {
+                    assert!(connects, "{mode:?} connected");
+                    assert_eq!(store.schema_version().await.unwrap(), 0);
+                }
+                Err(e) => {
+                    assert!(!connects, "{mode:?}: {e}");
+                    let msg = e.to_string();
+                    assert!(
+                        msg.contains("sslmode=require") && !msg.contains("SECRET"),
+                        "{msg}"
+                    );
+                }
+            }
+        }
+    }
+}
