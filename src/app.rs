@@ -61,6 +61,7 @@ pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashCli
 impl App {
     /// Builds every component; nothing runs yet.
     pub async fn build(config: Config, env: Env<'_>) -> Result<Self, Failure> {
+        config.require_available_backend(env)?;
         let creds = Credentials::load(&config.ligdicash, env)?;
         let sinks = Sink::from_config(&config.events, env)?;
         let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();

@@ -141,7 +141,7 @@ pub fn refuse_world_readable(path: &Path) -> Result<(), ConfigError> {
         })?;
         if meta.permissions().mode() & 0o004 != 0 {
             return Err(ConfigError::Invalid(format!(
-                "{} holds api_key/api_token but is world-readable: chmod o-r it, or use LIGDICASH_API_KEY/LIGDICASH_API_TOKEN or credential files",
+                "{} holds a secret (api_key, api_token or a password in database.url) but is world-readable: chmod o-r it, or use LIGDICASH_API_KEY/LIGDICASH_API_TOKEN, credential files or database.password_file",
                 path.display()
             )));
         }

@@ -5,20 +5,24 @@
 
 pub mod api;
 pub mod credentials;
+pub mod database;
 pub mod duration;
 pub mod events;
 pub mod http;
 pub mod payouts;
+pub mod pg_url;
 pub mod report;
 pub mod urls;
 mod validate;
 
 pub use api::ApiConfig;
 pub use credentials::Credentials;
+pub use database::{DatabaseBackend, DatabaseConfig, DatabaseUrl, PgSettings};
 pub use duration::HumanDuration;
 pub use events::{EventsConfig, WebhookConfig};
 pub use http::HttpConfig;
 pub use payouts::PayoutsConfig;
+pub use pg_url::{PgUrl, SslMode};
 pub use report::{ReportConfig, ReportFormat, ReportLanguage};
 pub use urls::is_loopback;
 
@@ -126,24 +130,6 @@ impl Default for LigdicashConfig {
     }
 }
 
-/// `[database]`: the SQLite file shared with the shop.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DatabaseConfig {
-    pub path: PathBuf,
-    /// How long a write waits for the shop's own transaction before giving up.
-    pub busy_timeout: HumanDuration,
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self {
-            path: PathBuf::from("reconciler.db"),
-            busy_timeout: HumanDuration::secs(5),
-        }
-    }
-}
-
 /// `[poll]`: the confirm schedule and how hard we may press LigdiCash.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -210,7 +196,15 @@ impl Config {
             path: path.to_owned(),
             message,
         })?;
-        if config.ligdicash.api_key.is_some() || config.ligdicash.api_token.is_some() {
+        let database_password = config
+            .database
+            .url
+            .as_ref()
+            .is_some_and(|u| u.has_password());
+        if config.ligdicash.api_key.is_some()
+            || config.ligdicash.api_token.is_some()
+            || database_password
+        {
             credentials::refuse_world_readable(path)?;
         }
         config.validate()?;
@@ -245,6 +239,33 @@ impl Config {
                 None => format!("line {line_no}: {}", without_values(&message)),
             }
         })
+    }
+
+    /// The database the state lives in: PostgreSQL when `LIGDICASH_RECONCILER_DATABASE_URL`
+    /// or `[database] url` names one, else the SQLite file (see [`database`]). `env` is
+    /// injectable for tests.
+    pub fn database_backend(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<DatabaseBackend, ConfigError> {
+        self.database.backend(env)
+    }
+
+    /// Refuses a PostgreSQL database until the store's PostgreSQL arm is wired (issue #17,
+    /// docs/postgres-design.md): a `url` silently ignored for the SQLite file would run the
+    /// daemon on a database the shop does not write to.
+    pub fn require_available_backend(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        match self.database_backend(env)? {
+            DatabaseBackend::Sqlite { .. } => Ok(()),
+            DatabaseBackend::Postgres(_) => Err(ConfigError::Invalid(
+                "database.url (or LIGDICASH_RECONCILER_DATABASE_URL): PostgreSQL is not \
+                 available in this version yet; use database.path (SQLite)"
+                    .into(),
+            )),
+        }
     }
 
     /// Where reports go: `report.output_dir`, relative paths taken from the database's

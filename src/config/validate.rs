@@ -94,6 +94,7 @@ impl Config {
         {
             return invalid("ligdicash timeouts must be positive".into());
         }
+        self.database.validate()?;
         self.payouts.validate()?;
         self.events.validate()?;
         self.report.validate()?;

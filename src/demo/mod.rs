@@ -236,6 +236,7 @@ async fn show_progress(db: std::path::PathBuf, started: Instant, stats: Arc<Metr
     let config = DatabaseConfig {
         path: db,
         busy_timeout: HumanDuration::secs(5),
+        ..DatabaseConfig::default()
     };
     let Ok(store) = Db::open(&config).await else {
         return;

@@ -19,6 +19,7 @@ pub mod money_out;
 mod outcomes;
 pub mod parked;
 pub mod payments;
+pub mod postgres;
 pub mod reports;
 pub mod rows;
 
@@ -69,6 +70,12 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]
     Task(String),
+    /// A PostgreSQL statement failed (`store::postgres`).
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool (`store::postgres`).
+    #[error("cannot reach the database: {0}")]
+    PostgresPool(String),
 }
 
 impl StoreError {

@@ -303,3 +303,24 @@ async fn an_existing_table_that_does_not_match_the_schema_is_named_in_one_short_
         .unwrap();
     assert_eq!(version, 0, "nothing written");
 }
+
+/// A PostgreSQL database is refused (exit 3, the password never shown) by every command
+/// while this version cannot use it, never silently replaced by the SQLite file.
+#[tokio::test]
+async fn a_postgresql_url_is_refused_until_the_backend_is_available() {
+    let env = TestEnv::start().await;
+    let url = "postgres://shop:s3cr3t-pw@127.0.0.1:5432/shop";
+    for args in [&["check-config"][..], &["list"], &["run", "--until-idle"]] {
+        let out = env
+            .cmd(args)
+            .env("LIGDICASH_RECONCILER_DATABASE_URL", url)
+            .output()
+            .await
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("PostgreSQL is not available"), "{err}");
+        assert!(!err.contains("s3cr3t-pw"), "{err}");
+    }
+    assert!(!env.db.exists(), "no SQLite file created instead");
+}

@@ -94,6 +94,7 @@ mod tests {
         let config = DatabaseConfig {
             path: dir.path().join("db.db"),
             busy_timeout: HumanDuration::secs(1),
+            ..DatabaseConfig::default()
         };
         let db = Db::open(&config).await.unwrap();
         let Db::Sqlite(store) = &db;

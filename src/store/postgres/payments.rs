@@ -1,0 +1,237 @@
+//! Queries on `payments` for PostgreSQL: enqueue, the due scan as a claim, lookups for the
+//! scheduler, requeue. The SQLite versions are in `store::payments`; the rules are theirs.
+//!
+//! The claim (`due`) is the cluster's one new rule. A row is claimable when it is pending
+//! and due, no live lease holds it (`claim_expires_at` passed: its node finished or died),
+//! and its last confirm was sent at least `min_interval` ago by whatever node sent it
+//! (`last_sent_at`, written by the claim itself, before the request leaves). `FOR UPDATE
+//! SKIP LOCKED` lets claimers pass over each other's rows instead of waiting: no row is
+//! claimed by two nodes, none waits on another's transaction.
+
+use super::{PgStore, read};
+use crate::payment::{DuePayment, Kind, NewPayment, REQUEUED_FROM, Status};
+use crate::store::StoreError;
+use crate::store::payments::{Enqueued, Requeued};
+use crate::time::Millis;
+use std::collections::HashSet;
+
+/// The columns [`read::due_payment`] reads, in its order.
+pub(super) const DUE_COLUMNS: &str = "id, token, transaction_id, expected_amount, attempts, \
+    not_found_streak, created_at, requeued_at, status_reason, status, last_confirm_at, kind, \
+    overdue_at IS NOT NULL, next_poll_at";
+
+/// Claims up to `$5` due rows for node `$1` at `$2` with a lease of `$3` ms, leaving out
+/// ids `$6` (this node's in-flight rows) and rows confirmed less than `$4` ms ago. NULL is
+/// "never": not `coalesce(.., 0)`, which would hold back a never-sent row while `now` is
+/// below `min_interval` (a clock near the epoch, as in tests).
+const CLAIM_SQL: &str = "UPDATE payments SET claimed_by = $1, claim_expires_at = $2 + $3, \
+    last_sent_at = $2 WHERE id IN (SELECT id FROM payments WHERE status = 'pending' \
+    AND next_poll_at <= $2 AND (claim_expires_at IS NULL OR claim_expires_at <= $2) \
+    AND (last_sent_at IS NULL OR last_sent_at <= $2 - $4) AND NOT (id = ANY($6)) \
+    ORDER BY next_poll_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
+
+impl PgStore {
+    /// Adds a pending payment. Idempotent on the token; the same token with other data is
+    /// a [`StoreError::Conflict`] and writes nothing.
+    pub async fn enqueue(
+        &self,
+        p: &NewPayment,
+        now: Millis,
+        first_poll_at: Millis,
+    ) -> Result<Enqueued, StoreError> {
+        let conn = self.conn().await?;
+        // One statement: a concurrent enqueue of the same token (another node, the shop)
+        // meets the unique index and reads the winner's row below instead of failing.
+        let inserted = conn
+            .execute(
+                "INSERT INTO payments (token, transaction_id, expected_amount, next_poll_at, \
+                 created_at, updated_at, kind) VALUES ($1, $2, $3, $4, $5, $5, $6) \
+                 ON CONFLICT (token) DO NOTHING",
+                &[
+                    &p.token,
+                    &p.transaction_id,
+                    &p.expected_amount,
+                    &first_poll_at,
+                    &now,
+                    &p.kind.as_str(),
+                ],
+            )
+            .await?;
+        if inserted == 1 {
+            return Ok(Enqueued::Inserted);
+        }
+        let row = conn
+            .query_one(
+                "SELECT transaction_id, expected_amount, kind FROM payments WHERE token = $1",
+                &[&p.token],
+            )
+            .await?;
+        let (transaction_id, expected_amount, kind): (Option<String>, Option<i64>, Kind) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let field = if transaction_id != p.transaction_id {
+            Some("transaction_id")
+        } else if expected_amount != p.expected_amount {
+            Some("amount")
+        } else if kind != p.kind {
+            Some("kind")
+        } else {
+            None
+        };
+        match field {
+            Some(field) => Err(StoreError::Conflict {
+                token: p.token.clone(),
+                field,
+            }),
+            None => Ok(Enqueued::AlreadyPresent),
+        }
+    }
+
+    /// Gives rows the shop inserted with plain SQL their first poll time:
+    /// `created_at + first_delay` of their kind.
+    pub async fn schedule_unscheduled(
+        &self,
+        first_delay_ms: Millis,
+        payout_first_delay_ms: Millis,
+    ) -> Result<usize, StoreError> {
+        let n = self
+            .conn()
+            .await?
+            .execute(
+                "UPDATE payments SET next_poll_at = created_at + \
+                 CASE kind WHEN 'invoice' THEN $1::bigint ELSE $2::bigint END \
+                 WHERE status = 'pending' AND next_poll_at IS NULL",
+                &[&first_delay_ms, &payout_first_delay_ms],
+            )
+            .await?;
+        Ok(n as usize)
+    }
+
+    /// Claims up to `limit` due payments for this node, soonest first, leaving out those in
+    /// `skip` (in flight here). See the module docs for what is claimable.
+    pub async fn due(
+        &self,
+        now: Millis,
+        limit: usize,
+        skip: &HashSet<i64>,
+    ) -> Result<Vec<DuePayment>, StoreError> {
+        let c = &self.claims;
+        let skip: Vec<i64> = skip.iter().copied().collect();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                &format!("{CLAIM_SQL}{DUE_COLUMNS}"),
+                &[&c.node, &now, &c.lease, &c.min_interval, &limit, &skip],
+            )
+            .await?;
+        let mut due = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let next_poll_at: Option<Millis> = row.try_get(13)?;
+            due.push((next_poll_at, read::due_payment(row)?));
+        }
+        // RETURNING keeps no order.
+        due.sort_by_key(|(at, p)| (*at, p.id));
+        Ok(due.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// The earliest poll time strictly after `now`, to sleep until.
+    pub async fn next_due_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT next_poll_at FROM payments WHERE status = 'pending' \
+                 AND next_poll_at > $1 ORDER BY next_poll_at LIMIT 1",
+                &[&now],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Whether any payment is still pending, leaving out payouts already announced as
+    /// overdue (as SQLite's; there are no parked rows here).
+    pub async fn any_pending(&self) -> Result<bool, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
+                 AND overdue_at IS NULL)",
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Payments per status, every status present (zero when none).
+    pub async fn status_counts(&self) -> Result<Vec<(Status, i64)>, StoreError> {
+        let mut counts: Vec<(Status, i64)> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+        let rows = self
+            .conn()
+            .await?
+            .query("SELECT status, count(*) FROM payments GROUP BY status", &[])
+            .await?;
+        for row in rows {
+            let (status, n): (Status, i64) = (row.try_get(0)?, row.try_get(1)?);
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == status) {
+                slot.1 = n;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// A payment a confirm may still change, by token: a pending one or a `timeout`.
+    pub async fn confirmable(&self, token: &str) -> Result<Option<DuePayment>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                &format!(
+                    "SELECT {DUE_COLUMNS} FROM payments WHERE token = $1 \
+                     AND status IN ('pending', 'timeout')"
+                ),
+                &[&token],
+            )
+            .await?;
+        row.as_ref().map(read::due_payment).transpose()
+    }
+
+    /// Puts a `timeout` or `invalid_token` payment back to `pending`, due now, with a fresh
+    /// `give_up_after` window and backoff. Its claim is cleared; `last_sent_at` stays, so
+    /// the 3 s floor still holds from its last confirm.
+    pub async fn requeue(&self, token: &str, now: Millis) -> Result<Requeued, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let status: Status = tx
+            .query_opt(
+                "SELECT status FROM payments WHERE token = $1 FOR UPDATE",
+                &[&token],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(token.to_owned()))?
+            .try_get(0)?;
+        if !status.is_requeueable() {
+            return Err(StoreError::NotRequeueable {
+                token: token.to_owned(),
+                status: status.as_str().to_owned(),
+            });
+        }
+        // The reason remembers the earlier verdict: a requeued timeout that completes is a
+        // late completion.
+        tx.execute(
+            "UPDATE payments SET status = 'pending', status_reason = $3, resolved_at = NULL, \
+             attempts = 0, not_found_streak = 0, next_poll_at = $2, requeued_at = $2, \
+             updated_at = $2, overdue_at = NULL, claimed_by = NULL, claim_expires_at = NULL \
+             WHERE token = $1",
+            &[&token, &now, &format!("{REQUEUED_FROM}{status}")],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Requeued::Reopened(status))
+    }
+}
+
+#[cfg(test)]
+#[path = "payments_tests.rs"]
+mod tests;

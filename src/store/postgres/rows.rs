@@ -1,0 +1,69 @@
+//! Lookups returning full rows (`show`, `list`, the API), as `store::rows` does for SQLite:
+//! the same [`PaymentRow`] and its one JSON form.
+
+use super::PgStore;
+use super::read::{ROW_COLUMNS, payment_row};
+use crate::payment::Status;
+use crate::store::StoreError;
+use crate::store::rows::PaymentRow;
+
+impl PgStore {
+    /// One payment by token.
+    pub async fn get(&self, token: &str) -> Result<Option<PaymentRow>, StoreError> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM payments WHERE token = $1");
+        let row = self.conn().await?.query_opt(&sql, &[&token]).await?;
+        row.as_ref().map(payment_row).transpose()
+    }
+
+    /// Payments, newest first, optionally of one order reference and of one status, from
+    /// before the row `before_id` (keyset paging: a page never shifts as rows arrive).
+    pub async fn search(
+        &self,
+        transaction_id: Option<&str>,
+        status: Option<Status>,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        // Typed parameters: a NULL compared with `IS NULL` has no type to infer.
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM payments WHERE ($1::text IS NULL OR transaction_id = $1) \
+             AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id < $3) \
+             ORDER BY id DESC LIMIT $4"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                &sql,
+                &[
+                    &transaction_id,
+                    &status.map(Status::as_str),
+                    &before_id,
+                    &limit,
+                ],
+            )
+            .await?;
+        rows.iter().map(payment_row).collect()
+    }
+
+    /// The newest payment of an order reference (an order paid again has several).
+    pub async fn latest_of_order(
+        &self,
+        transaction_id: &str,
+    ) -> Result<Option<PaymentRow>, StoreError> {
+        Ok(self
+            .search(Some(transaction_id), None, None, 1)
+            .await?
+            .pop())
+    }
+
+    /// Payments, newest first, optionally of one status.
+    pub async fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        self.search(None, status, None, limit).await
+    }
+}

@@ -1,0 +1,216 @@
+//! A throwaway PostgreSQL server for tests: `initdb` and `pg_ctl` in a temporary directory,
+//! on a free loopback port, stopped (and its files removed) when dropped. Real parts, no
+//! mocks: every PostgreSQL test runs its SQL against a real server.
+//!
+//! PostgreSQL refuses to run as root, and tests run as root here and in CI, so the server
+//! runs as the `postgres` user (or `nobody`) through `runuser`, in a directory given to
+//! that user. The binaries are the newest `/usr/lib/postgresql/*/bin` (Debian's layout) or
+//! those on `PATH`. Without them a test says "skipped" and passes, except under CI
+//! (`CI` set), which installs `postgresql` and where a missing server is a failure: the
+//! rule of the browser test (tests/cli/browser.rs).
+
+use super::{ClaimPolicy, PgStore};
+use crate::config::{PgSettings, PgUrl};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running server; dropped, it is stopped.
+pub struct TestServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// The user the server runs as, when the tests run as root.
+    run_as: Option<String>,
+    pub port: u16,
+}
+
+impl TestServer {
+    /// Starts a server, or `None` (after saying "skipped") when PostgreSQL is not installed
+    /// outside CI.
+    pub fn start() -> Option<Self> {
+        let Some(bin) = server_binaries() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must install postgresql (initdb and pg_ctl not found)"
+            );
+            eprintln!("skipped: PostgreSQL server not found (apt-get install postgresql)");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let run_as = (std::fs::metadata(dir.path()).expect("stat").uid() == 0).then(server_user);
+        if let Some(user) = &run_as {
+            give_to(dir.path(), user);
+        }
+        let mut server = Self {
+            dir,
+            bin,
+            run_as,
+            port: 0,
+        };
+        let data = server.data();
+        server.run(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "-A", "trust", "-E", "UTF8"],
+            &["--no-locale", "--no-sync", "--no-instructions"],
+        );
+        // A port found free may be taken before the server binds it: try a few.
+        for _ in 0..3 {
+            server.port = free_port();
+            let options = format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40",
+                server.port,
+                server.dir.path().display()
+            );
+            let log = server.dir.path().join("server.log");
+            let log = log.to_string_lossy().into_owned();
+            if server.try_run(
+                "pg_ctl",
+                &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60"],
+                &["start"],
+            ) {
+                return Some(server);
+            }
+        }
+        let log = std::fs::read_to_string(server.dir.path().join("server.log"));
+        panic!("PostgreSQL did not start: {log:?}");
+    }
+
+    /// Creates the database `name` and returns how to reach it (no password: the test
+    /// server trusts loopback connections).
+    pub async fn database(&self, name: &str) -> PgSettings {
+        let (client, connection) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname=postgres",
+                self.port
+            ),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("connect to the test server");
+        let task = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create database");
+        drop(client);
+        let _ = task.await;
+        self.settings(name)
+    }
+
+    /// How to reach the database `name`, with `sslmode=disable`.
+    pub fn settings(&self, name: &str) -> PgSettings {
+        let text = format!(
+            "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
+            self.port
+        );
+        PgSettings {
+            url: PgUrl::parse(&text).expect("test URL"),
+            password: None,
+            source: "test server".to_owned(),
+        }
+    }
+
+    /// A fresh database `name`, opened and migrated, claiming as `node` with a lease of
+    /// 30 s and the 3 s floor.
+    pub async fn store(&self, name: &str, node: &str) -> PgStore {
+        let settings = self.database(name).await;
+        let store = PgStore::open(&settings, 4, ClaimPolicy::new(node, 30_000, 3_000))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").to_string_lossy().into_owned()
+    }
+
+    fn run(&self, tool: &str, args: &[&str], flags: &[&str]) {
+        assert!(self.try_run(tool, args, flags), "{tool} failed");
+    }
+
+    /// Runs a server tool as the server's user; whether it succeeded (its output is shown
+    /// when it did not).
+    fn try_run(&self, tool: &str, args: &[&str], flags: &[&str]) -> bool {
+        let program = self.bin.join(tool);
+        let mut command = match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&program);
+                c
+            }
+            None => Command::new(&program),
+        };
+        let output = command
+            .args(args)
+            .args(flags)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run a PostgreSQL tool");
+        if !output.status.success() {
+            eprintln!(
+                "{tool}: {}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        output.status.success()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // `immediate`: the files are deleted next, nothing needs to be written cleanly.
+        let data = self.data();
+        self.try_run("pg_ctl", &["-D", &data, "-m", "immediate", "-w"], &["stop"]);
+    }
+}
+
+/// The directory of `initdb` and `pg_ctl`: the newest Debian version directory, else
+/// `PATH`'s.
+fn server_binaries() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("initdb").is_file() && bin.join("pg_ctl").is_file())
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Some(bin);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+}
+
+/// `postgres` when that user exists (the Debian package makes it), else `nobody`.
+fn server_user() -> String {
+    let exists = Command::new("id")
+        .args(["-u", "postgres"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if exists { "postgres" } else { "nobody" }.to_owned()
+}
+
+/// Hands the temporary directory to the server's user (initdb writes in it).
+fn give_to(dir: &Path, user: &str) {
+    let id = |flag: &str| -> u32 {
+        let out = Command::new("id").args([flag, user]).output().expect("id");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("numeric id")
+    };
+    std::os::unix::fs::chown(dir, Some(id("-u")), Some(id("-g"))).expect("chown");
+}
+
+/// A loopback port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local address").port()
+}
