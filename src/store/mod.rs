@@ -12,6 +12,7 @@
 pub mod callbacks;
 mod db;
 pub mod deliveries;
+mod due_row;
 pub mod events;
 pub mod migrations;
 pub(crate) mod mistyped;

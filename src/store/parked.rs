@@ -18,7 +18,7 @@
 //! A `next_poll_at` that is itself text or a BLOB (`'soon'`) is not parked: the schedule is
 //! the reconciler's to keep, so the row is treated as one inserted without a poll time.
 
-use super::payments::{DUE_ROW_SQL, due_payment_or_problem};
+use super::due_row::{DUE_ROW_SQL, due_payment_or_problem};
 use super::{Store, StoreError};
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};

@@ -2,12 +2,12 @@
 //! written by `store::outcomes`; rows the shop wrote with values of the wrong type are
 //! parked and re-checked by `store::parked`.
 
-use super::mistyped::LenientRow;
+use super::due_row::{CONFIRMABLE_SQL, DUE_ROW_SQL, due_payment_or_problem};
 use super::parked::PARKED;
 use super::{Store, StoreError};
 use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
 use crate::time::Millis;
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
 
 /// What `requeue` did to a payment.
@@ -34,35 +34,6 @@ pub enum Enqueued {
 pub const DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_due \
     WHERE status = 'pending' AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2";
 
-/// The columns [`due_payment`] reads, in its order.
-macro_rules! due_columns {
-    () => {
-        "id, token, transaction_id, expected_amount, attempts, not_found_streak, created_at, \
-         requeued_at, status_reason, status, last_confirm_at, kind, overdue_at IS NOT NULL"
-    };
-}
-
-/// What the poller needs of one due payment.
-pub(super) const DUE_ROW_SQL: &str = concat!(
-    "SELECT ",
-    due_columns!(),
-    " FROM payments WHERE id = ?1 AND status = 'pending'"
-);
-
-/// A payment a confirm may still change, by token (see [`Store::confirmable`]).
-const CONFIRMABLE_SQL: &str = concat!(
-    "SELECT ",
-    due_columns!(),
-    " FROM payments WHERE token = ?1 AND status IN ('pending', 'timeout')"
-);
-
-/// The `timeout` payments resolved since a time, for the nightly re-check.
-pub(super) const TIMEOUTS_SINCE_SQL: &str = concat!(
-    "SELECT ",
-    due_columns!(),
-    " FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at"
-);
-
 /// The next poll time after now. Numbers before the parked marker only (`?2`): text sorts
 /// after every number and is [`super::parked::MISTYPED_POLL_TIME_SQL`]'s to find; a
 /// fraction is read as whole milliseconds.
@@ -73,34 +44,6 @@ pub const NEXT_DUE_SQL: &str = "SELECT CAST(next_poll_at AS INTEGER) FROM paymen
 /// Whether the shop inserted rows without a schedule.
 pub const UNSCHEDULED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM payments \
     INDEXED BY payments_unscheduled WHERE status = 'pending' AND next_poll_at IS NULL)";
-
-/// Reads a row selected with `due_columns!()`; a value of the wrong type is
-/// `Ok(Err(what is wrong))`, for the caller to park or pass over.
-pub(super) fn due_payment_or_problem(r: &Row<'_>) -> rusqlite::Result<Result<DuePayment, String>> {
-    let mut row = LenientRow::new(r);
-    let created_at: Millis = row.int(6)?;
-    let requeued_at: Option<Millis> = row.int(7)?;
-    let payment = DuePayment {
-        id: r.get(0)?,
-        // The CHECK admits only the six statuses' texts.
-        status: r.get(9)?,
-        last_confirm_at: row.int(10)?,
-        token: row.text(1)?,
-        transaction_id: row.text(2)?,
-        expected_amount: row.int(3)?,
-        attempts: row.int(4)?,
-        not_found_streak: row.int(5)?,
-        window_start: requeued_at.map_or(created_at, |at| at.max(created_at)),
-        claimed_reason: row.text(8)?,
-        // CHECK-constrained columns: never of the wrong type.
-        kind: r.get(11)?,
-        overdue: r.get(12)?,
-    };
-    Ok(match row.bad.is_empty() {
-        true => Ok(payment),
-        false => Err(super::mistyped::summary(&row.bad)),
-    })
-}
 
 impl Store {
     /// Adds a pending payment. Idempotent on the token; the same token with other data is

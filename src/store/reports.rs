@@ -1,9 +1,9 @@
 //! Queries for the nightly report: the day's facts, the re-check of timeouts, report runs
 //! and attempt-log retention.
 
+use super::due_row::{TIMEOUTS_SINCE_SQL, due_payment_or_problem};
 use super::events::insert_operational_event_in;
 use super::mistyped::LenientRow;
-use super::payments::{TIMEOUTS_SINCE_SQL, due_payment_or_problem};
 use super::{Store, StoreError};
 use crate::payment::DuePayment;
 use crate::time::Millis;
