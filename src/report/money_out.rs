@@ -10,20 +10,14 @@ use crate::store::money_out::{PayoutFact, PayoutFacts};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// A count and its total.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Amount {
-    pub count: i64,
-    pub xof: i64,
-}
+pub use super::figures::Amount;
 
-impl Amount {
-    fn of<'a>(facts: impl Iterator<Item = &'a PayoutFact>) -> Self {
-        facts.fold(Self::default(), |a, p| Self {
-            count: a.count + 1,
-            xof: a.xof + p.xof(),
-        })
-    }
+/// The count and XOF of these payouts.
+fn amount_of<'a>(facts: impl Iterator<Item = &'a PayoutFact>) -> Amount {
+    facts.fold(Amount::default(), |a, p| Amount {
+        count: a.count + 1,
+        xof: a.xof + p.xof(),
+    })
 }
 
 /// A payout a person must look at, with what to do.
@@ -87,7 +81,7 @@ fn row(p: &PayoutFact, end: i64, action: &'static str) -> PayoutRow {
 /// `received_xof`.
 pub fn summarise(f: &PayoutFacts, end: i64, received_xof: i64) -> MoneyOut {
     let with_status = |s: &'static str| f.resolved.iter().filter(move |p| p.status == s);
-    let completed = Amount::of(with_status("completed"));
+    let completed = amount_of(with_status("completed"));
     let mut completed_by_kind: BTreeMap<String, Amount> = BTreeMap::new();
     for p in with_status("completed") {
         let a = completed_by_kind.entry(p.kind.clone()).or_default();
@@ -99,8 +93,8 @@ pub fn summarise(f: &PayoutFacts, end: i64, received_xof: i64) -> MoneyOut {
     MoneyOut {
         completed,
         completed_by_kind,
-        failed: Amount::of(with_status("notcompleted")),
-        pending: Amount::of(f.pending_at_end.iter()),
+        failed: amount_of(with_status("notcompleted")),
+        pending: amount_of(f.pending_at_end.iter()),
         overdue: f
             .pending_at_end
             .iter()
