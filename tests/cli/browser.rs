@@ -36,8 +36,10 @@ impl Browser {
             return None;
         };
         let port = free_port();
+        // A process group of its own, so a failed test kills Chromium with its driver.
         let driver = Command::new(driver_path)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -118,8 +120,20 @@ impl Browser {
             .await;
     }
 
-    async fn close(self) {
+    async fn close(&self) {
         self.command("DELETE", "", None).await;
+    }
+}
+
+impl Drop for Browser {
+    /// Chromium outlives a killed chromedriver: kill the whole group, even when an
+    /// assertion failed before `close`.
+    fn drop(&mut self) {
+        if let Some(pid) = self._driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
     }
 }
 
