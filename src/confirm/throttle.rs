@@ -151,8 +151,8 @@ impl Throttle {
         self.update(|parts| parts.limit = limit);
     }
 
-    /// Sets this node's allotment of the cluster's limit (each heartbeat, from the
-    /// cluster's rate task); it applies at once.
+    /// Sets this node's allotment of the cluster's limit (each heartbeat, from
+    /// [`ClusterRate`](super::cluster::ClusterRate)); it applies at once.
     pub fn set_allotment(&self, allotment: Allotment) {
         self.update(|parts| parts.allotment = Some(allotment));
     }

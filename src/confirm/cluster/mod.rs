@@ -2,7 +2,7 @@
 //! nodes on one PostgreSQL database together, measured from LigdiCash's side in any one
 //! second. Each node heartbeats ([`Timing::heartbeat`]), reads the live nodes (a heartbeat
 //! within [`Timing::stale_after`]) and sends at its [`share`]; this module is the pure
-//! policy, `ClusterRate` (next) the task that applies it to the node's
+//! policy, [`ClusterRate`] the task that applies it to the node's
 //! [`Throttle`](super::throttle::Throttle).
 //!
 //! Three rules keep the sum within the limit in every window of [`Timing::window`]:
@@ -24,6 +24,9 @@
 
 #[cfg(test)]
 mod sim_tests;
+mod task;
+
+pub use task::{ClusterRate, PRUNE_AFTER};
 
 use crate::time::Millis;
 
