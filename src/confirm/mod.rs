@@ -14,6 +14,7 @@
 //! backoff), [`mod@decide`] and [`mod@verify`] (the pure policy), [`incidents`] (a failure class
 //! logged once per incident).
 
+pub mod cluster;
 pub mod decide;
 pub mod incidents;
 pub mod schedule;
@@ -146,7 +147,7 @@ impl Confirmer {
     /// Applies the reloadable keys of `cfg` and `payouts` (already validated) at once.
     pub fn reload(&self, cfg: &PollConfig, payouts: &PayoutsConfig) {
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = Live::from_config(cfg, payouts);
-        self.throttle.limiter.set_rate(cfg.max_requests_per_second);
+        self.throttle.set_limit(cfg.max_requests_per_second);
     }
 
     /// The rate limit and the global pause, for tests that drive them directly.

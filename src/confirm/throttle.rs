@@ -1,33 +1,60 @@
 //! Global brakes on confirm traffic: a request-rate limiter and a pause that stops all
 //! polling (credentials refused, or LigdiCash answered 429).
 
+use super::cluster::Allotment;
 use crate::ligdicash::{Classified, ErrorClass};
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Spaces requests at least `1 / rate` apart, process-wide. Strict spacing (no burst) means
-/// the configured rate is never exceeded over any window.
+/// the configured rate is never exceeded over any window. A rate of zero holds every
+/// request until the rate is raised (a cluster node not yet allotted a share).
 #[derive(Debug)]
 pub struct RateLimiter {
-    /// (interval between slots, next free slot)
-    state: Mutex<(Duration, Option<Instant>)>,
+    state: Mutex<Slots>,
+    /// Wakes the waiters when the rate changes: a held request must not sleep on.
+    changed: Notify,
 }
 
-fn interval(rate: f64) -> Duration {
-    Duration::from_secs_f64(1.0 / rate.max(1e-6))
+#[derive(Debug)]
+struct Slots {
+    /// Between two slots; `None`: held.
+    interval: Option<Duration>,
+    /// When the last slot was granted.
+    last: Option<Instant>,
+}
+
+/// The spacing of `rate` requests a second, rounded up to the nanosecond: rounded down,
+/// `rate` spacings would fit in less than a second and a window of one second could see
+/// one request more than `rate` (4 at 3 a second). `None` (held) for zero or less.
+fn interval(rate: f64) -> Option<Duration> {
+    // Saturating cast; at most 10^15 ns (a rate floor of 10^-6).
+    (rate > 0.0).then(|| Duration::from_nanos((1e9 / rate.max(1e-6)).ceil() as u64))
 }
 
 impl RateLimiter {
     pub fn per_second(rate: f64) -> Self {
         Self {
-            state: Mutex::new((interval(rate), None)),
+            state: Mutex::new(Slots {
+                interval: interval(rate),
+                last: None,
+            }),
+            changed: Notify::new(),
         }
     }
 
-    /// Changes the rate; slots already handed out keep their time.
+    /// Changes the rate at once, the next slot included: it is `1 / rate` after the last
+    /// one granted, so a lowered rate is never followed by a slot at the old spacing.
+    /// Zero holds every request until the rate is raised again.
     pub fn set_rate(&self, rate: f64) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = interval(rate);
+        self.lock().interval = interval(rate);
+        self.changed.notify_waiters();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes the slot if it is free now, without waiting (the common case at high rates).
@@ -35,14 +62,16 @@ impl RateLimiter {
         self.take_slot().is_ok()
     }
 
-    /// Takes the free slot, or says when the next one comes.
-    fn take_slot(&self) -> Result<(), Instant> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    /// Takes the free slot, or says when the next one comes (`None`: held).
+    fn take_slot(&self) -> Result<(), Option<Instant>> {
+        let mut state = self.lock();
+        let interval = state.interval.ok_or(None)?;
         let now = Instant::now();
-        match state.1 {
-            Some(next) if next > now => Err(next),
+        match state.last.map(|last| last.checked_add(interval)) {
+            Some(None) => Err(None),
+            Some(Some(next)) if next > now => Err(Some(next)),
             _ => {
-                state.1 = Some(now + state.0);
+                state.last = Some(now);
                 Ok(())
             }
         }
@@ -54,15 +83,27 @@ impl RateLimiter {
     /// requests closer than `1 / rate`, so no window of any length ever sees more.
     pub async fn acquire(&self) {
         loop {
-            let Err(due) = self.take_slot() else {
-                return;
+            // Registered before the slot is looked at, so a change in between is not missed.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let due = match self.take_slot() {
+                Ok(()) => return,
+                Err(None) => {
+                    changed.await;
+                    continue;
+                }
+                Err(Some(due)) => due,
             };
             // tokio's timer has millisecond resolution: for a slot less than a millisecond
             // away (high rates), yielding beats sleeping a whole millisecond per request.
             if due.saturating_duration_since(Instant::now()) < Duration::from_millis(1) {
                 tokio::task::yield_now().await;
             } else {
-                tokio::time::sleep_until(due).await;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = &mut changed => {}
+                }
             }
         }
     }
@@ -75,6 +116,21 @@ impl RateLimiter {
 pub struct Throttle {
     pub limiter: RateLimiter,
     pub pause: Pause,
+    /// What the limiter's rate is computed from.
+    rate: Mutex<RateParts>,
+}
+
+/// The configured limit and, on a cluster, this node's allotment of it.
+#[derive(Debug, Clone, Copy)]
+struct RateParts {
+    limit: f64,
+    allotment: Option<Allotment>,
+}
+
+impl RateParts {
+    fn rate(self) -> f64 {
+        self.allotment.map_or(self.limit, |a| a.rate(self.limit))
+    }
 }
 
 impl Throttle {
@@ -82,7 +138,39 @@ impl Throttle {
         Self {
             limiter: RateLimiter::per_second(rate),
             pause: Pause::default(),
+            rate: Mutex::new(RateParts {
+                limit: rate,
+                allotment: None,
+            }),
         }
+    }
+
+    /// Sets `max_requests_per_second` (a reload). Alone, the node sends at that rate; on a
+    /// cluster, at its allotment of it.
+    pub fn set_limit(&self, limit: f64) {
+        self.update(|parts| parts.limit = limit);
+    }
+
+    /// Sets this node's allotment of the cluster's limit (each heartbeat, from
+    /// [`ClusterRate`](super::cluster::ClusterRate)); it applies at once.
+    pub fn set_allotment(&self, allotment: Allotment) {
+        self.update(|parts| parts.allotment = Some(allotment));
+    }
+
+    /// The rate this node sends at now, requests a second (zero: held).
+    pub fn rate(&self) -> f64 {
+        self.parts().rate()
+    }
+
+    fn parts(&self) -> RateParts {
+        *self.rate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, change: impl FnOnce(&mut RateParts)) {
+        let mut parts = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut parts);
+        // Under the lock: two updates at once reach the limiter in their order.
+        self.limiter.set_rate(parts.rate());
     }
 
     /// A 429's `Retry-After` holds back every confirm of the process, whoever got it.
@@ -185,6 +273,58 @@ mod tests {
             limiter.acquire().await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(2), "10 gaps of 200 ms");
+    }
+
+    /// A held limiter grants nothing until its rate is raised, and a waiter wakes then
+    /// (not at some slot computed before); a lowered rate spaces the very next slot.
+    #[tokio::test(start_paused = true)]
+    async fn a_held_limiter_wakes_its_waiter_when_raised_and_a_lowered_rate_applies_at_once() {
+        let limiter = std::sync::Arc::new(RateLimiter::per_second(0.0));
+        assert!(!limiter.try_acquire());
+        let waiter = limiter.clone();
+        let start = Instant::now();
+        let granted = tokio::spawn(async move {
+            waiter.acquire().await;
+            start.elapsed()
+        });
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(!granted.is_finished(), "held for an hour");
+        limiter.set_rate(2.0);
+        assert_eq!(granted.await.unwrap(), Duration::from_secs(3600));
+        let lowered = Instant::now();
+        limiter.set_rate(0.5);
+        limiter.acquire().await;
+        assert_eq!(
+            lowered.elapsed(),
+            Duration::from_secs(2),
+            "not the old 500 ms"
+        );
+    }
+
+    /// Exactly whole rates: three a second never puts four in one second.
+    #[test]
+    fn the_spacing_rounds_up_so_a_second_holds_no_more_than_the_rate() {
+        for rate in [3.0, 7.0, 400.0] {
+            let spacing = interval(rate).unwrap();
+            assert!(spacing.mul_f64(rate) >= Duration::from_secs(1), "{rate}");
+        }
+        assert_eq!(interval(0.0), None);
+        assert_eq!(interval(f64::NAN), None);
+    }
+
+    /// A reload changes the limit; on a cluster the node sends at its allotment of it.
+    #[test]
+    fn the_rate_is_the_allotment_of_the_limit() {
+        let throttle = Throttle::per_second(5.0);
+        assert_eq!(throttle.rate(), 5.0);
+        throttle.set_allotment(Allotment::Hold);
+        assert_eq!(throttle.rate(), 0.0);
+        throttle.set_allotment(Allotment::Share { rank: 0, of: 2 });
+        assert_eq!(throttle.rate(), 3.0);
+        throttle.set_limit(8.0);
+        assert_eq!(throttle.rate(), 4.0);
+        assert!(throttle.limiter.try_acquire());
+        assert!(!throttle.limiter.try_acquire(), "spaced at 4 a second");
     }
 
     /// A caller that comes late does not get a burst to catch up.

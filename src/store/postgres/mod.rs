@@ -17,7 +17,9 @@
 
 pub mod connect;
 mod events;
+pub mod lock;
 pub mod migrations;
+mod nodes;
 mod outcomes;
 mod payments;
 mod read;
@@ -107,6 +109,12 @@ impl PgStore {
     /// How this node claims rows.
     pub fn claim_policy(&self) -> &ClaimPolicy {
         &self.claims
+    }
+
+    /// A connection from the pool, for tests that change the database under the store.
+    #[cfg(test)]
+    pub(crate) async fn conn_for_tests(&self) -> Object {
+        self.conn().await.expect("a connection")
     }
 
     /// A connection from the pool.

@@ -1,0 +1,212 @@
+//! [`ClusterRate`]: each heartbeat, heartbeat this node, read the live nodes and set the
+//! throttle's allotment ([`NodeRate`]). The daemon runs one per node on PostgreSQL; on
+//! SQLite there is none and the throttle sends at the whole limit.
+
+use super::{Allotment, Beat, NodeRate, Timing};
+use crate::confirm::throttle::Throttle;
+use crate::store::StoreError;
+use crate::store::postgres::PgStore;
+use crate::time::{Millis, now_ms};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Rows of nodes silent this long are deleted (a dead node stays visible to operators for
+/// a while, and counts for nothing once stale).
+pub const PRUNE_AFTER: Millis = 10 * 60 * 1000;
+
+/// This node's membership of the cluster and its share of the rate.
+pub struct ClusterRate {
+    store: PgStore,
+    throttle: Arc<Throttle>,
+    timing: Timing,
+    started_at: Millis,
+    version: String,
+    state: NodeRate,
+}
+
+impl ClusterRate {
+    /// Registers this node (the store's claim id) at `now` and holds the throttle: the
+    /// node sends nothing until the others have made room ([`Timing::join_wait`]).
+    pub async fn start(
+        store: PgStore,
+        throttle: Arc<Throttle>,
+        timing: Timing,
+        version: &str,
+        now: Millis,
+    ) -> Result<Self, StoreError> {
+        throttle.set_allotment(Allotment::Hold);
+        store.register_node(now, version, now).await?;
+        Ok(Self {
+            store,
+            throttle,
+            timing,
+            started_at: now,
+            version: version.to_owned(),
+            state: NodeRate::registered(now),
+        })
+    }
+
+    /// One heartbeat at `now`: writes it (registering again if the row was pruned), reads
+    /// the live nodes, sets the throttle and prunes long-dead rows. A failure holds the
+    /// throttle (the others may soon count this node dead) and is returned for the log.
+    pub async fn beat(&mut self, now: Millis) -> (Allotment, Result<(), StoreError>) {
+        let (beat, result) = match self.read(now).await {
+            Ok(beat) => (beat, Ok(())),
+            Err(e) => (Beat::Failed, Err(e)),
+        };
+        let allotment = self.state.after_beat(now, beat, &self.timing);
+        self.throttle.set_allotment(allotment);
+        (allotment, result)
+    }
+
+    async fn read(&self, now: Millis) -> Result<Beat, StoreError> {
+        let reregistered = !self.store.heartbeat(now).await?;
+        if reregistered {
+            self.store
+                .register_node(self.started_at, &self.version, now)
+                .await?;
+        }
+        let live = self.store.live_nodes(now, self.timing.stale_after).await?;
+        let me = &self.store.claim_policy().node;
+        let beat = Beat::Ok {
+            rank: live.iter().position(|id| id == me),
+            live: live.len(),
+            reregistered,
+        };
+        // Housekeeping, after the rate is known: a failure here changes nothing.
+        let _ = self.store.prune_nodes(now, PRUNE_AFTER).await;
+        Ok(beat)
+    }
+
+    /// Beats every [`Timing::heartbeat`] until `stop`, then deregisters (the others take
+    /// this node's share at their next beat) and holds the throttle.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let period = Duration::from_millis(u64::try_from(self.timing.heartbeat).unwrap_or(1));
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = ticks.tick() => {
+                    if let (_, Err(e)) = self.beat(now_ms()).await {
+                        tracing::warn!(error = %e, "cluster heartbeat failed; holding confirms");
+                    }
+                }
+            }
+        }
+        self.throttle.set_allotment(Allotment::Hold);
+        if let Err(e) = self.store.deregister_node().await {
+            tracing::warn!(error = %e, "could not deregister this node; it goes stale instead");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::TIMING;
+    use super::*;
+    use crate::store::postgres::ClaimPolicy;
+    use crate::store::postgres::testing::TestServer;
+
+    const T: Millis = 1_700_000_000_000;
+
+    /// Two registered nodes on a real server: the second holds while it joins, then the
+    /// two rates sum to the limit; a dead node's share comes back after the stale window,
+    /// a deregistered one's at the next beat.
+    #[tokio::test]
+    async fn two_nodes_share_the_limit_join_after_the_wait_and_take_back_a_dead_share() {
+        let Some(pg) = TestServer::start() else {
+            return;
+        };
+        let a_store = pg.store("rate", "node-a").await;
+        let b_store = PgStore::open(&pg.settings("rate"), 2, ClaimPolicy::new("node-b", 1, 1))
+            .await
+            .unwrap();
+        let (a_throttle, b_throttle) = (
+            Arc::new(Throttle::per_second(5.0)),
+            Arc::new(Throttle::per_second(5.0)),
+        );
+        let start = |store: &PgStore, throttle: &Arc<Throttle>, now| {
+            ClusterRate::start(store.clone(), throttle.clone(), TIMING, "0.1.0", now)
+        };
+        let mut a = start(&a_store, &a_throttle, T).await.unwrap();
+        assert_eq!(a_throttle.rate(), 0.0, "held while joining");
+        for at in [T + 1_000, T + 2_000] {
+            assert_eq!(a.beat(at).await.0, Allotment::Hold);
+        }
+        assert_eq!(
+            a.beat(T + 3_000).await.0,
+            Allotment::Share { rank: 0, of: 1 }
+        );
+        assert_eq!(a_throttle.rate(), 5.0, "alone: the whole limit");
+
+        let mut b = start(&b_store, &b_throttle, T + 3_000).await.unwrap();
+        // a lowers its share at its next beat, while b still holds.
+        for at in [T + 4_000, T + 5_000] {
+            a.beat(at).await.1.unwrap();
+            assert_eq!(a_throttle.rate(), 3.0);
+            assert_eq!(b.beat(at).await.0, Allotment::Hold);
+        }
+        a.beat(T + 6_000).await.1.unwrap();
+        assert_eq!(
+            b.beat(T + 6_000).await.0,
+            Allotment::Share { rank: 1, of: 2 }
+        );
+        assert_eq!(a_throttle.rate() + b_throttle.rate(), 5.0);
+
+        // b dies after its beat at T + 6_000: a keeps 3 until that beat is stale.
+        for at in [T + 7_000, T + 8_000, T + 9_000] {
+            a.beat(at).await.1.unwrap();
+            assert_eq!(a_throttle.rate(), 3.0, "at {at}");
+        }
+        a.beat(T + 10_000).await.1.unwrap();
+        assert_eq!(a_throttle.rate(), 5.0, "b's share is free");
+
+        // b comes back, joins again, then stops cleanly: a gets it all at its next beat.
+        let mut b = start(&b_store, &b_throttle, T + 10_500).await.unwrap();
+        a.beat(T + 11_000).await.1.unwrap();
+        assert_eq!(a_throttle.rate(), 3.0);
+        let stop = CancellationToken::new();
+        stop.cancel();
+        assert_eq!(b.beat(T + 11_500).await.0, Allotment::Hold);
+        b.run(stop).await;
+        assert_eq!(b_throttle.rate(), 0.0);
+        a.beat(T + 12_000).await.1.unwrap();
+        assert_eq!(a_throttle.rate(), 5.0);
+    }
+
+    /// A lost database holds the node, and its return starts the join wait again.
+    #[tokio::test]
+    async fn a_failed_heartbeat_holds_the_node_until_it_has_joined_again() {
+        let Some(pg) = TestServer::start() else {
+            return;
+        };
+        let store = pg.store("lost", "node-a").await;
+        let throttle = Arc::new(Throttle::per_second(5.0));
+        let mut a = ClusterRate::start(store.clone(), throttle.clone(), TIMING, "0.1.0", T)
+            .await
+            .unwrap();
+        for at in [T + 1_000, T + 2_000, T + 3_000] {
+            a.beat(at).await.1.unwrap();
+        }
+        assert_eq!(throttle.rate(), 5.0);
+        let conn = store.conn_for_tests().await;
+        conn.batch_execute("ALTER TABLE nodes RENAME TO nodes_away")
+            .await
+            .unwrap();
+        let (allotment, failed) = a.beat(T + 4_000).await;
+        assert!(failed.is_err());
+        assert_eq!((allotment, throttle.rate()), (Allotment::Hold, 0.0));
+        conn.batch_execute("ALTER TABLE nodes_away RENAME TO nodes")
+            .await
+            .unwrap();
+        for at in [T + 5_000, T + 6_000, T + 7_000] {
+            a.beat(at).await.1.unwrap();
+            assert_eq!(throttle.rate(), 0.0, "joining again at {at}");
+        }
+        a.beat(T + 8_000).await.1.unwrap();
+        assert_eq!(throttle.rate(), 5.0);
+    }
+}
