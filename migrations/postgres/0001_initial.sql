@@ -176,8 +176,9 @@ CREATE TABLE callbacks (
 CREATE INDEX callbacks_received ON callbacks (received_at);
 CREATE INDEX callbacks_payment ON callbacks (payment_id, received_at);
 
--- The daemons sharing this database: each heartbeats; a node's share of the request rate
--- is max_requests_per_second / live nodes (a heartbeat within 3 s).
+-- The daemons sharing this database: each heartbeats every second; the live ones (a
+-- heartbeat within 3 s) share max_requests_per_second, dealt out in whole requests by rank
+-- (docs/postgres-design.md, "Cluster rate").
 CREATE TABLE nodes (
     id           text   PRIMARY KEY,
     started_at   bigint NOT NULL,
