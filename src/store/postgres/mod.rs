@@ -15,12 +15,16 @@
 //! [`migrations::SCHEMA_VERSION`] under an advisory lock. The pool reconnects by itself: a
 //! connection that broke is dropped when it is next taken.
 
+mod callbacks;
 pub mod connect;
 mod events;
 pub mod migrations;
+mod outbox;
+mod outbox_read;
 mod outcomes;
 mod payments;
 mod read;
+mod reports;
 mod rows;
 
 #[cfg(test)]
