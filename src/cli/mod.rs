@@ -363,8 +363,9 @@ fn with_db<T>(
     config: &Config,
     command: impl AsyncFnOnce(&Db) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    let target = crate::store::Target::from_config(config, &process_env)?;
     runtime()?.block_on(async {
-        let db = Db::open(&config.database).await?;
+        let db = Db::open(&target).await?;
         command(&db).await
     })
 }

@@ -17,6 +17,7 @@
 
 mod callbacks;
 pub mod connect;
+pub mod errors;
 mod events;
 pub mod migrations;
 mod outbox;

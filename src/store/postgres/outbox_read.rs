@@ -44,6 +44,24 @@ impl PgStore {
         Ok(row.try_get(0)?)
     }
 
+    /// Whether a delivery to `sinks` is due at `now`, claimed or not, and not waiting
+    /// behind an earlier event of its payment (`run --once` waits on it). Claims nothing.
+    pub async fn any_delivery_due(
+        &self,
+        now: Millis,
+        sinks: &[String],
+    ) -> Result<bool, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM event_deliveries c JOIN events ce ON ce.seq = c.event_seq                  WHERE c.state = 'pending' AND c.next_attempt_at <= $1 AND c.sink = ANY($2)                  AND NOT EXISTS (SELECT 1 FROM event_deliveries p JOIN events pe ON pe.seq = p.event_seq                    WHERE p.sink = c.sink AND p.state = 'pending' AND pe.seq < ce.seq                    AND pe.payment_token = ce.payment_token))",
+                &[&now, &sinks],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// Pending deliveries to these sinks never attempted yet (`run --until-idle` waits
     /// for 0).
     pub async fn unattempted_deliveries(&self, sinks: &[String]) -> Result<i64, StoreError> {
