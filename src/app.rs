@@ -62,13 +62,15 @@ pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashCli
 impl App {
     /// Builds every component; nothing runs yet.
     pub async fn build(config: Config, env: Env<'_>) -> Result<Self, Failure> {
-        config.require_available_backend(env)?;
         let creds = Credentials::load(&config.ligdicash, env)?;
         let sinks = Sink::from_config(&config.events, env)?;
         let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
         let http_addr = config.http.addr()?;
         let target = Target::from_config(&config, env)?;
         let database = &target;
+        if target.is_postgres() {
+            tracing::warn!(database = %target.shown(), "PostgreSQL: claims keep daemons apart, but the request rate and the nightly report are per daemon for now (docs/postgres-design.md): with several daemons, divide poll.max_requests_per_second among them and enable [report] on one");
+        }
         let mut lock = (!target.is_postgres())
             .then(|| InstanceLock::acquire(&config.database.path))
             .transpose()?;

@@ -297,7 +297,6 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
     if let Some(path) = &cli.database {
         config.database.path = path.clone();
     }
-    config.require_available_backend(&|name| std::env::var(name).ok())?;
     match command {
         Command::Run { until_idle, once } => {
             let mode = match (until_idle, once) {

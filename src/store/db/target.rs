@@ -54,6 +54,14 @@ impl Target {
         }
     }
 
+    /// The database as it may be shown: the SQLite file, or the URL without its password.
+    pub fn shown(&self) -> String {
+        match &self.backend {
+            DatabaseBackend::Sqlite { path, .. } => path.display().to_string(),
+            DatabaseBackend::Postgres(settings) => settings.url.shown(),
+        }
+    }
+
     /// Whether the state is in PostgreSQL (shared by several daemons).
     pub fn is_postgres(&self) -> bool {
         matches!(self.backend, DatabaseBackend::Postgres(_))
