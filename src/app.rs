@@ -20,7 +20,7 @@ use crate::lock::InstanceLock;
 use crate::metrics::Metrics;
 use crate::poller::{Poller, PollerError, RunMode};
 use crate::report::Reporter;
-use crate::store::Db;
+use crate::store::{Db, Target};
 use crate::systemd;
 use crate::tasks::{Ended, Tasks};
 use crate::time::ms;
@@ -36,7 +36,8 @@ pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// The daemon, built and not yet running.
 pub struct App {
     config: Config,
-    _lock: InstanceLock,
+    /// SQLite only (one daemon per file); on PostgreSQL several share the database.
+    _lock: Option<InstanceLock>,
     metrics: Arc<Metrics>,
     /// Shared by the confirm path's operational events, `/metrics`, `/readyz` and
     /// systemd's STATUS: one handle, so the gauges' cached pending count is shared too.
@@ -61,16 +62,23 @@ pub fn build_client(config: &Config, creds: &Credentials) -> Result<LigdicashCli
 impl App {
     /// Builds every component; nothing runs yet.
     pub async fn build(config: Config, env: Env<'_>) -> Result<Self, Failure> {
-        config.require_available_backend(env)?;
         let creds = Credentials::load(&config.ligdicash, env)?;
         let sinks = Sink::from_config(&config.events, env)?;
         let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
         let http_addr = config.http.addr()?;
-        let mut lock = InstanceLock::acquire(&config.database.path)?;
-        let database = &config.database;
+        let target = Target::from_config(&config, env)?;
+        let database = &target;
+        if target.is_postgres() {
+            tracing::warn!(database = %target.shown(), "PostgreSQL: claims keep daemons apart, but the request rate and the nightly report are per daemon for now (docs/postgres-design.md): with several daemons, divide poll.max_requests_per_second among them and enable [report] on one");
+        }
+        let mut lock = (!target.is_postgres())
+            .then(|| InstanceLock::acquire(&config.database.path))
+            .transpose()?;
         let report_db = Db::open(database).await?;
-        // A database created just now can be locked only now (see `lock`).
-        lock.lock_database(&database.path)?;
+        if let Some(lock) = &mut lock {
+            // A database created just now can be locked only now (see `lock`).
+            lock.lock_database(&config.database.path)?;
+        }
         report_db.ensure_writable().await?;
         adopt_legacy_sink_names(&config, &report_db).await?;
         let client = build_client(&config, &creds)?;
@@ -235,7 +243,7 @@ impl App {
         );
         systemd::notify("READY=1");
         let writes = metrics.writes.clone();
-        let supervise = systemd::supervise(metrics, observer, shutdown.clone());
+        let supervise = systemd::supervise(metrics, observer.clone(), shutdown.clone());
         tasks.spawn("systemd supervision", async move {
             supervise.await;
             Ok(())
@@ -292,9 +300,9 @@ impl App {
             }
             result = match mode {
                 RunMode::Once => {
-                    due_deliveries_attempted(&config, &sink_names, &writes, &shutdown).await
+                    due_deliveries_attempted(&observer, &sink_names, &writes, &shutdown).await
                 }
-                _ => first_attempts_made(&config, &sink_names, &shutdown).await,
+                _ => first_attempts_made(&observer, &sink_names, &shutdown).await,
             };
         }
         // The poller has stopped, on a signal or on an error: everything else stops too.
@@ -362,16 +370,15 @@ async fn adopt_legacy_sink_names(config: &Config, db: &Db) -> Result<(), Failure
 /// its next retry time, which a later pass takes up), or as soon as the database refuses
 /// writes: an attempt that cannot be recorded stays due, for a later pass.
 async fn due_deliveries_attempted(
-    config: &Config,
+    db: &Db,
     sinks: &[String],
     writes: &crate::health::WriteHealth,
     shutdown: &CancellationToken,
 ) -> Result<(), PollerError> {
-    let db = Db::open(&config.database).await?;
     let (now, sinks) = (crate::time::now_ms(), Arc::new(sinks.to_vec()));
     while !shutdown.is_cancelled()
         && !writes.failing()
-        && !db.due_deliveries(now, sinks.clone(), 1).await?.is_empty()
+        && db.any_delivery_due(now, sinks.clone()).await?
     {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -380,11 +387,10 @@ async fn due_deliveries_attempted(
 
 /// `--until-idle` also waits until every event has had its first delivery attempt.
 async fn first_attempts_made(
-    config: &Config,
+    db: &Db,
     sinks: &[String],
     shutdown: &CancellationToken,
 ) -> Result<(), PollerError> {
-    let db = Db::open(&config.database).await?;
     let sinks = Arc::new(sinks.to_vec());
     while !shutdown.is_cancelled() && db.unattempted_deliveries(sinks.clone()).await? > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

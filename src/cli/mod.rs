@@ -297,7 +297,6 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
     if let Some(path) = &cli.database {
         config.database.path = path.clone();
     }
-    config.require_available_backend(&|name| std::env::var(name).ok())?;
     match command {
         Command::Run { until_idle, once } => {
             let mode = match (until_idle, once) {
@@ -363,8 +362,9 @@ fn with_db<T>(
     config: &Config,
     command: impl AsyncFnOnce(&Db) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    let target = crate::store::Target::from_config(config, &process_env)?;
     runtime()?.block_on(async {
-        let db = Db::open(&config.database).await?;
+        let db = Db::open(&target).await?;
         command(&db).await
     })
 }

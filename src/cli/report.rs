@@ -68,6 +68,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
         false => None,
     };
     let out = req.out.clone().unwrap_or_else(|| config.report_dir());
+    let target = crate::store::Target::from_config(config, &process_env)?;
     runtime()?.block_on(async {
         let confirmer = match client {
             Some(client) => Some(Arc::new(Confirmer::new(
@@ -75,7 +76,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
                 &config.payouts,
                 client,
                 Arc::new(Metrics::default()),
-                Db::open(&config.database).await?,
+                Db::open(&target).await?,
                 sinks.clone(),
             ))),
             None => None,
@@ -83,7 +84,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
         let reporter = Reporter::new(
             &config.report,
             config.report_dir(),
-            Db::open(&config.database).await?,
+            Db::open(&target).await?,
             confirmer,
             sinks,
         )?;

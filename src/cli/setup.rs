@@ -8,9 +8,9 @@ use crate::events::sinks::Sink;
 /// `migrate`: opening the store creates or upgrades the schema; prints the version.
 pub(super) fn migrate(config: &Config) -> Result<(), Failure> {
     let version = with_db(config, async |db| Ok(db.schema_version().await?))?;
+    let shown = crate::store::Target::from_config(config, &process_env)?.shown();
     output::line(format_args!(
-        "database {} is at schema version {version}",
-        config.database.path.display(),
+        "database {shown} is at schema version {version}"
     ))?;
     Ok(())
 }

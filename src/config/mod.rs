@@ -251,23 +251,6 @@ impl Config {
         self.database.backend(env)
     }
 
-    /// Refuses a PostgreSQL database until the store's PostgreSQL arm is wired (issue #17,
-    /// docs/postgres-design.md): a `url` silently ignored for the SQLite file would run the
-    /// daemon on a database the shop does not write to.
-    pub fn require_available_backend(
-        &self,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
-        match self.database_backend(env)? {
-            DatabaseBackend::Sqlite { .. } => Ok(()),
-            DatabaseBackend::Postgres(_) => Err(ConfigError::Invalid(
-                "database.url (or LIGDICASH_RECONCILER_DATABASE_URL): PostgreSQL is not \
-                 available in this version yet; use database.path (SQLite)"
-                    .into(),
-            )),
-        }
-    }
-
     /// Where reports go: `report.output_dir`, relative paths taken from the database's
     /// directory (under systemd that is the state directory, not `/`).
     pub fn report_dir(&self) -> PathBuf {

@@ -66,7 +66,7 @@ pub(super) async fn three_paths(sandbox: &RunningSandbox, dir: &Path) -> Result<
     let api = app.api_addr().context("the shop API did not listen")?;
     let callback_url = format!("http://{api}/callbacks/ligdicash");
 
-    let store = Db::open(&config.database).await?;
+    let store = Db::open(&crate::store::Target::sqlite(&config.database)).await?;
     let mut paths = [
         (
             "callback delivered",

@@ -126,7 +126,7 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
     );
     say!("LigdiCash sandbox on {}; {where_}", running.base_url());
 
-    let store = Db::open(&config.database).await?;
+    let store = Db::open(&crate::store::Target::sqlite(&config.database)).await?;
     create_and_enqueue(&client, &store, &config, payments).await?;
     let sent = payouts::send_and_enqueue(&running.sandbox, &store, &config).await?;
     say!(
@@ -238,7 +238,7 @@ async fn show_progress(db: std::path::PathBuf, started: Instant, stats: Arc<Metr
         busy_timeout: HumanDuration::secs(5),
         ..DatabaseConfig::default()
     };
-    let Ok(store) = Db::open(&config).await else {
+    let Ok(store) = Db::open(&crate::store::Target::sqlite(&config)).await else {
         return;
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));

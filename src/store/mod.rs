@@ -24,8 +24,8 @@ pub mod postgres;
 pub mod reports;
 pub mod rows;
 
-pub use db::Db;
 pub use db::outbox::SinkDelivery;
+pub use db::{Db, Target};
 pub use rows::PaymentRow;
 
 use rusqlite::{Connection, OpenFlags};
@@ -82,10 +82,16 @@ pub enum StoreError {
 impl StoreError {
     /// A write the database refused for a reason outside the reconciler that can heal
     /// while it runs: a read-only file, a full disk, a lock held past `busy_timeout`, an
-    /// I/O error. The daemon waits these out; any other error (a dropped table, a corrupt
-    /// file) stops it with exit 4.
+    /// I/O error; on PostgreSQL also a lost connection, a server shutting down or
+    /// unreachable (`postgres::errors`). The daemon waits these out; any other error (a
+    /// dropped table, a corrupt file) stops it with exit 4.
     pub fn is_unwritable(&self) -> bool {
         use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Postgres(e) => return postgres::errors::heals(e),
+            StoreError::PostgresPool(_) => return true,
+            _ => {}
+        }
         matches!(
             self,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if matches!(

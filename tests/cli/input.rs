@@ -304,13 +304,14 @@ async fn an_existing_table_that_does_not_match_the_schema_is_named_in_one_short_
     assert_eq!(version, 0, "nothing written");
 }
 
-/// A PostgreSQL database is refused (exit 3, the password never shown) by every command
-/// while this version cannot use it, never silently replaced by the SQLite file.
+/// A PostgreSQL database that cannot be reached fails the commands that use it (exit 4),
+/// naming the URL without its password, and is never silently replaced by the SQLite file.
 #[tokio::test]
-async fn a_postgresql_url_is_refused_until_the_backend_is_available() {
+async fn an_unreachable_postgresql_database_fails_without_showing_its_password() {
     let env = TestEnv::start().await;
-    let url = "postgres://shop:s3cr3t-pw@127.0.0.1:5432/shop";
-    for args in [&["check-config"][..], &["list"], &["run", "--until-idle"]] {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let url = "postgres://shop:s3cr3t-pw@127.0.0.1:1/shop?sslmode=disable";
+    for args in [&["list"][..], &["migrate"], &["run", "--until-idle"]] {
         let out = env
             .cmd(args)
             .env("LIGDICASH_RECONCILER_DATABASE_URL", url)
@@ -318,9 +319,17 @@ async fn a_postgresql_url_is_refused_until_the_backend_is_available() {
             .await
             .unwrap();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
-        assert!(err.contains("PostgreSQL is not available"), "{err}");
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {err}");
+        assert!(err.contains("127.0.0.1:1/shop"), "{err}");
         assert!(!err.contains("s3cr3t-pw"), "{err}");
     }
+    let out = env
+        .cmd(&["check-config"])
+        .env("LIGDICASH_RECONCILER_DATABASE_URL", url)
+        .output()
+        .await
+        .unwrap();
+    assert_ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t-pw"));
     assert!(!env.db.exists(), "no SQLite file created instead");
 }

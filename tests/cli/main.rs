@@ -18,6 +18,7 @@ mod metrics;
 mod network;
 mod once;
 mod payouts;
+mod postgres;
 mod receiver;
 mod reports;
 mod resilience;

@@ -3,10 +3,12 @@
 //! command line. None of them knows which database is behind it.
 //!
 //! An enum, not a trait object (docs/postgres-design.md): backends are few, async methods
-//! need no boxing, and a new backend is an arm every method must match. Today there is one
-//! arm, SQLite, whose connection (a [`Store`]) is synchronous: each call runs it on the
-//! blocking pool ([`on_sqlite`], the only place that does), so a statement waiting up to
-//! `busy_timeout` for the shop's own transaction never stalls the async threads.
+//! need no boxing, and a new backend is an arm every method must match. Two arms: SQLite,
+//! whose connection (a [`Store`]) is synchronous, so each call runs it on the blocking pool
+//! ([`on_sqlite`], the only place that does) and a statement waiting up to `busy_timeout`
+//! for the shop's own transaction never stalls the async threads; and PostgreSQL
+//! ([`PgStore`]), natively async over a pool, for several daemons on one database.
+//! [`Target`] says which, from the configuration and the environment.
 //!
 //! Arguments are owned (or cheap `Arc` clones) and results are the store's plain types
 //! (`DuePayment`, `PaymentRow`, `DayFacts`, ...): a backend that is natively async must be
@@ -19,9 +21,13 @@
 pub(super) mod outbox;
 mod payments;
 mod reports;
+mod target;
 
+pub use target::{PG_POOL_SIZE, Target};
+
+use super::postgres::PgStore;
 use super::{Store, StoreError};
-use crate::config::DatabaseConfig;
+use crate::config::DatabaseBackend;
 use std::sync::{Arc, Mutex};
 
 /// A handle on the database; see the module docs.
@@ -29,6 +35,8 @@ use std::sync::{Arc, Mutex};
 pub enum Db {
     /// One SQLite connection, used by one call at a time.
     Sqlite(Arc<Mutex<Store>>),
+    /// A pool of PostgreSQL connections, shared by clones.
+    Postgres(PgStore),
 }
 
 impl From<Store> for Db {
@@ -40,12 +48,23 @@ impl From<Store> for Db {
 impl Db {
     /// Opens a new connection to the configured database, creating and migrating it as
     /// needed (a database from a newer version is refused).
-    pub async fn open(config: &DatabaseConfig) -> Result<Self, StoreError> {
-        let (path, busy_timeout) = (config.path.clone(), config.busy_timeout.0);
-        tokio::task::spawn_blocking(move || Store::open(&path, busy_timeout))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
-            .map(Db::from)
+    /// On PostgreSQL the migration runs under an advisory lock, so nodes starting
+    /// together do not race.
+    pub async fn open(target: &Target) -> Result<Self, StoreError> {
+        match &target.backend {
+            DatabaseBackend::Sqlite { path, busy_timeout } => {
+                let (path, busy_timeout) = (path.clone(), *busy_timeout);
+                tokio::task::spawn_blocking(move || Store::open(&path, busy_timeout))
+                    .await
+                    .map_err(|e| StoreError::Task(e.to_string()))?
+                    .map(Db::from)
+            }
+            DatabaseBackend::Postgres(settings) => {
+                let store = PgStore::open(settings, PG_POOL_SIZE, target.claims.clone()).await?;
+                store.migrate().await?;
+                Ok(Db::Postgres(store))
+            }
+        }
     }
 
     /// Refuses a database this process can read but not write: a daemon on it would
@@ -53,6 +72,7 @@ impl Db {
     pub async fn ensure_writable(&self) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, |s| s.ensure_writable()).await,
+            Db::Postgres(p) => p.ensure_writable().await,
         }
     }
 
@@ -60,6 +80,7 @@ impl Db {
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, |s| s.schema_version()).await,
+            Db::Postgres(p) => p.schema_version().await,
         }
     }
 }
@@ -83,7 +104,7 @@ async fn on_sqlite<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HumanDuration;
+    use crate::config::{DatabaseConfig, HumanDuration};
     use crate::payment::NewPayment;
 
     /// A call that panics fails alone (its caller gets an error, the daemon goes on), and
@@ -96,8 +117,10 @@ mod tests {
             busy_timeout: HumanDuration::secs(1),
             ..DatabaseConfig::default()
         };
-        let db = Db::open(&config).await.unwrap();
-        let Db::Sqlite(store) = &db;
+        let db = Db::open(&Target::sqlite(&config)).await.unwrap();
+        let Db::Sqlite(store) = &db else {
+            panic!("a SQLite target opens SQLite");
+        };
         let failed = on_sqlite(store, |_| -> Result<(), StoreError> {
             panic!("a query panics")
         });
@@ -108,3 +131,6 @@ mod tests {
         assert_eq!((row.token.as_str(), row.next_poll_at), ("tok", Some(2_000)));
     }
 }
+
+#[cfg(test)]
+mod postgres_tests;

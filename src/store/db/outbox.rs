@@ -29,6 +29,7 @@ impl Db {
                 })
                 .await
             }
+            Db::Postgres(p) => p.insert_operational_event(kind, data, &sinks, now).await,
         }
     }
 
@@ -37,6 +38,7 @@ impl Db {
     pub async fn rename_sink(&self, old: String, new: String) -> Result<usize, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.rename_sink(&old, &new)).await,
+            Db::Postgres(p) => p.rename_sink(&old, &new).await,
         }
     }
 
@@ -49,6 +51,25 @@ impl Db {
     ) -> Result<Vec<DueDelivery>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.due_deliveries(now, &sinks, limit)).await,
+            Db::Postgres(p) => p.due_deliveries(now, &sinks, limit).await,
+        }
+    }
+
+    /// Whether a delivery to `sinks` is due at `now` (claimed or not, not blocked behind an
+    /// earlier event of its payment): what `run --once` waits on. Claims nothing.
+    pub async fn any_delivery_due(
+        &self,
+        now: Millis,
+        sinks: Arc<Vec<String>>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Db::Sqlite(s) => {
+                on_sqlite(s, move |s| {
+                    Ok(!s.due_deliveries(now, &sinks, 1)?.is_empty())
+                })
+                .await
+            }
+            Db::Postgres(p) => p.any_delivery_due(now, &sinks).await,
         }
     }
 
@@ -56,6 +77,7 @@ impl Db {
     pub async fn next_delivery_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.next_delivery_after(now)).await,
+            Db::Postgres(p) => p.next_delivery_after(now).await,
         }
     }
 
@@ -63,6 +85,7 @@ impl Db {
     pub async fn unattempted_deliveries(&self, sinks: Arc<Vec<String>>) -> Result<i64, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.unattempted_deliveries(&sinks)).await,
+            Db::Postgres(p) => p.unattempted_deliveries(&sinks).await,
         }
     }
 
@@ -81,6 +104,7 @@ impl Db {
                 })
                 .await
             }
+            Db::Postgres(p) => p.record_delivery(event_seq, &sink, &result, now).await,
         }
     }
 
@@ -92,6 +116,7 @@ impl Db {
     ) -> Result<Vec<EventRow>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.list_events(state.as_deref(), limit)).await,
+            Db::Postgres(p) => p.list_events(state.as_deref(), limit).await,
         }
     }
 
@@ -102,6 +127,7 @@ impl Db {
     ) -> Result<Option<(EventRow, Vec<SinkDelivery>)>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.get_event(&id)).await,
+            Db::Postgres(p) => p.get_event(&id).await,
         }
     }
 
@@ -110,6 +136,7 @@ impl Db {
     pub async fn redeliver(&self, id: Option<String>, now: Millis) -> Result<usize, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.redeliver(id.as_deref(), now)).await,
+            Db::Postgres(p) => p.redeliver(id.as_deref(), now).await,
         }
     }
 }

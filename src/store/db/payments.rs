@@ -21,6 +21,7 @@ impl Db {
     ) -> Result<Enqueued, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.enqueue(&payment, now, first_poll_at)).await,
+            Db::Postgres(p) => p.enqueue(&payment, now, first_poll_at).await,
         }
     }
 
@@ -38,6 +39,10 @@ impl Db {
                 })
                 .await
             }
+            Db::Postgres(p) => {
+                p.schedule_unscheduled(first_delay_ms, payout_first_delay_ms)
+                    .await
+            }
         }
     }
 
@@ -51,6 +56,7 @@ impl Db {
     ) -> Result<Vec<DuePayment>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.due(now, limit, &skip)).await,
+            Db::Postgres(p) => p.due(now, limit, &skip).await,
         }
     }
 
@@ -58,6 +64,7 @@ impl Db {
     pub async fn next_due_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.next_due_after(now)).await,
+            Db::Postgres(p) => p.next_due_after(now).await,
         }
     }
 
@@ -65,6 +72,7 @@ impl Db {
     pub async fn any_pending(&self) -> Result<bool, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, |s| s.any_pending()).await,
+            Db::Postgres(p) => p.any_pending().await,
         }
     }
 
@@ -72,6 +80,7 @@ impl Db {
     pub async fn status_counts(&self) -> Result<Vec<(Status, i64)>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, |s| s.status_counts()).await,
+            Db::Postgres(p) => p.status_counts().await,
         }
     }
 
@@ -79,6 +88,7 @@ impl Db {
     pub async fn confirmable(&self, token: String) -> Result<Option<DuePayment>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.confirmable(&token)).await,
+            Db::Postgres(p) => p.confirmable(&token).await,
         }
     }
 
@@ -87,6 +97,7 @@ impl Db {
     pub async fn requeue(&self, token: String, now: Millis) -> Result<Requeued, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.requeue(&token, now)).await,
+            Db::Postgres(p) => p.requeue(&token, now).await,
         }
     }
 
@@ -94,6 +105,7 @@ impl Db {
     pub async fn get(&self, token: String) -> Result<Option<PaymentRow>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.get(&token)).await,
+            Db::Postgres(p) => p.get(&token).await,
         }
     }
 
@@ -113,6 +125,10 @@ impl Db {
                 })
                 .await
             }
+            Db::Postgres(p) => {
+                p.search(transaction_id.as_deref(), status, before_id, limit)
+                    .await
+            }
         }
     }
 
@@ -124,6 +140,7 @@ impl Db {
     ) -> Result<Vec<PaymentRow>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.list(status, limit)).await,
+            Db::Postgres(p) => p.list(status, limit).await,
         }
     }
 
@@ -138,6 +155,7 @@ impl Db {
     ) -> Result<Vec<Applied>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.apply_outcomes(&outcomes, now, &sinks)).await,
+            Db::Postgres(p) => p.apply_outcomes(&outcomes, now, &sinks).await,
         }
     }
 
@@ -157,6 +175,10 @@ impl Db {
                     s.record_callback(&content_type, &body, &keys, now, dedupe_ms)
                 })
                 .await
+            }
+            Db::Postgres(p) => {
+                p.record_callback(&content_type, &body, &keys, now, dedupe_ms)
+                    .await
             }
         }
     }

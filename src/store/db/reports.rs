@@ -21,6 +21,7 @@ impl Db {
     ) -> Result<DayFacts, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.day_facts(start, end, now)).await,
+            Db::Postgres(p) => p.day_facts(start, end, now).await,
         }
     }
 
@@ -32,6 +33,7 @@ impl Db {
     ) -> Result<PayoutFacts, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.payout_facts(start, end)).await,
+            Db::Postgres(p) => p.payout_facts(start, end).await,
         }
     }
 
@@ -39,6 +41,7 @@ impl Db {
     pub async fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.timeouts_since(since)).await,
+            Db::Postgres(p) => p.timeouts_since(since).await,
         }
     }
 
@@ -46,6 +49,7 @@ impl Db {
     pub async fn last_report_day(&self) -> Result<Option<NaiveDate>, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, |s| s.last_report_day()).await,
+            Db::Postgres(p) => p.last_report_day().await,
         }
     }
 
@@ -63,6 +67,7 @@ impl Db {
             Db::Sqlite(s) => {
                 on_sqlite(s, move |s| s.record_report(day, &files, event, &sinks, now)).await
             }
+            Db::Postgres(p) => p.record_report(day, &files, event, &sinks, now).await,
         }
     }
 
@@ -70,6 +75,7 @@ impl Db {
     pub async fn prune_attempts(&self, before: Millis) -> Result<usize, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, move |s| s.prune_attempts(before)).await,
+            Db::Postgres(p) => p.prune_attempts(before).await,
         }
     }
 
@@ -78,6 +84,7 @@ impl Db {
     pub async fn gauges(&self) -> Result<DbGauges, StoreError> {
         match self {
             Db::Sqlite(s) => on_sqlite(s, |s| s.gauges()).await,
+            Db::Postgres(p) => p.gauges().await,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The PostgreSQL store (issue 17, docs/postgres-design.md): the operations of the SQLite
 //! [`Store`](super::Store), with the same names and types, native async over a pool, for
-//! shops that run several daemons on one database. It becomes the second arm of the
-//! store facade; nothing calls it yet.
+//! shops that run several daemons on one database: the `Postgres` arm of the store
+//! facade (`store::Db`).
 //!
 //! What differs from SQLite is the SQL, never the policy: the compare-and-set writes of
 //! outcomes, the events in the same transaction, the idempotent enqueue. Two things are
@@ -15,14 +15,19 @@
 //! [`migrations::SCHEMA_VERSION`] under an advisory lock. The pool reconnects by itself: a
 //! connection that broke is dropped when it is next taken.
 
+mod callbacks;
 pub mod connect;
+pub mod errors;
 mod events;
 pub mod lock;
 pub mod migrations;
 mod nodes;
+mod outbox;
+mod outbox_read;
 mod outcomes;
 mod payments;
 mod read;
+mod reports;
 mod rows;
 
 #[cfg(test)]

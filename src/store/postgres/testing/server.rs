@@ -8,9 +8,12 @@
 //! those on `PATH`. Without them a test says "skipped" and passes, except under CI
 //! (`CI` set), which installs `postgresql` and where a missing server is a failure: the
 //! rule of the browser test (tests/cli/browser.rs).
+//!
+//! This file depends on no part of the crate, so the integration tests compile the same
+//! harness (`#[path]` in tests/cli/postgres.rs) to run the binary against a real server:
+//! one harness, no feature flag. The crate's own helpers (a migrated `PgStore`) are in
+//! `testing/mod.rs`.
 
-use super::{ClaimPolicy, PgStore};
-use crate::config::{PgSettings, PgUrl};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,9 +78,9 @@ impl TestServer {
         panic!("PostgreSQL did not start: {log:?}");
     }
 
-    /// Creates the database `name` and returns how to reach it (no password: the test
-    /// server trusts loopback connections).
-    pub async fn database(&self, name: &str) -> PgSettings {
+    /// Creates the database `name` (no password: the test server trusts loopback
+    /// connections).
+    pub async fn create_database(&self, name: &str) {
         let (client, connection) = tokio_postgres::connect(
             &format!(
                 "host=127.0.0.1 port={} user=postgres dbname=postgres",
@@ -94,31 +97,14 @@ impl TestServer {
             .expect("create database");
         drop(client);
         let _ = task.await;
-        self.settings(name)
     }
 
-    /// How to reach the database `name`, with `sslmode=disable`.
-    pub fn settings(&self, name: &str) -> PgSettings {
-        let text = format!(
+    /// The URL of the database `name`, with `sslmode=disable`.
+    pub fn url(&self, name: &str) -> String {
+        format!(
             "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
             self.port
-        );
-        PgSettings {
-            url: PgUrl::parse(&text).expect("test URL"),
-            password: None,
-            source: "test server".to_owned(),
-        }
-    }
-
-    /// A fresh database `name`, opened and migrated, claiming as `node` with a lease of
-    /// 30 s and the 3 s floor.
-    pub async fn store(&self, name: &str, node: &str) -> PgStore {
-        let settings = self.database(name).await;
-        let store = PgStore::open(&settings, 4, ClaimPolicy::new(node, 30_000, 3_000))
-            .await
-            .expect("open");
-        store.migrate().await.expect("migrate");
-        store
+        )
     }
 
     fn data(&self) -> String {

@@ -1,0 +1,80 @@
+//! [`Target`]: what [`Db::open`](super::Db::open) needs to open a handle: the backend the
+//! configuration and the environment select (`[database] path`, or `url` /
+//! `LIGDICASH_RECONCILER_DATABASE_URL` with its password) and, for PostgreSQL, how this
+//! process claims rows. One `Target` per process: every handle opened from it claims as
+//! the same node, so the poller's writer recognises the claims its scan made.
+
+use crate::config::{Config, ConfigError, DatabaseBackend, DatabaseConfig};
+use crate::store::postgres::ClaimPolicy;
+use crate::time::Millis;
+
+/// Connections in each PostgreSQL handle's pool. A daemon opens about six handles (scan,
+/// writer, deliveries, reports, observer, API), so it holds at most ~24 connections.
+pub const PG_POOL_SIZE: usize = 4;
+
+/// The shortest claim lease: longer than a confirm call and its write.
+const MIN_LEASE_MS: Millis = 30_000;
+
+/// Where the state lives and as which node this process claims rows.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub backend: DatabaseBackend,
+    pub claims: ClaimPolicy,
+}
+
+impl Target {
+    /// The configured database. `env` supplies `LIGDICASH_RECONCILER_DATABASE_URL` and
+    /// `PGPASSWORD` (the process's environment, or a fixed set in tests).
+    pub fn from_config(
+        config: &Config,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let backend = config.database_backend(env)?;
+        // A claim outlives two confirm timeouts, so a slow answer and its write land
+        // before another node may take the row over.
+        let request_ms = Millis::try_from(config.ligdicash.request_timeout.0.as_millis())
+            .unwrap_or(Millis::MAX / 4);
+        let lease = MIN_LEASE_MS.max(request_ms.saturating_mul(2).saturating_add(10_000));
+        let min_interval =
+            Millis::try_from(config.poll.min_interval.0.as_millis()).unwrap_or(Millis::MAX / 4);
+        Ok(Self {
+            backend,
+            claims: ClaimPolicy::new(node_id(), lease, min_interval),
+        })
+    }
+
+    /// The SQLite file of `[database]` alone (the demo, tests).
+    pub fn sqlite(config: &DatabaseConfig) -> Self {
+        Self {
+            backend: DatabaseBackend::Sqlite {
+                path: config.path.clone(),
+                busy_timeout: config.busy_timeout.0,
+            },
+            claims: ClaimPolicy::new(node_id(), MIN_LEASE_MS, 3_000),
+        }
+    }
+
+    /// The database as it may be shown: the SQLite file, or the URL without its password.
+    pub fn shown(&self) -> String {
+        match &self.backend {
+            DatabaseBackend::Sqlite { path, .. } => path.display().to_string(),
+            DatabaseBackend::Postgres(settings) => settings.url.shown(),
+        }
+    }
+
+    /// Whether the state is in PostgreSQL (shared by several daemons).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, DatabaseBackend::Postgres(_))
+    }
+}
+
+/// This process's node id in `claimed_by`: the host name, the process id and a random
+/// part (a restarted process is a new node; the old one's claims expire).
+fn node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..))
+}

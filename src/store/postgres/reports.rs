@@ -1,0 +1,279 @@
+//! The nightly report's queries for PostgreSQL, as `store::reports` and
+//! `store::money_out` are SQLite's: a day's facts about money in and out, the re-check of
+//! timeouts, report runs, attempt-log retention, the gauges, and the check that the
+//! database can be written. PostgreSQL refuses values of the wrong type at INSERT, so the
+//! rows are read strictly (SQLite's lenient reading is for what its affinity lets in).
+
+use super::outbox::insert_operational_event_in;
+use super::payments::DUE_COLUMNS;
+use super::{PgStore, read};
+use crate::payment::DuePayment;
+use crate::store::StoreError;
+use crate::store::money_out::{PayoutFact, PayoutFacts};
+use crate::store::reports::{AttemptFact, DayFacts, DbGauges, PaymentFact};
+use crate::time::Millis;
+use chrono::NaiveDate;
+use serde_json::Value;
+use tokio_postgres::Row;
+
+const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_reason, \
+    expected_amount, amount, nullif(trim(operator_name), ''), created_at, resolved_at, \
+    requeued_at IS NOT NULL";
+
+fn fact(r: &Row) -> Result<PaymentFact, StoreError> {
+    Ok(PaymentFact {
+        token: r.try_get(0)?,
+        transaction_id: r.try_get(1)?,
+        request_id: r.try_get(2)?,
+        status: r.try_get(3)?,
+        status_reason: r.try_get(4)?,
+        expected_amount: r.try_get(5)?,
+        amount: r.try_get(6)?,
+        operator_name: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+        resolved_at: r.try_get(9)?,
+        requeued: r.try_get(10)?,
+    })
+}
+
+const PAYOUT_COLUMNS: &str = "token, kind, transaction_id, status, status_reason, \
+    expected_amount, amount, created_at, resolved_at, overdue_at";
+
+fn payout_fact(r: &Row) -> Result<PayoutFact, StoreError> {
+    Ok(PayoutFact {
+        token: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        transaction_id: r.try_get(2)?,
+        status: r.try_get(3)?,
+        status_reason: r.try_get(4)?,
+        expected_amount: r.try_get(5)?,
+        amount: r.try_get(6)?,
+        created_at: r.try_get(7)?,
+        resolved_at: r.try_get(8)?,
+        overdue_at: r.try_get(9)?,
+    })
+}
+
+/// The queries of one kind of payment (`kind` is `= 'invoice'` or `<> 'invoice'`): those
+/// resolved during `[$1, $2)`, and those created before the day ended (`$1`) and not
+/// resolved by then.
+fn day_queries(columns: &str, kind: &str) -> (String, String) {
+    (
+        format!(
+            "SELECT {columns} FROM payments WHERE kind {kind} AND status <> 'pending' \
+             AND resolved_at >= $1 AND resolved_at < $2 ORDER BY resolved_at, id"
+        ),
+        format!(
+            "SELECT {columns} FROM payments WHERE kind {kind} AND created_at < $1 \
+             AND (status = 'pending' OR resolved_at >= $1) ORDER BY created_at, id"
+        ),
+    )
+}
+
+impl PgStore {
+    /// Everything the report for `[start, end)` needs about invoices, read at `now`.
+    pub async fn day_facts(
+        &self,
+        start: Millis,
+        end: Millis,
+        now: Millis,
+    ) -> Result<DayFacts, StoreError> {
+        let c = self.conn().await?;
+        let (resolved_sql, pending_sql) = day_queries(FACT_COLUMNS, "= 'invoice'");
+        let resolved = c.query(&resolved_sql, &[&start, &end]).await?;
+        let pending = c.query(&pending_sql, &[&end]).await?;
+        let late = c
+            .query(
+                "SELECT payment_token FROM events WHERE type = 'payment.late_completed' \
+                 AND created_at >= $1 AND created_at < $2 ORDER BY seq",
+                &[&start, &end],
+            )
+            .await?;
+        let attempts = c
+            .query(
+                "SELECT outcome, latency_ms FROM confirm_attempts WHERE at >= $1 AND at < $2 \
+                 ORDER BY id",
+                &[&start, &end],
+            )
+            .await?;
+        let counts = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM events WHERE state = 'pending'), \
+                 (SELECT count(*) FROM events WHERE state = 'dead'), \
+                 (SELECT count(*) FROM callbacks WHERE payment_id IS NULL \
+                  AND received_at >= $1 AND received_at < $2)",
+                &[&start, &end],
+            )
+            .await?;
+        Ok(DayFacts {
+            start,
+            end,
+            generated_at: now,
+            resolved: resolved.iter().map(fact).collect::<Result<_, _>>()?,
+            pending_at_end: pending.iter().map(fact).collect::<Result<_, _>>()?,
+            late_completed: late
+                .iter()
+                .filter_map(|r| r.try_get::<_, Option<String>>(0).transpose())
+                .collect::<Result<_, _>>()?,
+            attempts: attempts
+                .iter()
+                .map(|r| {
+                    Ok(AttemptFact {
+                        outcome: r.try_get(0)?,
+                        latency_ms: r.try_get(1)?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            events_pending: counts.try_get(0)?,
+            events_dead: counts.try_get(1)?,
+            unmatched_callbacks: counts.try_get(2)?,
+        })
+    }
+
+    /// The payouts (money out) of the day `[start, end)`.
+    pub async fn payout_facts(
+        &self,
+        start: Millis,
+        end: Millis,
+    ) -> Result<PayoutFacts, StoreError> {
+        let c = self.conn().await?;
+        let (resolved_sql, pending_sql) = day_queries(PAYOUT_COLUMNS, "<> 'invoice'");
+        let resolved = c.query(&resolved_sql, &[&start, &end]).await?;
+        let pending = c.query(&pending_sql, &[&end]).await?;
+        Ok(PayoutFacts {
+            resolved: resolved.iter().map(payout_fact).collect::<Result<_, _>>()?,
+            pending_at_end: pending.iter().map(payout_fact).collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// `timeout` payments resolved at or after `since`, to re-confirm.
+    pub async fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
+        let sql = format!(
+            "SELECT {DUE_COLUMNS} FROM payments WHERE status = 'timeout' AND resolved_at >= $1 \
+             ORDER BY resolved_at, id"
+        );
+        let rows = self.conn().await?.query(&sql, &[&since]).await?;
+        rows.iter().map(read::due_payment).collect()
+    }
+
+    /// The last day whose report was completed.
+    pub async fn last_report_day(&self) -> Result<Option<NaiveDate>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one("SELECT max(day) FROM report_runs", &[])
+            .await?;
+        let day: Option<String> = row.try_get(0)?;
+        Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    }
+
+    /// Records a finished report day with its `report.generated` event, in one transaction
+    /// (idempotent: a redone day keeps one row).
+    pub async fn record_report(
+        &self,
+        day: NaiveDate,
+        files: &[String],
+        event: Value,
+        sinks: &[String],
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let files = serde_json::to_string(files).unwrap_or_else(|_| "[]".into());
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        insert_operational_event_in(&tx, "report.generated", event, sinks, now).await?;
+        tx.execute(
+            "INSERT INTO report_runs (day, generated_at, files) VALUES ($1, $2, $3) \
+             ON CONFLICT (day) DO UPDATE SET generated_at = excluded.generated_at, \
+             files = excluded.files",
+            &[&day.format("%Y-%m-%d").to_string(), &now, &files],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes confirm attempts and callbacks older than `before` (the evidence is kept
+    /// for the same time); returns how many rows.
+    pub async fn prune_attempts(&self, before: Millis) -> Result<usize, StoreError> {
+        let c = self.conn().await?;
+        let attempts = c
+            .execute("DELETE FROM confirm_attempts WHERE at < $1", &[&before])
+            .await?;
+        let callbacks = c
+            .execute("DELETE FROM callbacks WHERE received_at < $1", &[&before])
+            .await?;
+        Ok((attempts + callbacks) as usize)
+    }
+
+    /// Figures for `/metrics`, `/readyz` and systemd's STATUS line, in one round trip. The
+    /// pending count reads the partial index of pending rows (no cache: PostgreSQL counts
+    /// from the index without blocking writers).
+    pub async fn gauges(&self) -> Result<DbGauges, StoreError> {
+        let c = self.conn().await?;
+        let row = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM payments WHERE status = 'pending'), \
+                 (SELECT min(created_at) FROM payments WHERE status = 'pending' \
+                  AND kind = 'invoice'), \
+                 (SELECT count(*) FROM payments WHERE status = 'pending' AND kind <> 'invoice'), \
+                 (SELECT count(overdue_at) FROM payments WHERE status = 'pending' \
+                  AND kind <> 'invoice'), \
+                 (SELECT max(generated_at) FROM report_runs)",
+                &[],
+            )
+            .await?;
+        let states = c
+            .query(
+                "SELECT state, count(*) FROM events GROUP BY state ORDER BY state",
+                &[],
+            )
+            .await?;
+        Ok(DbGauges {
+            pending: row.try_get(0)?,
+            oldest_pending_created_at: row.try_get(1)?,
+            pending_payouts: row.try_get(2)?,
+            overdue_payouts: row.try_get(3)?,
+            last_report_at: row.try_get(4)?,
+            events_by_state: states
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+
+    /// Refuses a database this node can read but not write: a hot standby, a read-only
+    /// default, or a role without the rights on `payments`. A daemon on it would confirm
+    /// payments and record nothing.
+    pub async fn ensure_writable(&self) -> Result<(), StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on', \
+                 has_table_privilege('payments', 'INSERT, UPDATE, DELETE') \
+                 AND has_table_privilege('events', 'INSERT, UPDATE') \
+                 AND has_table_privilege('event_deliveries', 'INSERT, UPDATE')",
+                &[],
+            )
+            .await?;
+        let (standby, read_only, rights): (bool, bool, bool) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let reason = if standby {
+            "the server is a standby (in recovery): point the URL at the primary"
+        } else if read_only {
+            "transactions are read-only for this role or database (default_transaction_read_only)"
+        } else if !rights {
+            "this role may not write the reconciler's tables (it needs INSERT, UPDATE and DELETE)"
+        } else {
+            return Ok(());
+        };
+        Err(StoreError::Open {
+            path: self.shown.clone().into(),
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "reports_tests.rs"]
+mod tests;
