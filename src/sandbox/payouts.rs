@@ -43,14 +43,7 @@ pub struct Payout {
 impl Payout {
     /// The status LigdiCash would report at `now`.
     pub fn status_at(&self, now: Millis) -> &'static str {
-        if now < self.created_at + self.fate.settle_after_ms {
-            return "pending";
-        }
-        match self.fate.outcome {
-            Outcome::Completed => "completed",
-            Outcome::NotCompleted => "notcompleted",
-            Outcome::Never => "pending",
-        }
+        self.fate.status_at(self.created_at, now)
     }
 }
 

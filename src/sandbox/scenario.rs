@@ -84,6 +84,21 @@ pub struct Fate {
     pub paid_amount: i64,
 }
 
+impl Fate {
+    /// The status LigdiCash would report at `now` for what was created at `created_at`
+    /// (an invoice or a payout: both settle the same way).
+    pub fn status_at(&self, created_at: i64, now: i64) -> &'static str {
+        if now < created_at + self.settle_after_ms {
+            return "pending";
+        }
+        match self.outcome {
+            Outcome::Completed => "completed",
+            Outcome::NotCompleted => "notcompleted",
+            Outcome::Never => "pending",
+        }
+    }
+}
+
 /// Draws a fate for an invoice of `amount` XOF.
 pub fn draw_fate(s: &Scenario, amount: i64, rng: &mut fastrand::Rng) -> Fate {
     let roll = rng.f64();
