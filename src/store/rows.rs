@@ -180,11 +180,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The newest payment of an order reference (an order paid again has several).
-    pub fn latest_of_order(&self, transaction_id: &str) -> Result<Option<PaymentRow>, StoreError> {
-        Ok(self.search(Some(transaction_id), None, None, 1)?.pop())
-    }
-
     /// Payments, newest first, optionally of one status.
     pub fn list(
         &self,

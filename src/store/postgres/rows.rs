@@ -47,17 +47,6 @@ impl PgStore {
         rows.iter().map(payment_row).collect()
     }
 
-    /// The newest payment of an order reference (an order paid again has several).
-    pub async fn latest_of_order(
-        &self,
-        transaction_id: &str,
-    ) -> Result<Option<PaymentRow>, StoreError> {
-        Ok(self
-            .search(Some(transaction_id), None, None, 1)
-            .await?
-            .pop())
-    }
-
     /// Payments, newest first, optionally of one status.
     pub async fn list(
         &self,
