@@ -22,6 +22,9 @@ pub enum Writer {
     Scan = 2,
     /// The event deliverer: the result of each delivery attempt.
     Deliveries = 4,
+    /// A cluster node's heartbeat (PostgreSQL): without it the node has no share of the
+    /// rate and the others soon count it dead.
+    Heartbeat = 8,
 }
 
 /// The health of database writes, shared by the writers, `/readyz` and `/metrics`.

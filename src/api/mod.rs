@@ -10,6 +10,7 @@
 //! status and event.
 
 mod callbacks;
+mod confirm_now;
 pub mod error;
 mod payments;
 
@@ -53,7 +54,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/payments", post(payments::create).get(payments::search))
         .route("/v1/payments/{token}", get(payments::show))
-        .route("/v1/payments/{token}/confirm", post(payments::confirm))
+        .route("/v1/payments/{token}/confirm", post(confirm_now::confirm))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         // After the bearer layer: LigdiCash cannot send a token.
         .route("/callbacks/ligdicash", post(callbacks::receive))

@@ -3,7 +3,6 @@
 
 use super::ApiState;
 use super::error::ApiError;
-use crate::confirm::{HEARTBEAT, Turn};
 use crate::payment::{Kind, NewPayment, Status, parse_token};
 use crate::store::payments::Enqueued;
 use crate::store::{PaymentRow, StoreError};
@@ -16,7 +15,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// Rows per page when the client gives no `limit`, and at most.
 const DEFAULT_LIMIT: usize = 50;
@@ -134,78 +132,22 @@ pub async fn search(
     ))
 }
 
-/// `POST /v1/payments/{token}/confirm`: asks LigdiCash now, through the one confirm path,
-/// records the answer exactly as the poller would, and answers with the payment. A payment
-/// already final is answered as it is: `completed` and `notcompleted` never change.
-pub async fn confirm(
-    State(s): State<ApiState>,
-    token: Result<Path<String>, PathRejection>,
-) -> Answer {
-    let token = token_of(token?)?;
-    writable(&s)?;
-    let due =
-        s.db.confirmable(token.clone())
-            .await
-            .map_err(ApiError::internal)?;
-    let Some(due) = due else {
-        let row = find(&s, &token).await?;
-        return Ok((StatusCode::OK, Json(row.to_json())));
-    };
-    let confirmer = s.confirmer.clone();
-    let sent = tokio::time::timeout(s.confirm_timeout, confirmer.confirm(due, &s.shutdown)).await;
-    let outcome = match sent {
-        Ok(Turn::Sent(outcome)) => *outcome,
-        Ok(Turn::Held) => {
-            let wait = s
-                .confirmer
-                .paused_for()
-                .unwrap_or(HEARTBEAT)
-                .as_secs()
-                .max(1);
-            return Err(ApiError::unavailable(
-                "held",
-                "confirms are paused (LigdiCash refused the credentials, asked us to slow down, or the database refuses writes); try again later",
-                wait,
-            ));
-        }
-        Ok(Turn::Stopped) => {
-            return Err(ApiError::unavailable(
-                "shutting_down",
-                "the reconciler is stopping",
-                5,
-            ));
-        }
-        Err(_) => {
-            return Err(ApiError::unavailable(
-                "busy",
-                "LigdiCash could not be asked within the request timeout; try again",
-                3,
-            ));
-        }
-    };
-    s.db.apply_outcomes(Arc::new(vec![outcome]), now_ms(), s.sinks.clone())
-        .await
-        .map_err(ApiError::internal)?;
-    let row = find(&s, &token).await?;
-    Ok((StatusCode::OK, Json(row.to_json())))
-}
-
 /// A token from the path, by the rule every command uses.
-fn token_of(Path(text): Path<String>) -> Result<String, ApiError> {
+pub(super) fn token_of(Path(text): Path<String>) -> Result<String, ApiError> {
     parse_token(&text)
         .map(str::to_owned)
         .map_err(ApiError::invalid)
 }
 
 /// 503 while the database refuses writes: an enqueue or a confirm could not be kept.
-fn writable(s: &ApiState) -> Result<(), ApiError> {
+pub(super) fn writable(s: &ApiState) -> Result<(), ApiError> {
     match s.metrics.writes.problem() {
         Some(problem) => Err(ApiError::unavailable("database_not_writable", problem, 5)),
         None => Ok(()),
     }
 }
 
-async fn find(s: &ApiState, token: &str) -> Result<PaymentRow, ApiError> {
+pub(super) async fn find(s: &ApiState, token: &str) -> Result<PaymentRow, ApiError> {
     s.db.get(token.to_owned())
         .await
         .map_err(ApiError::internal)?

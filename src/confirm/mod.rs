@@ -97,7 +97,8 @@ pub enum Turn {
     /// LigdiCash was asked (or the call failed): the outcome to record.
     Sent(Box<ConfirmOutcome>),
     /// Not sent: polling is paused (credentials refused, 429) or the database refuses
-    /// writes, so an answer could not be kept. Try again later.
+    /// writes, so an answer could not be kept; or its claim's send window has passed.
+    /// Try again later.
     Held,
     /// Not sent: `stop` fired while waiting for a slot.
     Stopped,
@@ -106,7 +107,8 @@ pub enum Turn {
 /// Confirms payments: one per process, shared by every caller.
 pub struct Confirmer {
     client: LigdicashClient,
-    throttle: Throttle,
+    /// Shared with the cluster heartbeat, which sets this node's share of the rate.
+    throttle: Arc<Throttle>,
     /// When each payment was last sent (or is reserved to be), so two callers (the poller
     /// and the shop's confirm-now) never confirm one token within `min_interval`.
     floors: Mutex<Floors>,
@@ -129,7 +131,7 @@ impl Confirmer {
     ) -> Self {
         Self {
             client,
-            throttle: Throttle::per_second(cfg.max_requests_per_second),
+            throttle: Arc::new(Throttle::per_second(cfg.max_requests_per_second)),
             floors: Mutex::default(),
             live: RwLock::new(Live::from_config(cfg, payouts)),
             incidents: Incidents::default(),
@@ -153,6 +155,11 @@ impl Confirmer {
     /// The rate limit and the global pause, for tests that drive them directly.
     pub fn throttle(&self) -> &Throttle {
         &self.throttle
+    }
+
+    /// The throttle itself, for the cluster heartbeat that allots this node its share.
+    pub fn shared_throttle(&self) -> Arc<Throttle> {
+        self.throttle.clone()
     }
 
     /// How long polling stays paused (refused credentials, 429), if it is.
@@ -187,6 +194,16 @@ impl Confirmer {
         // The call's time in the attempt log is when the limiter let it go.
         let at = now_ms();
         if self.held() {
+            return Turn::Held;
+        }
+        if p.send_by.is_some_and(|last| at > last) {
+            // Sent now, the call could outlive the claim's lease: another node may take
+            // the row over and confirm it within LigdiCash's floor. The row is claimed
+            // again once the lease ends.
+            tracing::warn!(
+                token = %p.token,
+                "a claimed payment waited past its send window (rate lowered, or a pause); handed back unsent"
+            );
             return Turn::Held;
         }
         let timed = self.client.confirm(p.kind, &p.token).await;

@@ -33,6 +33,10 @@ pub struct DuePayment {
     pub last_confirm_at: Option<Millis>,
     /// Whether a payout was already announced as overdue (`payout.overdue` goes out once).
     pub overdue: bool,
+    /// The latest time this claim may be sent (PostgreSQL: the claim's send window); after
+    /// it the lease may run out mid-call, and the payment is handed back unsent. `None`:
+    /// the row is this process's alone (SQLite).
+    pub send_by: Option<Millis>,
 }
 
 /// What a confirm did to its payment.

@@ -26,6 +26,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How often a node without a share of the rate looks again (its share comes at a
+/// heartbeat, every second).
+const NO_SHARE_RETRY: Duration = Duration::from_millis(200);
+
+/// On a cluster, a node claims about this much of its sending ahead ([`Dispatcher::claim_room`]).
+const CLAIM_AHEAD_MS: i64 = 2_000;
+
 pub(super) struct Dispatcher {
     ctx: Arc<Context>,
     reader: Db,
@@ -76,6 +83,16 @@ impl Dispatcher {
             // the next scan is the retry.
             let writes = &self.ctx.metrics.writes;
             let paused = self.ctx.confirmer.paused_for();
+            // A cluster node without a share of the rate (joining, or its heartbeat
+            // failing) claims nothing: rows it claimed would wait out their lease unsent.
+            // Not a pause: a finite pass waits for its share too.
+            if self.ctx.confirmer.throttle().rate() <= 0.0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(NO_SHARE_RETRY) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
             if paused.is_some() || (writes.failing() && !scan_failing) {
                 if mode == RunMode::Once {
                     tracing::warn!(
@@ -156,12 +173,33 @@ impl Dispatcher {
     ) -> Result<Vec<DuePayment>, PollerError> {
         let live = self.ctx.confirmer.live();
         let (first_delay, payouts) = (ms(live.first_delay), ms(live.payout_first_delay));
-        let batch = self.ctx.cfg.batch_size;
+        let batch = self.claim_room();
         self.reader
             .schedule_unscheduled(first_delay, payouts)
             .await?;
+        if batch == 0 {
+            return Ok(Vec::new());
+        }
         let skip: HashSet<i64> = self.in_flight.union(passed).copied().collect();
         Ok(self.reader.due(now, batch, skip).await?)
+    }
+
+    /// How many rows the next scan may take: a batch; and where other nodes share the
+    /// rows ([`Db::send_window`]), what this node's rate sends in [`CLAIM_AHEAD_MS`] (at
+    /// least a row per worker, at most what it sends within half the window), counting
+    /// what is already in flight. The rest stays claimable by the others, and a node
+    /// killed mid-batch strands little until its lease runs out.
+    fn claim_room(&self) -> usize {
+        let batch = self.ctx.cfg.batch_size;
+        let Some(window) = self.reader.send_window() else {
+            return batch;
+        };
+        let rate = self.ctx.confirmer.throttle().rate();
+        let within_window = (rate * window as f64 / 2_000.0).floor().max(1.0);
+        let ahead = (rate * CLAIM_AHEAD_MS as f64 / 1_000.0).ceil();
+        let workers = self.ctx.cfg.concurrency as f64;
+        let claimable = ahead.max(workers).min(within_window) as usize;
+        batch.min(claimable.saturating_sub(self.in_flight.len()))
     }
 
     /// Waits until the workers have nearly emptied the queue. The heartbeat meanwhile comes

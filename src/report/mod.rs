@@ -16,7 +16,8 @@ pub mod render;
 use crate::config::{ConfigError, ReportConfig, ReportFormat};
 use crate::confirm::{Confirmer, HEARTBEAT, Turn};
 use crate::payment::Status;
-use crate::store::{Db, StoreError};
+use crate::store::payments::ToConfirm;
+use crate::store::{Db, ReportTurn, StoreError};
 use crate::time::{ms, now_ms};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -24,6 +25,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// The longest the scheduled loop sleeps between looks at the days due: a day whose node
+/// died mid-report (another node's, on PostgreSQL) is produced within this.
+const CATCH_UP_EVERY_MS: i64 = 5 * 60 * 1000;
 
 /// What a re-check pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,10 +101,24 @@ impl Reporter {
         // Never cancelled: a shutdown drops this future (see `run`).
         let stop = CancellationToken::new();
         let since = now_ms().saturating_sub(i64::from(self.cfg.recheck_days) * 86_400_000);
-        for p in self.db.timeouts_since(since).await? {
+        for timeout in self.db.timeouts_since(since).await? {
             let outcome = loop {
-                match confirmer.confirm(p.clone(), &stop).await {
-                    Turn::Sent(outcome) => break *outcome,
+                // Claimed before each try: on a cluster, the shop's confirm-now on another
+                // node may be asking about this very payment.
+                let claimed = self
+                    .db
+                    .claim_to_confirm(timeout.token.clone(), now_ms())
+                    .await?;
+                let ToConfirm::Claimed(p) = claimed else {
+                    break None;
+                };
+                let id = p.id;
+                let turn = confirmer.confirm(p, &stop).await;
+                if !matches!(turn, Turn::Sent(_)) {
+                    self.db.release_claim(id).await?;
+                }
+                match turn {
+                    Turn::Sent(outcome) => break Some(*outcome),
                     Turn::Held if self.stop_when_held => {
                         tracing::warn!(
                             "re-check stopped: confirms are held (refused credentials, a rate \
@@ -114,6 +133,8 @@ impl Reporter {
                     Turn::Stopped => return Ok(summary),
                 }
             };
+            // Being confirmed elsewhere, or no longer a timeout.
+            let Some(outcome) = outcome else { continue };
             let (token, refused) = (
                 outcome.token.clone(),
                 outcome.outcome == crate::ligdicash::classify::AUTH_FAILED,
@@ -197,13 +218,34 @@ impl Reporter {
     /// The re-check comes after the reports: a late completion it finds is resolved now, so
     /// run first it would make a day it timed out on show the payment as pending at the end
     /// of that day instead of as a timeout. Found tonight, it is tomorrow's late completion.
+    ///
+    /// Where several daemons share the database, one of them does this at a time
+    /// ([`Db::try_report_turn`]); the others return at once, having done nothing.
     pub async fn catch_up(&self) -> Result<Vec<NaiveDate>, ReportError> {
-        let last = self.db.last_report_day().await?;
-        let due = day::due_days(last, now_ms(), self.tz, &self.cron);
-        if due.is_empty() {
-            return Ok(due);
+        if self.due_days().await?.is_empty() {
+            return Ok(Vec::new());
         }
+        let Some(turn) = self.db.try_report_turn().await? else {
+            tracing::debug!("another node is writing the reports");
+            return Ok(Vec::new());
+        };
+        let done = self.catch_up_in_turn(&turn).await;
+        turn.release().await;
+        done
+    }
+
+    async fn due_days(&self) -> Result<Vec<NaiveDate>, StoreError> {
+        let last = self.db.last_report_day().await?;
+        Ok(day::due_days(last, now_ms(), self.tz, &self.cron))
+    }
+
+    async fn catch_up_in_turn(&self, turn: &ReportTurn) -> Result<Vec<NaiveDate>, ReportError> {
+        // Read again in this turn: the node before may have just done these days.
+        let due = self.due_days().await?;
         for date in &due {
+            if !turn.is_held() {
+                return Err(ReportError::TurnLost);
+            }
             let (files, data) = self
                 .write_files(*date, &self.output_dir, &self.cfg.formats)
                 .await?;
@@ -214,6 +256,12 @@ impl Reporter {
                 .record_report(*date, names, data, self.sinks.clone(), now_ms())
                 .await?;
             tracing::info!(%date, files = ?files, "nightly report written");
+        }
+        if due.is_empty() {
+            return Ok(due);
+        }
+        if !turn.is_held() {
+            return Err(ReportError::TurnLost);
         }
         let rechecked = self.recheck().await?;
         tracing::info!(?rechecked, "timeouts re-checked after the nightly report");
@@ -246,7 +294,7 @@ impl Reporter {
                 .ok()
                 .map(|next| (next.timestamp_millis() - now_ms()).max(1000))
                 .unwrap_or(60_000)
-                .min(3_600_000);
+                .min(CATCH_UP_EVERY_MS);
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
                 _ = shutdown.cancelled() => return,
@@ -260,6 +308,10 @@ impl Reporter {
 pub enum ReportError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "the report lock went with its database connection: another node may be writing the reports; retrying"
+    )]
+    TurnLost,
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,

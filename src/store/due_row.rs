@@ -58,6 +58,7 @@ pub(super) fn due_payment_or_problem(r: &Row<'_>) -> rusqlite::Result<Result<Due
         // CHECK-constrained columns: never of the wrong type.
         kind: r.get(11)?,
         overdue: r.get(12)?,
+        send_by: None,
     };
     Ok(match row.bad.is_empty() {
         true => Ok(payment),

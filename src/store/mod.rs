@@ -25,7 +25,7 @@ pub mod reports;
 pub mod rows;
 
 pub use db::outbox::SinkDelivery;
-pub use db::{Db, Target};
+pub use db::{Db, ReportTurn, Target};
 pub use rows::PaymentRow;
 
 use rusqlite::{Connection, OpenFlags};

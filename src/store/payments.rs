@@ -10,6 +10,18 @@ use crate::time::Millis;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
 
+/// Whether a payment can be confirmed now, outside the poller's scan (confirm-now, the
+/// re-check).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToConfirm {
+    /// Claimed for this confirm (on SQLite, simply found).
+    Claimed(DuePayment),
+    /// A confirm of it is under way (PostgreSQL: another claim holds it).
+    Busy,
+    /// Final, unknown, or a row with a value of the wrong type.
+    Not,
+}
+
 /// What `requeue` did to a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requeued {

@@ -11,6 +11,8 @@
 #[allow(dead_code)]
 mod server;
 
+mod cluster;
+
 use crate::helpers::{TestEnv, assert_ok, settled, stderr, terminate};
 use ligdicash_reconciler::config::database::DATABASE_URL_ENV;
 use ligdicash_reconciler::sandbox::Outcome;

@@ -4,6 +4,7 @@
 
 use super::{Allotment, Beat, NodeRate, Timing};
 use crate::confirm::throttle::Throttle;
+use crate::health::{WriteHealth, Writer};
 use crate::store::StoreError;
 use crate::store::postgres::PgStore;
 use crate::time::{Millis, now_ms};
@@ -23,6 +24,7 @@ pub struct ClusterRate {
     started_at: Millis,
     version: String,
     state: NodeRate,
+    writes: Arc<WriteHealth>,
 }
 
 impl ClusterRate {
@@ -44,7 +46,15 @@ impl ClusterRate {
             started_at: now,
             version: version.to_owned(),
             state: NodeRate::registered(now),
+            writes: Arc::default(),
         })
+    }
+
+    /// Reports failed heartbeats where `/readyz` and the poller see them: a database
+    /// that cannot be written is the same incident whichever writer meets it first.
+    pub fn with_write_health(mut self, writes: Arc<WriteHealth>) -> Self {
+        self.writes = writes;
+        self
     }
 
     /// One heartbeat at `now`: writes it (registering again if the row was pruned), reads
@@ -80,26 +90,30 @@ impl ClusterRate {
     }
 
     /// Beats every [`Timing::heartbeat`] until `stop`, then deregisters (the others take
-    /// this node's share at their next beat) and holds the throttle.
-    pub async fn run(mut self, stop: CancellationToken) {
+    /// this node's share at their next beat) and holds the throttle. A heartbeat the
+    /// database refuses for a while (restart, failover) holds the node and fails
+    /// `/readyz` until one succeeds; any other error (the `nodes` table gone) ends the
+    /// task, and with it the daemon: a node that can never beat again must not look alive.
+    pub async fn run(mut self, stop: CancellationToken) -> Result<(), StoreError> {
         let period = Duration::from_millis(u64::try_from(self.timing.heartbeat).unwrap_or(1));
         let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
-        loop {
+        let ended = loop {
             tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = ticks.tick() => {
-                    if let (_, Err(e)) = self.beat(now_ms()).await {
-                        tracing::warn!(error = %e, "cluster heartbeat failed; holding confirms");
-                    }
-                }
+                _ = stop.cancelled() => break Ok(()),
+                _ = ticks.tick() => match self.beat(now_ms()).await {
+                    (_, Ok(())) => self.writes.succeeded(Writer::Heartbeat),
+                    (_, Err(e)) if e.is_unwritable() => self.writes.failed(Writer::Heartbeat, &e),
+                    (_, Err(e)) => break Err(e),
+                },
             }
-        }
+        };
         self.throttle.set_allotment(Allotment::Hold);
         if let Err(e) = self.store.deregister_node().await {
             tracing::warn!(error = %e, "could not deregister this node; it goes stale instead");
         }
+        ended
     }
 }
 
@@ -171,7 +185,7 @@ mod tests {
         let stop = CancellationToken::new();
         stop.cancel();
         assert_eq!(b.beat(T + 11_500).await.0, Allotment::Hold);
-        b.run(stop).await;
+        b.run(stop).await.unwrap();
         assert_eq!(b_throttle.rate(), 0.0);
         a.beat(T + 12_000).await.1.unwrap();
         assert_eq!(a_throttle.rate(), 5.0);

@@ -23,6 +23,7 @@ mod payments;
 mod reports;
 mod target;
 
+pub use reports::ReportTurn;
 pub use target::{PG_POOL_SIZE, Target};
 
 use super::postgres::PgStore;
@@ -73,6 +74,22 @@ impl Db {
         match self {
             Db::Sqlite(s) => on_sqlite(s, |s| s.ensure_writable()).await,
             Db::Postgres(p) => p.ensure_writable().await,
+        }
+    }
+
+    /// How long after its claim a due payment may still be sent, where other daemons
+    /// share the rows (PostgreSQL); `None` where this process is alone (SQLite). The
+    /// poller claims no more than it can send within it.
+    pub fn send_window(&self) -> Option<crate::time::Millis> {
+        self.postgres().map(|p| p.claim_policy().send_window)
+    }
+
+    /// The PostgreSQL store behind this handle, for what only a cluster needs (the node
+    /// registry, the report lock).
+    pub fn postgres(&self) -> Option<&PgStore> {
+        match self {
+            Db::Sqlite(_) => None,
+            Db::Postgres(p) => Some(p),
         }
     }
 

@@ -4,7 +4,7 @@
 use super::{Db, on_sqlite};
 use crate::payment::{Applied, ConfirmOutcome, DuePayment, NewPayment, Status};
 use crate::store::callbacks::{CallbackKeys, Received};
-use crate::store::payments::{Enqueued, Requeued};
+use crate::store::payments::{Enqueued, Requeued, ToConfirm};
 use crate::store::{PaymentRow, StoreError};
 use crate::time::Millis;
 use std::collections::HashSet;
@@ -84,11 +84,28 @@ impl Db {
         }
     }
 
-    /// A payment a confirm may still change (pending, or a `timeout`), by token.
-    pub async fn confirmable(&self, token: String) -> Result<Option<DuePayment>, StoreError> {
+    /// The payment `token` (pending, or a `timeout`) taken for one confirm now; see
+    /// [`ToConfirm`]. On PostgreSQL it is claimed like a scanned row: release it with
+    /// [`Db::release_claim`] if the confirm is not sent.
+    pub async fn claim_to_confirm(
+        &self,
+        token: String,
+        now: Millis,
+    ) -> Result<ToConfirm, StoreError> {
         match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.confirmable(&token)).await,
-            Db::Postgres(p) => p.confirmable(&token).await,
+            Db::Sqlite(s) => {
+                let found = on_sqlite(s, move |s| s.confirmable(&token)).await?;
+                Ok(found.map_or(ToConfirm::Not, ToConfirm::Claimed))
+            }
+            Db::Postgres(p) => p.claim_to_confirm(&token, now).await,
+        }
+    }
+
+    /// Lets go of a claim taken by [`Db::claim_to_confirm`] for a confirm not sent.
+    pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(()),
+            Db::Postgres(p) => p.release_claim(id).await,
         }
     }
 

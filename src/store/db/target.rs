@@ -30,13 +30,11 @@ impl Target {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let backend = config.database_backend(env)?;
-        // A claim outlives two confirm timeouts, so a slow answer and its write land
-        // before another node may take the row over.
         let request_ms = Millis::try_from(config.ligdicash.request_timeout.0.as_millis())
             .unwrap_or(Millis::MAX / 4);
-        let lease = MIN_LEASE_MS.max(request_ms.saturating_mul(2).saturating_add(10_000));
         let min_interval =
             Millis::try_from(config.poll.min_interval.0.as_millis()).unwrap_or(Millis::MAX / 4);
+        let lease = lease_for(request_ms, min_interval);
         Ok(Self {
             backend,
             claims: ClaimPolicy::new(node_id(), lease, min_interval),
@@ -68,6 +66,15 @@ impl Target {
     }
 }
 
+/// A claimed row is sent within the first half of its lease ([`ClaimPolicy::send_window`]);
+/// the second half covers that confirm call, its write, and `min_interval` with 10 s to
+/// spare, so a node taking over an expired claim never confirms the token within
+/// `min_interval` of the dead node's last send.
+fn lease_for(request_ms: Millis, min_interval: Millis) -> Millis {
+    let call_and_floor = request_ms.saturating_add(min_interval);
+    MIN_LEASE_MS.max(call_and_floor.saturating_add(10_000).saturating_mul(2))
+}
+
 /// This process's node id in `claimed_by`: the host name, the process id and a random
 /// part (a restarted process is a new node; the old one's claims expire).
 fn node_id() -> String {
@@ -77,4 +84,19 @@ fn node_id() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".to_owned());
     format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The half of the lease after the last send covers the call and the floor.
+    #[test]
+    fn the_lease_leaves_a_whole_call_and_the_floor_after_the_send_window() {
+        for (request, floor) in [(10_000, 3_000), (1_000, 3_000), (60_000, 10_000)] {
+            let policy = ClaimPolicy::new("n", lease_for(request, floor), floor);
+            assert!(policy.lease >= MIN_LEASE_MS);
+            assert!(policy.lease - policy.send_window >= request + floor + 10_000);
+        }
+    }
 }

@@ -16,6 +16,7 @@
 //! connection that broke is dropped when it is next taken.
 
 mod callbacks;
+mod claim_one;
 pub mod connect;
 pub mod errors;
 mod events;
@@ -49,6 +50,11 @@ pub struct ClaimPolicy {
     /// LigdiCash's floor between two confirms of one token (`poll.min_interval`), kept from
     /// `last_sent_at` whatever node sent the last one.
     pub min_interval: Millis,
+    /// How long after its claim a row may still be sent: half the lease. A confirm sent
+    /// later could still be in flight, or just answered, when the lease runs out and
+    /// another node takes the row over (the lease is sized so that half of it covers a
+    /// whole confirm call and `min_interval`; see `store::Target`).
+    pub send_window: Millis,
 }
 
 impl ClaimPolicy {
@@ -58,6 +64,7 @@ impl ClaimPolicy {
             node: node.into(),
             lease,
             min_interval,
+            send_window: lease / 2,
         }
     }
 }

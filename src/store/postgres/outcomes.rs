@@ -7,7 +7,9 @@
 //! one event. A payout's overdue mark is a compare-and-set on `overdue_at IS NULL`. One
 //! more condition for the cluster: the row is not held by *another* node's claim (a node
 //! whose lease expired and whose row was taken over writes nothing but its attempt log);
-//! the write clears the claim, and keeps `last_sent_at` for the 3 s floor.
+//! the write clears the claim, and moves `last_sent_at` up to the call's real send time
+//! (the claim wrote its own time, which may be earlier), so the next claim keeps the 3 s
+//! floor from the request LigdiCash actually received.
 
 use super::PgStore;
 use super::events::{facts, insert_event};
@@ -109,19 +111,19 @@ impl Writes {
         let finalize = format!(
             "UPDATE payments SET {final_set}, status = $12, status_reason = $13, \
              resolved_at = $14, updated_at = $14, last_confirm_at = $15, \
-             attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, {CLAIM_CLEARED} \
+             last_sent_at = GREATEST(last_sent_at, $15), attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, {CLAIM_CLEARED} \
              WHERE id = $16 AND status = $18 AND status_reason IS NOT DISTINCT FROM $17 \
              AND (claimed_by IS NULL OR claimed_by = $19) RETURNING {FACT_COLUMNS}"
         );
         let reschedule = format!(
             "UPDATE payments SET {ANSWER_SET}, next_poll_at = $12, attempts = attempts + $13, \
              not_found_streak = $14, last_error = $15, updated_at = $16, last_confirm_at = $17, \
-             {CLAIM_CLEARED} WHERE id = $18 AND status = $19 \
+             last_sent_at = GREATEST(last_sent_at, $17), {CLAIM_CLEARED} WHERE id = $18 AND status = $19 \
              AND (claimed_by IS NULL OR claimed_by = $20)"
         );
         let untouched = format!(
             "UPDATE payments SET {ANSWER_SET}, last_error = $12, updated_at = $13, \
-             {CLAIM_CLEARED} WHERE id = $14 AND status = $15 \
+             last_sent_at = GREATEST(last_sent_at, $17), {CLAIM_CLEARED} WHERE id = $14 AND status = $15 \
              AND (claimed_by IS NULL OR claimed_by = $16)"
         );
         Ok(Self {
@@ -223,7 +225,8 @@ impl Writes {
                 (n == 1, None)
             }
             Change::Untouched => {
-                let tail: [&(dyn ToSql + Sync); 5] = [&o.error, &now, &o.payment_id, &from, &node];
+                let tail: [&(dyn ToSql + Sync); 6] =
+                    [&o.error, &now, &o.payment_id, &from, &node, &o.at];
                 let params: Vec<_> = head.iter().chain(&tail).copied().collect();
                 (tx.execute(&self.untouched, &params).await? == 1, None)
             }

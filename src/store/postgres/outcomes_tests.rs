@@ -154,9 +154,17 @@ async fn a_stale_outcome_after_a_requeue_changes_nothing_and_the_next_completion
         .unwrap();
     assert!(late[0].stale);
     assert_eq!(store.get("tok-2").await.unwrap().unwrap().status, "pending");
-    let again = store.due(10_000, 10, &HashSet::new()).await.unwrap();
+    // The stale call was sent at 10_000 (the outcomes' time): not claimable before 13_000.
+    assert!(
+        store
+            .due(12_999, 10, &HashSet::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.due(13_000, 10, &HashSet::new()).await.unwrap();
     store
-        .apply_outcomes(&[finalize(&again[0], Status::Completed)], 10_001, &[])
+        .apply_outcomes(&[finalize(&again[0], Status::Completed)], 13_001, &[])
         .await
         .unwrap();
     let types: Vec<String> = events(&store, "tok-2")
@@ -207,7 +215,12 @@ async fn the_outcome_of_a_node_whose_claim_was_taken_over_is_stale() {
         .unwrap();
     assert_eq!(row.get::<_, Option<String>>(0), None);
     assert_eq!(row.get::<_, Option<i64>>(1), None);
-    assert_eq!(row.get::<_, Option<i64>>(2), Some(5_000));
+    // b's call went at 10_000 (the outcome's time), after its claim at 5_000.
+    assert_eq!(
+        row.get::<_, Option<i64>>(2),
+        Some(10_000),
+        "the real send time"
+    );
     assert_eq!(events(&b, "tok-3").await.len(), 1);
 }
 

@@ -128,7 +128,9 @@ impl PgStore {
         let mut due = Vec::with_capacity(rows.len());
         for row in &rows {
             let next_poll_at: Option<Millis> = row.try_get(13)?;
-            due.push((next_poll_at, read::due_payment(row)?));
+            let mut payment = read::due_payment(row)?;
+            payment.send_by = Some(now.saturating_add(c.send_window));
+            due.push((next_poll_at, payment));
         }
         // RETURNING keeps no order.
         due.sort_by_key(|(at, p)| (*at, p.id));
@@ -179,22 +181,6 @@ impl PgStore {
             }
         }
         Ok(counts)
-    }
-
-    /// A payment a confirm may still change, by token: a pending one or a `timeout`.
-    pub async fn confirmable(&self, token: &str) -> Result<Option<DuePayment>, StoreError> {
-        let row = self
-            .conn()
-            .await?
-            .query_opt(
-                &format!(
-                    "SELECT {DUE_COLUMNS} FROM payments WHERE token = $1 \
-                     AND status IN ('pending', 'timeout')"
-                ),
-                &[&token],
-            )
-            .await?;
-        row.as_ref().map(read::due_payment).transpose()
     }
 
     /// Puts a `timeout` or `invalid_token` payment back to `pending`, due now, with a fresh

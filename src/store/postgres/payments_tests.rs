@@ -275,6 +275,13 @@ async fn lookups_counts_and_the_next_poll_time() {
     assert_eq!(tokens(pending), ["c", "b"]);
     let latest = store.search(Some("order-x"), None, None, 1).await.unwrap();
     assert_eq!(tokens(latest), ["c"], "the order's newest payment");
-    assert_eq!(store.confirmable("a").await.unwrap(), None);
-    assert_eq!(store.confirmable("b").await.unwrap().unwrap().token, "b");
+    use crate::store::payments::ToConfirm;
+    assert_eq!(
+        store.claim_to_confirm("a", T).await.unwrap(),
+        ToConfirm::Not
+    );
+    let ToConfirm::Claimed(b) = store.claim_to_confirm("b", T).await.unwrap() else {
+        panic!("b is pending and unclaimed");
+    };
+    assert_eq!(b.token, "b");
 }

@@ -51,6 +51,7 @@ pub(super) fn due_payment(r: &Row) -> Result<DuePayment, StoreError> {
         last_confirm_at: r.try_get(10)?,
         kind: r.try_get(11)?,
         overdue: r.try_get(12)?,
+        send_by: None,
     })
 }
 

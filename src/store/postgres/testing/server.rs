@@ -27,6 +27,9 @@ pub struct TestServer {
     pub port: u16,
 }
 
+/// How long `pg_ctl` waits for the server to start or stop.
+const PG_CTL_WAIT: &str = "60";
+
 impl TestServer {
     /// Starts a server, or `None` (after saying "skipped") when PostgreSQL is not installed
     /// outside CI.
@@ -59,18 +62,7 @@ impl TestServer {
         // A port found free may be taken before the server binds it: try a few.
         for _ in 0..3 {
             server.port = free_port();
-            let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40",
-                server.port,
-                server.dir.path().display()
-            );
-            let log = server.dir.path().join("server.log");
-            let log = log.to_string_lossy().into_owned();
-            if server.try_run(
-                "pg_ctl",
-                &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60"],
-                &["start"],
-            ) {
+            if server.start_server() {
                 return Some(server);
             }
         }
@@ -104,6 +96,46 @@ impl TestServer {
         format!(
             "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
             self.port
+        )
+    }
+
+    /// Stops the server as an operator's restart does (`-m fast`: sessions are cut),
+    /// leaves it down for `down`, and starts it again on the same port.
+    #[allow(dead_code)] // used by the integration tests (tests/cli/postgres/cluster.rs)
+    pub fn restart(&self, down: std::time::Duration) {
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-m", "fast", "-w", "-t", PG_CTL_WAIT],
+            &["stop"],
+        );
+        std::thread::sleep(down);
+        assert!(self.start_server(), "PostgreSQL did not start again");
+    }
+
+    fn start_server(&self) -> bool {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        let log = log.to_string_lossy().into_owned();
+        let data = self.data();
+        self.try_run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-l",
+                &log,
+                "-o",
+                &options,
+                "-w",
+                "-t",
+                PG_CTL_WAIT,
+            ],
+            &["start"],
         )
     }
 

@@ -8,9 +8,13 @@
 //! systemd supervision, event delivery and the nightly reports. The first to fail stops
 //! everything, and the daemon exits non-zero.
 
+mod ending;
+mod startup;
+
 use crate::api::{self, ApiState};
 use crate::config::{Config, Credentials};
 use crate::confirm::Confirmer;
+use crate::confirm::cluster::{ClusterRate, TIMING};
 use crate::events::delivery::Deliverer;
 use crate::events::sinks::Sink;
 use crate::failure::{Exit, Failure};
@@ -18,12 +22,14 @@ use crate::http::{self, HttpState};
 use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::lock::InstanceLock;
 use crate::metrics::Metrics;
-use crate::poller::{Poller, PollerError, RunMode};
+use crate::poller::{Poller, RunMode};
 use crate::report::Reporter;
 use crate::store::{Db, Target};
 use crate::systemd;
-use crate::tasks::{Ended, Tasks};
-use crate::time::ms;
+use crate::tasks::Tasks;
+use crate::time::{ms, now_ms};
+use ending::{due_deliveries_attempted, first_attempts_made, task_failure};
+use startup::{adopt_legacy_sink_names, bind};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +49,8 @@ pub struct App {
     /// systemd's STATUS: one handle, so the gauges' cached pending count is shared too.
     observer: Db,
     confirmer: Arc<Confirmer>,
+    /// This node's heartbeat and share of the rate, on PostgreSQL.
+    cluster: Option<ClusterRate>,
     poller: Poller,
     reporter: Reporter,
     deliverer: Deliverer,
@@ -50,6 +58,8 @@ pub struct App {
     api: Option<(TcpListener, ApiState)>,
     sink_names: Vec<String>,
     route: &'static str,
+    /// The database as it may be shown (a PostgreSQL URL without its password).
+    database: String,
     tasks: Tasks<Failure>,
 }
 
@@ -68,9 +78,6 @@ impl App {
         let http_addr = config.http.addr()?;
         let target = Target::from_config(&config, env)?;
         let database = &target;
-        if target.is_postgres() {
-            tracing::warn!(database = %target.shown(), "PostgreSQL: claims keep daemons apart, but the request rate and the nightly report are per daemon for now (docs/postgres-design.md): with several daemons, divide poll.max_requests_per_second among them and enable [report] on one");
-        }
         let mut lock = (!target.is_postgres())
             .then(|| InstanceLock::acquire(&config.database.path))
             .transpose()?;
@@ -95,6 +102,22 @@ impl App {
             observer.clone(),
             sinks_shared.clone(),
         ));
+        // On PostgreSQL this node joins the cluster: it sends nothing until it has its
+        // share of max_requests_per_second (the whole of it when alone).
+        let cluster = match observer.postgres() {
+            Some(pg) => Some(
+                ClusterRate::start(
+                    pg.clone(),
+                    confirmer.shared_throttle(),
+                    TIMING,
+                    env!("CARGO_PKG_VERSION"),
+                    now_ms(),
+                )
+                .await?
+                .with_write_health(metrics.writes.clone()),
+            ),
+            None => None,
+        };
         // Two handles: the scan and the writer each have their own connection.
         let poller_dbs = (Db::open(database).await?, Db::open(database).await?);
         let poller = Poller::new(
@@ -149,6 +172,7 @@ impl App {
             metrics,
             observer,
             confirmer,
+            cluster,
             poller,
             reporter,
             deliverer,
@@ -156,6 +180,7 @@ impl App {
             api,
             sink_names,
             route,
+            database: target.shown(),
             tasks: Tasks::default(),
         })
     }
@@ -206,10 +231,20 @@ impl App {
             api,
             sink_names,
             route,
+            database,
             mut tasks,
             _lock,
             confirmer: _,
+            cluster,
         } = self;
+        if let Some(cluster) = cluster {
+            let beats = cluster.run(shutdown.clone());
+            tasks.spawn("cluster heartbeat", async move {
+                beats
+                    .await
+                    .map_err(|e| Failure::new(Exit::Database, e.to_string()))
+            });
+        }
         if let Some(listener) = listener {
             let state = HttpState {
                 metrics: metrics.clone(),
@@ -235,7 +270,7 @@ impl App {
             });
         }
         tracing::info!(
-            database = %config.database.path.display(),
+            database,
             base_url = %config.shown_base_url(),
             route,
             sinks = ?sink_names,
@@ -315,85 +350,4 @@ impl App {
         result.map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
         failures.into_iter().next().map_or(Ok(()), Err)
     }
-}
-
-/// Binds a listener. Exit 1, not 3, on failure: a port still held by a stopping process
-/// heals on restart.
-async fn bind(addr: SocketAddr, key: &str) -> Result<TcpListener, Failure> {
-    TcpListener::bind(addr).await.map_err(|e| {
-        Failure::new(
-            Exit::Failure,
-            format!("{key}: cannot listen on {addr}: {e}"),
-        )
-    })
-}
-
-/// Whether a task's end is a failure of the daemon: an error or a panic always, a return
-/// only while the daemon was meant to keep running. Logged here, once.
-fn task_failure(name: &'static str, ended: Ended<Failure>, stopping: bool) -> Option<Failure> {
-    let failure = match ended {
-        Ended::Finished | Ended::Aborted if stopping => return None,
-        Ended::Finished | Ended::Aborted => Failure::new(
-            Exit::Failure,
-            format!("the {name} task stopped unexpectedly"),
-        ),
-        Ended::Failed(f) => f,
-        Ended::Panicked(message) => Failure::new(
-            Exit::Failure,
-            format!("the {name} task panicked: {message}"),
-        ),
-    };
-    tracing::error!(task = name, error = %failure.message, "a daemon task failed; stopping");
-    Some(failure)
-}
-
-/// Webhooks were named by their whole URL (an access key included) before they were named
-/// by [`crate::config::WebhookConfig::sink_name`]: their deliveries follow the new name,
-/// so none is stranded and the key leaves the database.
-async fn adopt_legacy_sink_names(config: &Config, db: &Db) -> Result<(), Failure> {
-    for hook in &config.events.webhooks {
-        let (legacy, name) = (
-            crate::config::events::sink_name::webhook(&hook.url),
-            hook.sink_name(),
-        );
-        if legacy != name {
-            let moved = db.rename_sink(legacy, name.clone()).await?;
-            if moved > 0 {
-                tracing::info!(moved, sink = %name, "deliveries moved to the webhook's sink name");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `--once` ends once every delivery due now has been attempted (delivered, or put off to
-/// its next retry time, which a later pass takes up), or as soon as the database refuses
-/// writes: an attempt that cannot be recorded stays due, for a later pass.
-async fn due_deliveries_attempted(
-    db: &Db,
-    sinks: &[String],
-    writes: &crate::health::WriteHealth,
-    shutdown: &CancellationToken,
-) -> Result<(), PollerError> {
-    let (now, sinks) = (crate::time::now_ms(), Arc::new(sinks.to_vec()));
-    while !shutdown.is_cancelled()
-        && !writes.failing()
-        && db.any_delivery_due(now, sinks.clone()).await?
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Ok(())
-}
-
-/// `--until-idle` also waits until every event has had its first delivery attempt.
-async fn first_attempts_made(
-    db: &Db,
-    sinks: &[String],
-    shutdown: &CancellationToken,
-) -> Result<(), PollerError> {
-    let sinks = Arc::new(sinks.to_vec());
-    while !shutdown.is_cancelled() && db.unattempted_deliveries(sinks.clone()).await? > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Ok(())
 }

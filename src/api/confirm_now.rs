@@ -1,0 +1,110 @@
+//! `POST /v1/payments/{token}/confirm`: "confirm before you cancel". Asks LigdiCash now,
+//! through the one confirm path, records the answer exactly as the poller would, and
+//! answers with the payment. A payment already final is answered as it is: `completed`
+//! and `notcompleted` never change.
+//!
+//! A confirm of the same payment may be under way when the shop asks (the poller's, or on
+//! PostgreSQL another node's): LigdiCash's 3 s floor forbids a second call now, and its
+//! answer, recorded after the shop asked, is as fresh as ours. So the handler waits for
+//! it and answers with the payment as that confirm left it.
+
+use super::ApiState;
+use super::error::ApiError;
+use super::payments::{find, token_of, writable};
+use crate::confirm::{HEARTBEAT, Turn};
+use crate::store::payments::ToConfirm;
+use crate::time::now_ms;
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often a request waiting for another confirm of its payment looks again.
+const BUSY_RETRY: Duration = Duration::from_millis(200);
+
+type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+
+pub async fn confirm(
+    State(s): State<ApiState>,
+    token: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let token = token_of(token?)?;
+    writable(&s)?;
+    let asked_at = now_ms();
+    let deadline = Instant::now() + s.confirm_timeout;
+    let due = loop {
+        let found = s.db.claim_to_confirm(token.clone(), now_ms()).await;
+        match found.map_err(ApiError::internal)? {
+            ToConfirm::Claimed(due) => break due,
+            ToConfirm::Not => return answer(&s, &token).await,
+            ToConfirm::Busy => {
+                let row = find(&s, &token).await?;
+                if row.last_confirm_at.is_some_and(|at| at >= asked_at) {
+                    return Ok((StatusCode::OK, Json(row.to_json())));
+                }
+                if Instant::now() + BUSY_RETRY > deadline {
+                    return Err(busy());
+                }
+                tokio::time::sleep(BUSY_RETRY).await;
+            }
+        }
+    };
+    let id = due.id;
+    let sent = tokio::time::timeout_at(deadline, s.confirmer.confirm(due, &s.shutdown)).await;
+    let outcome = match sent {
+        Ok(Turn::Sent(outcome)) => *outcome,
+        Ok(Turn::Held) => {
+            release(&s, id).await;
+            let wait = s
+                .confirmer
+                .paused_for()
+                .unwrap_or(HEARTBEAT)
+                .as_secs()
+                .max(1);
+            return Err(ApiError::unavailable(
+                "held",
+                "confirms are paused (LigdiCash refused the credentials, asked us to slow down, or the database refuses writes); try again later",
+                wait,
+            ));
+        }
+        Ok(Turn::Stopped) => {
+            release(&s, id).await;
+            return Err(ApiError::unavailable(
+                "shutting_down",
+                "the reconciler is stopping",
+                5,
+            ));
+        }
+        // The call may have been sent: the claim stays until its lease ends, so no
+        // other node confirms the token within the floor of that call.
+        Err(_) => return Err(busy()),
+    };
+    s.db.apply_outcomes(Arc::new(vec![outcome]), now_ms(), s.sinks.clone())
+        .await
+        .map_err(ApiError::internal)?;
+    answer(&s, &token).await
+}
+
+async fn answer(s: &ApiState, token: &str) -> Answer {
+    let row = find(s, token).await?;
+    Ok((StatusCode::OK, Json(row.to_json())))
+}
+
+fn busy() -> ApiError {
+    ApiError::unavailable(
+        "busy",
+        "LigdiCash could not be asked within the request timeout; try again",
+        3,
+    )
+}
+
+/// A claim for a confirm not sent goes back at once, for the poller or another node.
+async fn release(s: &ApiState, id: i64) {
+    if let Err(e) = s.db.release_claim(id).await {
+        tracing::warn!(error = %e, "could not release a confirm-now claim; it expires with its lease");
+    }
+}
