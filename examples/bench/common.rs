@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub use ligdicash_reconciler::config::database::DATABASE_URL_ENV;
+
 /// Credentials the sandbox accepts; nothing secret.
 pub const ENV: [(&str, &str); 2] = [
     ("LIGDICASH_API_KEY", "sandbox-api-key"),
@@ -96,6 +98,26 @@ impl Drop for Sandbox {
 /// Writes a config for `base_url` with `poll` lines under `[poll]`, migrates the database,
 /// and returns the config's path.
 pub fn setup(dir: &Path, base_url: &str, poll: &str, http: &str) -> anyhow::Result<PathBuf> {
+    setup_with(dir, base_url, poll, http, None)
+}
+
+/// [`setup`] on the PostgreSQL database `url` (given to each command in its environment).
+pub fn setup_on(
+    dir: &Path,
+    base_url: &str,
+    poll: &str,
+    url: Option<&str>,
+) -> anyhow::Result<PathBuf> {
+    setup_with(dir, base_url, poll, "off", url)
+}
+
+fn setup_with(
+    dir: &Path,
+    base_url: &str,
+    poll: &str,
+    http: &str,
+    url: Option<&str>,
+) -> anyhow::Result<PathBuf> {
     let db = dir.join("bench.db");
     let config = dir.join("bench.toml");
     std::fs::write(
@@ -105,13 +127,16 @@ pub fn setup(dir: &Path, base_url: &str, poll: &str, http: &str) -> anyhow::Resu
              [poll]\n{poll}\n[http]\nlisten = \"{http}\"\n[report]\nenabled = false\n"
         ),
     )?;
-    let status = Command::new(release_bin()?)
+    let mut migrate = Command::new(release_bin()?);
+    migrate
         .arg("--config")
         .arg(&config)
         .arg("migrate")
-        .envs(ENV)
-        .stdout(Stdio::null())
-        .status()?;
+        .envs(ENV);
+    if let Some(url) = url {
+        migrate.env(DATABASE_URL_ENV, url);
+    }
+    let status = migrate.stdout(Stdio::null()).status()?;
     anyhow::ensure!(status.success(), "migrate failed");
     Ok(config)
 }
@@ -236,4 +261,17 @@ pub fn machine() -> String {
         })
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     format!("{cores} cores, {mem_gib:.0} GiB")
+}
+
+/// The largest number of calls that started within any `window_ms` (half-open window).
+pub fn most_in_window(at: &[i64], window_ms: i64) -> usize {
+    let mut start = 0;
+    let mut most = 0;
+    for end in 0..at.len() {
+        while at[end] - at[start] >= window_ms {
+            start += 1;
+        }
+        most = most.max(end - start + 1);
+    }
+    most
 }

@@ -9,6 +9,7 @@
 //! cargo run --release --example bench -- slow [PAYMENTS] [LATENCY_MS]
 //! cargo run --release --example bench -- store [PAYMENTS]
 //! cargo run --release --example bench -- clients [CONCURRENCY]
+//! cargo run --release --example bench -- cluster [PAYMENTS] [LATENCY_MS]   # PostgreSQL installed
 //! ```
 //! Measured with `/usr/bin/time` (Debian package `time`) and `/proc`. Results go in
 //! `docs/benchmarks.md`. Knobs: `BENCH_PERF=FILE` (drain under `perf record`),
@@ -16,6 +17,7 @@
 //! `BENCH_STORE_SQL=SQL` (run on the store workload's database before its writes).
 
 mod clients;
+mod cluster;
 mod common;
 mod detection;
 mod drain;
@@ -37,9 +39,10 @@ fn main() -> anyhow::Result<()> {
         "slow" => slow::run(arg(1, 150)?, arg(2, 300)? as u64),
         "store" => store::run(arg(1, 100_000)?),
         "clients" => clients::run(arg(1, 4)?),
+        "cluster" => cluster::run(arg(1, 300)?, arg(2, 300)? as u64),
         other => {
             anyhow::bail!(
-                "unknown workload {other:?}; try: clients, detection, drain, idle, slow, store"
+                "unknown workload {other:?}; try: clients, cluster, detection, drain, idle, slow, store"
             )
         }
     }

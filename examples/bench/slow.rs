@@ -50,23 +50,10 @@ pub fn run(payments: usize, latency_ms: u64) -> anyhow::Result<()> {
         "| {payments} | {latency_ms} | {} | {limit} | {rate:.2} | {:+.1}% | {} | {:.1} | {:.3} | {:.1} |",
         defaults.concurrency,
         (rate / limit - 1.0) * 100.0,
-        most_in_window(&at, 1000),
+        common::most_in_window(&at, 1000),
         wall.as_secs_f64(),
         usage.cpu_s / at.len() as f64 * 1000.0,
         usage.max_rss_mb
     );
     Ok(())
-}
-
-/// The largest number of calls that started within any `window_ms` (half-open window).
-fn most_in_window(at: &[i64], window_ms: i64) -> usize {
-    let mut start = 0;
-    let mut most = 0;
-    for end in 0..at.len() {
-        while at[end] - at[start] >= window_ms {
-            start += 1;
-        }
-        most = most.max(end - start + 1);
-    }
-    most
 }

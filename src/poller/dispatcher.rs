@@ -30,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 /// heartbeat, every second).
 const NO_SHARE_RETRY: Duration = Duration::from_millis(200);
 
-/// On a cluster, a node claims about this much of its sending ahead ([`Dispatcher::claim_room`]).
+/// On a cluster, a node claims about this much of its sending ahead, within
+/// [`CLAIMS_PER_WORKER`] rows per worker ([`Dispatcher::claim_room`]).
 const CLAIM_AHEAD_MS: i64 = 2_000;
+const CLAIMS_PER_WORKER: f64 = 4.0;
 
 pub(super) struct Dispatcher {
     ctx: Arc<Context>,
@@ -185,21 +187,28 @@ impl Dispatcher {
     }
 
     /// How many rows the next scan may take: a batch; and where other nodes share the
-    /// rows ([`Db::send_window`]), what this node's rate sends in [`CLAIM_AHEAD_MS`] (at
-    /// least a row per worker, at most what it sends within half the window), counting
-    /// what is already in flight. The rest stays claimable by the others, and a node
-    /// killed mid-batch strands little until its lease runs out.
+    /// rows ([`Db::send_window`]), a few per worker: what this node's rate sends in
+    /// [`CLAIM_AHEAD_MS`], at least one and at most [`CLAIMS_PER_WORKER`] per worker, never
+    /// more than it sends within half the window. The rest stays claimable by the others
+    /// (a slow provider does not leave one node with the backlog while another idles), and
+    /// a node killed mid-batch strands little until its lease runs out. It claims again
+    /// once half of what it holds is done, not a row at a time.
     fn claim_room(&self) -> usize {
         let batch = self.ctx.cfg.batch_size;
         let Some(window) = self.reader.send_window() else {
             return batch;
         };
         let rate = self.ctx.confirmer.throttle().rate();
-        let within_window = (rate * window as f64 / 2_000.0).floor().max(1.0);
-        let ahead = (rate * CLAIM_AHEAD_MS as f64 / 1_000.0).ceil();
         let workers = self.ctx.cfg.concurrency as f64;
-        let claimable = ahead.max(workers).min(within_window) as usize;
-        batch.min(claimable.saturating_sub(self.in_flight.len()))
+        let ahead = (rate * CLAIM_AHEAD_MS as f64 / 1_000.0).ceil();
+        let within_window = (rate * window as f64 / 2_000.0).floor().max(1.0);
+        let held = ahead
+            .clamp(workers, workers * CLAIMS_PER_WORKER)
+            .min(within_window) as usize;
+        if self.in_flight.len() * 2 > held {
+            return 0;
+        }
+        batch.min(held - self.in_flight.len())
     }
 
     /// Waits until the workers have nearly emptied the queue. The heartbeat meanwhile comes
