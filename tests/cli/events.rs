@@ -50,18 +50,21 @@ async fn deliver_once_the_receiver_is_up(
 }
 
 fn events_in_db(env: &TestEnv) -> Vec<(String, String, String)> {
-    env.shop_connection()
-        .prepare("SELECT id, type, state FROM events ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    env.text_pairs("SELECT id, type || ' ' || state FROM events ORDER BY seq")
+        .into_iter()
+        .map(|(id, rest)| {
+            let (kind, state) = rest.split_once(' ').unwrap();
+            (id, kind.to_owned(), state.to_owned())
+        })
+        .collect()
 }
 
-#[tokio::test]
-async fn every_final_status_is_delivered_once_to_each_sink_signed() {
-    let mut env = TestEnv::start().await;
+crate::both!(
+    every_final_status_is_delivered_once_to_each_sink_signed,
+    super::every_final_status_delivered
+);
+
+async fn every_final_status_delivered(mut env: TestEnv) {
     let (listener, url) = receiver::bind().await;
     let hook = receiver::serve(listener, vec![]);
     add_webhook(&mut env, &url);

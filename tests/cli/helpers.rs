@@ -1,6 +1,8 @@
 //! A `TestEnv` per test: the sandbox on a random loopback port, a temporary directory with
 //! a real SQLite file and a config file, and helpers that run the real binary.
 
+pub use crate::pg_server::TestServer;
+use ligdicash_reconciler::config::database::DATABASE_URL_ENV;
 use ligdicash_reconciler::config::{Config, HumanDuration};
 use ligdicash_reconciler::sandbox::{self, InvoiceSpec, Outcome, RunningSandbox, SandboxConfig};
 use std::path::PathBuf;
@@ -16,6 +18,40 @@ pub struct TestEnv {
     pub db: PathBuf,
     pub config_path: PathBuf,
     pub config: Config,
+    /// On PostgreSQL: the server (stopped on drop) and the database's URL, given to every
+    /// command in `LIGDICASH_RECONCILER_DATABASE_URL`. `None`: the SQLite file `db`.
+    pub pg: Option<(TestServer, String)>,
+}
+
+/// The database a test of the backend matrix runs on (see [`TestEnv::start_on`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one test body on both backends: `both!(name, body)` makes `name::sqlite` and
+/// `name::postgresql`, each calling `body(env)` with a fresh [`TestEnv`]. The PostgreSQL
+/// case says "skipped" where PostgreSQL is not installed, except in CI.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use $crate::helpers::{Backend, TestEnv};
+
+            #[tokio::test]
+            async fn sqlite() {
+                $body(TestEnv::start_on(Backend::Sqlite).await.unwrap()).await;
+            }
+
+            #[tokio::test]
+            async fn postgresql() {
+                if let Some(env) = TestEnv::start_on(Backend::Postgres).await {
+                    $body(env).await;
+                }
+            }
+        }
+    };
 }
 
 impl TestEnv {
@@ -57,9 +93,23 @@ impl TestEnv {
             db,
             config_path,
             config,
+            pg: None,
         };
         env.write_config();
         env
+    }
+
+    /// A fresh environment on `backend`: on PostgreSQL a throwaway server and database,
+    /// or `None` where PostgreSQL is not installed (outside CI).
+    pub async fn start_on(backend: Backend) -> Option<Self> {
+        let mut env = Self::start().await;
+        if backend == Backend::Postgres {
+            let server = TestServer::start()?;
+            server.create_database("shop").await;
+            let url = server.url("shop");
+            env.pg = Some((server, url));
+        }
+        Some(env)
     }
 
     /// Sandbox injecting `faults` from the start.
@@ -71,10 +121,28 @@ impl TestEnv {
         .await
     }
 
-    /// A `SELECT count(*) ...` with one text parameter, read from the shop's side.
-    /// 0 only while the daemon has not created the schema yet; any other failure (a
-    /// mistyped query) fails the test, so an `assert_eq!(count, 0)` cannot pass by error.
+    /// A `SELECT count(*) ...` with one text parameter (`?1`), read from the shop's side,
+    /// on either backend. 0 only while the daemon has not created the schema yet; any
+    /// other failure (a mistyped query) fails the test, so an `assert_eq!(count, 0)`
+    /// cannot pass by error.
     pub fn count(&self, sql: &str, param: &str) -> i64 {
+        if let Some((_, url)) = &self.pg {
+            let sql = sql.replace("?1", "$1");
+            return pg_blocking(url, move |client| async move {
+                let tables: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_tables WHERE tablename = 'payments'",
+                        &[],
+                    )
+                    .await?
+                    .get(0);
+                if tables == 0 {
+                    return Ok(0);
+                }
+                let row = client.query_one(sql.as_str(), &[&param]).await?;
+                Ok(row.get(0))
+            });
+        }
         let conn = self.shop_connection();
         match conn.query_row(sql, [param], |r| r.get(0)) {
             Ok(n) => n,
@@ -84,6 +152,40 @@ impl TestEnv {
                     .unwrap();
                 assert_eq!(tables, 0, "query failed: {sql}: {e}");
                 0
+            }
+        }
+    }
+
+    /// Runs `sql` (statements without parameters) as the shop's own code would.
+    pub fn shop_execute(&self, sql: &str) {
+        match &self.pg {
+            Some((_, url)) => {
+                let sql = sql.to_owned();
+                pg_blocking(url, move |client| async move {
+                    client.batch_execute(&sql).await
+                });
+            }
+            None => self.shop_connection().execute_batch(sql).unwrap(),
+        }
+    }
+
+    /// The rows of a query of two text columns, on either backend.
+    pub fn text_pairs(&self, sql: &str) -> Vec<(String, String)> {
+        match &self.pg {
+            Some((_, url)) => {
+                let sql = sql.to_owned();
+                pg_blocking(url, move |client| async move {
+                    let rows = client.query(sql.as_str(), &[]).await?;
+                    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+                })
+            }
+            None => {
+                let conn = self.shop_connection();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
             }
         }
     }
@@ -127,12 +229,16 @@ impl TestEnv {
             .env("LIGDICASH_API_KEY", sandbox::SANDBOX_API_KEY)
             .env("LIGDICASH_API_TOKEN", sandbox::SANDBOX_API_TOKEN)
             .env("RUST_LOG", "info")
+            .env_remove(DATABASE_URL_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
             cmd.env_remove(proxy).env_remove(proxy.to_lowercase());
+        }
+        if let Some((_, url)) = &self.pg {
+            cmd.env(DATABASE_URL_ENV, url);
         }
         cmd
     }
@@ -278,4 +384,35 @@ pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Runs `query` on a fresh connection to `url`, on a thread of its own with its own
+/// runtime, so that it can be called from synchronous code (an [`eventually`] check) in
+/// any test runtime. A failure fails the test.
+fn pg_blocking<T, F, Fut>(url: &str, query: F) -> T
+where
+    T: Send,
+    F: FnOnce(tokio_postgres::Client) -> Fut + Send,
+    Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                    let task = tokio::spawn(connection);
+                    let result = query(client).await;
+                    let _ = task.await;
+                    result.unwrap()
+                })
+            })
+            .join()
+            .unwrap()
+    })
 }

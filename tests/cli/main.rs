@@ -18,6 +18,9 @@ mod metrics;
 mod network;
 mod once;
 mod payouts;
+#[path = "../../src/store/postgres/testing/server.rs"]
+#[allow(dead_code)]
+mod pg_server;
 mod postgres;
 mod receiver;
 mod reports;

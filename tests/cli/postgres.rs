@@ -7,16 +7,12 @@
 //! nothing in the crate): one harness for the unit and the integration tests, no feature
 //! flag to remember. Without PostgreSQL installed the test says "skipped", except in CI.
 
-#[path = "../../src/store/postgres/testing/server.rs"]
-#[allow(dead_code)]
-mod server;
-
 mod cluster;
 
 use crate::helpers::{TestEnv, assert_ok, settled, stderr, terminate};
+use crate::pg_server::TestServer;
 use ligdicash_reconciler::config::database::DATABASE_URL_ENV;
 use ligdicash_reconciler::sandbox::Outcome;
-use server::TestServer;
 use std::process::Output;
 use std::time::Duration;
 

@@ -5,8 +5,8 @@
 //! within `min_interval`, and no second sees more confirms than the cluster's limit
 //! allows (10% over at most).
 
-use super::server::TestServer;
 use crate::helpers::{TestEnv, terminate};
+use crate::pg_server::TestServer;
 use crate::receiver::{self, SECRET};
 use ligdicash_reconciler::config::database::DATABASE_URL_ENV;
 use ligdicash_reconciler::config::{HumanDuration, WebhookConfig};
