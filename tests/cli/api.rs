@@ -219,14 +219,14 @@ async fn payments_are_found_by_order_reference_and_status_page_by_page() {
     stop(child).await;
 }
 
-/// Confirm-now asks LigdiCash at once and records the verdict as the poller would (attempt,
-/// status, event); a final payment is answered without asking again; two confirm-nows of
-/// one pending token are `min_interval` apart at LigdiCash.
 crate::both!(
     confirm_now_records_the_verdict_and_keeps_the_floor_between_confirms,
     super::confirm_now
 );
 
+/// Confirm-now asks LigdiCash at once and records the verdict as the poller would (attempt,
+/// status, event); a final payment is answered without asking again; two confirm-nows of
+/// one pending token never reach LigdiCash within `min_interval`.
 async fn confirm_now(mut env: TestEnv) {
     env.config.poll.min_interval = HumanDuration::secs(1);
     let (child, base) = api_daemon(&mut env).await;
