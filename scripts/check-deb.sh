@@ -12,6 +12,7 @@ for path in ./usr/bin/ligdicash-reconciler \
   ./usr/lib/tmpfiles.d/ligdicash-reconciler.conf \
   ./usr/share/ligdicash-reconciler/prometheus-alerts.yml \
   ./usr/share/ligdicash-reconciler/schema.sql \
+  ./usr/share/ligdicash-reconciler/schema.postgres.sql \
   ./usr/share/doc/ligdicash-reconciler/operations.md; do
   grep -q " $path\$" <<<"$contents" || { echo "package lacks $path" >&2; exit 1; }
 done
