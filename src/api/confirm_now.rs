@@ -3,10 +3,12 @@
 //! answers with the payment. A payment already final is answered as it is: `completed`
 //! and `notcompleted` never change.
 //!
-//! A confirm of the same payment may be under way when the shop asks (the poller's, or on
-//! PostgreSQL another node's): LigdiCash's 3 s floor forbids a second call now, and its
-//! answer, recorded after the shop asked, is as fresh as ours. So the handler waits for
-//! it and answers with the payment as that confirm left it.
+//! On PostgreSQL a confirm of the same payment may be under way when the shop asks (the
+//! poller's, or another node's: the row is claimed): LigdiCash's 3 s floor forbids a second
+//! call now, and an answer to a call sent after the shop asked is as fresh as ours. So the
+//! handler waits for that claim to end and answers with the payment as that confirm left
+//! it, or claims the row and asks itself, within the request timeout. On SQLite there is
+//! one process, and the confirm path's floor spaces the two calls instead.
 
 use super::ApiState;
 use super::error::ApiError;
@@ -34,6 +36,14 @@ pub async fn confirm(
 ) -> Answer {
     let token = token_of(token?)?;
     writable(&s)?;
+    if s.confirmer.throttle().rate() <= 0.0 {
+        // A cluster node joining, or cut off from the others: it may not send now.
+        return Err(ApiError::unavailable(
+            "joining",
+            "this node has no share of the request rate yet (joining the cluster, or its heartbeat failing); try again in a few seconds or ask another node",
+            3,
+        ));
+    }
     let asked_at = now_ms();
     let deadline = Instant::now() + s.confirm_timeout;
     let due = loop {

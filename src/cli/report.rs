@@ -4,6 +4,7 @@ use super::{Exit, Failure, output, process_env, runtime};
 use crate::app::build_client;
 use crate::config::{Config, Credentials, ReportFormat};
 use crate::confirm::Confirmer;
+use crate::confirm::cluster::Membership;
 use crate::metrics::Metrics;
 use crate::report::{Reporter, day};
 use crate::store::Db;
@@ -81,6 +82,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
             ))),
             None => None,
         };
+        let confirmer_handle = confirmer.clone();
         let reporter = Reporter::new(
             &config.report,
             config.report_dir(),
@@ -89,10 +91,19 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
             sinks,
         )?;
         if req.recheck_only {
-            let s = reporter
-                .recheck()
-                .await
-                .map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
+            // On PostgreSQL the calls count within the cluster's rate: this command joins
+            // it for as long as it confirms.
+            let member = match (reporter.db().postgres(), &confirmer_handle) {
+                (Some(pg), Some(c)) => {
+                    Some(Membership::join(pg.clone(), c.shared_throttle()).await?)
+                }
+                _ => None,
+            };
+            let rechecked = reporter.recheck().await;
+            if let Some(member) = member {
+                member.leave().await;
+            }
+            let s = rechecked.map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
             output::line(format_args!(
                 "re-checked {} timeouts: {} late completions, {} late mismatches, {} notcompleted",
                 s.checked, s.late_completed, s.late_mismatch, s.notcompleted

@@ -178,6 +178,9 @@ impl Confirmer {
         if self.held() {
             return Turn::Held;
         }
+        if p.send_by.is_some_and(|last| now_ms() > last) {
+            return Turn::Held;
+        }
         // LigdiCash's floor between two confirms of one token, whoever sent the last one.
         let min = ms(self.live().policy.schedule.min_interval);
         let not_before = lock(&self.floors).reserve(p.id, p.last_confirm_at, now_ms(), min);
@@ -209,6 +212,11 @@ impl Confirmer {
         let timed = self.client.confirm(p.kind, &p.token).await;
         let classified = classify_for(p.kind, &timed.exchange);
         let finished = now_ms();
+        // The next call of this token waits `min_interval` from this answer, not from this
+        // send: LigdiCash received the request before it answered, so however long this
+        // one took in transit (a new connection's handshake), the next cannot arrive
+        // within `min_interval` of it.
+        lock(&self.floors).answered(p.id, finished);
         self.observe(&p, &classified, at);
         let decision = decide(
             &self.live().policy,
@@ -329,6 +337,12 @@ impl Floors {
             self.sweep_at = 2 * self.at.len() + 1024;
         }
         at
+    }
+
+    /// `id`'s last call was answered at `at`: the next waits from there.
+    fn answered(&mut self, id: i64, at: Millis) {
+        let last = self.at.entry(id).or_insert(at);
+        *last = (*last).max(at);
     }
 }
 

@@ -79,6 +79,9 @@ fn confirms_of_one_token_are_spaced_by_min_interval_whoever_sends_them() {
         floors.at.len()
     );
     assert_eq!(floors.reserve(1, None, 100_000, 3_000), 100_000);
+    // A call answered at 100_400 (400 ms in transit): the next waits from the answer.
+    floors.answered(1, 100_400);
+    assert_eq!(floors.reserve(1, Some(100_000), 101_000, 3_000), 103_400);
 }
 
 #[test]
@@ -97,4 +100,44 @@ fn an_auth_pause_is_never_shorter_than_min_interval() {
     let live = Live::from_config(&cfg, &crate::config::PayoutsConfig::default());
     assert_eq!(live.auth_initial, Duration::from_secs(30));
     assert_eq!(live.auth_max, Duration::from_secs(600));
+}
+
+/// A claimed row is never sent past its send window (its lease could run out mid-call and
+/// another node take it over): handed back unsent whether the window had passed before the
+/// call or passed while it waited for a rate-limit slot.
+#[tokio::test]
+async fn a_claim_past_its_send_window_is_handed_back_unsent() {
+    let running = sandbox::spawn(([127, 0, 0, 1], 0).into(), SandboxConfig::default())
+        .await
+        .unwrap();
+    let mut config = Config::default();
+    config.ligdicash.base_url = running.base_url();
+    config.poll.max_requests_per_second = 1.0;
+    let settings = ClientSettings::from_config(&config).unwrap();
+    let client = LigdicashClient::new(&settings, &Credentials::fixed("k", "t")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("w.db"), Duration::from_secs(1)).unwrap();
+    let confirmer = Confirmer::new(
+        &config.poll,
+        &config.payouts,
+        client,
+        Arc::new(Metrics::default()),
+        Db::from(store),
+        Arc::new(Vec::new()),
+    );
+    let stop = CancellationToken::new();
+    let claimed = |send_by| DuePayment {
+        id: 1,
+        token: "tok".into(),
+        send_by: Some(send_by),
+        ..DuePayment::default()
+    };
+    let turn = confirmer.confirm(claimed(now_ms() - 1), &stop).await;
+    assert!(matches!(turn, Turn::Held), "{turn:?}");
+    // The next slot is a second away: the window (0.2 s) passes while waiting for it.
+    confirmer.throttle().limiter.acquire().await;
+    let turn = confirmer.confirm(claimed(now_ms() + 200), &stop).await;
+    assert!(matches!(turn, Turn::Held), "{turn:?}");
+    assert_eq!(running.sandbox.confirm_count(), 0, "nothing was sent");
+    running.shutdown.cancel();
 }

@@ -87,8 +87,15 @@ impl Dispatcher {
             let paused = self.ctx.confirmer.paused_for();
             // A cluster node without a share of the rate (joining, or its heartbeat
             // failing) claims nothing: rows it claimed would wait out their lease unsent.
-            // Not a pause: a finite pass waits for its share too.
+            // Not a pause: a finite pass waits for its share too, unless the database is
+            // away (the share comes back only with it).
             if self.ctx.confirmer.throttle().rate() <= 0.0 {
+                if mode == RunMode::Once && self.ctx.metrics.writes.failing() {
+                    tracing::warn!(
+                        "the database is away: this pass ends; what is left stays due for the next one"
+                    );
+                    break;
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(NO_SHARE_RETRY) => {}
                     _ = shutdown.cancelled() => break,
@@ -111,7 +118,10 @@ impl Dispatcher {
                 continue;
             }
             let clock = now_ms();
-            let now = if mode == RunMode::Once {
+            // Where other nodes share the rows, a claim is timed by the clock (its lease
+            // and send window), so a pass takes what is due as it goes; `passed` still
+            // confirms each payment at most once.
+            let now = if mode == RunMode::Once && self.reader.send_window().is_none() {
                 pass_start
             } else {
                 clock

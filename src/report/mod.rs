@@ -85,6 +85,11 @@ impl Reporter {
         }
     }
 
+    /// The database it reports on.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The shop's time zone.
     pub fn zone(&self) -> Tz {
         self.tz
@@ -102,6 +107,12 @@ impl Reporter {
         let stop = CancellationToken::new();
         let since = now_ms().saturating_sub(i64::from(self.cfg.recheck_days) * 86_400_000);
         for timeout in self.db.timeouts_since(since).await? {
+            if confirmer.throttle().rate() <= 0.0 {
+                // A cluster node without a share could wait for one for ever, holding the
+                // report lock: the rest wait for the next pass.
+                tracing::warn!("re-check stopped: this node has no share of the request rate");
+                return Ok(summary);
+            }
             let outcome = loop {
                 // Claimed before each try: on a cluster, the shop's confirm-now on another
                 // node may be asking about this very payment.
@@ -112,6 +123,11 @@ impl Reporter {
                 let ToConfirm::Claimed(p) = claimed else {
                     break None;
                 };
+                if p.status != Status::Timeout {
+                    // Requeued since it was listed: the poller has it now.
+                    self.db.release_claim(p.id).await?;
+                    break None;
+                }
                 let id = p.id;
                 let turn = confirmer.confirm(p, &stop).await;
                 if !matches!(turn, Turn::Sent(_)) {

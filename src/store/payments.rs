@@ -16,7 +16,8 @@ use std::collections::HashSet;
 pub enum ToConfirm {
     /// Claimed for this confirm (on SQLite, simply found).
     Claimed(DuePayment),
-    /// A confirm of it is under way (PostgreSQL: another claim holds it).
+    /// PostgreSQL: a live claim holds it, so a confirm of it is under way or was just
+    /// sent, here or on another node; the claim ends with its outcome or its lease.
     Busy,
     /// Final, unknown, or a row with a value of the wrong type.
     Not,

@@ -26,7 +26,7 @@
 mod sim_tests;
 mod task;
 
-pub use task::{ClusterRate, PRUNE_AFTER};
+pub use task::{ClusterRate, Membership, PRUNE_AFTER};
 
 use crate::time::Millis;
 

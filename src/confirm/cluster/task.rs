@@ -61,12 +61,24 @@ impl ClusterRate {
     /// the live nodes, sets the throttle and prunes long-dead rows. A failure holds the
     /// throttle (the others may soon count this node dead) and is returned for the log.
     pub async fn beat(&mut self, now: Millis) -> (Allotment, Result<(), StoreError>) {
-        let (beat, result) = match self.read(now).await {
-            Ok(beat) => (beat, Ok(())),
-            Err(e) => (Beat::Failed, Err(e)),
+        // A beat that hangs (a partition, a pool exhausted) must hold the node before the
+        // others count it dead and take its share: it gets `lateness` to land.
+        let limit = Duration::from_millis(u64::try_from(self.timing.lateness).unwrap_or(500));
+        let (beat, result) = match tokio::time::timeout(limit, self.read(now)).await {
+            Ok(Ok(beat)) => (beat, Ok(())),
+            Ok(Err(e)) => (Beat::Failed, Err(e)),
+            Err(_) => {
+                let late = format!("the heartbeat took longer than {} ms", limit.as_millis());
+                (Beat::Failed, Err(StoreError::PostgresPool(late)))
+            }
         };
         let allotment = self.state.after_beat(now, beat, &self.timing);
         self.throttle.set_allotment(allotment);
+        if result.is_ok() {
+            // Housekeeping, after the rate is set: a failure or a slow prune changes nothing.
+            let prune = self.store.prune_nodes(now, PRUNE_AFTER);
+            let _ = tokio::time::timeout(limit, prune).await;
+        }
         (allotment, result)
     }
 
@@ -84,8 +96,6 @@ impl ClusterRate {
             live: live.len(),
             reregistered,
         };
-        // Housekeeping, after the rate is known: a failure here changes nothing.
-        let _ = self.store.prune_nodes(now, PRUNE_AFTER).await;
         Ok(beat)
     }
 
@@ -114,6 +124,48 @@ impl ClusterRate {
             tracing::warn!(error = %e, "could not deregister this node; it goes stale instead");
         }
         ended
+    }
+}
+
+/// A command that confirms outside `run` (`report --recheck-only`) on a cluster: a node
+/// for the command's duration, so its calls count within `max_requests_per_second`.
+pub struct Membership {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
+/// How long a command waits for its share before giving up.
+const JOIN_WITHIN: Duration = Duration::from_secs(10);
+
+impl Membership {
+    /// Registers, heartbeats in the background, and returns once this node has a share
+    /// (after the join wait, about three seconds).
+    pub async fn join(store: PgStore, throttle: Arc<Throttle>) -> Result<Self, StoreError> {
+        let version = env!("CARGO_PKG_VERSION");
+        let rate = ClusterRate::start(store, throttle.clone(), super::TIMING, version, now_ms());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(rate.await?.run(stop.clone()));
+        let member = Self { stop, task };
+        let deadline = tokio::time::Instant::now() + JOIN_WITHIN;
+        while throttle.rate() <= 0.0 {
+            if tokio::time::Instant::now() >= deadline || member.task.is_finished() {
+                member.leave().await;
+                return Err(StoreError::PostgresPool(format!(
+                    "no share of the cluster's request rate within {} s (database away, or more nodes than requests a second)",
+                    JOIN_WITHIN.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(member)
+    }
+
+    /// Stops heartbeating and deregisters: the others take the share back at once.
+    pub async fn leave(self) {
+        self.stop.cancel();
+        if let Ok(Err(e)) = self.task.await {
+            tracing::warn!(error = %e, "cluster heartbeat failed while leaving");
+        }
     }
 }
 

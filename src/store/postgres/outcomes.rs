@@ -7,9 +7,9 @@
 //! one event. A payout's overdue mark is a compare-and-set on `overdue_at IS NULL`. One
 //! more condition for the cluster: the row is not held by *another* node's claim (a node
 //! whose lease expired and whose row was taken over writes nothing but its attempt log);
-//! the write clears the claim, and moves `last_sent_at` up to the call's real send time
-//! (the claim wrote its own time, which may be earlier), so the next claim keeps the 3 s
-//! floor from the request LigdiCash actually received.
+//! the write clears the claim, and moves `last_sent_at` up to the time the call was
+//! answered (the claim wrote its own time, earlier): LigdiCash had the request by then, so
+//! the next claim keeps the 3 s floor from it whatever the request's transit time.
 
 use super::PgStore;
 use super::events::{facts, insert_event};
@@ -111,14 +111,14 @@ impl Writes {
         let finalize = format!(
             "UPDATE payments SET {final_set}, status = $12, status_reason = $13, \
              resolved_at = $14, updated_at = $14, last_confirm_at = $15, \
-             last_sent_at = GREATEST(last_sent_at, $15), attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, {CLAIM_CLEARED} \
+             last_sent_at = GREATEST(last_sent_at, $20), attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, {CLAIM_CLEARED} \
              WHERE id = $16 AND status = $18 AND status_reason IS NOT DISTINCT FROM $17 \
              AND (claimed_by IS NULL OR claimed_by = $19) RETURNING {FACT_COLUMNS}"
         );
         let reschedule = format!(
             "UPDATE payments SET {ANSWER_SET}, next_poll_at = $12, attempts = attempts + $13, \
              not_found_streak = $14, last_error = $15, updated_at = $16, last_confirm_at = $17, \
-             last_sent_at = GREATEST(last_sent_at, $17), {CLAIM_CLEARED} WHERE id = $18 AND status = $19 \
+             last_sent_at = GREATEST(last_sent_at, $21), {CLAIM_CLEARED} WHERE id = $18 AND status = $19 \
              AND (claimed_by IS NULL OR claimed_by = $20)"
         );
         let untouched = format!(
@@ -178,9 +178,10 @@ impl Writes {
         .await?;
         let head = answer_params(o);
         let from = o.from.as_str();
+        let answered = o.at.saturating_add(o.latency_ms);
         let (changed, finalized) = match &o.change {
             Change::Finalize { status, reason } => {
-                let tail: [&(dyn ToSql + Sync); 8] = [
+                let tail: [&(dyn ToSql + Sync); 9] = [
                     &status.as_str(),
                     reason,
                     &now,
@@ -189,6 +190,7 @@ impl Writes {
                     &o.claimed_reason,
                     &from,
                     &node,
+                    &answered,
                 ];
                 let params: Vec<_> = head.iter().chain(&tail).copied().collect();
                 match tx.query_opt(&self.finalize, &params).await? {
@@ -206,7 +208,7 @@ impl Writes {
                 not_found_streak,
                 overdue,
             } => {
-                let tail: [&(dyn ToSql + Sync); 9] = [
+                let tail: [&(dyn ToSql + Sync); 10] = [
                     next_poll_at,
                     &i64::from(*count_attempt),
                     not_found_streak,
@@ -216,6 +218,7 @@ impl Writes {
                     &o.payment_id,
                     &from,
                     &node,
+                    &answered,
                 ];
                 let params: Vec<_> = head.iter().chain(&tail).copied().collect();
                 let n = tx.execute(&self.reschedule, &params).await?;
@@ -226,7 +229,7 @@ impl Writes {
             }
             Change::Untouched => {
                 let tail: [&(dyn ToSql + Sync); 6] =
-                    [&o.error, &now, &o.payment_id, &from, &node, &o.at];
+                    [&o.error, &now, &o.payment_id, &from, &node, &answered];
                 let params: Vec<_> = head.iter().chain(&tail).copied().collect();
                 (tx.execute(&self.untouched, &params).await? == 1, None)
             }

@@ -154,17 +154,18 @@ async fn a_stale_outcome_after_a_requeue_changes_nothing_and_the_next_completion
         .unwrap();
     assert!(late[0].stale);
     assert_eq!(store.get("tok-2").await.unwrap().unwrap().status, "pending");
-    // The stale call was sent at 10_000 (the outcomes' time): not claimable before 13_000.
+    // The stale call was sent at 10_000 and answered 7 ms later: not claimable before
+    // 13_007.
     assert!(
         store
-            .due(12_999, 10, &HashSet::new())
+            .due(13_006, 10, &HashSet::new())
             .await
             .unwrap()
             .is_empty()
     );
-    let again = store.due(13_000, 10, &HashSet::new()).await.unwrap();
+    let again = store.due(13_007, 10, &HashSet::new()).await.unwrap();
     store
-        .apply_outcomes(&[finalize(&again[0], Status::Completed)], 13_001, &[])
+        .apply_outcomes(&[finalize(&again[0], Status::Completed)], 13_008, &[])
         .await
         .unwrap();
     let types: Vec<String> = events(&store, "tok-2")
@@ -215,11 +216,11 @@ async fn the_outcome_of_a_node_whose_claim_was_taken_over_is_stale() {
         .unwrap();
     assert_eq!(row.get::<_, Option<String>>(0), None);
     assert_eq!(row.get::<_, Option<i64>>(1), None);
-    // b's call went at 10_000 (the outcome's time), after its claim at 5_000.
+    // b's call went at 10_000 and was answered 7 ms later, after its claim at 5_000.
     assert_eq!(
         row.get::<_, Option<i64>>(2),
-        Some(10_000),
-        "the real send time"
+        Some(10_007),
+        "when LigdiCash answered"
     );
     assert_eq!(events(&b, "tok-3").await.len(), 1);
 }

@@ -180,14 +180,18 @@ impl PgStore {
         let files = serde_json::to_string(files).unwrap_or_else(|_| "[]".into());
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        insert_operational_event_in(&tx, "report.generated", event, sinks, now).await?;
-        tx.execute(
-            "INSERT INTO report_runs (day, generated_at, files) VALUES ($1, $2, $3) \
-             ON CONFLICT (day) DO UPDATE SET generated_at = excluded.generated_at, \
-             files = excluded.files",
-            &[&day.format("%Y-%m-%d").to_string(), &now, &files],
-        )
-        .await?;
+        // A day is announced once: a node whose report lock went with its connection may
+        // still reach this after another node recorded the day; it then adds nothing.
+        let recorded = tx
+            .execute(
+                "INSERT INTO report_runs (day, generated_at, files) VALUES ($1, $2, $3) \
+                 ON CONFLICT (day) DO NOTHING",
+                &[&day.format("%Y-%m-%d").to_string(), &now, &files],
+            )
+            .await?;
+        if recorded == 1 {
+            insert_operational_event_in(&tx, "report.generated", event, sinks, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -196,8 +196,10 @@ async fn a_report_day_is_recorded_once_and_the_gauges_and_pruning_see_the_tables
             oldest_pending_created_at: Some(START - 50),
             pending_payouts: 1,
             overdue_payouts: 0,
-            // Two report.generated events to the sink, one with no sink (born delivered).
-            events_by_state: vec![("delivered".into(), 1), ("pending".into(), 2)],
+            // The day recorded twice is announced once (a node that lost its report lock
+            // may record a day another node did): one report.generated event to the sink,
+            // one with no sink (born delivered).
+            events_by_state: vec![("delivered".into(), 1), ("pending".into(), 1)],
             last_report_at: Some(START + 2),
         }
     );

@@ -175,7 +175,9 @@ async fn three_nodes_sigkilled_and_a_database_restart_lose_nothing_and_keep_the_
     for invoice in &invoices {
         for pair in invoice.confirms.windows(2) {
             assert!(
-                pair[1] - pair[0] >= MIN_INTERVAL_MS - 20,
+                // Exactly: every node waits from the previous call's answer, which
+                // LigdiCash sent after it received that call.
+                pair[1] - pair[0] >= MIN_INTERVAL_MS,
                 "{} confirmed {} ms apart: {:?}",
                 invoice.token,
                 pair[1] - pair[0],
@@ -186,8 +188,10 @@ async fn three_nodes_sigkilled_and_a_database_restart_lose_nothing_and_keep_the_
     }
     all.sort_unstable();
     let again = invoices.iter().filter(|i| i.confirms.len() > 1).count();
+    // Enough re-confirms to test the floor (a loaded machine drains slower, and more
+    // payments have settled by their first confirm).
     assert!(
-        again > PAYMENTS / 4,
+        again > PAYMENTS / 10,
         "only {again} tokens were confirmed twice"
     );
     let busiest = busiest_second(&all);
