@@ -28,4 +28,5 @@ mod resilience;
 mod secrets;
 mod service;
 mod shop;
+mod shop_db;
 mod statuses;
