@@ -97,7 +97,8 @@ impl PgStore {
         Ok(due.into_iter().map(|(_, d)| d).collect())
     }
 
-    /// Records one attempt and refreshes the event's summary state. The claim is released
+    /// Records one attempt and refreshes the event's summary state, under the event's row
+    /// lock (see below). The claim is released
     /// if it is this node's; a delivery already settled (by a node that took it over after
     /// this one's lease passed) is left as it is.
     pub async fn record_delivery(
@@ -114,6 +115,14 @@ impl PgStore {
         };
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
+        // The event's row first: two sinks' attempts recorded at once would each read the
+        // other's delivery as still pending (READ COMMITTED) and leave the event pending
+        // for good. Locked, the second waits and summarises after the first committed.
+        tx.execute(
+            "SELECT 1 FROM events WHERE seq = $1 FOR UPDATE",
+            &[&event_seq],
+        )
+        .await?;
         tx.execute(
             "UPDATE event_deliveries SET state = $3::text, attempts = attempts + 1, \
              next_attempt_at = coalesce($4::bigint, next_attempt_at), last_error = $5::text, \

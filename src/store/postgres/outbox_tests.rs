@@ -263,3 +263,47 @@ async fn deliveries_to_an_unconfigured_sink_do_not_starve_the_others_and_follow_
         1
     );
 }
+
+/// Every sink of an event delivered at the same moment, each recorded in its own
+/// transaction: the event ends delivered (without the event's row lock, each transaction
+/// read the others' deliveries as pending and the event stayed pending).
+#[tokio::test]
+async fn deliveries_recorded_at_once_leave_the_event_delivered() {
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let store = pg.store("race", "n1").await;
+    let to = sinks(&["a", "b", "c", "d"]);
+    for round in 0..20 {
+        store
+            .insert_operational_event("reconciler.auth_failed", json!({}), &to, T + round)
+            .await
+            .unwrap();
+        let due = store.due_deliveries(T + round, &to, 10).await.unwrap();
+        assert_eq!(due.len(), 4);
+        let mut recording = tokio::task::JoinSet::new();
+        for d in &due {
+            let (store, seq, sink) = (store.clone(), d.event_seq, d.sink.clone());
+            recording.spawn(async move {
+                store
+                    .record_delivery(seq, &sink, &DeliveryResult::Delivered, T + round)
+                    .await
+            });
+        }
+        while let Some(recorded) = recording.join_next().await {
+            recorded.unwrap().unwrap();
+        }
+        let state: String = store
+            .conn()
+            .await
+            .unwrap()
+            .query_one(
+                "SELECT state FROM events WHERE seq = $1",
+                &[&due[0].event_seq],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(state, "delivered", "round {round}");
+    }
+}
