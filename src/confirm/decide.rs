@@ -77,6 +77,7 @@ pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit
         change: Change::Reschedule {
             // Saturating: no schedule or Retry-After may wrap a poll time negative.
             next_poll_at: now.saturating_add(ms(schedule.delay(attempts, unit)).max(extra_ms)),
+            callback_poll_at: now.saturating_add(ms(schedule.min_interval).max(extra_ms)),
             count_attempt: true,
             not_found_streak: streak,
             overdue,

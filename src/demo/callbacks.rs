@@ -124,8 +124,8 @@ async fn act(
 ) -> Result<()> {
     let started = Instant::now();
     // Until each first answer is recorded, not only sent: a callback that arrives while a
-    // confirm is in flight finds the payment already due, and the answer's reschedule then
-    // puts it at the next poll (see docs/api.md, "Callbacks"); the demo shows the plain case.
+    // confirm is in flight is answered `min_interval` after that confirm's answer (see
+    // docs/api.md, "Callbacks"); the demo shows the plain case, confirmed at once.
     loop {
         let mut recorded = 0;
         for p in paths.iter() {

@@ -50,6 +50,11 @@ pub enum Change {
     /// Still open: confirm again at `next_poll_at`.
     Reschedule {
         next_poll_at: Millis,
+        /// When the next poll goes instead, if a LigdiCash callback for this payment came
+        /// in while this call was in flight (after it was sent): the answer plus
+        /// `min_interval`, or any longer wait LigdiCash asked for. The callback's reason to
+        /// confirm at once is not lost to this call's reschedule.
+        callback_poll_at: Millis,
         count_attempt: bool,
         not_found_streak: i64,
         /// A payout pending past `overdue_after` and not announced yet: mark it overdue

@@ -136,8 +136,12 @@ impl<'t> OutcomeWrites<'t> {
              attempts = attempts + 1, last_error = NULL, next_poll_at = NULL \
              WHERE id = ?16 AND status = ?18 AND status_reason IS ?17"
         );
+        // A callback received after this call was sent (while it was in flight) made the
+        // payment due at once; this reschedule keeps that, floored at `?20`.
         let reschedule = format!(
-            "UPDATE payments SET {ANSWER_SET}, next_poll_at = ?12, attempts = attempts + ?13, \
+            "UPDATE payments SET {ANSWER_SET}, next_poll_at = CASE WHEN EXISTS \
+             (SELECT 1 FROM callbacks WHERE payment_id = ?18 AND received_at >= ?17) \
+             THEN min(?12, ?20) ELSE ?12 END, attempts = attempts + ?13, \
              not_found_streak = ?14, last_error = ?15, updated_at = ?16, last_confirm_at = ?17 \
              WHERE id = ?18 AND status = ?19"
         );
@@ -198,11 +202,12 @@ impl<'t> OutcomeWrites<'t> {
             }
             Change::Reschedule {
                 next_poll_at,
+                callback_poll_at,
                 count_attempt,
                 not_found_streak,
                 overdue,
             } => {
-                let tail: [&dyn ToSql; 8] = [
+                let tail: [&dyn ToSql; 9] = [
                     next_poll_at,
                     &i64::from(*count_attempt),
                     not_found_streak,
@@ -211,6 +216,7 @@ impl<'t> OutcomeWrites<'t> {
                     &o.at,
                     &o.payment_id,
                     &o.from.as_str(),
+                    callback_poll_at,
                 ];
                 let n = self
                     .reschedule

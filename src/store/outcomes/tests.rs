@@ -150,6 +150,7 @@ fn still_pending(p: &DuePayment, overdue: bool) -> ConfirmOutcome {
         outcome: "pending",
         change: Change::Reschedule {
             next_poll_at: 10,
+            callback_poll_at: 10,
             count_attempt: true,
             not_found_streak: 0,
             overdue,
@@ -233,4 +234,68 @@ fn a_final_answer_without_an_amount_clears_the_pending_answers_amount() {
     store.apply_outcomes(&[unreadable], 3, &[]).unwrap();
     let row = store.get("tok-amount").unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.amount), ("mismatch", None));
+}
+
+/// A callback received after a call was sent and before its answer is written (in flight)
+/// brings the next poll forward to `callback_poll_at`; one received before the send was
+/// already seen by that call, and the reschedule stands.
+#[test]
+fn a_callback_received_while_the_call_was_in_flight_keeps_the_payment_due_soon() {
+    use crate::store::callbacks::CallbackKeys;
+    let (_dir, mut store) = store();
+    let keys = |token: &str| CallbackKeys {
+        transaction_id: None,
+        external_id: None,
+        request_id: None,
+        token: Some(token.into()),
+        status: Some("completed".into()),
+    };
+    let rescheduled = |p: &DuePayment, at| ConfirmOutcome {
+        at,
+        outcome: "pending",
+        change: Change::Reschedule {
+            next_poll_at: 900_000,
+            callback_poll_at: 3_100,
+            count_attempt: true,
+            not_found_streak: 0,
+            overdue: false,
+        },
+        ..outcome(p, Status::Pending)
+    };
+    let next_poll = |store: &Store, token: &str| -> i64 {
+        store
+            .connection()
+            .query_row(
+                "SELECT next_poll_at FROM payments WHERE token = ?1",
+                [token],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let in_flight = claim(&mut store, "tok-in-flight");
+    let before = claim(&mut store, "tok-before");
+    store
+        .record_callback("application/json", "{}", &keys("tok-before"), 50, 60_000)
+        .unwrap();
+    store
+        .record_callback(
+            "application/json",
+            "{}",
+            &keys("tok-in-flight"),
+            150,
+            60_000,
+        )
+        .unwrap();
+    let outcomes = [rescheduled(&in_flight, 100), rescheduled(&before, 100)];
+    store.apply_outcomes(&outcomes, 200, &[]).unwrap();
+    assert_eq!(
+        next_poll(&store, "tok-in-flight"),
+        3_100,
+        "the callback's head start kept"
+    );
+    assert_eq!(
+        next_poll(&store, "tok-before"),
+        900_000,
+        "seen by the call itself"
+    );
 }

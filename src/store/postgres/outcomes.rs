@@ -116,7 +116,9 @@ impl Writes {
              AND (claimed_by IS NULL OR claimed_by = $19) RETURNING {FACT_COLUMNS}"
         );
         let reschedule = format!(
-            "UPDATE payments SET {ANSWER_SET}, next_poll_at = $12, attempts = attempts + $13, \
+            "UPDATE payments SET {ANSWER_SET}, next_poll_at = CASE WHEN EXISTS \
+             (SELECT 1 FROM callbacks WHERE payment_id = $18 AND received_at >= $17) \
+             THEN LEAST($12::bigint, $22::bigint) ELSE $12::bigint END, attempts = attempts + $13, \
              not_found_streak = $14, last_error = $15, updated_at = $16, last_confirm_at = $17, \
              last_sent_at = GREATEST(last_sent_at, $21), {CLAIM_CLEARED} WHERE id = $18 AND status = $19 \
              AND (claimed_by IS NULL OR claimed_by = $20)"
@@ -204,11 +206,12 @@ impl Writes {
             }
             Change::Reschedule {
                 next_poll_at,
+                callback_poll_at,
                 count_attempt,
                 not_found_streak,
                 overdue,
             } => {
-                let tail: [&(dyn ToSql + Sync); 10] = [
+                let tail: [&(dyn ToSql + Sync); 11] = [
                     next_poll_at,
                     &i64::from(*count_attempt),
                     not_found_streak,
@@ -219,6 +222,7 @@ impl Writes {
                     &from,
                     &node,
                     &answered,
+                    callback_poll_at,
                 ];
                 let params: Vec<_> = head.iter().chain(&tail).copied().collect();
                 let n = tx.execute(&self.reschedule, &params).await?;

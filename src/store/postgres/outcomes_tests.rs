@@ -55,6 +55,7 @@ fn finalize(p: &DuePayment, status: Status) -> ConfirmOutcome {
 fn still_pending(p: &DuePayment, overdue: bool) -> ConfirmOutcome {
     let change = Change::Reschedule {
         next_poll_at: 99_000,
+        callback_poll_at: 99_000,
         count_attempt: true,
         not_found_streak: 0,
         overdue,
@@ -257,5 +258,66 @@ async fn an_overdue_payout_is_announced_once_and_stays_pending() {
     assert!(
         !store.any_pending().await.unwrap(),
         "an overdue payout waits for a human"
+    );
+}
+
+/// As on SQLite: a callback received while the call was in flight brings the next poll
+/// forward to `callback_poll_at`; one received before the send does not.
+#[tokio::test]
+async fn a_callback_received_while_the_call_was_in_flight_keeps_the_payment_due_soon() {
+    use crate::store::callbacks::CallbackKeys;
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let store = pg.store("callback", "n1").await;
+    let keys = |token: &str| CallbackKeys {
+        token: Some(token.into()),
+        ..CallbackKeys::default()
+    };
+    let rescheduled = |p: &DuePayment| {
+        let change = Change::Reschedule {
+            next_poll_at: 900_000,
+            callback_poll_at: 13_100,
+            count_attempt: true,
+            not_found_streak: 0,
+            overdue: false,
+        };
+        outcome(p, change) // sent at 10_000
+    };
+    let in_flight = claim(&store, "tok-in-flight", Kind::Invoice, 1).await;
+    let before = claim(&store, "tok-before", Kind::Invoice, 1).await;
+    for (token, at) in [("tok-before", 9_000), ("tok-in-flight", 10_500)] {
+        store
+            .record_callback("application/json", "{}", &keys(token), at, 60_000)
+            .await
+            .unwrap();
+    }
+    let outcomes = [rescheduled(&in_flight), rescheduled(&before)];
+    store.apply_outcomes(&outcomes, 11_000, &[]).await.unwrap();
+    let next_poll = |token: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .conn()
+                .await
+                .unwrap()
+                .query_one(
+                    "SELECT next_poll_at FROM payments WHERE token = $1",
+                    &[&token],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(
+        next_poll("tok-in-flight").await,
+        13_100,
+        "the callback's head start kept"
+    );
+    assert_eq!(
+        next_poll("tok-before").await,
+        900_000,
+        "seen by the call itself"
     );
 }
