@@ -317,8 +317,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Reserved send times by payment id: each confirm takes the first time at least
-/// `min_interval` after the previous one (recorded in the database, or reserved here).
+/// Per payment id, the last send reserved here or the last answer received, whichever is
+/// later: each confirm takes the first time at least `min_interval` after it (or after the
+/// last confirm recorded in the database).
 #[derive(Debug, Default)]
 struct Floors {
     at: std::collections::HashMap<i64, Millis>,

@@ -163,8 +163,10 @@ impl Membership {
     /// Stops heartbeating and deregisters: the others take the share back at once.
     pub async fn leave(self) {
         self.stop.cancel();
-        if let Ok(Err(e)) = self.task.await {
-            tracing::warn!(error = %e, "cluster heartbeat failed while leaving");
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the cluster heartbeat had failed"),
+            Err(e) => tracing::error!(error = %e, "the cluster heartbeat task panicked"),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::time::Millis;
 /// Claims the pending or `timeout` row `$1` for node `$2` at `$3` with a lease of `$4` ms
 /// unless another claim holds it, and returns it with its last send (the confirm path
 /// waits the floor from it). `last_sent_at` is not moved: the lease covers a crash (the
-/// call goes within half of it), and the outcome records the real send. A claim handed
+/// call goes within half of it), and the outcome records when the call was answered. A claim handed
 /// back unsent so leaves no trace.
 const CLAIM_ONE_SQL: &str = "WITH old AS (SELECT id AS old_id FROM payments \
     WHERE token = $1 AND status IN ('pending', 'timeout') \
@@ -132,5 +132,43 @@ mod tests {
             1
         );
         assert_eq!(b.claim_to_confirm("nope", T).await.unwrap(), ToConfirm::Not);
+    }
+
+    /// The re-check has a call in flight for a timeout when the shop requeues it: the
+    /// requeue keeps that claim, so no poller sends beside the call until its lease ends.
+    #[tokio::test]
+    async fn a_requeue_keeps_a_live_claim_of_a_call_in_flight() {
+        let Some(pg) = TestServer::start() else {
+            return;
+        };
+        let a = pg.store("requeue", "node-a").await;
+        let b = PgStore::open(
+            &pg.settings("requeue"),
+            2,
+            ClaimPolicy::new("node-b", 30_000, 3_000),
+        )
+        .await
+        .unwrap();
+        let p = NewPayment::parse("tok", None, None).unwrap();
+        a.enqueue(&p, T, T).await.unwrap();
+        a.conn_for_tests()
+            .await
+            .batch_execute("UPDATE payments SET status = 'timeout', next_poll_at = NULL")
+            .await
+            .unwrap();
+        let ToConfirm::Claimed(_) = a.claim_to_confirm("tok", T).await.unwrap() else {
+            panic!("a timeout is claimable for the re-check");
+        };
+        b.requeue("tok", T + 1_000).await.unwrap();
+        let none: HashSet<i64> = HashSet::new();
+        assert!(
+            b.due(T + 1_000, 10, &none).await.unwrap().is_empty(),
+            "the call is in flight"
+        );
+        assert_eq!(
+            b.due(T + 30_000, 10, &none).await.unwrap().len(),
+            1,
+            "after the lease"
+        );
     }
 }

@@ -124,21 +124,23 @@ impl PgStore {
     }
 
     /// Puts an event's deliveries (or, without an id, every dead delivery) back to
-    /// pending, due now and claimed by no one. Returns how many were reopened.
+    /// pending, due now and claimed by no one. Returns how many were reopened. The events'
+    /// rows are locked first, in `seq` order, as `record_delivery` locks its event before
+    /// its delivery: the same order, so the two never deadlock.
     pub async fn redeliver(&self, id: Option<&str>, now: Millis) -> Result<usize, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         let seqs: Vec<i64> = match id {
             Some(id) => {
                 let row = tx
-                    .query_opt("SELECT seq FROM events WHERE id = $1", &[&id])
+                    .query_opt("SELECT seq FROM events WHERE id = $1 FOR UPDATE", &[&id])
                     .await?
                     .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
                 vec![row.try_get(0)?]
             }
             None => tx
                 .query(
-                    "SELECT seq FROM events WHERE state = 'dead' ORDER BY seq",
+                    "SELECT seq FROM events WHERE state = 'dead' ORDER BY seq FOR UPDATE",
                     &[],
                 )
                 .await?

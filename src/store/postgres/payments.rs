@@ -3,8 +3,9 @@
 //!
 //! The claim (`due`) is the cluster's one new rule. A row is claimable when it is pending
 //! and due, no live lease holds it (`claim_expires_at` passed: its node finished or died),
-//! and its last confirm was sent at least `min_interval` ago by whatever node sent it
-//! (`last_sent_at`, written by the claim itself, before the request leaves). `FOR UPDATE
+//! and its last confirm was answered at least `min_interval` ago, whatever node sent it
+//! (`last_sent_at`: written by this claim before the request leaves, moved up to the
+//! answer's time by the outcome). `FOR UPDATE
 //! SKIP LOCKED` lets claimers pass over each other's rows instead of waiting: no row is
 //! claimed by two nodes, none waits on another's transaction.
 
@@ -184,8 +185,10 @@ impl PgStore {
     }
 
     /// Puts a `timeout` or `invalid_token` payment back to `pending`, due now, with a fresh
-    /// `give_up_after` window and backoff. Its claim is cleared; `last_sent_at` stays, so
-    /// the 3 s floor still holds from its last confirm.
+    /// `give_up_after` window and backoff. An expired claim is cleared; a live one (the
+    /// re-check or a confirm-now has a call in flight) stays until its outcome or its lease,
+    /// so no poller sends beside that call; `last_sent_at` stays, so the 3 s floor still
+    /// holds from its last confirm.
     pub async fn requeue(&self, token: &str, now: Millis) -> Result<Requeued, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
@@ -208,7 +211,9 @@ impl PgStore {
         tx.execute(
             "UPDATE payments SET status = 'pending', status_reason = $3, resolved_at = NULL, \
              attempts = 0, not_found_streak = 0, next_poll_at = $2, requeued_at = $2, \
-             updated_at = $2, overdue_at = NULL, claimed_by = NULL, claim_expires_at = NULL \
+             updated_at = $2, overdue_at = NULL, \
+             claimed_by = CASE WHEN claim_expires_at > $2 THEN claimed_by END, \
+             claim_expires_at = CASE WHEN claim_expires_at > $2 THEN claim_expires_at END \
              WHERE token = $1",
             &[&token, &now, &format!("{REQUEUED_FROM}{status}")],
         )
