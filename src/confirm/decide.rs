@@ -10,6 +10,9 @@
 //! - `Code02` (invoice not found) three times in a row makes the token `invalid_token`.
 //! - Credentials refused: the payment is untouched and no attempt is counted.
 //! - Anything transient: try again later on the backoff schedule, honouring `Retry-After`.
+//! - Every reschedule also says when to poll instead if a LigdiCash callback came in while
+//!   this call was in flight (`callback_poll_at`): `min_interval` after the answer, or
+//!   `Retry-After` if longer; the store applies it only when such a callback exists.
 //! - A `timeout` looked at again (the nightly re-check) changes only on a final answer:
 //!   completed (verified: a late completion, or `mismatch`) or notcompleted.
 
