@@ -185,7 +185,7 @@ async fn concurrent_claimers_never_claim_a_row_twice() {
 }
 
 #[tokio::test]
-async fn requeue_reopens_a_final_verdict_and_clears_the_claim_but_not_the_last_send() {
+async fn requeue_reopens_a_final_verdict_and_clears_an_expired_claim_but_not_the_last_send() {
     let Some(pg) = TestServer::start() else {
         return;
     };
@@ -199,9 +199,13 @@ async fn requeue_reopens_a_final_verdict_and_clears_the_claim_but_not_the_last_s
     ));
     store.due(T, 1, &HashSet::new()).await.unwrap();
     let conn = store.conn().await.unwrap();
-    conn.batch_execute("UPDATE payments SET status = 'timeout', resolved_at = 5")
-        .await
-        .unwrap();
+    // Its claim expired (a live one is kept: `claim_one`'s requeue test).
+    conn.batch_execute(&format!(
+        "UPDATE payments SET status = 'timeout', resolved_at = 5, claim_expires_at = {}",
+        T + 50
+    ))
+    .await
+    .unwrap();
     let requeued = store.requeue("tok", T + 100).await.unwrap();
     assert_eq!(requeued, Requeued::Reopened(Status::Timeout));
     let row = store.get("tok").await.unwrap().unwrap();
