@@ -37,6 +37,9 @@ pub struct Metrics {
     api_requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// Whether the database takes our writes (the poller holds its claims while not).
     pub writes: std::sync::Arc<WriteHealth>,
+    /// On a PostgreSQL cluster: this node's share of the request rate, and the live nodes
+    /// at its last heartbeat. `None` alone (SQLite): not shown.
+    cluster: Mutex<Option<(f64, usize)>>,
 }
 
 impl Metrics {
@@ -87,6 +90,18 @@ impl Metrics {
     /// Milliseconds since the last heartbeat (a large number before the first).
     pub fn since_heartbeat(&self) -> Millis {
         now_ms() - self.heartbeat_ms.load(Ordering::Relaxed)
+    }
+
+    /// This node's share of `max_requests_per_second` now (0 while joining or cut off).
+    pub fn set_cluster_rate(&self, rate: f64) {
+        let mut cluster = lock(&self.cluster);
+        *cluster = Some((rate, cluster.map_or(0, |(_, nodes)| nodes)));
+    }
+
+    /// The live nodes of the cluster, as this node's last heartbeat read them.
+    pub fn set_cluster_nodes(&self, nodes: usize) {
+        let mut cluster = lock(&self.cluster);
+        *cluster = Some((cluster.map_or(0.0, |(rate, _)| rate), nodes));
     }
 
     pub fn set_auth_failing(&self, failing: bool) {
@@ -200,6 +215,22 @@ impl Metrics {
             "ligdicash_reconciler_auth_failing {}",
             u8::from(self.auth_failing())
         );
+        if let Some((rate, nodes)) = *lock(&self.cluster) {
+            family(
+                &mut out,
+                "ligdicash_reconciler_cluster_rate_share",
+                "gauge",
+                "Confirms a second this node may send now: its share of max_requests_per_second (PostgreSQL; 0 while joining or cut off).",
+            );
+            let _ = writeln!(out, "ligdicash_reconciler_cluster_rate_share {rate}");
+            family(
+                &mut out,
+                "ligdicash_reconciler_cluster_nodes",
+                "gauge",
+                "Live nodes sharing the database, at this node's last heartbeat.",
+            );
+            let _ = writeln!(out, "ligdicash_reconciler_cluster_nodes {nodes}");
+        }
         family(
             &mut out,
             "ligdicash_reconciler_callbacks_total",

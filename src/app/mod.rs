@@ -114,7 +114,7 @@ impl App {
                     now_ms(),
                 )
                 .await?
-                .with_write_health(metrics.writes.clone()),
+                .with_metrics(metrics.clone()),
             ),
             None => None,
         };

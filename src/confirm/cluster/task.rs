@@ -4,7 +4,8 @@
 
 use super::{Allotment, Beat, NodeRate, Timing};
 use crate::confirm::throttle::Throttle;
-use crate::health::{WriteHealth, Writer};
+use crate::health::Writer;
+use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::store::postgres::PgStore;
 use crate::time::{Millis, now_ms};
@@ -24,7 +25,7 @@ pub struct ClusterRate {
     started_at: Millis,
     version: String,
     state: NodeRate,
-    writes: Arc<WriteHealth>,
+    metrics: Arc<Metrics>,
 }
 
 impl ClusterRate {
@@ -46,14 +47,16 @@ impl ClusterRate {
             started_at: now,
             version: version.to_owned(),
             state: NodeRate::registered(now),
-            writes: Arc::default(),
+            metrics: Arc::default(),
         })
     }
 
-    /// Reports failed heartbeats where `/readyz` and the poller see them: a database
-    /// that cannot be written is the same incident whichever writer meets it first.
-    pub fn with_write_health(mut self, writes: Arc<WriteHealth>) -> Self {
-        self.writes = writes;
+    /// Reports to the daemon's metrics: failed heartbeats in the write health, where
+    /// `/readyz` and the poller see them (a database that cannot be written is the same
+    /// incident whichever writer meets it first), and this node's share and the live
+    /// nodes as gauges.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
         self
     }
 
@@ -72,8 +75,12 @@ impl ClusterRate {
                 (Beat::Failed, Err(StoreError::PostgresPool(late)))
             }
         };
+        if let Beat::Ok { live, .. } = beat {
+            self.metrics.set_cluster_nodes(live);
+        }
         let allotment = self.state.after_beat(now, beat, &self.timing);
         self.throttle.set_allotment(allotment);
+        self.metrics.set_cluster_rate(self.throttle.rate());
         if result.is_ok() {
             // Housekeeping, after the rate is set: a failure or a slow prune changes nothing.
             let prune = self.store.prune_nodes(now, PRUNE_AFTER);
@@ -113,8 +120,8 @@ impl ClusterRate {
             tokio::select! {
                 _ = stop.cancelled() => break Ok(()),
                 _ = ticks.tick() => match self.beat(now_ms()).await {
-                    (_, Ok(())) => self.writes.succeeded(Writer::Heartbeat),
-                    (_, Err(e)) if e.is_unwritable() => self.writes.failed(Writer::Heartbeat, &e),
+                    (_, Ok(())) => self.metrics.writes.succeeded(Writer::Heartbeat),
+                    (_, Err(e)) if e.is_unwritable() => self.metrics.writes.failed(Writer::Heartbeat, &e),
                     (_, Err(e)) => break Err(e),
                 },
             }
@@ -253,13 +260,29 @@ mod tests {
         };
         let store = pg.store("lost", "node-a").await;
         let throttle = Arc::new(Throttle::per_second(5.0));
+        let metrics = Arc::new(Metrics::default());
         let mut a = ClusterRate::start(store.clone(), throttle.clone(), TIMING, "0.1.0", T)
             .await
-            .unwrap();
+            .unwrap()
+            .with_metrics(metrics.clone());
+        let gauges = crate::store::reports::DbGauges::default();
+        assert!(
+            !metrics.render(&gauges).contains("cluster_rate_share"),
+            "alone: not shown"
+        );
         for at in [T + 1_000, T + 2_000, T + 3_000] {
             a.beat(at).await.1.unwrap();
         }
         assert_eq!(throttle.rate(), 5.0);
+        let shown = metrics.render(&gauges);
+        assert!(
+            shown.contains("ligdicash_reconciler_cluster_rate_share 5\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("ligdicash_reconciler_cluster_nodes 1\n"),
+            "{shown}"
+        );
         let conn = store.conn_for_tests().await;
         conn.batch_execute("ALTER TABLE nodes RENAME TO nodes_away")
             .await
