@@ -5,7 +5,7 @@ use super::ApiState;
 use super::error::ApiError;
 use crate::payment::{Kind, NewPayment, Status, parse_token};
 use crate::store::payments::Enqueued;
-use crate::store::{PaymentRow, StoreError};
+use crate::store::{PaymentFilter, PaymentRow, StoreError};
 use crate::time::{ms, now_ms};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -91,11 +91,12 @@ pub async fn show(State(s): State<ApiState>, token: Result<Path<String>, PathRej
 pub struct SearchQuery {
     transaction_id: Option<String>,
     status: Option<String>,
+    kind: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
 
-/// `GET /v1/payments?transaction_id=&status=&limit=&cursor=`: newest first, paged.
+/// `GET /v1/payments?transaction_id=&status=&kind=&limit=&cursor=`: newest first, paged.
 pub async fn search(
     State(s): State<ApiState>,
     query: Result<Query<SearchQuery>, QueryRejection>,
@@ -114,11 +115,21 @@ pub async fn search(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let before = q.cursor.as_deref().map(cursor_id).transpose()?;
-    let transaction_id = q.transaction_id;
+    let kind = q
+        .kind
+        .as_deref()
+        .map(Kind::parse_given)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    let filter = PaymentFilter {
+        transaction_id: q.transaction_id,
+        status,
+        kind,
+        before_id: q.cursor.as_deref().map(cursor_id).transpose()?,
+    };
     // One more than asked: whether there is a next page, without a count.
     let mut rows =
-        s.db.search(transaction_id, status, before, limit + 1)
+        s.db.search(filter, limit + 1)
             .await
             .map_err(ApiError::internal)?;
     let next = (rows.len() > limit).then(|| {

@@ -5,7 +5,7 @@ use super::{Exit, Failure, output, pretty, table, with_db};
 use crate::config::Config;
 use crate::payment::{Kind, NewPayment, Status, parse_token};
 use crate::store::payments::{Enqueued, Requeued};
-use crate::store::{Db, PaymentRow, StoreError};
+use crate::store::{Db, PaymentFilter, PaymentRow, StoreError};
 use crate::time::{ms, now_ms};
 use serde_json::{Value, json};
 
@@ -61,7 +61,11 @@ pub(super) fn show(
         (None, Some(order)) => {
             let order = parse_order(order)?;
             let mut rows = with_db(config, async |db| {
-                Ok(db.search(Some(order.to_owned()), None, None, 2).await?)
+                let filter = PaymentFilter {
+                    transaction_id: Some(order.to_owned()),
+                    ..PaymentFilter::default()
+                };
+                Ok(db.search(filter, 2).await?)
             })?;
             if rows.len() > 1 {
                 output::note(format_args!(
@@ -87,10 +91,12 @@ pub(super) fn list(
 ) -> Result<(), Failure> {
     let status = status.map(parse_status).transpose()?;
     let order = order.map(parse_order).transpose()?;
-    let order = order.map(str::to_owned);
-    let rows = with_db(config, async |db| {
-        Ok(db.search(order, status, None, limit).await?)
-    })?;
+    let filter = PaymentFilter {
+        transaction_id: order.map(str::to_owned),
+        status,
+        ..PaymentFilter::default()
+    };
+    let rows = with_db(config, async |db| Ok(db.search(filter, limit).await?))?;
     if as_json {
         let items: Vec<Value> = rows.iter().map(PaymentRow::to_json).collect();
         return output::line(pretty(&Value::Array(items)));

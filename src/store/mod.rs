@@ -26,7 +26,7 @@ pub mod rows;
 
 pub use db::outbox::SinkDelivery;
 pub use db::{Db, ReportTurn, Target};
-pub use rows::PaymentRow;
+pub use rows::{PaymentFilter, PaymentRow};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -8,10 +8,22 @@
 
 use super::mistyped::{LenientRow, summary};
 use super::{Store, StoreError};
-use crate::payment::Status;
+use crate::payment::{Kind, Status};
 use crate::time::{Millis, rfc3339};
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Value, json};
+
+/// Which payments a search returns: each `None` matches all. `before_id` pages (the rows
+/// older than the last one of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// The shop's order reference.
+    pub transaction_id: Option<String>,
+    pub status: Option<Status>,
+    /// Money in (`invoice`) or out (`withdrawal`, `payout`).
+    pub kind: Option<Kind>,
+    pub before_id: Option<i64>,
+}
 
 /// A full row, for `show` and `list`.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,26 +167,25 @@ impl Store {
             .optional()?)
     }
 
-    /// Payments, newest first, optionally of one order reference and of one status, from
-    /// before the row `before_id` (keyset paging: a page never shifts as rows arrive).
+    /// Payments matching `filter`, newest first (keyset paging: a page never shifts as
+    /// rows arrive).
     pub fn search(
         &self,
-        transaction_id: Option<&str>,
-        status: Option<Status>,
-        before_id: Option<i64>,
+        filter: &PaymentFilter,
         limit: usize,
     ) -> Result<Vec<PaymentRow>, StoreError> {
         let sql = format!(
             "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR transaction_id = ?1) \
              AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3) \
-             ORDER BY id DESC LIMIT ?4"
+             AND (?5 IS NULL OR kind = ?5) ORDER BY id DESC LIMIT ?4"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let params = params![
-            transaction_id,
-            status.map(Status::as_str),
-            before_id,
-            i64::try_from(limit).unwrap_or(i64::MAX)
+            filter.transaction_id,
+            filter.status.map(Status::as_str),
+            filter.before_id,
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            filter.kind.map(Kind::as_str),
         ];
         let rows = stmt.query_map(params, payment_row)?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -165,9 +165,12 @@ async fn enqueue_is_idempotent_conflicts_are_409_and_bad_bodies_are_named() {
     stop(child).await;
 }
 
-#[tokio::test]
-async fn payments_are_found_by_order_reference_and_status_page_by_page() {
-    let mut env = TestEnv::start().await;
+crate::both!(
+    payments_are_found_by_order_reference_status_and_kind_page_by_page,
+    super::search_pages
+);
+
+async fn search_pages(mut env: TestEnv) {
     let (child, base) = api_daemon(&mut env).await;
     let url = format!("{base}/v1/payments");
     for (token, order) in [
@@ -202,7 +205,15 @@ async fn payments_are_found_by_order_reference_and_status_page_by_page() {
     assert_eq!(tokens(&pending).len(), 4);
     let (_, completed) = page("status=completed".into()).await;
     assert!(tokens(&completed).is_empty());
+    // A refund of the order, money out: found by its kind.
+    let refund = json!({"token": "t5", "transaction_id": "ORD-7", "kind": "withdrawal"});
+    assert_eq!(post_json(&url, refund).await.0, 201);
+    let (_, out) = page("transaction_id=ORD-7&kind=withdrawal".into()).await;
+    assert_eq!(tokens(&out), ["t5"]);
+    let (_, paid_in) = page("transaction_id=ORD-7&kind=invoice".into()).await;
+    assert_eq!(tokens(&paid_in), ["t3", "t2", "t1"]);
     for bad in [
+        "kind=refund",
         "status=paid",
         "limit=0",
         "limit=501",

@@ -5,6 +5,7 @@ use super::{Db, on_sqlite};
 use crate::payment::{Applied, ConfirmOutcome, DuePayment, NewPayment, Status};
 use crate::store::callbacks::{CallbackKeys, Received};
 use crate::store::payments::{Enqueued, Requeued, ToConfirm};
+use crate::store::rows::PaymentFilter;
 use crate::store::{PaymentRow, StoreError};
 use crate::time::Millis;
 use std::collections::HashSet;
@@ -126,26 +127,15 @@ impl Db {
         }
     }
 
-    /// Payments, newest first, optionally of one order reference and one status, from
-    /// before the row `before_id` (keyset paging).
+    /// Payments matching `filter`, newest first (keyset paging).
     pub async fn search(
         &self,
-        transaction_id: Option<String>,
-        status: Option<Status>,
-        before_id: Option<i64>,
+        filter: PaymentFilter,
         limit: usize,
     ) -> Result<Vec<PaymentRow>, StoreError> {
         match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| {
-                    s.search(transaction_id.as_deref(), status, before_id, limit)
-                })
-                .await
-            }
-            Db::Postgres(p) => {
-                p.search(transaction_id.as_deref(), status, before_id, limit)
-                    .await
-            }
+            Db::Sqlite(s) => on_sqlite(s, move |s| s.search(&filter, limit)).await,
+            Db::Postgres(p) => p.search(&filter, limit).await,
         }
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::PaymentFilter;
 use crate::store::postgres::ClaimPolicy;
 use crate::store::postgres::testing::TestServer;
 
@@ -268,16 +269,33 @@ async fn lookups_counts_and_the_next_poll_time() {
     );
     let c_id = store.get("c").await.unwrap().unwrap().id;
     let page = store
-        .search(Some("order-x"), None, Some(c_id), 1)
+        .search(
+            &PaymentFilter {
+                transaction_id: Some("order-x".into()),
+                before_id: Some(c_id),
+                ..PaymentFilter::default()
+            },
+            1,
+        )
         .await
         .unwrap();
     assert_eq!(tokens(page), ["b"]);
     let pending = store
-        .search(None, Some(Status::Pending), None, 10)
+        .search(
+            &PaymentFilter {
+                status: Some(Status::Pending),
+                ..PaymentFilter::default()
+            },
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(tokens(pending), ["c", "b"]);
-    let latest = store.search(Some("order-x"), None, None, 1).await.unwrap();
+    let order_x = PaymentFilter {
+        transaction_id: Some("order-x".into()),
+        ..PaymentFilter::default()
+    };
+    let latest = store.search(&order_x, 1).await.unwrap();
     assert_eq!(tokens(latest), ["c"], "the order's newest payment");
     use crate::store::payments::ToConfirm;
     assert_eq!(

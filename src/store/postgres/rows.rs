@@ -3,9 +3,9 @@
 
 use super::PgStore;
 use super::read::{ROW_COLUMNS, payment_row};
-use crate::payment::Status;
+use crate::payment::{Kind, Status};
 use crate::store::StoreError;
-use crate::store::rows::PaymentRow;
+use crate::store::rows::{PaymentFilter, PaymentRow};
 
 impl PgStore {
     /// One payment by token.
@@ -15,20 +15,18 @@ impl PgStore {
         row.as_ref().map(payment_row).transpose()
     }
 
-    /// Payments, newest first, optionally of one order reference and of one status, from
-    /// before the row `before_id` (keyset paging: a page never shifts as rows arrive).
+    /// Payments matching `filter`, newest first (keyset paging: a page never shifts as
+    /// rows arrive).
     pub async fn search(
         &self,
-        transaction_id: Option<&str>,
-        status: Option<Status>,
-        before_id: Option<i64>,
+        filter: &PaymentFilter,
         limit: usize,
     ) -> Result<Vec<PaymentRow>, StoreError> {
         // Typed parameters: a NULL compared with `IS NULL` has no type to infer.
         let sql = format!(
             "SELECT {ROW_COLUMNS} FROM payments WHERE ($1::text IS NULL OR transaction_id = $1) \
              AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id < $3) \
-             ORDER BY id DESC LIMIT $4"
+             AND ($5::text IS NULL OR kind = $5) ORDER BY id DESC LIMIT $4"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
@@ -37,10 +35,11 @@ impl PgStore {
             .query(
                 &sql,
                 &[
-                    &transaction_id,
-                    &status.map(Status::as_str),
-                    &before_id,
+                    &filter.transaction_id,
+                    &filter.status.map(Status::as_str),
+                    &filter.before_id,
                     &limit,
+                    &filter.kind.map(Kind::as_str),
                 ],
             )
             .await?;
@@ -53,6 +52,10 @@ impl PgStore {
         status: Option<Status>,
         limit: usize,
     ) -> Result<Vec<PaymentRow>, StoreError> {
-        self.search(None, status, None, limit).await
+        let filter = PaymentFilter {
+            status,
+            ..PaymentFilter::default()
+        };
+        self.search(&filter, limit).await
     }
 }
