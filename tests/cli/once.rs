@@ -4,9 +4,12 @@
 use crate::helpers::*;
 use ligdicash_reconciler::sandbox::Outcome;
 
-#[tokio::test]
-async fn one_pass_confirms_what_is_due_delivers_and_exits() {
-    let mut env = TestEnv::start().await;
+crate::both!(
+    one_pass_confirms_what_is_due_delivers_and_exits,
+    super::one_pass
+);
+
+async fn one_pass(mut env: TestEnv) {
     let jsonl = env.dir.path().join("events.jsonl");
     env.config.events.jsonl_path = Some(jsonl.clone());
     // Not the give-up rule's test: on a loaded machine the pass may start after the test
@@ -16,8 +19,9 @@ async fn one_pass_confirms_what_is_due_delivers_and_exits() {
     let paid = env.invoice(Outcome::Completed, 5000, "ORD-1").await;
     let open = env.invoice(Outcome::Never, 1000, "ORD-2").await;
     let later = env.invoice(Outcome::Completed, 700, "ORD-3").await;
-    let in_an_hour = "UPDATE payments SET next_poll_at = next_poll_at + 3600000 WHERE token = ?1";
-    env.shop_connection().execute(in_an_hour, [&later]).unwrap();
+    env.shop_execute(&format!(
+        "UPDATE payments SET next_poll_at = next_poll_at + 3600000 WHERE token = '{later}'"
+    ));
 
     assert_ok(&env.run(&["run", "--once"]).await);
 
