@@ -85,23 +85,6 @@ impl Dispatcher {
             // the next scan is the retry.
             let writes = &self.ctx.metrics.writes;
             let paused = self.ctx.confirmer.paused_for();
-            // A cluster node without a share of the rate (joining, or its heartbeat
-            // failing) claims nothing: rows it claimed would wait out their lease unsent.
-            // Not a pause: a finite pass waits for its share too, unless the database is
-            // away (the share comes back only with it).
-            if self.ctx.confirmer.throttle().rate() <= 0.0 {
-                if mode == RunMode::Once && self.ctx.metrics.writes.failing() {
-                    tracing::warn!(
-                        "the database is away: this pass ends; what is left stays due for the next one"
-                    );
-                    break;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(NO_SHARE_RETRY) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-                continue;
-            }
             if paused.is_some() || (writes.failing() && !scan_failing) {
                 if mode == RunMode::Once {
                     tracing::warn!(
@@ -113,6 +96,17 @@ impl Dispatcher {
                 // In slices, so the heartbeat shows a held loop is still alive.
                 tokio::select! {
                     _ = tokio::time::sleep(wait.min(self.ctx.confirmer.live().scan).min(HEARTBEAT)) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            // A cluster node without a share of the rate (joining, or its heartbeat
+            // failing, which the held branch above has seen as failing writes) claims
+            // nothing: rows it claimed would wait out their lease unsent. Not a pause: a
+            // finite pass waits for its share too.
+            if self.ctx.confirmer.throttle().rate() <= 0.0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(NO_SHARE_RETRY) => {}
                     _ = shutdown.cancelled() => break,
                 }
                 continue;
