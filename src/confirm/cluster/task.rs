@@ -300,4 +300,41 @@ mod tests {
         a.beat(T + 8_000).await.1.unwrap();
         assert_eq!(throttle.rate(), 5.0);
     }
+
+    /// A heartbeat that hangs (here: blocked on a lock another session holds on `nodes`)
+    /// holds the node within `lateness`, before the others could count it dead and take
+    /// its share.
+    #[tokio::test]
+    async fn a_hung_heartbeat_holds_the_node_within_its_lateness() {
+        let Some(pg) = TestServer::start() else {
+            return;
+        };
+        let store = pg.store("hung", "node-a").await;
+        let throttle = Arc::new(Throttle::per_second(5.0));
+        let mut a = ClusterRate::start(store.clone(), throttle.clone(), TIMING, "0.1.0", T)
+            .await
+            .unwrap();
+        for at in [T + 1_000, T + 2_000, T + 3_000] {
+            a.beat(at).await.1.unwrap();
+        }
+        assert_eq!(throttle.rate(), 5.0);
+        let mut blocker = store.conn_for_tests().await;
+        let tx = blocker.transaction().await.unwrap();
+        tx.batch_execute("LOCK TABLE nodes IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let (allotment, hung) = a.beat(T + 4_000).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            hung.unwrap_err().is_unwritable(),
+            "it heals: /readyz fails meanwhile"
+        );
+        assert_eq!((allotment, throttle.rate()), (Allotment::Hold, 0.0));
+        tx.rollback().await.unwrap();
+    }
 }
