@@ -45,10 +45,15 @@ enum Message {
     Flush(std::sync::mpsc::Sender<()>),
 }
 
+/// What the PostgreSQL driver and its pool log by default: their own warnings repeat, once
+/// per pooled connection, what the daemon logs once per incident (a server restarting cuts
+/// every connection), so only their errors are shown unless `RUST_LOG` asks for more.
+const QUIET_DRIVERS: &str = "tokio_postgres=warn,deadpool=error";
+
 /// Installs the global subscriber; `default_level` applies when `RUST_LOG` is unset.
 pub fn init(format: LogFormat, default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},{QUIET_DRIVERS}")));
     let Some(queue) = start_writer() else {
         return;
     };

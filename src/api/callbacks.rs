@@ -60,7 +60,7 @@ pub async fn receive(
     let received =
         s.db.record_callback(kind, raw, keys, now_ms(), DEDUPE_MS)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ApiError::store)?;
     match received.matched_by {
         Some(by) => {
             s.metrics.callback("matched");

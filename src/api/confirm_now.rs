@@ -14,6 +14,8 @@ use super::ApiState;
 use super::error::ApiError;
 use super::payments::{find, token_of, writable};
 use crate::confirm::{HEARTBEAT, Turn};
+use crate::health::Writer;
+use crate::payment::ConfirmOutcome;
 use crate::store::payments::ToConfirm;
 use crate::time::now_ms;
 use axum::Json;
@@ -24,6 +26,10 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// How long a request waits for its answer to be recorded, even past its deadline: a
+/// write takes milliseconds when the database is there.
+const RECORD_AT_LEAST: Duration = Duration::from_millis(500);
 
 /// How often a request waiting for another confirm of its payment looks again.
 const BUSY_RETRY: Duration = Duration::from_millis(200);
@@ -48,7 +54,7 @@ pub async fn confirm(
     let deadline = Instant::now() + s.confirm_timeout;
     let due = loop {
         let found = s.db.claim_to_confirm(token.clone(), now_ms()).await;
-        match found.map_err(ApiError::internal)? {
+        match found.map_err(ApiError::store)? {
             ToConfirm::Claimed(due) => break due,
             ToConfirm::Not => return answer(&s, &token).await,
             ToConfirm::Busy => {
@@ -93,10 +99,45 @@ pub async fn confirm(
         // other node confirms the token within the floor of that call.
         Err(_) => return Err(busy()),
     };
-    s.db.apply_outcomes(Arc::new(vec![outcome]), now_ms(), s.sinks.clone())
-        .await
-        .map_err(ApiError::internal)?;
+    record(&s, outcome, deadline).await?;
     answer(&s, &token).await
+}
+
+/// Records LigdiCash's answer through a database that may be away for a while. The write
+/// runs in a task of its own, retried until it succeeds or the daemon stops: an answer in
+/// hand is never dropped, not even when the client gives up on its request. The request
+/// waits for it until `deadline`, then answers 503 while the write goes on.
+async fn record(s: &ApiState, outcome: ConfirmOutcome, deadline: Instant) -> Result<(), ApiError> {
+    let (db, sinks, metrics, stop) = (
+        s.db.clone(),
+        s.sinks.clone(),
+        s.metrics.clone(),
+        s.shutdown.clone(),
+    );
+    let written = tokio::spawn(async move {
+        let outcome = Arc::new(vec![outcome]);
+        let write = || db.apply_outcomes(outcome.clone(), now_ms(), sinks.clone());
+        let written = metrics.writes.retry(Writer::ConfirmNow, &stop, write).await;
+        if let Err(e) = &written {
+            tracing::error!(error = %e, "shop API: cannot record a confirm-now answer");
+        }
+        written
+    });
+    match tokio::time::timeout_at(deadline.max(Instant::now() + RECORD_AT_LEAST), written).await {
+        Ok(Ok(Ok(Some(_)))) => Ok(()),
+        Ok(Ok(Ok(None))) => Err(ApiError::unavailable(
+            "shutting_down",
+            "the reconciler is stopping",
+            5,
+        )),
+        Ok(Ok(Err(e))) => Err(ApiError::store(e)),
+        Ok(Err(e)) => Err(ApiError::internal(e)),
+        Err(_) => Err(ApiError::unavailable(
+            "database_unavailable",
+            "LigdiCash answered, but the database cannot be written now; the answer is recorded as soon as it can be: ask again in a few seconds",
+            5,
+        )),
+    }
 }
 
 async fn answer(s: &ApiState, token: &str) -> Answer {

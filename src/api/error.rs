@@ -47,10 +47,22 @@ impl ApiError {
         }
     }
 
-    /// A database failure: the daemon's own trouble, never the client's.
+    /// A failure of the daemon's own (a task that died), never the client's.
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "shop API: database error");
+        tracing::error!(error = %e, "shop API: internal error");
         Self::unavailable("database_unavailable", "the database cannot be used now", 5)
+    }
+
+    /// A database failure: the daemon's own trouble, never the client's. One that heals (the
+    /// database away for a while) is the incident the daemon's tasks log once, so each
+    /// request that meets it is not logged again.
+    pub fn store(e: crate::store::StoreError) -> Self {
+        if e.is_unwritable() {
+            tracing::debug!(error = %e, "shop API: the database is away");
+            Self::unavailable("database_unavailable", "the database cannot be used now", 5)
+        } else {
+            Self::internal(e)
+        }
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn create(
                     "conflict",
                     format!("payment {token} is already enqueued with a different {field}"),
                 ),
-                other => ApiError::internal(other),
+                other => ApiError::store(other),
             })?;
     let row = find(&s, &token).await?;
     let status = match enqueued {
@@ -131,7 +131,7 @@ pub async fn search(
     let mut rows =
         s.db.search(filter, limit + 1)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ApiError::store)?;
     let next = (rows.len() > limit).then(|| {
         rows.truncate(limit);
         rows.last().map(|r| cursor_of(r.id))
@@ -161,7 +161,7 @@ pub(super) fn writable(s: &ApiState) -> Result<(), ApiError> {
 pub(super) async fn find(s: &ApiState, token: &str) -> Result<PaymentRow, ApiError> {
     s.db.get(token.to_owned())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .ok_or_else(|| ApiError::not_found(token))
 }
 

@@ -2,6 +2,7 @@
 //! (`--once`, `--until-idle`) waits for after the polling.
 
 use crate::failure::{Exit, Failure};
+use crate::health::{WriteHealth, Writer};
 use crate::poller::PollerError;
 use crate::store::Db;
 use crate::tasks::Ended;
@@ -37,27 +38,39 @@ pub(super) fn task_failure(
 pub(super) async fn due_deliveries_attempted(
     db: &Db,
     sinks: &[String],
-    writes: &crate::health::WriteHealth,
+    writes: &WriteHealth,
     shutdown: &CancellationToken,
 ) -> Result<(), PollerError> {
     let (now, sinks) = (crate::time::now_ms(), Arc::new(sinks.to_vec()));
-    while !shutdown.is_cancelled()
-        && !writes.failing()
-        && db.any_delivery_due(now, sinks.clone()).await?
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    while !shutdown.is_cancelled() && !writes.failing() {
+        match db.any_delivery_due(now, sinks.clone()).await {
+            Ok(true) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            Ok(false) => break,
+            // The database went away at the end of the pass: the deliveries stay due.
+            Err(e) if e.is_unwritable() => {
+                tracing::warn!(error = %e, "the database is away: the deliveries still due wait for the next pass");
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }
 
-/// `--until-idle` also waits until every event has had its first delivery attempt.
+/// `--until-idle` also waits until every event has had its first delivery attempt, through
+/// a database that is away for a while.
 pub(super) async fn first_attempts_made(
     db: &Db,
     sinks: &[String],
+    writes: &WriteHealth,
     shutdown: &CancellationToken,
 ) -> Result<(), PollerError> {
     let sinks = Arc::new(sinks.to_vec());
-    while !shutdown.is_cancelled() && db.unattempted_deliveries(sinks.clone()).await? > 0 {
+    let count = || db.unattempted_deliveries(sinks.clone());
+    while let Some(left) = writes.retry(Writer::DeliveryScan, shutdown, count).await? {
+        if left == 0 {
+            break;
+        }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(())

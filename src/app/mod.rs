@@ -337,7 +337,7 @@ impl App {
                 RunMode::Once => {
                     due_deliveries_attempted(&observer, &sink_names, &writes, &shutdown).await
                 }
-                _ => first_attempts_made(&observer, &sink_names, &shutdown).await,
+                _ => first_attempts_made(&observer, &sink_names, &writes, &shutdown).await,
             };
         }
         // The poller has stopped, on a signal or on an error: everything else stops too.

@@ -167,6 +167,11 @@ impl Confirmer {
         self.throttle.pause.remaining()
     }
 
+    /// The health of database writes, which every caller recording an outcome reports to.
+    pub fn writes(&self) -> &crate::health::WriteHealth {
+        &self.metrics.writes
+    }
+
     /// Whether confirms must wait: paused, or the database refusing writes.
     pub fn held(&self) -> bool {
         self.paused_for().is_some() || self.metrics.writes.failing()

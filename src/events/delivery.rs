@@ -96,30 +96,32 @@ impl Deliverer {
                 in_flight.remove(&key);
             }
             while tasks.try_join_next().is_some() {}
-            if self.writes.failing() {
+            if self.writes.failing_besides(Writer::DeliveryScan) {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     _ = shutdown.cancelled() => {}
                 }
                 continue;
             }
-            let (now, names) = (now_ms(), self.names.clone());
-            let limit = 64 + in_flight.len();
-            let due = self.db.due_deliveries(now, names, limit).await?;
-            let fresh: Vec<DueDelivery> = due
-                .into_iter()
-                .filter(|d| !in_flight.contains(&(d.event_seq, d.sink.clone())))
-                .collect();
-            if fresh.is_empty() {
-                let next = self.db.next_delivery_after(now).await?;
-                let wait = next.map_or(500, |t| (t - now).clamp(1, 500));
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-                    Some(key) = done_rx.recv() => { in_flight.remove(&key); }
-                    _ = shutdown.cancelled() => {}
+            // A database that is away (a restart, a failover) is waited out here, as every
+            // task waits it out: this task never ends on an error that heals.
+            let look = || self.look(&in_flight);
+            let fresh = match self
+                .writes
+                .retry(Writer::DeliveryScan, &shutdown, look)
+                .await?
+            {
+                None => break,
+                Some(Round::Due(fresh)) => fresh,
+                Some(Round::Idle { wait_ms }) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(wait_ms)) => {}
+                        Some(key) = done_rx.recv() => { in_flight.remove(&key); }
+                        _ = shutdown.cancelled() => {}
+                    }
+                    continue;
                 }
-                continue;
-            }
+            };
             for d in fresh {
                 let permit = tokio::select! {
                     p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -147,6 +149,34 @@ impl Deliverer {
             tasks.abort_all();
         }
         Ok(())
+    }
+}
+
+/// What the claim loop found: deliveries to attempt, or how long to sleep.
+enum Round {
+    Due(Vec<DueDelivery>),
+    Idle { wait_ms: u64 },
+}
+
+impl Deliverer {
+    /// The due deliveries not already in flight, or, when there are none, how long until
+    /// the next one is due (at most 500 ms, so new events are picked up promptly).
+    async fn look(&self, in_flight: &HashSet<(i64, String)>) -> Result<Round, StoreError> {
+        let (now, names) = (now_ms(), self.names.clone());
+        let limit = 64 + in_flight.len();
+        let due = self.db.due_deliveries(now, names, limit).await?;
+        let fresh: Vec<DueDelivery> = due
+            .into_iter()
+            .filter(|d| !in_flight.contains(&(d.event_seq, d.sink.clone())))
+            .collect();
+        if !fresh.is_empty() {
+            return Ok(Round::Due(fresh));
+        }
+        let next = self.db.next_delivery_after(now).await?;
+        let wait = next.map_or(500, |t| (t - now).clamp(1, 500));
+        Ok(Round::Idle {
+            wait_ms: u64::try_from(wait).unwrap_or(500),
+        })
     }
 }
 
@@ -187,21 +217,9 @@ async fn record(
     writes: &WriteHealth,
     shutdown: &CancellationToken,
 ) {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let recorded = db.record_delivery(d.event_seq, d.sink.clone(), result.clone(), now_ms());
-        match recorded.await {
-            Ok(()) => return writes.succeeded(Writer::Deliveries),
-            Err(e) if e.is_unwritable() => writes.failed(Writer::Deliveries, &e),
-            Err(e) => {
-                return tracing::error!(error = %e, event = %d.event_id, "cannot record a delivery attempt");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => return,
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
+    let write = || db.record_delivery(d.event_seq, d.sink.clone(), result.clone(), now_ms());
+    if let Err(e) = writes.retry(Writer::Deliveries, shutdown, write).await {
+        tracing::error!(error = %e, event = %d.event_id, "cannot record a delivery attempt");
     }
 }
 

@@ -35,6 +35,13 @@ const NO_SHARE_RETRY: Duration = Duration::from_millis(200);
 const CLAIM_AHEAD_MS: i64 = 2_000;
 const CLAIMS_PER_WORKER: f64 = 4.0;
 
+/// Whether the dispatcher goes on after a round.
+enum Flow {
+    Again,
+    /// A finite run has nothing left to do.
+    Done,
+}
+
 pub(super) struct Dispatcher {
     ctx: Arc<Context>,
     reader: Db,
@@ -74,18 +81,17 @@ impl Dispatcher {
         mode: RunMode,
         shutdown: &CancellationToken,
     ) -> Result<(), PollerError> {
-        let mut scan_failing = false;
         let pass_start = now_ms();
         // Once: what this pass has claimed, never claimed again in it.
         let mut passed = HashSet::new();
         while !shutdown.is_cancelled() {
             self.ctx.metrics.beat();
             self.reap();
-            // Held: paused, or the writer cannot write. When our own scan is what failed,
-            // the next scan is the retry.
+            // Held: paused, or another task cannot write. When our own scan is what
+            // failed, the next scan is the retry.
             let writes = &self.ctx.metrics.writes;
             let paused = self.ctx.confirmer.paused_for();
-            if paused.is_some() || (writes.failing() && !scan_failing) {
+            if paused.is_some() || writes.failing_besides(Writer::Scan) {
                 if mode == RunMode::Once {
                     tracing::warn!(
                         "polling is held (refused credentials, rate limit, or database writes failing): this pass ends; what is left stays due for the next one"
@@ -111,24 +117,14 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let clock = now_ms();
-            // Where other nodes share the rows, a claim is timed by the clock (its lease
-            // and send window), so a pass takes what is due as it goes; `passed` still
-            // confirms each payment at most once.
-            let now = if mode == RunMode::Once && self.reader.send_window().is_none() {
-                pass_start
-            } else {
-                clock
-            };
-            let fresh = match self.scan(now, &passed).await {
-                Ok(fresh) => {
-                    scan_failing = false;
-                    writes.succeeded(Writer::Scan);
-                    fresh
-                }
+            match self.round(mode, pass_start, &mut passed, shutdown).await {
+                Ok(Flow::Again) => {}
+                Ok(Flow::Done) => break,
+                // The database away, read-only, locked: every read and write of the loop is
+                // retried by the next round, nothing is claimed meanwhile, and the daemon
+                // stays up (`/readyz` fails) until the database answers again.
                 Err(PollerError::Store(e)) if e.is_unwritable() => {
-                    scan_failing = true;
-                    writes.failed(Writer::Scan, &e);
+                    self.ctx.metrics.writes.failed(Writer::Scan, &e);
                     if mode == RunMode::Once {
                         tracing::warn!(
                             "the database refuses writes: this pass ends; what is left stays due for the next one"
@@ -139,35 +135,58 @@ impl Dispatcher {
                         _ = tokio::time::sleep(HEARTBEAT) => {}
                         _ = shutdown.cancelled() => break,
                     }
-                    continue;
                 }
                 Err(e) => return Err(e),
-            };
-            if writes.failing() {
-                // The writer is still failing: claim nothing more.
-                continue;
             }
-            if fresh.is_empty() {
-                if mode == RunMode::Once && self.in_flight.is_empty() {
-                    break;
-                }
-                if mode == RunMode::UntilIdle
-                    && self.in_flight.is_empty()
-                    && !self.reader.any_pending().await?
-                {
-                    break;
-                }
-                self.idle(clock, shutdown).await?;
-                continue;
-            }
-            if mode == RunMode::Once {
-                passed.extend(fresh.iter().map(|p| p.id));
-            }
-            self.in_flight.extend(fresh.iter().map(|p| p.id));
-            self.queue.push_all(fresh);
-            self.wait_for_room(shutdown).await;
         }
         Ok(())
+    }
+
+    /// One round: a scan, then the due rows queued for the workers, or a sleep until the
+    /// next due time when there are none.
+    async fn round(
+        &mut self,
+        mode: RunMode,
+        pass_start: Millis,
+        passed: &mut HashSet<i64>,
+        shutdown: &CancellationToken,
+    ) -> Result<Flow, PollerError> {
+        let clock = now_ms();
+        // Where other nodes share the rows, a claim is timed by the clock (its lease and
+        // send window), so a pass takes what is due as it goes; `passed` still confirms
+        // each payment at most once.
+        let now = if mode == RunMode::Once && self.reader.send_window().is_none() {
+            pass_start
+        } else {
+            clock
+        };
+        let fresh = self.scan(now, passed).await?;
+        let writes = &self.ctx.metrics.writes;
+        writes.succeeded(Writer::Scan);
+        if writes.failing() {
+            // Another writer is still failing: claim nothing more.
+            return Ok(Flow::Again);
+        }
+        if fresh.is_empty() {
+            if mode == RunMode::Once && self.in_flight.is_empty() {
+                return Ok(Flow::Done);
+            }
+            if mode == RunMode::UntilIdle
+                && self.in_flight.is_empty()
+                && !self.reader.any_pending().await?
+            {
+                return Ok(Flow::Done);
+            }
+            self.idle(clock, shutdown).await?;
+            return Ok(Flow::Again);
+        }
+        if mode == RunMode::Once {
+            passed.extend(fresh.iter().map(|p| p.id));
+        }
+        self.in_flight.extend(fresh.iter().map(|p| p.id));
+        self.queue.push_all(fresh);
+        self.wait_for_room(shutdown).await;
+        Ok(Flow::Again)
     }
 
     /// Gives shop rows their first poll time, then reads the due rows neither in flight

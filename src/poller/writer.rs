@@ -28,10 +28,6 @@ pub(super) const WRITE_BATCH: usize = 512;
 /// polls, and cut the reconciler's CPU per confirm by a quarter in the drain benchmark.
 const GATHER_WINDOW: Duration = Duration::from_millis(20);
 
-/// Backoff between two attempts at a refused write: from the first to the last.
-const RETRY_FIRST: Duration = Duration::from_millis(200);
-const RETRY_MAX: Duration = Duration::from_secs(5);
-
 /// Writes outcomes in batches and tells the dispatcher which payments are settled in the
 /// database (or given up at shutdown). Ends when every sender is gone and all is written,
 /// when `give_up` fires, or with an error the daemon cannot wait out.
@@ -94,30 +90,12 @@ async fn write_until_done(
     ctx: &Context,
     give_up: &CancellationToken,
 ) -> Result<Option<Vec<Applied>>, PollerError> {
-    let health = &ctx.metrics.writes;
-    let mut delay = RETRY_FIRST;
-    loop {
-        let attempt = store.apply_outcomes(batch.clone(), now_ms(), ctx.sinks.clone());
-        let result = tokio::select! {
-            r = attempt => r,
-            _ = give_up.cancelled() => return Ok(None),
-        };
-        match result {
-            Ok(applied) => {
-                health.succeeded(Writer::Outcomes);
-                return Ok(Some(applied));
-            }
-            Err(e) if e.is_unwritable() => {
-                health.failed(Writer::Outcomes, &e);
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = give_up.cancelled() => return Ok(None),
-                }
-                delay = (delay * 2).min(RETRY_MAX);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let write = || store.apply_outcomes(batch.clone(), now_ms(), ctx.sinks.clone());
+    Ok(ctx
+        .metrics
+        .writes
+        .retry(Writer::Outcomes, give_up, write)
+        .await?)
 }
 
 fn report(batch: &[ConfirmOutcome], applied: &[Applied], metrics: &Metrics) {

@@ -11,12 +11,13 @@ pub mod day;
 pub mod figures;
 pub mod i18n;
 pub mod money_out;
+pub mod recheck;
 pub mod render;
 
+pub use recheck::RecheckSummary;
+
 use crate::config::{ConfigError, ReportConfig, ReportFormat};
-use crate::confirm::{Confirmer, HEARTBEAT, Turn};
-use crate::payment::Status;
-use crate::store::payments::ToConfirm;
+use crate::confirm::Confirmer;
 use crate::store::{Db, ReportTurn, StoreError};
 use crate::time::{ms, now_ms};
 use chrono::NaiveDate;
@@ -30,14 +31,9 @@ use tokio_util::sync::CancellationToken;
 /// died mid-report (another node's, on PostgreSQL) is produced within this.
 const CATCH_UP_EVERY_MS: i64 = 5 * 60 * 1000;
 
-/// What a re-check pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RecheckSummary {
-    pub checked: usize,
-    pub late_completed: usize,
-    pub late_mismatch: usize,
-    pub notcompleted: usize,
-}
+/// The first wait after a failed run; it doubles at each failure up to
+/// [`CATCH_UP_EVERY_MS`], so a database back after a restart is caught up within seconds.
+const RETRY_FIRST_MS: i64 = 5_000;
 
 /// Produces reports for one database.
 pub struct Reporter {
@@ -93,91 +89,6 @@ impl Reporter {
     /// The shop's time zone.
     pub fn zone(&self) -> Tz {
         self.tz
-    }
-
-    /// Re-confirms the timeouts of the last `recheck_days` days through the one confirm
-    /// path; what LigdiCash now says is recorded by the store's one writer, a
-    /// compare-and-set on `timeout`. Waits out pauses; stops at refused credentials.
-    pub async fn recheck(&self) -> Result<RecheckSummary, StoreError> {
-        let mut summary = RecheckSummary::default();
-        let Some(confirmer) = &self.confirmer else {
-            return Ok(summary);
-        };
-        // Never cancelled: a shutdown drops this future (see `run`).
-        let stop = CancellationToken::new();
-        let since = now_ms().saturating_sub(i64::from(self.cfg.recheck_days) * 86_400_000);
-        for timeout in self.db.timeouts_since(since).await? {
-            if confirmer.throttle().rate() <= 0.0 {
-                // A cluster node without a share could wait for one for ever, holding the
-                // report lock: the rest wait for the next pass.
-                tracing::warn!("re-check stopped: this node has no share of the request rate");
-                return Ok(summary);
-            }
-            let outcome = loop {
-                // Claimed before each try: on a cluster, the shop's confirm-now on another
-                // node may be asking about this very payment.
-                let claimed = self
-                    .db
-                    .claim_to_confirm(timeout.token.clone(), now_ms())
-                    .await?;
-                let ToConfirm::Claimed(p) = claimed else {
-                    break None;
-                };
-                if p.status != Status::Timeout {
-                    // Requeued since it was listed: the poller has it now.
-                    self.db.release_claim(p.id).await?;
-                    break None;
-                }
-                let id = p.id;
-                let turn = confirmer.confirm(p, &stop).await;
-                if !matches!(turn, Turn::Sent(_)) {
-                    self.db.release_claim(id).await?;
-                }
-                match turn {
-                    Turn::Sent(outcome) => break Some(*outcome),
-                    Turn::Held if self.stop_when_held => {
-                        tracing::warn!(
-                            "re-check stopped: confirms are held (refused credentials, a rate \
-                             limit or a database refusing writes); the rest wait for the next pass"
-                        );
-                        return Ok(summary);
-                    }
-                    Turn::Held => {
-                        let wait = confirmer.paused_for().unwrap_or(HEARTBEAT);
-                        tokio::time::sleep(wait.min(HEARTBEAT)).await;
-                    }
-                    Turn::Stopped => return Ok(summary),
-                }
-            };
-            // Being confirmed elsewhere, or no longer a timeout.
-            let Some(outcome) = outcome else { continue };
-            let (token, refused) = (
-                outcome.token.clone(),
-                outcome.outcome == crate::ligdicash::classify::AUTH_FAILED,
-            );
-            let applied = self
-                .db
-                .apply_outcomes(Arc::new(vec![outcome]), now_ms(), self.sinks.clone())
-                .await?;
-            summary.checked += 1;
-            if refused {
-                // Every further call would be refused too: the rest wait for the next pass.
-                tracing::warn!(
-                    "re-check stopped: LigdiCash refuses our credentials (see the poller's error)"
-                );
-                break;
-            }
-            if let Some(status) = applied.first().and_then(|a| a.finalized) {
-                tracing::info!(%token, status = status.as_str(), "re-check of a timeout changed its status");
-                match status {
-                    Status::Completed => summary.late_completed += 1,
-                    Status::Mismatch => summary.late_mismatch += 1,
-                    Status::NotCompleted => summary.notcompleted += 1,
-                    _ => {}
-                }
-            }
-        }
-        Ok(summary)
     }
 
     /// Writes the report files for `date` into `out`, on demand: no event and no record
@@ -290,32 +201,57 @@ impl Reporter {
     }
 
     /// The scheduled loop: catch up now, then at every cron firing, until `shutdown`.
-    /// A failed run is logged and retried at the next firing (or in a minute). Shutdown
-    /// abandons a run in progress: files are replaced atomically and a day counts as done
-    /// only once recorded, so an interrupted day is simply produced at the next start.
+    /// A failed run is retried: after [`RETRY_FIRST_MS`], doubling up to
+    /// [`CATCH_UP_EVERY_MS`], and logged once per incident (a database away for a minute
+    /// is one error line and one recovery line, not one per try). Shutdown abandons a run
+    /// in progress: files are replaced atomically and a day counts as done only once
+    /// recorded, so an interrupted day is simply produced at the next start.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut failing_since: Option<i64> = None;
+        let mut retry_ms = RETRY_FIRST_MS;
         loop {
-            tokio::select! {
-                result = self.catch_up() => {
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "nightly report failed; will retry");
+            let mut wait = tokio::select! {
+                result = self.catch_up() => match result {
+                    Ok(_) => {
+                        if let Some(since) = failing_since.take() {
+                            let after_s = (now_ms() - since) / 1000;
+                            tracing::info!(after_s, "nightly report caught up again");
+                        }
+                        retry_ms = RETRY_FIRST_MS;
+                        self.until_next_firing()
                     }
-                }
+                    Err(e) => {
+                        if failing_since.is_none() {
+                            failing_since = Some(now_ms());
+                            tracing::error!(error = %e, "nightly report failed; will retry");
+                        } else {
+                            tracing::debug!(error = %e, "nightly report failed again");
+                        }
+                        let wait = retry_ms;
+                        retry_ms = (retry_ms * 2).min(CATCH_UP_EVERY_MS);
+                        wait
+                    }
+                },
                 _ = shutdown.cancelled() => return,
-            }
-            let now = chrono::Utc::now().with_timezone(&self.tz);
-            let wait = self
-                .cron
-                .find_next_occurrence(&now, false)
-                .ok()
-                .map(|next| (next.timestamp_millis() - now_ms()).max(1000))
-                .unwrap_or(60_000)
-                .min(CATCH_UP_EVERY_MS);
+            };
+            wait = wait.clamp(1, CATCH_UP_EVERY_MS);
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
                 _ = shutdown.cancelled() => return,
             }
         }
+    }
+
+    /// Milliseconds until the next cron firing (at least a second), at most
+    /// [`CATCH_UP_EVERY_MS`].
+    fn until_next_firing(&self) -> i64 {
+        let now = chrono::Utc::now().with_timezone(&self.tz);
+        self.cron
+            .find_next_occurrence(&now, false)
+            .ok()
+            .map(|next| (next.timestamp_millis() - now_ms()).max(1000))
+            .unwrap_or(60_000)
+            .min(CATCH_UP_EVERY_MS)
     }
 }
 

@@ -8,6 +8,7 @@
 //! flag to remember. Without PostgreSQL installed the test says "skipped", except in CI.
 
 mod cluster;
+mod outage;
 
 use crate::helpers::{TestEnv, assert_ok, settled, stderr, terminate};
 use crate::pg_server::TestServer;

@@ -219,12 +219,12 @@ fn busiest_second(sorted_ms: &[i64]) -> usize {
 }
 
 /// The shop's own connection, reconnecting across the server's restart.
-struct Shop {
+pub(super) struct Shop {
     url: String,
 }
 
 impl Shop {
-    async fn connect(url: &str) -> Self {
+    pub(super) async fn connect(url: &str) -> Self {
         Self {
             url: url.to_owned(),
         }
@@ -238,7 +238,7 @@ impl Shop {
         Some(client)
     }
 
-    async fn execute(&self, sql: &str) {
+    pub(super) async fn execute(&self, sql: &str) {
         self.client()
             .await
             .unwrap()
@@ -248,7 +248,7 @@ impl Shop {
     }
 
     /// A count, or `i64::MAX` while the server is away.
-    async fn count(&self, sql: &str) -> i64 {
+    pub(super) async fn count(&self, sql: &str) -> i64 {
         let Some(client) = self.client().await else {
             return i64::MAX;
         };
@@ -258,7 +258,7 @@ impl Shop {
         }
     }
 
-    async fn pairs(&self, sql: &str) -> Vec<(String, String)> {
+    pub(super) async fn pairs(&self, sql: &str) -> Vec<(String, String)> {
         let client = self.client().await.unwrap();
         let rows = client.query(sql, &[]).await.unwrap();
         rows.iter().map(|r| (r.get(0), r.get(1))).collect()

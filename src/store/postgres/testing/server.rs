@@ -103,10 +103,18 @@ impl TestServer {
     /// leaves it down for `down`, and starts it again on the same port.
     #[allow(dead_code)] // used by the integration tests (tests/cli/postgres/cluster.rs)
     pub fn restart(&self, down: std::time::Duration) {
+        self.restart_with("fast", down);
+    }
+
+    /// Stops the server in `mode` (`fast`, or `immediate`: as a crash, the next start
+    /// recovers from the WAL), leaves it down for `down`, and starts it again on the same
+    /// port.
+    #[allow(dead_code)] // used by the integration tests (tests/cli/postgres/)
+    pub fn restart_with(&self, mode: &str, down: std::time::Duration) {
         let data = self.data();
         self.run(
             "pg_ctl",
-            &["-D", &data, "-m", "fast", "-w", "-t", PG_CTL_WAIT],
+            &["-D", &data, "-m", mode, "-w", "-t", PG_CTL_WAIT],
             &["stop"],
         );
         std::thread::sleep(down);
