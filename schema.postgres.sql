@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema for PostgreSQL, version 1.
+-- ligdicash-reconciler database schema for PostgreSQL, version 2.
 --
 -- The same public contract as schema.sql (SQLite), in PostgreSQL's types: the shop writes
 -- pending rows into `payments` and reads final statuses back. The reconciler applies
@@ -77,7 +77,9 @@ CREATE TABLE payments (
     -- The cluster: which node holds the row, until when, and when it last sent a confirm.
     claimed_by       text,
     claim_expires_at bigint,
-    last_sent_at     bigint
+    last_sent_at     bigint,
+    -- When a final payment is confirmed once more: a callback contradicted its status.
+    recheck_at       bigint
 );
 
 -- The scheduler's due query: only pending rows are indexed, so resolved history costs nothing.
@@ -92,6 +94,8 @@ CREATE INDEX payments_transaction_id ON payments (transaction_id);
 -- Pending payouts, and the overdue ones among them, for /metrics.
 CREATE INDEX payments_payouts_pending ON payments (overdue_at)
     WHERE status = 'pending' AND kind <> 'invoice';
+-- Final payments to confirm once more.
+CREATE INDEX payments_recheck ON payments (recheck_at) WHERE recheck_at IS NOT NULL;
 
 -- One row per confirm call.
 CREATE TABLE confirm_attempts (
@@ -175,6 +179,14 @@ CREATE TABLE callbacks (
 CREATE INDEX callbacks_received ON callbacks (received_at);
 CREATE INDEX callbacks_payment ON callbacks (payment_id, received_at);
 
+-- Every callback counted by quarter hour, kept raw or not: per payment only the first and
+-- the last few are kept, and of those matching no payment a sample.
+CREATE TABLE callback_tally (
+    bucket    bigint PRIMARY KEY,           -- received_at / 900000: quarter hours since 1970
+    unmatched bigint NOT NULL DEFAULT 0,    -- callbacks that named no payment
+    not_kept  bigint NOT NULL DEFAULT 0     -- callbacks that named one, not kept raw
+);
+
 -- The daemons sharing this database: each heartbeats every second; the live ones (a
 -- heartbeat within 3 s) share max_requests_per_second, dealt out in whole requests by rank
 -- (docs/postgres-design.md, "Cluster rate").
@@ -194,7 +206,8 @@ SELECT id, token, kind, transaction_id, expected_amount, status, status_reason, 
        to_char(to_timestamp(updated_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
        to_char(to_timestamp(resolved_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS resolved_at,
        to_char(to_timestamp(next_poll_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS next_poll_at,
-       to_char(to_timestamp(overdue_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS overdue_at
+       to_char(to_timestamp(overdue_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS overdue_at,
+       to_char(to_timestamp(recheck_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recheck_at
 FROM payments;
 
-INSERT INTO schema_migrations (version) VALUES (1);
+INSERT INTO schema_migrations (version) VALUES (1), (2);

@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema, version 6.
+-- ligdicash-reconciler database schema, version 7.
 --
 -- This file is a public contract: the shop writes pending rows into `payments` and reads
 -- final statuses back. The reconciler applies it (and later migrations) at start; a shop
@@ -17,7 +17,7 @@
 -- CHECK constraints list allowed values as OR chains, not IN (...): SQLite evaluates an IN
 -- list of three or more values through a temporary B-tree on every write (version 4).
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;
 
 -- Payouts (schema version 6), the last two columns of `payments`, added by ALTER TABLE so an
 -- upgrade rewrites no row:
@@ -26,6 +26,11 @@ PRAGMA user_version = 6;
 --               never given up as timeout);
 --   overdue_at  when a payout still pending passed [payouts] overdue_after and its one
 --               payout.overdue event was emitted; NULL otherwise.
+-- Contradictions (schema version 7), the last column, added the same way:
+--   recheck_at  when a payment with a final status is confirmed once more because a
+--               LigdiCash callback contradicted it (said completed of a notcompleted,
+--               timeout or invalid_token payment); NULL otherwise. The status changes only
+--               if LigdiCash's confirm now says otherwise (a late completion).
 
 CREATE TABLE IF NOT EXISTS payments (
     id               INTEGER PRIMARY KEY,
@@ -68,7 +73,8 @@ CREATE TABLE IF NOT EXISTS payments (
     provider_date    TEXT,
     raw_response     TEXT,
     kind TEXT NOT NULL DEFAULT 'invoice' CHECK (kind = 'invoice' OR kind = 'withdrawal' OR kind = 'payout'),
-    overdue_at INTEGER
+    overdue_at INTEGER,
+    recheck_at INTEGER
 );
 
 -- The scheduler's due query: only pending rows are indexed, so resolved history costs nothing.
@@ -83,6 +89,8 @@ CREATE INDEX IF NOT EXISTS payments_transaction_id ON payments (transaction_id);
 -- Pending payouts, and the overdue ones among them, for /metrics (version 6).
 CREATE INDEX IF NOT EXISTS payments_payouts_pending ON payments (overdue_at)
     WHERE status = 'pending' AND kind != 'invoice';
+-- Final payments to confirm once more (version 7).
+CREATE INDEX IF NOT EXISTS payments_recheck ON payments (recheck_at) WHERE recheck_at IS NOT NULL;
 
 -- One row per confirm call.
 CREATE TABLE IF NOT EXISTS confirm_attempts (
@@ -165,6 +173,14 @@ CREATE TABLE IF NOT EXISTS callbacks (
 CREATE INDEX IF NOT EXISTS callbacks_received ON callbacks (received_at);
 CREATE INDEX IF NOT EXISTS callbacks_payment ON callbacks (payment_id, received_at);
 
+-- Every callback counted by quarter hour (version 7), kept raw or not: per payment only the
+-- first and the last few are kept, and of those matching no payment a sample.
+CREATE TABLE IF NOT EXISTS callback_tally (
+    bucket    INTEGER PRIMARY KEY,          -- received_at / 900000: quarter hours since 1970
+    unmatched INTEGER NOT NULL DEFAULT 0,   -- callbacks that named no payment
+    not_kept  INTEGER NOT NULL DEFAULT 0    -- callbacks that named one, not kept raw
+);
+
 -- Human-readable times for people and shop code reading statuses.
 CREATE VIEW IF NOT EXISTS payments_view AS
 SELECT id, token, kind, transaction_id, expected_amount, status, status_reason, attempts,
@@ -174,5 +190,6 @@ SELECT id, token, kind, transaction_id, expected_amount, status, status_reason, 
        strftime('%Y-%m-%dT%H:%M:%fZ', updated_at / 1000.0, 'unixepoch') AS updated_at,
        strftime('%Y-%m-%dT%H:%M:%fZ', resolved_at / 1000.0, 'unixepoch') AS resolved_at,
        strftime('%Y-%m-%dT%H:%M:%fZ', next_poll_at / 1000.0, 'unixepoch') AS next_poll_at,
-       strftime('%Y-%m-%dT%H:%M:%fZ', overdue_at / 1000.0, 'unixepoch') AS overdue_at
+       strftime('%Y-%m-%dT%H:%M:%fZ', overdue_at / 1000.0, 'unixepoch') AS overdue_at,
+       strftime('%Y-%m-%dT%H:%M:%fZ', recheck_at / 1000.0, 'unixepoch') AS recheck_at
 FROM payments;

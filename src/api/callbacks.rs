@@ -1,27 +1,28 @@
 //! `POST /callbacks/ligdicash`: LigdiCash's callbacks, taken as a reason to confirm at once
 //! and never as a verdict. No bearer token (LigdiCash cannot send one; the shop's reverse
 //! proxy forwards the callback here), so anyone may post: a forged callback can at most
-//! make one pending payment due a little sooner, and every confirm still goes through the
-//! rate limit, so a flood never makes the daemon exceed `max_requests_per_second`.
+//! make a payment confirmed sooner (a pending one, or a final one it contradicts, once),
+//! never change a status; every confirm still keeps `min_interval` between two of one token
+//! and goes through the rate limit, so a flood never makes the daemon exceed
+//! `max_requests_per_second`. What each callback does is `payment::callback`'s policy.
 //!
 //! LigdiCash posts each callback twice, as `application/json` and as
 //! `application/x-www-form-urlencoded` (where `custom_data` is a JSON string); both are
-//! read into one JSON object, kept raw, and the copies cause at most one earlier confirm.
+//! read into one JSON object, and the copies that arrive before the confirm they caused is
+//! sent fold into it. Raw bodies are kept within bounds; every callback is counted.
 
 use super::ApiState;
 use super::error::ApiError;
 use crate::ligdicash::ConfirmAnswer;
-use crate::store::callbacks::CallbackKeys;
-use crate::time::now_ms;
+use crate::payment::callback::Contradiction;
+use crate::store::callbacks::{CallbackKeys, Received};
+use crate::time::{Millis, now_ms};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Map, Value, json};
-
-/// Copies of one callback received within this window cause one confirm, not two.
-const DEDUPE_MS: i64 = 60_000;
 
 /// Answers 200 to every well-formed callback, matched or not (a forger learns nothing),
 /// 400 to garbage, 413 over 64 KiB, 415 to another content type.
@@ -57,26 +58,58 @@ pub async fn receive(
         .unwrap_or("")
         .trim()
         .to_owned();
+    let now = now_ms();
     let received =
-        s.db.record_callback(kind, raw, keys, now_ms(), DEDUPE_MS)
+        s.db.record_callback(kind, raw, keys, now)
             .await
             .map_err(ApiError::store)?;
-    match received.matched_by {
-        Some(by) => {
-            s.metrics.callback("matched");
-            tracing::info!(
-                payment_id = received.payment_id,
-                matched_by = by,
-                made_due = received.made_due,
-                "LigdiCash callback received; the payment is confirmed now rather than trusted"
-            );
-        }
-        None => {
-            s.metrics.callback("unmatched");
-            tracing::warn!("LigdiCash callback matched no payment (kept as evidence)");
-        }
-    }
+    note(&s, &received, now);
     Ok((StatusCode::OK, Json(json!({"received": true}))))
+}
+
+/// Counts and logs what became of a callback: a line for one that made the reconciler
+/// confirm (or contradicted a final status, while its evidence is kept), none for the copies
+/// folded into a confirm already due, and the ones matching no payment in one line per
+/// flush ([`CallbackTally`]), so a flood cannot fill the log.
+fn note(s: &ApiState, received: &Received, now: Millis) {
+    let plan = &received.plan;
+    if !received.kept {
+        s.callbacks.not_kept(now, received.payment_id.is_some());
+    }
+    let (Some(id), Some(by), Some(status)) =
+        (received.payment_id, received.matched_by, received.status)
+    else {
+        s.metrics.callback("unmatched");
+        s.callbacks.unmatched(received.kept);
+        return;
+    };
+    s.metrics.callback("matched");
+    if let Some(contradiction) = plan.contradiction {
+        s.metrics.callback_contradiction(status, contradiction);
+    }
+    match plan.contradiction {
+        Some(Contradiction::Rechecked) if plan.recheck => tracing::warn!(
+            payment_id = id,
+            matched_by = by,
+            status = status.as_str(),
+            "a LigdiCash callback says completed of a payment LigdiCash left unpaid: confirming it once more"
+        ),
+        Some(Contradiction::Upheld) if received.kept => tracing::warn!(
+            payment_id = id,
+            matched_by = by,
+            status = status.as_str(),
+            "a LigdiCash callback says notcompleted of a payment LigdiCash confirmed: the status stands (counted in /metrics)"
+        ),
+        _ if plan.make_due => tracing::info!(
+            payment_id = id,
+            matched_by = by,
+            "LigdiCash callback received; the payment is confirmed now rather than trusted"
+        ),
+        _ => tracing::debug!(
+            payment_id = id,
+            "LigdiCash callback for a payment already due or final: nothing more to do"
+        ),
+    }
 }
 
 /// The callback as one JSON object, whichever encoding it came in.

@@ -9,6 +9,7 @@
 //! confirms: the same rate limit, pauses, floor between confirms of a token, attempt log,
 //! status and event.
 
+mod callback_tally;
 mod callbacks;
 mod confirm_now;
 pub mod error;
@@ -24,6 +25,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+pub use callback_tally::CallbackTally;
 use error::ApiError;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -47,6 +49,8 @@ pub struct ApiState {
     pub sinks: Arc<Vec<String>>,
     /// Cancelled at shutdown: requests then get 503.
     pub shutdown: CancellationToken,
+    /// Callbacks counted but not kept raw, written every few seconds.
+    pub callbacks: Arc<CallbackTally>,
 }
 
 /// The routes, with the bearer check on every `/v1` path.
@@ -64,9 +68,13 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API until `shutdown`, within the listener limits every listener has.
+/// Serves the API until `shutdown`, within the listener limits every listener has; the
+/// callbacks' tally is written every few seconds meanwhile, and once more at the end.
 pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
-    listener::serve(listener, router(state), Limits::default(), shutdown).await;
+    let (tally, db) = (state.callbacks.clone(), state.db.clone());
+    let flushing = tally.run(db, shutdown.clone());
+    let serving = listener::serve(listener, router(state), Limits::default(), shutdown);
+    tokio::join!(flushing, serving);
 }
 
 /// Checks the bearer token (401 otherwise) and refuses work while shutting down (503).

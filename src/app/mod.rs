@@ -161,6 +161,7 @@ impl App {
                     confirm_timeout: config.ligdicash.request_timeout.0,
                     sinks: Arc::new(sink_names.clone()),
                     shutdown: CancellationToken::new(),
+                    callbacks: Arc::default(),
                 };
                 Some((listener, state))
             }

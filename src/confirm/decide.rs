@@ -13,8 +13,11 @@
 //! - Every reschedule also says when to poll instead if a LigdiCash callback came in while
 //!   this call was in flight (`callback_poll_at`): `min_interval` after the answer, or
 //!   `Retry-After` if longer; the store applies it only when such a callback exists.
-//! - A `timeout` looked at again (the nightly re-check) changes only on a final answer:
-//!   completed (verified: a late completion, or `mismatch`) or notcompleted.
+//! - A final payment looked at again (the nightly re-check of a `timeout`, or a
+//!   `notcompleted`, `timeout` or `invalid_token` a callback said was completed) changes
+//!   only on a final answer that differs: completed (verified: a late completion, "completed
+//!   after notcompleted", or `mismatch`), or notcompleted for a timeout or invalid token.
+//!   A re-check LigdiCash did not answer is tried again a minute later.
 
 use super::schedule::Schedule;
 use super::verify::verify;
@@ -26,6 +29,10 @@ use crate::time::{Millis, ms};
 
 /// Consecutive "invoice not found" answers before a token is declared invalid.
 pub const NOT_FOUND_LIMIT: i64 = 3;
+
+/// How long after a re-check LigdiCash did not answer (an outage, refused credentials) it
+/// is tried again.
+pub const RECHECK_RETRY_MS: Millis = 60_000;
 
 /// The decision parameters.
 #[derive(Debug, Clone, Copy)]
@@ -68,8 +75,8 @@ pub struct Decision {
 /// Decides what one classified confirm means for payment `p`. `now` is when the answer
 /// arrived; `unit` is a uniform sample in `[0, 1)` for jitter.
 pub fn decide(policy: &Policy, p: &DuePayment, c: &Classified, now: Millis, unit: f64) -> Decision {
-    if p.status == Status::Timeout {
-        return recheck(p, c);
+    if p.status != Status::Pending {
+        return recheck(p, c, now);
     }
     let attempts = p.attempts + 1;
     let schedule = policy.schedule_of(p.kind);
@@ -140,20 +147,46 @@ fn finalize(status: Status, reason: Option<String>) -> Decision {
     }
 }
 
-/// A `timeout` confirmed again: only a final answer changes it; anything else leaves it a
-/// timeout, with the call logged.
-fn recheck(p: &DuePayment, c: &Classified) -> Decision {
+/// A final payment confirmed again: a `timeout` by the nightly re-check, or one a callback
+/// contradicted. Only a final answer that differs changes it (a late completion, verified
+/// as always); anything else leaves it as it is, with the answer recorded. A re-check that
+/// got no answer from LigdiCash is tried again after [`RECHECK_RETRY_MS`] (or the
+/// `Retry-After` LigdiCash asked for, if longer).
+fn recheck(p: &DuePayment, c: &Classified, now: Millis) -> Decision {
+    // A status LigdiCash gave is named in the reason of the one that replaces it.
+    let after = |reason: Option<String>| match p.status {
+        Status::Timeout => reason,
+        was => Some(match reason {
+            Some(reason) => format!("{reason}; completed after {}", was.as_str()),
+            None => format!("completed after {}", was.as_str()),
+        }),
+    };
+    let done = |error: Option<String>| Decision {
+        change: Change::Recheck { again_at: None },
+        error,
+    };
     match c {
         Classified::Completed(answer) => match verify(p, answer) {
-            Ok(()) => finalize(Status::Completed, None),
-            Err(reason) => finalize(Status::Mismatch, Some(format!("late: {reason}"))),
+            Ok(()) => finalize(Status::Completed, after(None)),
+            Err(reason) => finalize(Status::Mismatch, after(Some(format!("late: {reason}")))),
         },
+        // LigdiCash upholds its verdict: nothing changes.
+        Classified::NotCompleted(_) if p.status == Status::NotCompleted => done(None),
         Classified::NotCompleted(_) => finalize(
             Status::NotCompleted,
             Some("re-check: LigdiCash says notcompleted".to_owned()),
         ),
-        _ => Decision {
-            change: Change::Untouched,
+        Classified::Pending { .. } | Classified::NotFound => done(c.failure()),
+        Classified::AuthFailed { .. } => Decision {
+            change: Change::Recheck {
+                again_at: Some(now.saturating_add(RECHECK_RETRY_MS)),
+            },
+            error: c.failure(),
+        },
+        Classified::Transient { retry_after, .. } => Decision {
+            change: Change::Recheck {
+                again_at: Some(now.saturating_add(RECHECK_RETRY_MS.max(retry_after.map_or(0, ms)))),
+            },
             error: c.failure(),
         },
     }

@@ -48,7 +48,11 @@ async fn refused_credentials_pause_every_caller_whoever_met_them() {
         panic!("the call is sent");
     };
     assert_eq!(outcome.outcome, crate::ligdicash::classify::AUTH_FAILED);
-    assert_eq!(outcome.change, Change::Untouched);
+    assert!(
+        matches!(outcome.change, Change::Recheck { again_at: Some(_) }),
+        "a refused re-check is tried again: {:?}",
+        outcome.change
+    );
     assert!(confirmer.paused_for().is_some(), "every confirm is paused");
     assert!(metrics.auth_failing());
     assert!(matches!(

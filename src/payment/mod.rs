@@ -1,5 +1,6 @@
 //! Domain types of a payment, parsed once at the edge ("parse, don't validate").
 
+pub mod callback;
 mod kind;
 mod outcome;
 

@@ -9,8 +9,9 @@ use crate::time::Millis;
 /// `status_reason` of a payment put back to `pending` by `requeue`, before the old status.
 pub const REQUEUED_FROM: &str = "requeued from ";
 
-/// What a confirm needs of a payment to decide: a pending payment the poller claimed, or
-/// a `timeout` the nightly re-check looks at again.
+/// What a confirm needs of a payment to decide: a pending payment the poller claimed, a
+/// `timeout` the nightly re-check looks at again, or a final payment a callback
+/// contradicted (`recheck_at`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DuePayment {
     pub id: i64,
@@ -63,6 +64,11 @@ pub enum Change {
     },
     /// Not the payment's fault (credentials refused): log the call, touch nothing else.
     Untouched,
+    /// A payment with a final status confirmed once more (the nightly re-check of a
+    /// timeout, or a callback that contradicted the status) and left as it is: the answer
+    /// is recorded, and the re-check is done (`again_at` `None`) or, when LigdiCash could
+    /// not be asked, tried again at `again_at`.
+    Recheck { again_at: Option<Millis> },
 }
 
 /// Everything one confirm call produces, written in one transaction with its batch.
@@ -103,24 +109,30 @@ pub const PAYOUT_OVERDUE: &str = "payout.overdue";
 
 /// The outbox event of a transition from `from` to `to`, if it has one. One table for every
 /// caller, so the poller and the re-check cannot drift:
-/// - a payout's (or withdrawal's) transition is a `payout.*` event: it is never given up,
-///   so it has no late completion either;
+/// - a payout's (or withdrawal's) transition is a `payout.*` event (it is never given up
+///   as `timeout`);
 /// - a completion of a payment given up as `timeout` is a late completion, whether the
 ///   re-check found it or a `requeue` put it back first (`requeued_from_timeout`);
-/// - a `timeout` that LigdiCash now calls `notcompleted` emits nothing: the shop already
-///   treats a timeout as failed.
+/// - a completion of a payment LigdiCash had left `notcompleted` or `invalid_token` (a
+///   callback contradicted it and the confirm agreed) is a late completion too, of either
+///   kind: `payout.late_completed` for money out, which the shop may have sent again;
+/// - a `timeout` or `invalid_token` that LigdiCash now calls `notcompleted` emits nothing:
+///   the shop already treats both as failed.
 pub fn transition_event(
     kind: Kind,
     from: Status,
     to: Status,
     requeued_from_timeout: bool,
 ) -> Option<&'static str> {
-    if kind.is_money_out() {
-        return Some(to.payout_event_type());
-    }
+    let unpaid = matches!(
+        from,
+        Status::Timeout | Status::NotCompleted | Status::InvalidToken
+    );
     match (from, to) {
-        (Status::Timeout, Status::Completed) => Some("payment.late_completed"),
-        (Status::Timeout, Status::NotCompleted) => None,
+        (_, Status::Completed) if unpaid && kind.is_money_out() => Some("payout.late_completed"),
+        (_, Status::Completed) if unpaid => Some("payment.late_completed"),
+        (Status::Timeout | Status::InvalidToken, Status::NotCompleted) => None,
+        _ if kind.is_money_out() => Some(to.payout_event_type()),
         (Status::Pending, Status::Completed) if requeued_from_timeout => {
             Some("payment.late_completed")
         }
@@ -189,6 +201,18 @@ mod tests {
             assert_eq!(
                 transition_event(kind, Pending, InvalidToken, false),
                 Some("payout.invalid_token")
+            );
+        }
+        for (kind, late) in [
+            (Invoice, "payment.late_completed"),
+            (Kind::Payout, "payout.late_completed"),
+        ] {
+            for from in [NotCompleted, InvalidToken] {
+                assert_eq!(transition_event(kind, from, Completed, false), Some(late));
+            }
+            assert_eq!(
+                transition_event(kind, InvalidToken, NotCompleted, false),
+                None
             );
         }
         assert!(requeued_from_timeout(Some("requeued from timeout")));

@@ -11,7 +11,7 @@
 use super::{Context, PollerError};
 use crate::health::Writer;
 use crate::metrics::Metrics;
-use crate::payment::{Applied, ConfirmOutcome};
+use crate::payment::{Applied, Change, ConfirmOutcome, Status};
 use crate::store::Db;
 use crate::time::now_ms;
 use std::sync::Arc;
@@ -100,11 +100,33 @@ async fn write_until_done(
 
 fn report(batch: &[ConfirmOutcome], applied: &[Applied], metrics: &Metrics) {
     for (o, a) in batch.iter().zip(applied) {
+        if o.from != Status::Pending {
+            recheck_done(o, a, metrics);
+        }
         if let Some(status) = a.finalized {
             metrics.resolved(o.kind, status.as_str());
             tracing::info!(token = %o.token, status = status.as_str(), "payment resolved");
         } else if a.stale {
             tracing::debug!(token = %o.token, "payment changed meanwhile; outcome not applied");
         }
+    }
+}
+
+/// A final payment confirmed once more because a callback contradicted it: what LigdiCash
+/// said, counted and logged (a person may want to look at the customer's claim).
+fn recheck_done(o: &ConfirmOutcome, a: &Applied, metrics: &Metrics) {
+    let result = match (&o.change, a.finalized) {
+        (_, Some(_)) => "changed",
+        (Change::Recheck { again_at: None }, None) if !a.stale => "unchanged",
+        (Change::Recheck { again_at: Some(_) }, None) => "unanswered",
+        _ => return,
+    };
+    metrics.recheck(o.from, result);
+    if result == "unchanged" {
+        tracing::warn!(
+            token = %o.token,
+            status = o.from.as_str(),
+            "LigdiCash confirms the status a callback contradicted: it stands"
+        );
     }
 }

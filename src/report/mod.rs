@@ -18,6 +18,7 @@ pub use recheck::RecheckSummary;
 
 use crate::config::{ConfigError, ReportConfig, ReportFormat};
 use crate::confirm::Confirmer;
+use crate::payment::callback::UNMATCHED_RETENTION_MS;
 use crate::store::{Db, ReportTurn, StoreError};
 use crate::time::{ms, now_ms};
 use chrono::NaiveDate;
@@ -193,7 +194,8 @@ impl Reporter {
         let rechecked = self.recheck().await?;
         tracing::info!(?rechecked, "timeouts re-checked after the nightly report");
         let before = now_ms().saturating_sub(ms(self.cfg.attempt_retention.0));
-        let pruned = self.db.prune_attempts(before).await?;
+        let unmatched_before = before.max(now_ms().saturating_sub(UNMATCHED_RETENTION_MS));
+        let pruned = self.db.prune_attempts(before, unmatched_before).await?;
         if pruned > 0 {
             tracing::info!(pruned, "old confirm attempts deleted");
         }

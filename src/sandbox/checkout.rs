@@ -2,7 +2,9 @@
 //! endpoint links to, with "Pay" and "Fail" buttons. Settling posts the callback twice to
 //! the invoice's `callback_url`, once as JSON and once as a form (with `custom_data` as a
 //! JSON string), as LigdiCash does, unless the control API drops callbacks
-//! (`PUT /_sandbox/callbacks {"drop": true}`) to simulate a lost one.
+//! (`PUT /_sandbox/callbacks {"drop": true}`) to simulate a lost one. A settled invoice is
+//! closed ("Facture déjà clôturée", 409), unless the control API allows a contradiction
+//! (`PUT /_sandbox/contradictions {"allow": true}`).
 
 use super::{Invoice, Outcome, Sandbox, responses};
 use axum::Json;
@@ -21,6 +23,7 @@ pub fn routes() -> Router<Arc<Sandbox>> {
         .route("/pay/invoice/{token}", get(page))
         .route("/pay/invoice/{token}/{action}", post(settle))
         .route("/_sandbox/callbacks", put(control))
+        .route("/_sandbox/contradictions", put(contradictions))
 }
 
 async fn page(State(sb): State<Arc<Sandbox>>, UrlPath(token): UrlPath<String>) -> Response {
@@ -51,6 +54,17 @@ async fn settle(
         "fail" => Outcome::NotCompleted,
         _ => return (StatusCode::NOT_FOUND, Html("<h1>Unknown action</h1>")).into_response(),
     };
+    if sb.closed(&token) {
+        // As LigdiCash: a settled invoice's page no longer pays nor fails.
+        return (
+            StatusCode::CONFLICT,
+            Html(
+                "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Facture clôturée</title></head>\
+                 <body><h1 id=\"result\">Facture déjà clôturée</h1></body></html>",
+            ),
+        )
+            .into_response();
+    }
     if !sb.settle_now(&token, outcome) {
         return (StatusCode::NOT_FOUND, Html("<h1>Unknown invoice</h1>")).into_response();
     }
@@ -80,6 +94,23 @@ struct CallbackControl {
 
 async fn control(State(sb): State<Arc<Sandbox>>, Json(c): Json<CallbackControl>) -> StatusCode {
     sb.drop_callbacks(c.drop);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContradictionControl {
+    allow: bool,
+}
+
+/// `PUT /_sandbox/contradictions {"allow": true}`: Pay after Fail (or Fail after Pay) on
+/// the payment page settles the invoice again and posts its callbacks, so a test can show
+/// a callback contradicting a final status. Off by default, as LigdiCash.
+async fn contradictions(
+    State(sb): State<Arc<Sandbox>>,
+    Json(c): Json<ContradictionControl>,
+) -> StatusCode {
+    sb.allow_contradictions(c.allow);
     StatusCode::NO_CONTENT
 }
 

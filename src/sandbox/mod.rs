@@ -107,6 +107,10 @@ struct State_ {
     confirms: u64,
     /// Callbacks are not sent (a lost callback), as the control API asks.
     drop_callbacks: bool,
+    /// The payment page may settle an invoice already settled (Pay after Fail), which
+    /// LigdiCash documents as impossible: for tests of a callback contradicting a final
+    /// status.
+    allow_contradictions: bool,
 }
 
 /// The simulated API's state.
@@ -126,6 +130,7 @@ impl Sandbox {
             faults: cfg.faults.clone(),
             confirms: 0,
             drop_callbacks: false,
+            allow_contradictions: false,
         };
         Arc::new(Self {
             cfg,
@@ -211,6 +216,24 @@ impl Sandbox {
     /// Loses every callback from now on (`true`), or sends them again.
     pub fn drop_callbacks(&self, drop: bool) {
         self.lock().drop_callbacks = drop;
+    }
+
+    /// Lets the payment page settle an invoice again after it settled (`true`), or closes
+    /// settled invoices as LigdiCash does (the default).
+    pub fn allow_contradictions(&self, allow: bool) {
+        self.lock().allow_contradictions = allow;
+    }
+
+    /// Whether the payment page refuses to settle `token` again: it has settled already
+    /// (LigdiCash documents `completed` and `notcompleted` as final), and contradictions
+    /// are not allowed.
+    pub fn closed(&self, token: &str) -> bool {
+        let s = self.lock();
+        let settled = s
+            .invoices
+            .get(token)
+            .is_some_and(|i| i.status_at(now_ms()) != "pending");
+        settled && !s.allow_contradictions
     }
 
     /// Settles an invoice now with `outcome`, whatever its fate said; false if unknown.

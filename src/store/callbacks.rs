@@ -1,8 +1,14 @@
-//! LigdiCash callbacks: each one kept raw as evidence, matched to a payment, and never
-//! trusted. A matched pending payment is only made due at once, so the poller confirms it
-//! within seconds; its status comes from that confirm, as always.
+//! LigdiCash callbacks on SQLite: matched to a payment, then carried out as the pure policy
+//! ([`crate::payment::callback`]) plans it: a pending payment made due at once, a final one
+//! a callback contradicts confirmed once more, the raw body kept within bounds. Never
+//! trusted: the payment's status comes from a confirm, as always.
+//!
+//! A callback is read first, in a read transaction, and written only when the plan says so,
+//! each change a compare-and-set: a flood of forged callbacks costs reads, not commits.
 
 use super::{Store, StoreError};
+use crate::payment::Status;
+use crate::payment::callback::{self, Named, Plan, Said};
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -18,81 +24,197 @@ pub struct CallbackKeys {
     /// The callback's token: documented as empty or as a value other than the creation
     /// token, so it matches only when it happens to equal a stored one.
     pub token: Option<String>,
-    /// What it claims (kept as evidence, never acted on).
+    /// What it claims (kept as evidence; a contradiction of a final status is checked).
     pub status: Option<String>,
 }
 
 /// What became of one callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Received {
     pub payment_id: Option<i64>,
     pub matched_by: Option<&'static str>,
-    /// The payment was pending and is now due at once.
-    pub made_due: bool,
+    /// The status of the payment it named, when it was read.
+    pub status: Option<Status>,
+    /// What the policy planned ([`Plan::make_due`]: the pending payment is now due).
+    pub plan: Plan,
+    /// Whether the raw body was kept (else it is only counted, in `callback_tally`).
+    pub kept: bool,
 }
 
+/// The payment's state the policy reads. `next_poll_at` of another type than a number is a
+/// row the poller parks: never made due by a callback.
+const NAMED_SQL: &str = "SELECT status, CASE typeof(next_poll_at) WHEN 'integer' \
+    THEN next_poll_at END, next_poll_at IS NOT NULL AND (typeof(next_poll_at) != 'integer' \
+    OR next_poll_at >= ?2), recheck_at, \
+    (SELECT count(*) FROM callbacks WHERE payment_id = ?1), \
+    (SELECT max(received_at) FROM callbacks WHERE payment_id = ?1) \
+    FROM payments WHERE id = ?1";
+
 impl Store {
-    /// Records a callback and, if it names a pending payment that no callback named in
-    /// the last `dedupe_ms` (LigdiCash posts each callback twice, as JSON and as a form),
-    /// makes that payment due now. One transaction.
+    /// Records a callback as [`callback::plan`] says: see the module docs.
     pub fn record_callback(
         &mut self,
         content_type: &str,
         body: &str,
         keys: &CallbackKeys,
         now: Millis,
-        dedupe_ms: Millis,
     ) -> Result<Received, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let said = Said::parse(keys.status.as_deref());
+        let tx = self.conn.transaction()?;
         let found = find_payment(&tx, keys)?;
-        let mut made_due = false;
-        if let Some((id, _)) = found {
-            let recent: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM callbacks WHERE payment_id = ?1 AND received_at > ?2)",
-                params![id, now.saturating_sub(dedupe_ms)],
-                |r| r.get(0),
-            )?;
-            if !recent {
-                // Not a parked row: it is due again once the shop corrects it, not on a
-                // callback (the next scan would park it again and log it again).
-                made_due = tx.execute(
-                    "UPDATE payments SET next_poll_at = ?2 WHERE id = ?1 AND status = 'pending' \
-                     AND (next_poll_at IS NULL OR (next_poll_at > ?2 AND next_poll_at < ?3))",
-                    params![id, now, super::parked::PARKED],
-                )? == 1;
-            }
-        }
-        tx.execute(
-            "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
-             said_status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                now,
-                content_type,
-                body,
-                found.map(|(id, _)| id),
-                found.map(|(_, by)| by),
-                keys.status
-            ],
-        )?;
+        let named = match found {
+            Some((id, _)) => tx
+                .prepare_cached(NAMED_SQL)?
+                .query_row(params![id, super::parked::PARKED], |r| {
+                    Ok(Named {
+                        status: r.get(0)?,
+                        next_poll_at: r.get(1)?,
+                        parked: r.get(2)?,
+                        recheck_at: r.get(3)?,
+                        kept: r.get(4)?,
+                        last_kept_at: r.get(5)?,
+                    })
+                })
+                .optional()?,
+            None => None,
+        };
+        let kept_unmatched: i64 = match found {
+            Some(_) => 0,
+            None => tx
+                .prepare_cached(
+                    "SELECT count(*) FROM callbacks WHERE received_at >= ?1 \
+                     AND payment_id IS NULL",
+                )?
+                .query_row([callback::bucket_of(now) * callback::BUCKET_MS], |r| {
+                    r.get(0)
+                })?,
+        };
         tx.commit()?;
+        let (Some((id, by)), Some(named)) = (found, named) else {
+            let keep = kept_unmatched < callback::UNMATCHED_SAMPLE;
+            if keep {
+                let tx = self
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                insert(&tx, content_type, body, None, None, keys, now)?;
+                tx.execute(TALLY_UNMATCHED_SQL, [callback::bucket_of(now)])?;
+                tx.commit()?;
+            }
+            return Ok(Received {
+                kept: keep,
+                ..Received::default()
+            });
+        };
+        let plan = callback::plan(&named, said, now);
+        if plan.writes() {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if plan.make_due {
+                tx.prepare_cached(MAKE_DUE_SQL)?.execute(params![
+                    id,
+                    now,
+                    super::parked::PARKED
+                ])?;
+            }
+            if plan.recheck {
+                tx.prepare_cached(RECHECK_SQL)?
+                    .execute(params![id, now, named.status.as_str()])?;
+            }
+            if plan.keep {
+                insert(&tx, content_type, body, Some(id), Some(by), keys, now)?;
+                trim(&tx, id)?;
+            }
+            tx.commit()?;
+        }
         Ok(Received {
-            payment_id: found.map(|(id, _)| id),
-            matched_by: found.map(|(_, by)| by),
-            made_due,
+            payment_id: Some(id),
+            matched_by: Some(by),
+            status: Some(named.status),
+            plan,
+            kept: plan.keep,
         })
     }
 
-    /// Callbacks that matched no payment, received in `[start, end)`.
+    /// Adds callbacks counted but not kept to the quarter hour `bucket`'s tally.
+    pub fn add_callback_tally(
+        &mut self,
+        bucket: i64,
+        unmatched: i64,
+        not_kept: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(TALLY_ADD_SQL)?
+            .execute(params![bucket, unmatched, not_kept])?;
+        Ok(())
+    }
+
+    /// Callbacks that matched no payment, received in `[start, end)`, kept or not.
     pub fn unmatched_callbacks(&self, start: Millis, end: Millis) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM callbacks WHERE payment_id IS NULL \
-             AND received_at >= ?1 AND received_at < ?2",
-            params![start, end],
+            "SELECT coalesce(sum(unmatched), 0) FROM callback_tally \
+             WHERE bucket >= ?1 AND bucket < ?2",
+            params![callback::bucket_of(start), callback::bucket_of(end)],
             |r| r.get(0),
         )?)
     }
+}
+
+/// Makes a pending payment due now unless it is due already or parked.
+pub(super) const MAKE_DUE_SQL: &str = "UPDATE payments SET next_poll_at = ?2 \
+    WHERE id = ?1 AND status = 'pending' \
+    AND (next_poll_at IS NULL OR (next_poll_at > ?2 AND next_poll_at < ?3))";
+
+/// Asks for one more confirm of a final payment, unless one is asked for already.
+pub(super) const RECHECK_SQL: &str = "UPDATE payments SET recheck_at = ?2 \
+    WHERE id = ?1 AND status = ?3 AND (recheck_at IS NULL OR recheck_at > ?2)";
+
+const TALLY_UNMATCHED_SQL: &str = "INSERT INTO callback_tally (bucket, unmatched) \
+    VALUES (?1, 1) ON CONFLICT (bucket) DO UPDATE SET unmatched = unmatched + 1";
+
+const TALLY_ADD_SQL: &str = "INSERT INTO callback_tally (bucket, unmatched, not_kept) \
+    VALUES (?1, ?2, ?3) ON CONFLICT (bucket) DO UPDATE \
+    SET unmatched = unmatched + excluded.unmatched, not_kept = not_kept + excluded.not_kept";
+
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    content_type: &str,
+    body: &str,
+    payment_id: Option<i64>,
+    matched_by: Option<&str>,
+    keys: &CallbackKeys,
+    now: Millis,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
+         said_status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        now,
+        content_type,
+        body,
+        payment_id,
+        matched_by,
+        keys.status
+    ])?;
+    Ok(())
+}
+
+/// Deletes the oldest of the newest kept callbacks of a payment past the bound (the first
+/// ones stay: see [`callback::excess_after_keeping`]).
+fn trim(tx: &rusqlite::Transaction<'_>, payment_id: i64) -> Result<(), StoreError> {
+    let kept: i64 = tx
+        .prepare_cached("SELECT count(*) FROM callbacks WHERE payment_id = ?1")?
+        .query_row([payment_id], |r| r.get(0))?;
+    let excess = callback::excess_after_keeping(kept - 1);
+    if excess > 0 {
+        tx.prepare_cached(
+            "DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks WHERE payment_id = ?1 \
+             ORDER BY received_at, id LIMIT ?2 OFFSET ?3)",
+        )?
+        .execute(params![payment_id, excess, callback::FIRST_KEPT])?;
+    }
+    Ok(())
 }
 
 /// The payment a callback names, and by what: the order reference first (an invoice
@@ -172,11 +294,11 @@ mod tests {
             .of_kind(Kind::Payout);
         store.enqueue(&refund, 0, 1_000).unwrap();
         let got = store
-            .record_callback("application/json", "{}", &keys("ORD-1"), 10, 60_000)
+            .record_callback("application/json", "{}", &keys("ORD-1"), 10)
             .unwrap();
         let inv_id = store.get("inv").unwrap().unwrap().id;
         assert_eq!(got.payment_id, Some(inv_id));
-        assert!(got.made_due);
+        assert!(got.plan.make_due);
 
         store
             .connection()
@@ -187,9 +309,9 @@ mod tests {
             )
             .unwrap();
         let got = store
-            .record_callback("application/json", "{}", &keys("ORD-2"), 20, 60_000)
+            .record_callback("application/json", "{}", &keys("ORD-2"), 20)
             .unwrap();
-        assert!(got.payment_id.is_some() && !got.made_due, "{got:?}");
+        assert!(got.payment_id.is_some() && !got.plan.make_due, "{got:?}");
         let next: i64 = store
             .connection()
             .query_row(

@@ -23,6 +23,13 @@ pub(super) const DUE_ROW_SQL: &str = concat!(
     " FROM payments WHERE id = ?1 AND status = 'pending'"
 );
 
+/// A final payment due for one more confirm (a callback contradicted its status).
+pub(super) const RECHECK_ROW_SQL: &str = concat!(
+    "SELECT ",
+    due_columns!(),
+    " FROM payments WHERE id = ?1 AND status != 'pending' AND recheck_at IS NOT NULL"
+);
+
 /// A payment a confirm may still change, by token (see `Store::confirmable`).
 pub(super) const CONFIRMABLE_SQL: &str = concat!(
     "SELECT ",

@@ -50,6 +50,7 @@ struct OutcomeWrites<'t> {
     reschedule: CachedStatement<'t>,
     overdue: CachedStatement<'t>,
     untouched: CachedStatement<'t>,
+    recheck: CachedStatement<'t>,
     facts: CachedStatement<'t>,
     events: super::events::EventInsert<'t>,
 }
@@ -133,8 +134,8 @@ impl<'t> OutcomeWrites<'t> {
         let finalize = format!(
             "UPDATE payments SET {final_set}, status = ?12, status_reason = ?13, \
              resolved_at = ?14, updated_at = ?14, last_confirm_at = ?15, \
-             attempts = attempts + 1, last_error = NULL, next_poll_at = NULL \
-             WHERE id = ?16 AND status = ?18 AND status_reason IS ?17"
+             attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, \
+             recheck_at = NULL WHERE id = ?16 AND status = ?18 AND status_reason IS ?17"
         );
         // A callback received after this call was sent (while it was in flight) made the
         // payment due at once; this reschedule keeps that, floored at `?20`.
@@ -149,6 +150,11 @@ impl<'t> OutcomeWrites<'t> {
             "UPDATE payments SET {ANSWER_SET}, last_error = ?12, updated_at = ?13 \
              WHERE id = ?14 AND status = ?15"
         );
+        // A re-check left the status as it is: done, or tried again at `?16`.
+        let recheck = format!(
+            "UPDATE payments SET {ANSWER_SET}, last_error = ?12, updated_at = ?13, \
+             last_confirm_at = ?17, recheck_at = ?16 WHERE id = ?14 AND status = ?15"
+        );
         Ok(Self {
             attempt: tx.prepare_cached(ATTEMPT_INSERT)?,
             finalize: tx.prepare_cached(&finalize)?,
@@ -158,6 +164,7 @@ impl<'t> OutcomeWrites<'t> {
                  WHERE id = ?2 AND status = 'pending' AND overdue_at IS NULL",
             )?,
             untouched: tx.prepare_cached(&untouched)?,
+            recheck: tx.prepare_cached(&recheck)?,
             facts: tx.prepare_cached(&format!(
                 "SELECT {FACT_COLUMNS} FROM payments WHERE id = ?1"
             ))?,
@@ -230,6 +237,20 @@ impl<'t> OutcomeWrites<'t> {
                 let tail: [&dyn ToSql; 4] = [&o.error, &now, &o.payment_id, &o.from.as_str()];
                 let n = self
                     .untouched
+                    .execute(params_from_iter(head.iter().chain(&tail)))?;
+                (n == 1, None)
+            }
+            Change::Recheck { again_at } => {
+                let tail: [&dyn ToSql; 6] = [
+                    &o.error,
+                    &now,
+                    &o.payment_id,
+                    &o.from.as_str(),
+                    again_at,
+                    &o.at,
+                ];
+                let n = self
+                    .recheck
                     .execute(params_from_iter(head.iter().chain(&tail)))?;
                 (n == 1, None)
             }

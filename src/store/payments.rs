@@ -2,7 +2,7 @@
 //! written by `store::outcomes`; rows the shop wrote with values of the wrong type are
 //! parked and re-checked by `store::parked`.
 
-use super::due_row::{CONFIRMABLE_SQL, DUE_ROW_SQL, due_payment_or_problem};
+use super::due_row::{CONFIRMABLE_SQL, DUE_ROW_SQL, RECHECK_ROW_SQL, due_payment_or_problem};
 use super::parked::PARKED;
 use super::{Store, StoreError};
 use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
@@ -46,6 +46,10 @@ pub enum Enqueued {
 /// condition stands for `status`, so SQLite never visits the table rows).
 pub const DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_due \
     WHERE status = 'pending' AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2";
+
+/// Final payments due for one more confirm, soonest first.
+pub const RECHECK_DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_recheck \
+    WHERE recheck_at <= ?1 ORDER BY recheck_at LIMIT ?2";
 
 /// The next poll time after now. Numbers before the parked marker only (`?2`): text sorts
 /// after every number and is [`super::parked::MISTYPED_POLL_TIME_SQL`]'s to find; a
@@ -147,9 +151,10 @@ impl Store {
         Ok(n)
     }
 
-    /// Up to `limit` pending payments due at `now`, soonest first, leaving out those in
-    /// `skip` (in flight). Rows in flight are still due until their outcome is written, so
-    /// they come first in the index: only their ids are read, never their rows.
+    /// Up to `limit` pending payments due at `now`, soonest first, then final payments due
+    /// for one more confirm (`recheck_at`), leaving out those in `skip` (in flight). Rows in
+    /// flight are still due until their outcome is written, so they come first in the
+    /// index: only their ids are read, never their rows.
     ///
     /// Parked rows the shop has corrected come back first, so they are due in this very
     /// scan; a due row that cannot be read is parked (see `store::parked`).
@@ -169,9 +174,21 @@ impl Store {
             .filter(|id| id.as_ref().map_or(true, |id| !skip.contains(id)))
             .take(limit)
             .collect::<Result<_, _>>()?;
-        let mut row = tx.prepare_cached(DUE_ROW_SQL)?;
-        let mut due = Vec::with_capacity(ids.len());
+        // Final payments a callback contradicted, in the room left (an index of the few
+        // rows with `recheck_at` set: nothing to read when there are none).
+        let room = limit.saturating_sub(ids.len());
+        let rechecks: Vec<i64> = match room {
+            0 => Vec::new(),
+            _ => tx
+                .prepare_cached(RECHECK_DUE_SQL)?
+                .query_map(params![now, (room + skip.len()) as i64], |r| r.get(0))?
+                .filter(|id| id.as_ref().map_or(true, |id| !skip.contains(id)))
+                .take(room)
+                .collect::<Result<_, _>>()?,
+        };
+        let mut due = Vec::with_capacity(ids.len() + rechecks.len());
         let mut unreadable = Vec::new();
+        let mut row = tx.prepare_cached(DUE_ROW_SQL)?;
         for id in ids {
             match row.query_row([id], due_payment_or_problem).optional()? {
                 Some(Ok(p)) => due.push(p),
@@ -180,6 +197,22 @@ impl Store {
             }
         }
         drop(row);
+        // A final row the shop has since written badly is not parked (parking is for
+        // pending rows): its re-check is dropped, with the reason logged.
+        let mut row = tx.prepare_cached(RECHECK_ROW_SQL)?;
+        let mut dropped = Vec::new();
+        for id in rechecks {
+            match row.query_row([id], due_payment_or_problem).optional()? {
+                Some(Ok(p)) => due.push(p),
+                Some(Err(problem)) => dropped.push((id, problem)),
+                None => {}
+            }
+        }
+        drop(row);
+        for (id, problem) in dropped {
+            tracing::warn!(id, %problem, "a contradicted payment cannot be confirmed again until its row is corrected");
+            tx.execute("UPDATE payments SET recheck_at = NULL WHERE id = ?1", [id])?;
+        }
         tx.commit()?;
         if !unreadable.is_empty() {
             self.park(&unreadable, now)?;
@@ -199,13 +232,15 @@ impl Store {
     /// Whether any payment is still pending (scheduled or not), leaving out parked rows
     /// and payouts already announced as overdue: `run --until-idle` must not wait for a row
     /// only a human can fix, nor for ever for a payout LigdiCash may keep pending for days
-    /// (the daemon keeps polling it).
+    /// (the daemon keeps polling it). A final payment due for one more confirm (a callback
+    /// contradicted it) counts as pending until that confirm is done.
     pub fn any_pending(&self) -> Result<bool, StoreError> {
         Ok(self
             .conn
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
-                 AND next_poll_at IS NOT ?1 AND overdue_at IS NULL)",
+                 AND next_poll_at IS NOT ?1 AND overdue_at IS NULL) \
+                 OR EXISTS (SELECT 1 FROM payments WHERE recheck_at IS NOT NULL)",
             )?
             .query_row([PARKED], |r| r.get(0))?)
     }

@@ -6,6 +6,7 @@ use super::events::insert_operational_event_in;
 use super::mistyped::LenientRow;
 use super::{Store, StoreError};
 use crate::payment::DuePayment;
+use crate::payment::callback::bucket_of;
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -55,8 +56,23 @@ pub struct DayFacts {
     pub attempts: Vec<AttemptFact>,
     pub events_pending: i64,
     pub events_dead: i64,
-    /// LigdiCash callbacks of the day that matched no payment (kept as evidence).
+    /// LigdiCash callbacks of the day that matched no payment (counted, a sample kept).
     pub unmatched_callbacks: i64,
+    /// Payments of any kind a callback of the day contradicted, whose status still stands
+    /// (LigdiCash upheld it, or its re-check is still to come); the reason says what the
+    /// callback said ([`contradiction_reason`]).
+    pub contradicted: Vec<PaymentFact>,
+}
+
+/// The standing contradictions of the callbacks received in `[?1, ?2)`: one row per payment
+/// and claim, the callback's claim in the last column.
+pub(crate) const CONTRADICTED_WHERE: &str = "(said = 'completed' AND status IN \
+    ('notcompleted', 'timeout', 'invalid_token')) \
+    OR (said = 'notcompleted' AND status IN ('completed', 'mismatch'))";
+
+/// Why a contradicted payment is listed (`report::i18n::reason` translates it).
+pub fn contradiction_reason(said: &str, status: &str) -> String {
+    format!("a callback said {said}, LigdiCash says {status}")
 }
 
 /// What the database says at scrape time.
@@ -131,6 +147,21 @@ impl Store {
             )?
             .query_map(params![start, end], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+        let contradicted = c
+            .prepare(&format!(
+                "SELECT {FACT_COLUMNS}, said FROM payments JOIN (SELECT payment_id, \
+                 lower(trim(said_status)) AS said, max(received_at) AS last_at FROM callbacks \
+                 WHERE received_at >= ?1 AND received_at < ?2 AND payment_id IS NOT NULL \
+                 GROUP BY 1, 2) ON payment_id = payments.id WHERE {CONTRADICTED_WHERE} \
+                 ORDER BY last_at, token"
+            ))?
+            .query_map(params![start, end], |r| {
+                let mut p = fact(r)?;
+                let said: String = r.get(11)?;
+                p.status_reason = Some(contradiction_reason(&said, &p.status));
+                Ok(p)
+            })?
+            .collect::<Result<_, _>>()?;
         let attempts = c
             .prepare("SELECT outcome, latency_ms FROM confirm_attempts WHERE at >= ?1 AND at < ?2")?
             .query_map(params![start, end], |r| {
@@ -158,6 +189,7 @@ impl Store {
             events_pending: count("pending")?,
             events_dead: count("dead")?,
             unmatched_callbacks: self.unmatched_callbacks(start, end)?,
+            contradicted,
         })
     }
 
@@ -213,15 +245,26 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes confirm attempts and callbacks older than `before` (the evidence is kept
-    /// for the same time); returns how many rows.
-    pub fn prune_attempts(&mut self, before: Millis) -> Result<usize, StoreError> {
+    /// Deletes confirm attempts, callbacks and their tally older than `before` (the
+    /// evidence is kept for the same time), and the callbacks that matched no payment
+    /// older than `unmatched_before`; returns how many attempts and callbacks.
+    pub fn prune_attempts(
+        &mut self,
+        before: Millis,
+        unmatched_before: Millis,
+    ) -> Result<usize, StoreError> {
         let attempts = self
             .conn
             .execute("DELETE FROM confirm_attempts WHERE at < ?1", [before])?;
-        let callbacks = self
-            .conn
-            .execute("DELETE FROM callbacks WHERE received_at < ?1", [before])?;
+        let callbacks = self.conn.execute(
+            "DELETE FROM callbacks WHERE received_at < ?1 \
+             OR (payment_id IS NULL AND received_at < ?2)",
+            params![before, unmatched_before],
+        )?;
+        self.conn.execute(
+            "DELETE FROM callback_tally WHERE bucket < ?1",
+            [bucket_of(before)],
+        )?;
         Ok(attempts + callbacks)
     }
 

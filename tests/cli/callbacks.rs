@@ -84,8 +84,10 @@ async fn a_callback_in_both_encodings_gets_the_payment_confirmed_at_once_and_onc
 }
 
 /// A forged "completed" for a payment LigdiCash still calls pending changes nothing but
-/// the time of its next confirm, and its second copy (the form one, a second later) no
-/// confirm at all; an unmatched callback is kept and counted; garbage is refused by kind.
+/// the time of its next confirm, and its second copy, sent before that confirm, no confirm
+/// of its own; one sent after it leads to one more confirm (never sooner than
+/// `min_interval`), and changes nothing either; an unmatched callback is kept and counted;
+/// garbage is refused by kind.
 #[tokio::test]
 async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
     let mut env = TestEnv::start().await;
@@ -93,6 +95,8 @@ async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
     env.config.poll.initial_interval = HumanDuration::secs(3600);
     env.config.poll.max_interval = HumanDuration::secs(3600);
     env.config.poll.give_up_after = HumanDuration::secs(7200);
+    // The scan sleeps while the two copies arrive, milliseconds apart, as LigdiCash's do.
+    env.config.poll.scan_interval = HumanDuration::secs(2);
     let (child, base, port) = api_and_metrics(&mut env).await;
     let open = env
         .sandbox
@@ -106,26 +110,31 @@ async fn forged_unmatched_and_garbage_callbacks_are_never_trusted() {
     assert_eq!(post_json(&format!("{base}/v1/payments"), body).await.0, 201);
     let url = format!("{base}/callbacks/ligdicash");
     let (forged, forged_form) = ligdicash_callback("ORD-F", "completed");
-    let json_type = "application/json";
-    assert_eq!(
-        call("POST", &url, None, Some((json_type, forged))).await.0,
-        200
-    );
-
-    env.wait_confirmed(&open).await;
+    let (json_type, form) = ("application/json", "application/x-www-form-urlencoded");
+    // Its first poll is an hour away: the two copies, sent together, cause one confirm.
+    for (content_type, body) in [(json_type, &forged), (form, &forged_form)] {
+        let posted = call("POST", &url, None, Some((content_type, body.clone()))).await;
+        assert_eq!(posted.0, 200);
+    }
     eventually(Duration::from_secs(5), || env.calls("pending") >= 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let confirms = env.sandbox.sandbox.invoice(&open).unwrap().confirms.len();
+    assert_eq!(confirms, 1, "the copies sent together caused one confirm");
     assert_eq!(
         env.count("SELECT count(*) FROM payments WHERE status = ?1", "pending"),
         1
     );
-    let form = "application/x-www-form-urlencoded";
-    assert_eq!(
-        call("POST", &url, None, Some((form, forged_form))).await.0,
-        200
-    );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Sent after that confirm: one more, and still no verdict from a callback.
+    let posted = call("POST", &url, None, Some((json_type, forged))).await;
+    assert_eq!(posted.0, 200);
+    eventually(Duration::from_secs(5), || env.calls("pending") >= 2).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let confirms = env.sandbox.sandbox.invoice(&open).unwrap().confirms.len();
-    assert_eq!(confirms, 1, "the second copy caused no confirm");
+    assert_eq!(confirms, 2, "{confirms} confirms");
+    assert_eq!(
+        env.count("SELECT count(*) FROM payments WHERE status = ?1", "pending"),
+        1
+    );
     let (stranger, _) = ligdicash_callback("ORD-NOBODY", "completed");
     assert_eq!(
         call("POST", &url, None, Some(("application/json", stranger)))

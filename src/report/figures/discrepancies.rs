@@ -17,15 +17,19 @@ pub enum DiscrepancyKind {
     Timeout,
     InvalidToken,
     PendingOver24h,
+    /// A callback of the day said otherwise than the status LigdiCash's confirm gave, and
+    /// the status stands.
+    Contradicted,
 }
 
 impl DiscrepancyKind {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Mismatch,
         Self::LateCompletion,
         Self::Timeout,
         Self::InvalidToken,
         Self::PendingOver24h,
+        Self::Contradicted,
     ];
 
     /// What a person should do, in English (the JSON's `action`; the HTML translates it).
@@ -41,6 +45,9 @@ impl DiscrepancyKind {
             }
             Self::PendingOver24h => {
                 "still pending at LigdiCash after a day: ask the customer or LigdiCash"
+            }
+            Self::Contradicted => {
+                "LigdiCash's confirm stands; ask LigdiCash support which is right before refunding or fulfilling"
             }
         }
     }
@@ -61,6 +68,7 @@ pub struct Discrepancies {
     pub timeouts: Vec<Discrepancy>,
     pub invalid_tokens: Vec<Discrepancy>,
     pub pending_over_24h: Vec<Discrepancy>,
+    pub contradictions: Vec<Discrepancy>,
 }
 
 impl Discrepancies {
@@ -72,6 +80,7 @@ impl Discrepancies {
             DiscrepancyKind::Timeout => &self.timeouts,
             DiscrepancyKind::InvalidToken => &self.invalid_tokens,
             DiscrepancyKind::PendingOver24h => &self.pending_over_24h,
+            DiscrepancyKind::Contradicted => &self.contradictions,
         }
     }
 
@@ -114,5 +123,6 @@ pub(super) fn find(f: &DayFacts, as_of: Millis, tz: Tz) -> Discrepancies {
                 .iter()
                 .filter(|p| as_of - p.created_at > PENDING_TOO_LONG_MS),
         ),
+        contradictions: rows(DiscrepancyKind::Contradicted, &mut f.contradicted.iter()),
     }
 }

@@ -171,6 +171,10 @@ pub fn action(kind: DiscrepancyKind, language: Language) -> &'static str {
                 "toujours en attente chez LigdiCash après un jour\u{a0}: demander au client \
                  ou à LigdiCash"
             }
+            DiscrepancyKind::Contradicted => {
+                "la confirmation de LigdiCash fait foi\u{a0}; demander au support LigdiCash \
+                 avant de rembourser ou de livrer"
+            }
         },
     }
 }
@@ -184,6 +188,7 @@ pub fn discrepancy_title(kind: DiscrepancyKind, language: Language) -> &'static 
         DiscrepancyKind::Timeout => w.timeouts,
         DiscrepancyKind::InvalidToken => w.invalid_tokens,
         DiscrepancyKind::PendingOver24h => w.pending_over_24h,
+        DiscrepancyKind::Contradicted => w.contradicted,
     }
 }
 

@@ -26,7 +26,7 @@ fn french(part: &str) -> Option<String> {
 }
 
 /// Each template's translation; each answers `None` for a part that is not its own.
-const TEMPLATES: [fn(&str) -> Option<String>; 13] = [
+const TEMPLATES: [fn(&str) -> Option<String>; 15] = [
     |part| {
         let rest = part.strip_prefix("late: ")?;
         let rest = french(rest).unwrap_or_else(|| rest.to_owned());
@@ -105,6 +105,21 @@ const TEMPLATES: [fn(&str) -> Option<String>; 13] = [
         ))
     },
     |part| {
+        let was = part.strip_prefix("completed after ")?;
+        Some(format!(
+            "payé après «{NBSP}{}{NBSP}»",
+            status(was, Language::French)
+        ))
+    },
+    |part| {
+        let (said, says) = contradiction(part)?;
+        Some(format!(
+            "un rappel a annoncé «{NBSP}{}{NBSP}», LigdiCash confirme «{NBSP}{}{NBSP}»",
+            status(said, Language::French),
+            status(says, Language::French)
+        ))
+    },
+    |part| {
         if part == "re-check: LigdiCash says notcompleted" {
             return Some(format!("revérification{NBSP}: LigdiCash répond non abouti"));
         }
@@ -115,6 +130,13 @@ const TEMPLATES: [fn(&str) -> Option<String>; 13] = [
         ))
     },
 ];
+
+/// The reason a contradicted payment is listed with (`store::reports`), as (what the
+/// callback said, what LigdiCash says).
+fn contradiction(part: &str) -> Option<(&str, &str)> {
+    part.strip_prefix("a callback said ")?
+        .split_once(", LigdiCash says ")
+}
 
 /// The text strictly between `prefix` and `suffix`.
 fn between<'a>(text: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {

@@ -115,6 +115,18 @@ fn the_reconciler_s_other_reasons_read_in_french() {
             "requeued from timeout",
             "remis en attente depuis «\u{a0}délai dépassé\u{a0}»",
         ),
+        (
+            "completed after notcompleted",
+            "payé après «\u{a0}non abouti\u{a0}»",
+        ),
+        (
+            "late: confirmed amount missing; completed after invalid_token",
+            "tardif\u{a0}: montant confirmé absent\u{a0}; payé après «\u{a0}jeton invalide\u{a0}»",
+        ),
+        (
+            "a callback said completed, LigdiCash says notcompleted",
+            "un rappel a annoncé «\u{a0}réussi\u{a0}», LigdiCash confirme «\u{a0}non abouti\u{a0}»",
+        ),
     ] {
         assert_eq!(reason(english, FR), french);
     }

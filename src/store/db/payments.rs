@@ -166,27 +166,42 @@ impl Db {
         }
     }
 
-    /// Records a LigdiCash callback and makes the pending payment it names (if any, and
-    /// not already named within `dedupe_ms`) due now. One transaction.
+    /// Records a LigdiCash callback as the callback policy plans it
+    /// (`payment::callback`): a pending payment it names made due now, a final status it
+    /// contradicts confirmed once more, the raw body kept within bounds.
     pub async fn record_callback(
         &self,
         content_type: String,
         body: String,
         keys: CallbackKeys,
         now: Millis,
-        dedupe_ms: Millis,
     ) -> Result<Received, StoreError> {
         match self {
             Db::Sqlite(s) => {
                 on_sqlite(s, move |s| {
-                    s.record_callback(&content_type, &body, &keys, now, dedupe_ms)
+                    s.record_callback(&content_type, &body, &keys, now)
                 })
                 .await
             }
-            Db::Postgres(p) => {
-                p.record_callback(&content_type, &body, &keys, now, dedupe_ms)
-                    .await
+            Db::Postgres(p) => p.record_callback(&content_type, &body, &keys, now).await,
+        }
+    }
+
+    /// Adds callbacks counted but not kept raw to the quarter hour `bucket`'s tally.
+    pub async fn add_callback_tally(
+        &self,
+        bucket: i64,
+        unmatched: i64,
+        not_kept: i64,
+    ) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(s) => {
+                on_sqlite(s, move |s| {
+                    s.add_callback_tally(bucket, unmatched, not_kept)
+                })
+                .await
             }
+            Db::Postgres(p) => p.add_callback_tally(bucket, unmatched, not_kept).await,
         }
     }
 }

@@ -110,11 +110,18 @@ impl Db {
         }
     }
 
-    /// Deletes confirm attempts and callbacks older than `before`; returns how many rows.
-    pub async fn prune_attempts(&self, before: Millis) -> Result<usize, StoreError> {
+    /// Deletes confirm attempts and callbacks older than `before`, and callbacks that
+    /// matched no payment older than `unmatched_before`; returns how many rows.
+    pub async fn prune_attempts(
+        &self,
+        before: Millis,
+        unmatched_before: Millis,
+    ) -> Result<usize, StoreError> {
         match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.prune_attempts(before)).await,
-            Db::Postgres(p) => p.prune_attempts(before).await,
+            Db::Sqlite(s) => {
+                on_sqlite(s, move |s| s.prune_attempts(before, unmatched_before)).await
+            }
+            Db::Postgres(p) => p.prune_attempts(before, unmatched_before).await,
         }
     }
 

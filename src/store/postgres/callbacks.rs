@@ -1,90 +1,207 @@
-//! LigdiCash callbacks for PostgreSQL, with `store::callbacks`'s rules: kept raw, matched
-//! to a payment (the order reference first, an invoice before a payout of the same order),
-//! never trusted, and a matched pending payment only made due at once, unless a callback
-//! named it within `dedupe_ms` (LigdiCash posts each one twice, as JSON and as a form).
+//! LigdiCash callbacks for PostgreSQL, carried out as the pure policy
+//! ([`crate::payment::callback`]) plans it, with `store::callbacks`'s matching rules (the
+//! order reference first, an invoice before a payout of the same order): a pending payment
+//! made due at once, a final one a callback contradicts confirmed once more, the raw body
+//! kept within bounds. Never trusted.
 //!
-//! Two nodes may receive the two copies at once: the matched payment's row is locked
-//! before the dedupe check, so the second copy sees the first one's row.
+//! The payment is read without a lock and written only when the plan says so, each change
+//! a compare-and-set, so two nodes receiving LigdiCash's two copies at once change nothing
+//! twice; the matched payment's row is locked before the kept callbacks are trimmed.
 
 use super::PgStore;
+use crate::payment::Status;
+use crate::payment::callback::{self, Named, Said};
 use crate::store::StoreError;
 use crate::store::callbacks::{CallbackKeys, Received};
 use crate::store::parked::PARKED;
 use crate::time::Millis;
 use tokio_postgres::Transaction;
 
+const NAMED_SQL: &str = "SELECT status, next_poll_at, next_poll_at >= $2, recheck_at, \
+    (SELECT count(*) FROM callbacks WHERE payment_id = $1), \
+    (SELECT max(received_at) FROM callbacks WHERE payment_id = $1) \
+    FROM payments WHERE id = $1";
+
 impl PgStore {
-    /// Records a callback and, if it names a pending payment that no callback named in
-    /// the last `dedupe_ms`, makes that payment due now. One transaction.
+    /// Records a callback as [`callback::plan`] says (see `store::callbacks`).
     pub async fn record_callback(
         &self,
         content_type: &str,
         body: &str,
         keys: &CallbackKeys,
         now: Millis,
-        dedupe_ms: Millis,
     ) -> Result<Received, StoreError> {
+        let said = Said::parse(keys.status.as_deref());
         let mut conn = self.conn().await?;
-        let tx = conn.transaction().await?;
-        let found = find_payment(&tx, keys).await?;
-        let mut made_due = false;
-        if let Some((id, _)) = found {
-            tx.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", &[&id])
-                .await?;
-            let recent: bool = tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM callbacks WHERE payment_id = $1 \
-                     AND received_at > $2)",
-                    &[&id, &now.saturating_sub(dedupe_ms)],
+        let found = find_payment(&conn, keys).await?;
+        let Some((id, by)) = found else {
+            return self
+                .record_unmatched(&mut conn, content_type, body, keys, now)
+                .await;
+        };
+        let Some(row) = conn.query_opt(NAMED_SQL, &[&id, &PARKED]).await? else {
+            return Ok(Received::default());
+        };
+        let status: String = row.try_get(0)?;
+        let named = Named {
+            status: Status::parse(&status)
+                .ok_or_else(|| StoreError::Task(format!("unknown status {status:?}")))?,
+            next_poll_at: row.try_get(1)?,
+            parked: row.try_get::<_, Option<bool>>(2)?.unwrap_or(false),
+            recheck_at: row.try_get(3)?,
+            kept: row.try_get(4)?,
+            last_kept_at: row.try_get(5)?,
+        };
+        let plan = callback::plan(&named, said, now);
+        if plan.writes() {
+            let tx = conn.transaction().await?;
+            if plan.make_due {
+                tx.execute(
+                    "UPDATE payments SET next_poll_at = $2 WHERE id = $1 \
+                     AND status = 'pending' AND (next_poll_at IS NULL \
+                     OR (next_poll_at > $2 AND next_poll_at < $3))",
+                    &[&id, &now, &PARKED],
                 )
-                .await?
-                .try_get(0)?;
-            if !recent {
-                // PostgreSQL parks no row, but a row at the parked marker stays there: only
-                // a correction makes it due, never a callback (as on SQLite).
-                made_due = tx
-                    .execute(
-                        "UPDATE payments SET next_poll_at = $2 WHERE id = $1 \
-                         AND status = 'pending' AND (next_poll_at IS NULL \
-                         OR (next_poll_at > $2 AND next_poll_at < $3))",
-                        &[&id, &now, &PARKED],
-                    )
-                    .await?
-                    == 1;
+                .await?;
             }
+            if plan.recheck {
+                tx.execute(
+                    "UPDATE payments SET recheck_at = $2 WHERE id = $1 AND status = $3 \
+                     AND (recheck_at IS NULL OR recheck_at > $2)",
+                    &[&id, &now, &status],
+                )
+                .await?;
+            }
+            if plan.keep {
+                // The row lock orders two nodes trimming one payment's callbacks.
+                tx.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", &[&id])
+                    .await?;
+                insert(&tx, content_type, body, Some(id), Some(by), keys, now).await?;
+                trim(&tx, id).await?;
+            }
+            tx.commit().await?;
         }
-        let (payment_id, matched_by) = (found.map(|(id, _)| id), found.map(|(_, by)| by));
-        tx.execute(
-            "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
-             said_status) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &now,
-                &content_type,
-                &body,
-                &payment_id,
-                &matched_by,
-                &keys.status,
-            ],
-        )
-        .await?;
-        tx.commit().await?;
         Ok(Received {
-            payment_id,
-            matched_by,
-            made_due,
+            payment_id: Some(id),
+            matched_by: Some(by),
+            status: Some(named.status),
+            plan,
+            kept: plan.keep,
         })
     }
+
+    /// A callback naming no payment: kept while this quarter hour's sample is not full,
+    /// counted in the tally with it.
+    async fn record_unmatched(
+        &self,
+        conn: &mut deadpool_postgres::Object,
+        content_type: &str,
+        body: &str,
+        keys: &CallbackKeys,
+        now: Millis,
+    ) -> Result<Received, StoreError> {
+        let bucket = callback::bucket_of(now);
+        let kept: i64 = conn
+            .query_one(
+                "SELECT count(*) FROM callbacks WHERE received_at >= $1 AND payment_id IS NULL",
+                &[&(bucket * callback::BUCKET_MS)],
+            )
+            .await?
+            .try_get(0)?;
+        let keep = kept < callback::UNMATCHED_SAMPLE;
+        if keep {
+            let tx = conn.transaction().await?;
+            insert(&tx, content_type, body, None, None, keys, now).await?;
+            tx.execute(
+                "INSERT INTO callback_tally (bucket, unmatched) VALUES ($1, 1) \
+                 ON CONFLICT (bucket) DO UPDATE SET unmatched = callback_tally.unmatched + 1",
+                &[&bucket],
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(Received {
+            kept: keep,
+            ..Received::default()
+        })
+    }
+
+    /// Adds callbacks counted but not kept to the quarter hour `bucket`'s tally.
+    pub async fn add_callback_tally(
+        &self,
+        bucket: i64,
+        unmatched: i64,
+        not_kept: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .execute(
+                "INSERT INTO callback_tally (bucket, unmatched, not_kept) VALUES ($1, $2, $3) \
+                 ON CONFLICT (bucket) DO UPDATE SET \
+                 unmatched = callback_tally.unmatched + excluded.unmatched, \
+                 not_kept = callback_tally.not_kept + excluded.not_kept",
+                &[&bucket, &unmatched, &not_kept],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+async fn insert(
+    tx: &Transaction<'_>,
+    content_type: &str,
+    body: &str,
+    payment_id: Option<i64>,
+    matched_by: Option<&str>,
+    keys: &CallbackKeys,
+    now: Millis,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
+         said_status) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &now,
+            &content_type,
+            &body,
+            &payment_id,
+            &matched_by,
+            &keys.status,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the oldest of the newest kept callbacks of a payment past the bound.
+async fn trim(tx: &Transaction<'_>, payment_id: i64) -> Result<(), StoreError> {
+    let kept: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM callbacks WHERE payment_id = $1",
+            &[&payment_id],
+        )
+        .await?
+        .try_get(0)?;
+    let excess = callback::excess_after_keeping(kept - 1);
+    if excess > 0 {
+        tx.execute(
+            "DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks WHERE payment_id = $1 \
+             ORDER BY received_at, id LIMIT $2 OFFSET $3)",
+            &[&payment_id, &excess, &callback::FIRST_KEPT],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The payment a callback names, and by what, in `store::callbacks::find_payment`'s order:
 /// the order reference (an invoice before a payout, a pending payment before a settled one,
 /// the newest first), then `external_id`'s parts, `request_id`, and last the token.
 async fn find_payment(
-    tx: &Transaction<'_>,
+    conn: &deadpool_postgres::Object,
     keys: &CallbackKeys,
 ) -> Result<Option<(i64, &'static str)>, StoreError> {
-    let by_order = tx
-        .prepare(
+    let by_order = conn
+        .prepare_cached(
             "SELECT id FROM payments WHERE transaction_id = $1 \
              ORDER BY kind = 'invoice' DESC, status = 'pending' DESC, id DESC LIMIT 1",
         )
@@ -100,20 +217,28 @@ async fn find_payment(
                 .map(|part| (part.trim(), "external_id")),
         );
     for (order, by) in orders {
-        if let Some(row) = tx.query_opt(&by_order, &[&order]).await? {
+        if let Some(row) = conn.query_opt(&by_order, &[&order]).await? {
             return Ok(Some((row.try_get(0)?, by)));
         }
     }
     let others = [
-        ("request_id", &keys.request_id, "request_id"),
-        ("token", &keys.token, "token"),
+        (
+            "SELECT id FROM payments WHERE request_id = $1 LIMIT 1",
+            &keys.request_id,
+            "request_id",
+        ),
+        (
+            "SELECT id FROM payments WHERE token = $1 LIMIT 1",
+            &keys.token,
+            "token",
+        ),
     ];
-    for (column, value, by) in others {
+    for (sql, value, by) in others {
         let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) else {
             continue;
         };
-        let sql = format!("SELECT id FROM payments WHERE {column} = $1 LIMIT 1");
-        if let Some(row) = tx.query_opt(&sql, &[&value]).await? {
+        let statement = conn.prepare_cached(sql).await?;
+        if let Some(row) = conn.query_opt(&statement, &[&value]).await? {
             return Ok(Some((row.try_get(0)?, by)));
         }
     }

@@ -11,9 +11,10 @@ use super::PgStore;
 use crate::store::StoreError;
 
 /// The steps, in order: step `i` (from 0) brings the schema to version `i + 1`.
-const MIGRATIONS: [&str; 1] = [include_str!(
-    "../../../migrations/postgres/0001_initial.sql"
-)];
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../../migrations/postgres/0001_initial.sql"),
+    include_str!("../../../migrations/postgres/0002_contradictions.sql"),
+];
 
 /// The latest schema, as a DBA may apply it.
 pub const SCHEMA_SQL: &str = include_str!("../../../schema.postgres.sql");

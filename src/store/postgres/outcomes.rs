@@ -63,6 +63,7 @@ struct Writes {
     finalize: Statement,
     reschedule: Statement,
     untouched: Statement,
+    recheck: Statement,
     overdue: Statement,
 }
 
@@ -111,7 +112,8 @@ impl Writes {
         let finalize = format!(
             "UPDATE payments SET {final_set}, status = $12, status_reason = $13, \
              resolved_at = $14, updated_at = $14, last_confirm_at = $15, \
-             last_sent_at = GREATEST(last_sent_at, $20), attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, {CLAIM_CLEARED} \
+             last_sent_at = GREATEST(last_sent_at, $20), attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, \
+             recheck_at = NULL, {CLAIM_CLEARED} \
              WHERE id = $16 AND status = $18 AND status_reason IS NOT DISTINCT FROM $17 \
              AND (claimed_by IS NULL OR claimed_by = $19) RETURNING {FACT_COLUMNS}"
         );
@@ -128,7 +130,15 @@ impl Writes {
              last_sent_at = GREATEST(last_sent_at, $17), {CLAIM_CLEARED} WHERE id = $14 AND status = $15 \
              AND (claimed_by IS NULL OR claimed_by = $16)"
         );
+        // A re-check left the status as it is: done, or tried again at `$18`.
+        let recheck = format!(
+            "UPDATE payments SET {ANSWER_SET}, last_error = $12, updated_at = $13, \
+             last_confirm_at = $19, recheck_at = $18, \
+             last_sent_at = GREATEST(last_sent_at, $17), {CLAIM_CLEARED} WHERE id = $14 AND status = $15 \
+             AND (claimed_by IS NULL OR claimed_by = $16)"
+        );
         Ok(Self {
+            recheck: tx.prepare(&recheck).await?,
             attempt: tx
                 .prepare(
                     "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, \
@@ -236,6 +246,20 @@ impl Writes {
                     [&o.error, &now, &o.payment_id, &from, &node, &answered];
                 let params: Vec<_> = head.iter().chain(&tail).copied().collect();
                 (tx.execute(&self.untouched, &params).await? == 1, None)
+            }
+            Change::Recheck { again_at } => {
+                let tail: [&(dyn ToSql + Sync); 8] = [
+                    &o.error,
+                    &now,
+                    &o.payment_id,
+                    &from,
+                    &node,
+                    &answered,
+                    again_at,
+                    &o.at,
+                ];
+                let params: Vec<_> = head.iter().chain(&tail).copied().collect();
+                (tx.execute(&self.recheck, &params).await? == 1, None)
             }
         };
         Ok(Applied {

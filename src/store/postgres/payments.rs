@@ -15,11 +15,12 @@ use crate::store::StoreError;
 use crate::store::payments::{Enqueued, Requeued};
 use crate::time::Millis;
 use std::collections::HashSet;
+use tokio_postgres::types::ToSql;
 
 /// The columns [`read::due_payment`] reads, in its order.
 pub(super) const DUE_COLUMNS: &str = "id, token, transaction_id, expected_amount, attempts, \
     not_found_streak, created_at, requeued_at, status_reason, status, last_confirm_at, kind, \
-    overdue_at IS NOT NULL, next_poll_at";
+    overdue_at IS NOT NULL, coalesce(next_poll_at, recheck_at)";
 
 /// Claims up to `$5` due rows for node `$1` at `$2` with a lease of `$3` ms, leaving out
 /// ids `$6` (this node's in-flight rows) and rows confirmed less than `$4` ms ago. NULL is
@@ -30,6 +31,15 @@ const CLAIM_SQL: &str = "UPDATE payments SET claimed_by = $1, claim_expires_at =
     AND next_poll_at <= $2 AND (claim_expires_at IS NULL OR claim_expires_at <= $2) \
     AND (last_sent_at IS NULL OR last_sent_at <= $2 - $4) AND NOT (id = ANY($6)) \
     ORDER BY next_poll_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
+
+/// Claims, as [`CLAIM_SQL`] does, final payments due for one more confirm: a callback
+/// contradicted their status (`recheck_at`).
+const CLAIM_RECHECK_SQL: &str = "UPDATE payments SET claimed_by = $1, \
+    claim_expires_at = $2 + $3, last_sent_at = $2 WHERE id IN (SELECT id FROM payments \
+    WHERE recheck_at <= $2 AND status <> 'pending' \
+    AND (claim_expires_at IS NULL OR claim_expires_at <= $2) \
+    AND (last_sent_at IS NULL OR last_sent_at <= $2 - $4) AND NOT (id = ANY($6)) \
+    ORDER BY recheck_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
 
 impl PgStore {
     /// Adds a pending payment. Idempotent on the token; the same token with other data is
@@ -118,14 +128,30 @@ impl PgStore {
         let c = &self.claims;
         let skip: Vec<i64> = skip.iter().copied().collect();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self
-            .conn()
-            .await?
+        let conn = self.conn().await?;
+        let claim = conn
+            .prepare_cached(&format!("{CLAIM_SQL}{DUE_COLUMNS}"))
+            .await?;
+        let params = [
+            &c.node as &(dyn ToSql + Sync),
+            &now,
+            &c.lease,
+            &c.min_interval,
+        ];
+        let mut rows = conn
             .query(
-                &format!("{CLAIM_SQL}{DUE_COLUMNS}"),
-                &[&c.node, &now, &c.lease, &c.min_interval, &limit, &skip],
+                &claim,
+                &[params[0], params[1], params[2], params[3], &limit, &skip],
             )
             .await?;
+        let room = limit - i64::try_from(rows.len()).unwrap_or(limit);
+        if room > 0 {
+            let recheck = conn
+                .prepare_cached(&format!("{CLAIM_RECHECK_SQL}{DUE_COLUMNS}"))
+                .await?;
+            let more = [params[0], params[1], params[2], params[3], &room, &skip];
+            rows.extend(conn.query(&recheck, &more).await?);
+        }
         let mut due = Vec::with_capacity(rows.len());
         for row in &rows {
             let next_poll_at: Option<Millis> = row.try_get(13)?;
@@ -160,7 +186,8 @@ impl PgStore {
             .await?
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
-                 AND overdue_at IS NULL)",
+                 AND overdue_at IS NULL) \
+                 OR EXISTS (SELECT 1 FROM payments WHERE recheck_at IS NOT NULL)",
                 &[],
             )
             .await?;

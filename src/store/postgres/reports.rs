@@ -8,9 +8,12 @@ use super::outbox::insert_operational_event_in;
 use super::payments::DUE_COLUMNS;
 use super::{PgStore, read};
 use crate::payment::DuePayment;
+use crate::payment::callback::bucket_of;
 use crate::store::StoreError;
 use crate::store::money_out::{PayoutFact, PayoutFacts};
-use crate::store::reports::{AttemptFact, DayFacts, DbGauges, PaymentFact};
+use crate::store::reports::{
+    AttemptFact, CONTRADICTED_WHERE, DayFacts, DbGauges, PaymentFact, contradiction_reason,
+};
 use crate::time::Millis;
 use chrono::NaiveDate;
 use serde_json::Value;
@@ -89,6 +92,19 @@ impl PgStore {
                 &[&start, &end],
             )
             .await?;
+        let contradicted = c
+            .query(
+                &format!(
+                    "SELECT {FACT_COLUMNS}, said FROM payments JOIN (SELECT payment_id, \
+                     lower(trim(said_status)) AS said, max(received_at) AS last_at \
+                     FROM callbacks WHERE received_at >= $1 AND received_at < $2 \
+                     AND payment_id IS NOT NULL GROUP BY 1, 2) c \
+                     ON c.payment_id = payments.id WHERE {CONTRADICTED_WHERE} \
+                     ORDER BY last_at, token"
+                ),
+                &[&start, &end],
+            )
+            .await?;
         let attempts = c
             .query(
                 "SELECT outcome, latency_ms FROM confirm_attempts WHERE at >= $1 AND at < $2 \
@@ -100,9 +116,9 @@ impl PgStore {
             .query_one(
                 "SELECT (SELECT count(*) FROM events WHERE state = 'pending'), \
                  (SELECT count(*) FROM events WHERE state = 'dead'), \
-                 (SELECT count(*) FROM callbacks WHERE payment_id IS NULL \
-                  AND received_at >= $1 AND received_at < $2)",
-                &[&start, &end],
+                 (SELECT coalesce(sum(unmatched), 0)::bigint FROM callback_tally \
+                  WHERE bucket >= $1 AND bucket < $2)",
+                &[&bucket_of(start), &bucket_of(end)],
             )
             .await?;
         Ok(DayFacts {
@@ -127,6 +143,15 @@ impl PgStore {
             events_pending: counts.try_get(0)?,
             events_dead: counts.try_get(1)?,
             unmatched_callbacks: counts.try_get(2)?,
+            contradicted: contradicted
+                .iter()
+                .map(|r| {
+                    let mut p = fact(r)?;
+                    let said: String = r.try_get(11)?;
+                    p.status_reason = Some(contradiction_reason(&said, &p.status));
+                    Ok(p)
+                })
+                .collect::<Result<_, StoreError>>()?,
         })
     }
 
@@ -196,16 +221,30 @@ impl PgStore {
         Ok(())
     }
 
-    /// Deletes confirm attempts and callbacks older than `before` (the evidence is kept
-    /// for the same time); returns how many rows.
-    pub async fn prune_attempts(&self, before: Millis) -> Result<usize, StoreError> {
+    /// Deletes confirm attempts, callbacks and their tally older than `before` (the
+    /// evidence is kept for the same time), and the callbacks that matched no payment
+    /// older than `unmatched_before`; returns how many attempts and callbacks.
+    pub async fn prune_attempts(
+        &self,
+        before: Millis,
+        unmatched_before: Millis,
+    ) -> Result<usize, StoreError> {
         let c = self.conn().await?;
         let attempts = c
             .execute("DELETE FROM confirm_attempts WHERE at < $1", &[&before])
             .await?;
         let callbacks = c
-            .execute("DELETE FROM callbacks WHERE received_at < $1", &[&before])
+            .execute(
+                "DELETE FROM callbacks WHERE received_at < $1 \
+                 OR (payment_id IS NULL AND received_at < $2)",
+                &[&before, &unmatched_before],
+            )
             .await?;
+        c.execute(
+            "DELETE FROM callback_tally WHERE bucket < $1",
+            &[&bucket_of(before)],
+        )
+        .await?;
         Ok((attempts + callbacks) as usize)
     }
 

@@ -110,7 +110,6 @@ async fn a_days_facts_hold_what_the_day_resolved_and_left_pending() {
             "{}",
             &CallbackKeys::default(),
             START + 6,
-            60_000,
         )
         .await
         .unwrap();
@@ -215,13 +214,13 @@ async fn a_report_day_is_recorded_once_and_the_gauges_and_pruning_see_the_tables
     drop(c);
     for at in [15, 25] {
         store
-            .record_callback("text/plain", "x", &CallbackKeys::default(), at, 0)
+            .record_callback("text/plain", "x", &CallbackKeys::default(), at)
             .await
             .unwrap();
     }
-    assert_eq!(store.prune_attempts(21).await.unwrap(), 3);
-    assert_eq!(store.prune_attempts(21).await.unwrap(), 0);
-    assert_eq!(store.prune_attempts(31).await.unwrap(), 2);
+    assert_eq!(store.prune_attempts(21, 21).await.unwrap(), 3);
+    assert_eq!(store.prune_attempts(21, 21).await.unwrap(), 0);
+    assert_eq!(store.prune_attempts(31, 31).await.unwrap(), 2);
 }
 
 #[tokio::test]
@@ -265,11 +264,11 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
     };
     let inv_id = store.get("inv").await.unwrap().unwrap().id;
     let got = store
-        .record_callback("application/json", "{}", &keys("ORD-1"), START, 60_000)
+        .record_callback("application/json", "{}", &keys("ORD-1"), START)
         .await
         .unwrap();
     assert_eq!(
-        (got.payment_id, got.matched_by, got.made_due),
+        (got.payment_id, got.matched_by, got.plan.make_due),
         (Some(inv_id), Some("transaction_id"), true)
     );
     assert_eq!(
@@ -277,7 +276,18 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
         Some(START)
     );
 
-    // The form copy within 60 s is recorded but does not move the payment again.
+    // The form copy, before the confirm it caused is sent, folds into it.
+    let got = store
+        .record_callback(
+            "application/x-www-form-urlencoded",
+            "a=b",
+            &keys("ORD-1"),
+            START + 50,
+        )
+        .await
+        .unwrap();
+    assert_eq!((got.payment_id, got.plan.make_due), (Some(inv_id), false));
+    // That confirm answered and rescheduled it: the next callback makes it due again.
     let c = store.conn().await.unwrap();
     c.execute(
         "UPDATE payments SET next_poll_at = $1 WHERE id = $2",
@@ -286,27 +296,10 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
     .await
     .unwrap();
     let got = store
-        .record_callback(
-            "application/x-www-form-urlencoded",
-            "a=b",
-            &keys("ORD-1"),
-            START + 59_000,
-            60_000,
-        )
+        .record_callback("application/json", "{}", &keys("ORD-1"), START + 5_000)
         .await
         .unwrap();
-    assert_eq!((got.payment_id, got.made_due), (Some(inv_id), false));
-    let got = store
-        .record_callback(
-            "application/json",
-            "{}",
-            &keys("ORD-1"),
-            START + 120_000,
-            60_000,
-        )
-        .await
-        .unwrap();
-    assert!(got.made_due);
+    assert!(got.plan.make_due);
 
     // external_id's parts are tried as order references; a row at the parked marker stays.
     c.execute(
@@ -326,16 +319,13 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
         ..CallbackKeys::default()
     };
     let got = store
-        .record_callback(
-            "application/json",
-            "{}",
-            &by_external,
-            START + 200_000,
-            60_000,
-        )
+        .record_callback("application/json", "{}", &by_external, START + 200_000)
         .await
         .unwrap();
-    assert_eq!((got.matched_by, got.made_due), (Some("external_id"), false));
+    assert_eq!(
+        (got.matched_by, got.plan.make_due),
+        (Some("external_id"), false)
+    );
     assert_eq!(
         store.get("refund").await.unwrap().unwrap().next_poll_at,
         Some(PARKED)
@@ -347,7 +337,7 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
         ..CallbackKeys::default()
     };
     let got = store
-        .record_callback("application/json", "{}", &by_token, START + 300_000, 60_000)
+        .record_callback("application/json", "{}", &by_token, START + 300_000)
         .await
         .unwrap();
     assert_eq!(got.matched_by, Some("token"));

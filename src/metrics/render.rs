@@ -1,117 +1,13 @@
-//! Process metrics, rendered in the Prometheus text format by the HTTP listener.
-//!
-//! Counters live here (updated by the poller without locks on the hot path where possible);
-//! gauges that describe the database (pending payments, events by state, last report) are
-//! read from it at scrape time so they can never drift from it.
+//! The Prometheus text exposition of [`Metrics`]: counters from memory, gauges read from
+//! the database at scrape time ([`DbGauges`]).
 
-use crate::health::WriteHealth;
-use crate::payment::Kind;
+use super::{LATENCY_BUCKETS, Metrics, lock};
 use crate::store::reports::DbGauges;
-use crate::time::{Millis, now_ms};
-use std::collections::BTreeMap;
+use crate::time::now_ms;
 use std::fmt::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
-
-/// Upper bounds of the confirm latency histogram, in seconds.
-pub const LATENCY_BUCKETS: [f64; 9] = [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-/// Counters and liveness of one daemon.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub confirms: AtomicU64,
-    pub finalized: AtomicU64,
-    /// Confirm calls by kind of payment and outcome class.
-    by_outcome: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    /// Final statuses by kind of payment.
-    resolutions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    latency_sum_micros: AtomicU64,
-    last_answer_ms: AtomicI64,
-    heartbeat_ms: AtomicI64,
-    auth_failing: AtomicBool,
-    /// LigdiCash callbacks received, by what became of them.
-    callbacks: Mutex<BTreeMap<&'static str, u64>>,
-    /// Shop API requests by route pattern and status.
-    api_requests: Mutex<BTreeMap<(String, u16), u64>>,
-    /// Whether the database takes our writes (the poller holds its claims while not).
-    pub writes: std::sync::Arc<WriteHealth>,
-    /// On a PostgreSQL cluster: this node's share of the request rate, and the live nodes
-    /// at its last heartbeat. `None` alone (SQLite): not shown.
-    cluster: Mutex<Option<(f64, usize)>>,
-}
+use std::sync::atomic::Ordering;
 
 impl Metrics {
-    /// One confirm call of a payment of `kind` finished with outcome class `label`.
-    pub fn confirm(&self, kind: Kind, label: &'static str, latency: Duration, answered: bool) {
-        self.confirms.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.by_outcome)
-            .entry((kind.as_str(), label))
-            .or_insert(0) += 1;
-        let secs = latency.as_secs_f64();
-        for (bucket, bound) in self.latency_buckets.iter().zip(LATENCY_BUCKETS) {
-            if secs <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
-        if answered {
-            self.last_answer_ms.store(now_ms(), Ordering::Relaxed);
-        }
-    }
-
-    /// A payment of `kind` reached final status `status`.
-    pub fn resolved(&self, kind: Kind, status: &'static str) {
-        self.finalized.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.resolutions)
-            .entry((kind.as_str(), status))
-            .or_insert(0) += 1;
-    }
-
-    /// A LigdiCash callback was received: `matched` a payment, `unmatched`, or `rejected`.
-    pub fn callback(&self, result: &'static str) {
-        *lock(&self.callbacks).entry(result).or_insert(0) += 1;
-    }
-
-    /// A shop API request answered with `status` on `route` (the route's pattern).
-    pub fn api_request(&self, route: &str, status: u16) {
-        *lock(&self.api_requests)
-            .entry((route.to_owned(), status))
-            .or_insert(0) += 1;
-    }
-
-    /// The poll loop is alive (watchdog and `/readyz` read this).
-    pub fn beat(&self) {
-        self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
-    }
-
-    /// Milliseconds since the last heartbeat (a large number before the first).
-    pub fn since_heartbeat(&self) -> Millis {
-        now_ms() - self.heartbeat_ms.load(Ordering::Relaxed)
-    }
-
-    /// This node's share of `max_requests_per_second` now (0 while joining or cut off).
-    pub fn set_cluster_rate(&self, rate: f64) {
-        let mut cluster = lock(&self.cluster);
-        *cluster = Some((rate, cluster.map_or(0, |(_, nodes)| nodes)));
-    }
-
-    /// The live nodes of the cluster, as this node's last heartbeat read them.
-    pub fn set_cluster_nodes(&self, nodes: usize) {
-        let mut cluster = lock(&self.cluster);
-        *cluster = Some((cluster.map_or(0.0, |(rate, _)| rate), nodes));
-    }
-
-    pub fn set_auth_failing(&self, failing: bool) {
-        self.auth_failing.store(failing, Ordering::Relaxed);
-    }
-
-    pub fn auth_failing(&self) -> bool {
-        self.auth_failing.load(Ordering::Relaxed)
-    }
-
     /// The Prometheus text exposition.
     pub fn render(&self, db: &DbGauges) -> String {
         let mut out = String::new();
@@ -245,6 +141,30 @@ impl Metrics {
         }
         family(
             &mut out,
+            "ligdicash_reconciler_callback_contradictions_total",
+            "counter",
+            "Callbacks contradicting a final status: said completed of an unpaid one (rechecked: confirmed once more) or notcompleted of a paid one (upheld: never turned back).",
+        );
+        for ((status, what), n) in lock(&self.contradictions).iter() {
+            let _ = writeln!(
+                out,
+                "ligdicash_reconciler_callback_contradictions_total{{status=\"{status}\",result=\"{what}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "ligdicash_reconciler_contradiction_rechecks_total",
+            "counter",
+            "Final payments confirmed once more because a callback contradicted them, by status and what LigdiCash said: changed (a late completion), unchanged (the status stands), unanswered (tried again later).",
+        );
+        for ((status, result), n) in lock(&self.rechecks).iter() {
+            let _ = writeln!(
+                out,
+                "ligdicash_reconciler_contradiction_rechecks_total{{status=\"{status}\",result=\"{result}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
             "ligdicash_reconciler_api_requests_total",
             "counter",
             "Shop API requests by route and HTTP status.",
@@ -328,73 +248,5 @@ impl Metrics {
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
         let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolutions_and_open_payouts_are_shown_by_kind() {
-        let m = Metrics::default();
-        m.resolved(Kind::Withdrawal, "completed");
-        m.resolved(Kind::Invoice, "completed");
-        let db = DbGauges {
-            pending_payouts: 3,
-            overdue_payouts: 1,
-            ..DbGauges::default()
-        };
-        let text = m.render(&db);
-        for line in [
-            "ligdicash_reconciler_resolutions_total{kind=\"withdrawal\",status=\"completed\"} 1",
-            "ligdicash_reconciler_resolutions_total{kind=\"invoice\",status=\"completed\"} 1",
-            "ligdicash_reconciler_pending_payouts 3",
-            "ligdicash_reconciler_overdue_payouts 1",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} in {text}");
-        }
-    }
-
-    #[test]
-    fn histogram_buckets_are_cumulative_and_count_everything() {
-        let m = Metrics::default();
-        m.confirm(Kind::Invoice, "completed", Duration::from_millis(30), true);
-        m.confirm(Kind::Invoice, "http_5xx", Duration::from_millis(700), false);
-        m.confirm(Kind::Payout, "timeout", Duration::from_secs(15), false);
-        let text = m.render(&DbGauges::default());
-        assert!(
-            text.contains("confirm_latency_seconds_bucket{le=\"0.05\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("confirm_latency_seconds_bucket{le=\"1\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("confirm_latency_seconds_bucket{le=\"10\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("confirm_latency_seconds_bucket{le=\"+Inf\"} 3"),
-            "{text}"
-        );
-        assert!(
-            text.contains("confirm_calls_total{kind=\"invoice\",outcome=\"http_5xx\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("confirm_calls_total{kind=\"payout\",outcome=\"timeout\"} 1"),
-            "{text}"
-        );
-        assert!(
-            m.render(&DbGauges::default())
-                .lines()
-                .all(|l| !l.is_empty())
-        );
     }
 }
