@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success; 1 runtime failure (unknown token, conflicting enqueue, ...);
 //! 2 bad arguments; 3 bad configuration or missing credentials; 4 database unusable;
-//! 5 another instance already runs on the database.
+//! 5 another instance already runs on the database; 6 a `run --once` pass whose every
+//! confirm LigdiCash refused for the credentials or never answered.
 //!
 //! This file holds the arguments, [`main`] and the dispatcher [`execute`]; each command group
 //! has a file of its own: `run` (the daemon), `payments` (enqueue, show, list, requeue),
@@ -66,7 +67,8 @@ pub enum Command {
         #[arg(long, conflicts_with = "once")]
         until_idle: bool,
         /// One pass over what is due now (confirms, then the due event deliveries), then
-        /// exit 0: for cron where systemd is not available.
+        /// exit 0, or 6 when LigdiCash refused the credentials or could not be reached
+        /// for every confirm of the pass: for cron where systemd is not available.
         #[arg(long)]
         once: bool,
     },
