@@ -166,8 +166,7 @@ pub enum Command {
         /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
-        /// Invoices made through the create endpoint never settle by themselves: each
-        /// waits for its payment page's Pay or Fail button (testing a shop by hand).
+        /// Invoices made through create wait for their page's Pay or Fail button.
         #[arg(long)]
         wait_for_pay: bool,
         /// Create this many invoices, completed at once, before serving (for benchmarks).
@@ -286,10 +285,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             wait_for_pay,
             preload,
             tokens_out,
-        } => {
-            let faults = faults.as_deref();
-            return sandbox::serve(listen, seed, faults, wait_for_pay, preload, tokens_out);
-        }
+        } => return sandbox::serve(listen, seed, faults, wait_for_pay, preload, tokens_out),
         Command::Demo { payments, keep_db } => {
             return crate::demo::run(payments, keep_db.as_deref()).map_err(|e| {
                 match e.downcast_ref::<crate::demo::OutputClosed>() {

@@ -14,12 +14,12 @@ use std::path::PathBuf;
 pub(super) fn serve(
     listen: SocketAddr,
     seed: u64,
-    faults: Option<&str>,
+    faults: Option<String>,
     wait_for_pay: bool,
     preload: usize,
     tokens_out: Option<PathBuf>,
 ) -> Result<(), Failure> {
-    let faults: Faults = match faults {
+    let faults: Faults = match faults.as_deref() {
         Some(text) => serde_json::from_str(text)
             .map_err(|e| Failure::usage(format!("--faults: invalid JSON: {e}")))?,
         None => Faults::default(),
