@@ -1,8 +1,9 @@
 //! How a command or the daemon fails: a one-line message and a documented exit code.
 //!
 //! The codes are a contract with systemd (the unit does not restart on 2, 3 and 5, which a
-//! retry cannot heal) and with the shop's scripts, so they are a type, not numbers spread
-//! through the code.
+//! retry cannot heal; the daemon never exits 6, which only a `run --once` pass does) and
+//! with the shop's scripts and cron, so they are a type, not numbers spread through the
+//! code.
 
 use crate::config::ConfigError;
 use crate::lock::LockError;
@@ -24,6 +25,11 @@ pub enum Exit {
     Database = 4,
     /// Another instance already runs on the database.
     Locked = 5,
+    /// A `run --once` pass sent confirms and none got through: LigdiCash refused our
+    /// credentials, or could not be reached (no HTTP answer), for every one. Nothing broke
+    /// here and nothing was lost, but a pass like that every minute confirms nothing, and
+    /// an exit 0 would hide it from cron's mail and from monitoring.
+    Ligdicash = 6,
 }
 
 /// A failure with its exit code; the message is printed on one line.

@@ -94,10 +94,10 @@ run_scenario() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/shop-e2e.XXXXXX")
   echo "== $scenario ($work, $bin)"
 
-  # The sandbox, on a port it picks; it prints its URL once listening.
-  # Seed 11 draws a first invoice that never settles by itself: order 1 stays pending at
-  # LigdiCash until the customer presses Pay, however slow this machine is (checked below).
-  "$bin" sandbox --listen 127.0.0.1:0 --seed 11 >"$work/sandbox.out" 2>"$work/sandbox.log" &
+  # The sandbox, on a port it picks; it prints its URL once listening. --wait-for-pay: no
+  # invoice settles by itself, so each order stays pending at LigdiCash until the customer
+  # presses Pay, however slow this machine is (checked below).
+  "$bin" sandbox --listen 127.0.0.1:0 --wait-for-pay >"$work/sandbox.out" 2>"$work/sandbox.log" &
   pids+=($!)
   eventually "the sandbox" grep -q 'listening on' "$work/sandbox.out"
   sandbox=$(grep -o 'http://[0-9.:]*' "$work/sandbox.out")
@@ -172,7 +172,9 @@ EOF
   [[ $(reconciler show "$token" | jq -r '.status + " " + .transaction_id + " " + (.expected_amount|tostring)') == "pending $ref 5000" ]] ||
     fail "the reconciler does not hold order 1's token as pending, $ref, 5000 XOF"
   [[ $(curl -sf "$sandbox/_sandbox/invoices/$token" | jq -r .invoice.fate.outcome) == never ]] ||
-    fail "the sandbox's seed 11 no longer draws a first invoice that waits for Pay: choose another seed"
+    fail "the sandbox's invoice does not wait for Pay (--wait-for-pay)"
+  curl -sf "$pay_url" | grep -q 'this invoice waits for a button' ||
+    fail "the payment page does not say that the invoice waits for a button"
 
   step "forged webhooks for the unpaid order are refused"
   local now forged

@@ -1,9 +1,11 @@
 //! `/v1/payments`: enqueue (idempotent), look up by token or by the shop's order
 //! reference, and confirm now.
 
+mod body;
+
 use super::ApiState;
 use super::error::ApiError;
-use crate::payment::{Kind, NewPayment, Status, parse_token};
+use crate::payment::{Kind, Status, parse_token};
 use crate::store::payments::Enqueued;
 use crate::store::{PaymentFilter, PaymentRow, StoreError};
 use crate::time::{ms, now_ms};
@@ -22,40 +24,14 @@ const MAX_LIMIT: usize = 500;
 
 type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
-/// The body of `POST /v1/payments`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewPaymentBody {
-    token: String,
-    #[serde(default)]
-    transaction_id: Option<String>,
-    #[serde(default)]
-    expected_amount: Option<i64>,
-    /// `invoice` (the default), `withdrawal` or `payout`.
-    #[serde(default)]
-    kind: Option<String>,
-}
-
 /// `POST /v1/payments`: 201 created, 200 already there with the same data, 409 otherwise.
-pub async fn create(
-    State(s): State<ApiState>,
-    body: Result<Json<NewPaymentBody>, JsonRejection>,
-) -> Answer {
+/// The body is read as any JSON value, then field by field (`body`), so that a refusal
+/// says what is wrong in plain words.
+pub async fn create(State(s): State<ApiState>, body: Result<Json<Value>, JsonRejection>) -> Answer {
     let Json(body) = body?;
+    let payment = body::new_payment(&body)?;
     writable(&s)?;
-    let amount = body.expected_amount.map(|a| a.to_string());
-    let kind = body
-        .kind
-        .as_deref()
-        .map_or(Ok(Kind::Invoice), Kind::parse_given)
-        .map_err(ApiError::invalid)?;
-    let payment = NewPayment::parse(
-        &body.token,
-        body.transaction_id.as_deref(),
-        amount.as_deref(),
-    )
-    .map_err(ApiError::invalid)?
-    .of_kind(kind);
+    let kind = payment.kind;
     let first_delay = ms(s.confirmer.live().first_delay_of(kind));
     let token = payment.token.clone();
     let now = now_ms();

@@ -1,11 +1,15 @@
-//! How a run ends: whether a task's end is the daemon's failure, and what a finite run
-//! (`--once`, `--until-idle`) waits for after the polling.
+//! How a run ends: whether a task's end is the daemon's failure, what a finite run
+//! (`--once`, `--until-idle`) waits for after the polling, and whether a `--once` pass got
+//! through to LigdiCash at all.
 
 use crate::failure::{Exit, Failure};
 use crate::health::{WriteHealth, Writer};
+use crate::ligdicash::ErrorClass;
+use crate::ligdicash::classify::AUTH_FAILED;
 use crate::poller::PollerError;
 use crate::store::Db;
 use crate::tasks::Ended;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -74,4 +78,92 @@ pub(super) async fn first_attempts_made(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+/// Whether a `--once` pass got through to LigdiCash, from its confirm calls by outcome
+/// class: `Err` (exit 6) when it sent some and every one was refused for our credentials
+/// or got no HTTP answer at all (connection failed, timed out, cut off). The daemon rides
+/// such an incident out, logging it once; a pass from cron would end 0 every minute while
+/// confirming nothing, so it fails where cron's mail and monitoring see it. A pass with
+/// nothing due sent nothing and is fine; one answer of any other kind (even a 5xx: then
+/// LigdiCash is there and has trouble of its own) means the pass got through.
+pub(super) fn pass_got_through(outcomes: &BTreeMap<&str, u64>) -> Result<(), Failure> {
+    let count = |class: &str| outcomes.get(class).copied().unwrap_or(0);
+    let sent: u64 = outcomes.values().sum();
+    let refused = count(AUTH_FAILED);
+    let unanswered: u64 = [
+        ErrorClass::Timeout,
+        ErrorClass::Connect,
+        ErrorClass::Transport,
+    ]
+    .iter()
+    .map(|c| count(c.as_str()))
+    .sum();
+    if sent == 0 || refused + unanswered < sent {
+        return Ok(());
+    }
+    let what = if unanswered == 0 {
+        format!(
+            "LigdiCash refused our credentials for every confirm call of this pass ({sent}): check the API key and token (and, for Code01, that payin is activated for the project)"
+        )
+    } else if refused == 0 {
+        format!(
+            "LigdiCash could not be reached during this pass: none of its {sent} confirm calls got an answer (connection failed or timed out; see the log)"
+        )
+    } else {
+        format!(
+            "no confirm call of this pass got through to LigdiCash: {refused} refused our credentials, {unanswered} got no answer (see the log)"
+        )
+    };
+    Err(Failure::new(
+        Exit::Ligdicash,
+        format!("{what}; the payments stay due for the next pass"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_fails_only_when_it_sent_confirms_and_none_got_through() {
+        /// Confirm calls by outcome class, and what the failure says (`None`: exit 0).
+        type Case = (&'static [(&'static str, u64)], Option<&'static str>);
+        let cases: &[Case] = &[
+            (&[], None),
+            (
+                &[("auth_failed", 1)],
+                Some("refused our credentials for every"),
+            ),
+            (
+                &[("connect", 2), ("timeout", 1)],
+                Some("could not be reached"),
+            ),
+            (&[("transport", 1)], Some("could not be reached")),
+            (
+                &[("auth_failed", 1), ("connect", 3)],
+                Some("1 refused our credentials, 3 got no answer"),
+            ),
+            (&[("auth_failed", 1), ("pending", 1)], None),
+            (&[("connect", 4), ("completed", 1)], None),
+            (&[("http_5xx", 2)], None),
+            (&[("rate_limited", 1), ("auth_failed", 1)], None),
+        ];
+        for (outcomes, failure) in cases {
+            let outcomes: BTreeMap<&str, u64> = outcomes.iter().copied().collect();
+            match (pass_got_through(&outcomes), failure) {
+                (Ok(()), None) => {}
+                (Err(f), Some(needle)) => {
+                    assert_eq!(f.code(), 6, "{outcomes:?}");
+                    assert!(f.message.contains(needle), "{outcomes:?}: {}", f.message);
+                    assert!(
+                        f.message.ends_with("stay due for the next pass"),
+                        "{}",
+                        f.message
+                    );
+                }
+                (got, want) => panic!("{outcomes:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 }

@@ -28,7 +28,7 @@ use crate::store::{Db, Target};
 use crate::systemd;
 use crate::tasks::Tasks;
 use crate::time::{ms, now_ms};
-use ending::{due_deliveries_attempted, first_attempts_made, task_failure};
+use ending::{due_deliveries_attempted, first_attempts_made, pass_got_through, task_failure};
 use startup::{adopt_legacy_sink_names, bind};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -219,7 +219,8 @@ impl App {
     /// it returns once nothing is pending, the reports are caught up and every event has
     /// had its first delivery attempt; in [`RunMode::Once`], once the payments due at the
     /// start have been confirmed, the reports caught up, and every delivery then due
-    /// attempted.
+    /// attempted; such a pass fails with [`Exit::Ligdicash`] when it sent confirms and
+    /// none got through (see `ending::pass_got_through`).
     pub async fn run(self, mode: RunMode, shutdown: CancellationToken) -> Result<(), Failure> {
         let Self {
             config,
@@ -279,6 +280,7 @@ impl App {
         );
         systemd::notify("READY=1");
         let writes = metrics.writes.clone();
+        let heard = metrics.clone();
         let supervise = systemd::supervise(metrics, observer.clone(), shutdown.clone());
         tasks.spawn("systemd supervision", async move {
             supervise.await;
@@ -349,6 +351,11 @@ impl App {
         }
         tracing::info!("reconciler stopped");
         result.map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
-        failures.into_iter().next().map_or(Ok(()), Err)
+        failures.into_iter().next().map_or(Ok(()), Err)?;
+        if mode == RunMode::Once {
+            // Last: a failure of the daemon itself says more than what LigdiCash answered.
+            pass_got_through(&heard.confirm_outcomes())?;
+        }
+        Ok(())
     }
 }

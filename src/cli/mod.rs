@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success; 1 runtime failure (unknown token, conflicting enqueue, ...);
 //! 2 bad arguments; 3 bad configuration or missing credentials; 4 database unusable;
-//! 5 another instance already runs on the database.
+//! 5 another instance already runs on the database; 6 a `run --once` pass whose every
+//! confirm LigdiCash refused for the credentials or never answered.
 //!
 //! This file holds the arguments, [`main`] and the dispatcher [`execute`]; each command group
 //! has a file of its own: `run` (the daemon), `payments` (enqueue, show, list, requeue),
@@ -66,7 +67,8 @@ pub enum Command {
         #[arg(long, conflicts_with = "once")]
         until_idle: bool,
         /// One pass over what is due now (confirms, then the due event deliveries), then
-        /// exit 0: for cron where systemd is not available.
+        /// exit 0, or 6 when LigdiCash refused the credentials or could not be reached
+        /// for every confirm of the pass: for cron where systemd is not available.
         #[arg(long)]
         once: bool,
     },
@@ -164,6 +166,9 @@ pub enum Command {
         /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
         #[arg(long, value_name = "JSON")]
         faults: Option<String>,
+        /// Invoices made through create wait for their page's Pay or Fail button.
+        #[arg(long)]
+        wait_for_pay: bool,
         /// Create this many invoices, completed at once, before serving (for benchmarks).
         #[arg(long, value_name = "N", default_value_t = 0)]
         preload: usize,
@@ -277,9 +282,10 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             listen,
             seed,
             faults,
+            wait_for_pay,
             preload,
             tokens_out,
-        } => return sandbox::serve(listen, seed, faults.as_deref(), preload, tokens_out),
+        } => return sandbox::serve(listen, seed, faults, wait_for_pay, preload, tokens_out),
         Command::Demo { payments, keep_db } => {
             return crate::demo::run(payments, keep_db.as_deref()).map_err(|e| {
                 match e.downcast_ref::<crate::demo::OutputClosed>() {

@@ -21,7 +21,7 @@ pub(super) fn enqueue(
 ) -> Result<(), Failure> {
     let kind = Kind::parse_given(kind).map_err(|e| Failure::usage(format!("--{e}")))?;
     let payment = NewPayment::parse(token, transaction_id, amount)
-        .map_err(Failure::usage)?
+        .map_err(|refused| Failure::usage(refused.to_string()))?
         .of_kind(kind);
     let first_delay = match kind {
         Kind::Invoice => config.poll.first_delay.0,

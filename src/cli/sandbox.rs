@@ -8,15 +8,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// `sandbox`: serves until a signal; `preload` completed invoices are created first and
-/// their tokens written to `tokens_out`.
+/// their tokens written to `tokens_out`. With `wait_for_pay`, invoices made through the
+/// create endpoint wait for a button of their payment page instead of settling by
+/// themselves (a person testing a shop by hand).
 pub(super) fn serve(
     listen: SocketAddr,
     seed: u64,
-    faults: Option<&str>,
+    faults: Option<String>,
+    wait_for_pay: bool,
     preload: usize,
     tokens_out: Option<PathBuf>,
 ) -> Result<(), Failure> {
-    let faults: Faults = match faults {
+    let faults: Faults = match faults.as_deref() {
         Some(text) => serde_json::from_str(text)
             .map_err(|e| Failure::usage(format!("--faults: invalid JSON: {e}")))?,
         None => Faults::default(),
@@ -26,6 +29,7 @@ pub(super) fn serve(
         ..SandboxConfig::default()
     };
     cfg.scenario.seed = seed;
+    cfg.scenario.wait_for_pay = wait_for_pay;
     runtime()?.block_on(async {
         let running = sandbox::spawn(listen, cfg)
             .await

@@ -80,6 +80,7 @@ impl ApiConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::credentials::write_private;
 
     #[test]
     fn the_api_is_off_by_default_and_listen_must_be_an_address() {
@@ -101,8 +102,8 @@ mod tests {
         use secrecy::ExposeSecret;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("token");
-        std::fs::write(&file, "from-file\n").unwrap();
-        std::fs::write(dir.path().join(API_BEARER_CREDENTIAL), "from-systemd").unwrap();
+        write_private(&file, "from-file\n");
+        write_private(&dir.path().join(API_BEARER_CREDENTIAL), "from-systemd");
         let creds = dir.path().display().to_string();
         let cfg = ApiConfig {
             listen: "127.0.0.1:9188".into(),

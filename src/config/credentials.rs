@@ -115,8 +115,13 @@ fn secret(value: &str) -> SecretString {
     SecretString::from(value.trim().to_owned())
 }
 
-/// Reads a secret from a file; `what` names it in errors ("LigdiCash API key").
-pub(super) fn read_secret_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
+/// Reads a secret from a file; `what` names it in errors ("LigdiCash API key"). Every
+/// file a secret is read from comes here: the LigdiCash key and token files, the shop API's
+/// `token_file`, `[database] password_file`, webhook `secret_file`s and systemd
+/// credentials (which systemd makes readable by the service alone, so the check holds).
+/// A file anyone on the machine can read is refused, as a config file holding a secret is.
+pub fn read_secret_file(what: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    refuse_world_readable(path, &format!("the {what}"), None)?;
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
@@ -130,8 +135,16 @@ pub(super) fn read_secret_file(what: &str, path: &Path) -> Result<SecretString, 
     Ok(secret(&text))
 }
 
-/// Plain-text secrets in a config file anyone on the machine can read are refused.
-pub fn refuse_world_readable(path: &Path) -> Result<(), ConfigError> {
+/// Refuses a file that holds a secret (`holds`: "the shop API bearer token") but that any
+/// user of the machine can read: whoever can read it can act as the shop or as the
+/// reconciler. The one check for the config file and every secret file, so each is
+/// refused the same way (exit 3), naming the file and the fix; `instead` names other ways
+/// to give the secret. Group-readable stays allowed: a shop's group may need the config.
+pub fn refuse_world_readable(
+    path: &Path,
+    holds: &str,
+    instead: Option<&str>,
+) -> Result<(), ConfigError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -139,14 +152,24 @@ pub fn refuse_world_readable(path: &Path) -> Result<(), ConfigError> {
             path: path.to_owned(),
             source,
         })?;
-        if meta.permissions().mode() & 0o004 != 0 {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o004 != 0 {
+            let instead = instead.map_or_else(String::new, |i| format!(", or {i}"));
             return Err(ConfigError::Invalid(format!(
-                "{} holds a secret (api_key, api_token or a password in database.url) but is world-readable: chmod o-r it, or use LIGDICASH_API_KEY/LIGDICASH_API_TOKEN, credential files or database.password_file",
-                path.display()
+                "{path} holds {holds} but is world-readable (mode {mode:04o}): chmod 600 {path}{instead}",
+                path = path.display(),
             )));
         }
     }
     Ok(())
+}
+
+/// Writes a secret file as an operator should: readable by its owner only.
+#[cfg(test)]
+pub(crate) fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 #[cfg(test)]
@@ -172,8 +195,8 @@ mod tests {
     #[test]
     fn systemd_credentials_directory_is_read() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(API_KEY_CREDENTIAL), "k\n").unwrap();
-        std::fs::write(dir.path().join(API_TOKEN_CREDENTIAL), "t\n").unwrap();
+        write_private(&dir.path().join(API_KEY_CREDENTIAL), "k\n");
+        write_private(&dir.path().join(API_TOKEN_CREDENTIAL), "t\n");
         let d = dir.path().to_string_lossy().into_owned();
         let env = move |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| d.clone());
         let c = Credentials::load(&LigdicashConfig::default(), &env).unwrap();
@@ -196,6 +219,28 @@ mod tests {
         let c = Credentials::fixed("very-secret-key", "very-secret-token");
         let debug = format!("{c:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
+    }
+
+    /// The one rule for every secret file: readable by others than its owner's group is
+    /// refused, naming the file and the fix; group-readable is accepted.
+    #[test]
+    fn a_world_readable_secret_file_is_refused_and_a_group_readable_one_is_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api-token");
+        write_private(&path, "t-SECRET\n");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_secret_file("shop API bearer token", &path)
+            .unwrap_err()
+            .to_string();
+        let expected = format!(
+            "invalid config: {p} holds the shop API bearer token but is world-readable (mode 0644): chmod 600 {p}",
+            p = path.display()
+        );
+        assert_eq!(err, expected);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let read = read_secret_file("shop API bearer token", &path).unwrap();
+        assert_eq!(read.expose_secret(), "t-SECRET");
     }
 
     #[cfg(unix)]

@@ -93,7 +93,7 @@ fn a_bad_url_in_the_file_is_refused_naming_the_key_not_the_value() {
 fn the_password_comes_from_the_url_then_the_file_then_pgpassword() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pgpass");
-    std::fs::write(&file, "from-file\n").unwrap();
+    crate::config::credentials::write_private(&file, "from-file\n");
     let env = env_of(&[(PGPASSWORD_ENV, "from-env")]);
     let with = |url: &str, password_file: Option<&Path>| {
         let c = DatabaseConfig {
@@ -120,7 +120,7 @@ fn the_password_comes_from_the_url_then_the_file_then_pgpassword() {
 fn debug_and_check_config_never_show_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pgpass");
-    std::fs::write(&file, "file-SECRET\n").unwrap();
+    crate::config::credentials::write_private(&file, "file-SECRET\n");
     let text = "[database]\nurl = \"postgres://shop:url-SECRET@db:5432/pay\"\n";
     let c = Config::parse(text).unwrap();
     let rendered = c.to_redacted_toml();

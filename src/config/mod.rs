@@ -205,7 +205,13 @@ impl Config {
             || config.ligdicash.api_token.is_some()
             || database_password
         {
-            credentials::refuse_world_readable(path)?;
+            credentials::refuse_world_readable(
+                path,
+                "a secret (api_key, api_token or a password in database.url)",
+                Some(
+                    "move the secret to LIGDICASH_API_KEY/LIGDICASH_API_TOKEN, credential files or database.password_file",
+                ),
+            )?;
         }
         config.validate()?;
         Ok(config)

@@ -9,6 +9,7 @@
 //! the same message (exit 3).
 
 use super::signature::secret_key;
+use crate::config::credentials::read_secret_file;
 use crate::config::{ConfigError, WebhookConfig};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
@@ -27,8 +28,17 @@ pub fn webhook_keys(
         (Some(var), _) => {
             env(var).ok_or_else(|| missing(format!("environment variable {var} is not set")))?
         }
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| missing(format!("cannot read secret_file {}: {e}", path.display())))?,
+        (None, Some(path)) => match read_secret_file("webhook secret", path) {
+            Ok(text) => text.expose_secret().to_owned(),
+            Err(ConfigError::Read { source, .. }) => {
+                return Err(missing(format!(
+                    "cannot read secret_file {}: {source}",
+                    path.display()
+                )));
+            }
+            Err(ConfigError::MissingCredentials(why)) => return Err(missing(why)),
+            Err(other) => return Err(other),
+        },
         (None, None) => return Err(missing("no secret_env or secret_file".into())),
     });
     let text = text.expose_secret().trim();
@@ -77,7 +87,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret");
-        std::fs::write(&path, format!("{SECRET}\n")).unwrap();
+        crate::config::credentials::write_private(&path, &format!("{SECRET}\n"));
         let keys = webhook_keys(&hook(None, Some(path)), &|_| None).unwrap();
         assert_eq!(keys.len(), 1);
     }

@@ -5,6 +5,7 @@ use super::signature;
 use crate::config::credentials::{API_KEY_ENV, API_TOKEN_ENV};
 use crate::config::events::sink_name;
 use crate::config::{ConfigError, EventsConfig};
+use crate::ligdicash::transport::transport_error;
 use crate::store::deliveries::DueDelivery;
 use crate::time::now_ms;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
@@ -170,8 +171,9 @@ async fn post_webhook(
         .await;
     let response = match sent {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => return failed("webhook timed out"),
-        Err(e) => return failed(format!("webhook request failed: {}", e.without_url())),
+        // Why it failed (refused, a certificate, a timeout), as confirm calls say it; never
+        // the URL, which may hold the receiver's access key.
+        Err(e) => return failed(format!("webhook failed: {}", transport_error(e))),
     };
     let status = response.status().as_u16();
     match status {
@@ -289,6 +291,54 @@ async fn run_command(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A webhook to `url` (timing out after 300 ms) and one event to deliver.
+    fn webhook(url: &str) -> (Sink, DueDelivery) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let sink = Sink::Webhook {
+            name: "webhook:test".into(),
+            url: reqwest::Url::parse(url).unwrap(),
+            keys: vec![SecretSlice::from(b"test-key".to_vec())],
+            http,
+        };
+        let due = DueDelivery {
+            event_seq: 1,
+            event_id: "evt_1".into(),
+            sink: "webhook:test".into(),
+            attempts: 0,
+            payload: "{}".into(),
+            created_at: 0,
+        };
+        (sink, due)
+    }
+
+    /// A shop that is down, or never answers, is named as such (reqwest alone says "error
+    /// sending request"), without the URL and its access key.
+    #[tokio::test]
+    async fn a_failed_webhook_says_why_without_the_url() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook?key=k-SECRET", closed.local_addr().unwrap());
+        drop(closed);
+        let (sink, due) = webhook(&url);
+        let Attempt::Failed { error, .. } = sink.deliver(&due, "payment.completed").await else {
+            panic!("delivered to a closed port");
+        };
+        assert!(
+            error.starts_with("webhook failed: connection failed: Connection refused"),
+            "{error}"
+        );
+        assert!(!error.contains("SECRET"), "{error}");
+
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (sink, due) = webhook(&format!("http://{}/hook", silent.local_addr().unwrap()));
+        let Attempt::Failed { error, .. } = sink.deliver(&due, "payment.completed").await else {
+            panic!("delivered to a server that never answers");
+        };
+        assert_eq!(error, "webhook failed: request timed out");
+    }
 
     /// A line cut short by an earlier failed write does not swallow the next event.
     #[tokio::test]

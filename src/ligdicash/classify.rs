@@ -29,6 +29,18 @@ pub enum TransportError {
     Other(String),
 }
 
+/// The words of the attempt log and of webhook errors: one wording for every request the
+/// reconciler sends.
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("request timed out"),
+            Self::Connect(why) => write!(f, "connection failed: {why}"),
+            Self::Other(why) => f.write_str(why),
+        }
+    }
+}
+
 /// The meaning of one confirm exchange.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Classified {
@@ -143,14 +155,13 @@ pub fn classify(exchange: &Exchange) -> Classified {
 /// endpoint as well, and pauses everything from there.
 pub fn classify_for(kind: Kind, exchange: &Exchange) -> Classified {
     let (status, retry_after, body) = match exchange {
-        Exchange::Failed(TransportError::Timeout) => {
-            return transient(ErrorClass::Timeout, "request timed out".into(), None);
-        }
-        Exchange::Failed(TransportError::Connect(e)) => {
-            return transient(ErrorClass::Connect, format!("connection failed: {e}"), None);
-        }
-        Exchange::Failed(TransportError::Other(e)) => {
-            return transient(ErrorClass::Transport, e.clone(), None);
+        Exchange::Failed(e) => {
+            let class = match e {
+                TransportError::Timeout => ErrorClass::Timeout,
+                TransportError::Connect(_) => ErrorClass::Connect,
+                TransportError::Other(_) => ErrorClass::Transport,
+            };
+            return transient(class, e.to_string(), None);
         }
         Exchange::Reply {
             status,

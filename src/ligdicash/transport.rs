@@ -118,8 +118,11 @@ fn route(base: &Url) -> &'static str {
     if proxied { "proxy" } else { "direct" }
 }
 
-/// The one error mapping: a connect timeout counts as a timeout, as a slow answer does.
-fn transport_error(e: reqwest::Error) -> TransportError {
+/// The one error mapping of a request that got no answer, for confirm calls and webhooks
+/// alike: a connect timeout counts as a timeout, as a slow answer does; otherwise the
+/// innermost cause (connection refused, a certificate refused, a name not found), which
+/// reqwest's own text ("error sending request") hides.
+pub fn transport_error(e: reqwest::Error) -> TransportError {
     // Without the URL, which holds the token, in case the error is its own root cause.
     let e = e.without_url();
     if e.is_timeout() {

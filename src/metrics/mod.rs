@@ -132,6 +132,16 @@ impl Metrics {
     pub fn auth_failing(&self) -> bool {
         self.auth_failing.load(Ordering::Relaxed)
     }
+
+    /// Confirm calls of this process by outcome class, all kinds together: what a
+    /// `run --once` pass heard from LigdiCash (`app::ending::pass_got_through`).
+    pub fn confirm_outcomes(&self) -> BTreeMap<&'static str, u64> {
+        let mut by_class = BTreeMap::new();
+        for ((_, class), n) in lock(&self.by_outcome).iter() {
+            *by_class.entry(*class).or_insert(0) += n;
+        }
+        by_class
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,3 +1,5 @@
+//! The exposition of `Metrics`: families, labels, the latency histogram.
+
 use super::*;
 use crate::store::reports::DbGauges;
 

@@ -168,7 +168,7 @@ impl Sandbox {
         let seq = s.next_seq;
         s.next_seq += 1;
         let fate =
-            fate.unwrap_or_else(|| scenario::draw_fate(&self.cfg.scenario, amount, &mut s.rng));
+            fate.unwrap_or_else(|| scenario::created_fate(&self.cfg.scenario, amount, &mut s.rng));
         let token = make_token(self.cfg.scenario.seed, seq, &mut s.rng);
         let invoice = Invoice {
             seq,

@@ -31,6 +31,11 @@ pub struct Scenario {
     pub settle_max_ms: u64,
     /// Vary field types as LigdiCash does (string amounts, integer operator ids, ...).
     pub type_variants: bool,
+    /// Invoices made through `create` never settle by themselves: each waits for its
+    /// payment page's Pay or Fail button. For a person walking through a shop by hand, who
+    /// cannot press Pay within the second or so a drawn fate may take to settle the
+    /// invoice, without any callback (`sandbox --wait-for-pay`).
+    pub wait_for_pay: bool,
 }
 
 impl Default for Scenario {
@@ -44,6 +49,7 @@ impl Default for Scenario {
             settle_min_ms: 200,
             settle_max_ms: 8_000,
             type_variants: true,
+            wait_for_pay: false,
         }
     }
 }
@@ -96,6 +102,21 @@ impl Fate {
             Outcome::NotCompleted => "notcompleted",
             Outcome::Never => "pending",
         }
+    }
+}
+
+/// The fate of an invoice made through `create`: drawn, or, when the scenario waits for the
+/// buttons, pending until one is pressed. It is drawn either way, so a seed gives the same
+/// tokens and the same later fates with or without the wait.
+pub fn created_fate(s: &Scenario, amount: i64, rng: &mut fastrand::Rng) -> Fate {
+    let drawn = draw_fate(s, amount, rng);
+    if !s.wait_for_pay {
+        return drawn;
+    }
+    Fate {
+        outcome: Outcome::Never,
+        paid_amount: amount,
+        ..drawn
     }
 }
 

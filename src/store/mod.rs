@@ -71,10 +71,13 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]
     Task(String),
-    /// A PostgreSQL statement failed (`store::postgres`).
-    #[error("database error: {0}")]
+    /// A PostgreSQL statement failed (`store::postgres`). Shown with the server's message
+    /// and SQLSTATE (`postgres::errors::describe`): the driver's own text is "db error".
+    #[error("database error: {}", postgres::errors::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
-    /// No PostgreSQL connection could be had from the pool (`store::postgres`).
+    /// No PostgreSQL connection could be had from the pool (`store::postgres`), already
+    /// described (`postgres::errors::describe_pool`): why the server refused, or could not
+    /// be reached.
     #[error("cannot reach the database: {0}")]
     PostgresPool(String),
 }

@@ -106,6 +106,35 @@ async fn enqueue_is_idempotent_conflicts_are_409_and_bad_bodies_are_named() {
     let other = json!({"token": "tok-A", "transaction_id": "ORD-1", "expected_amount": 6000});
     let (status, body) = post_json(&url, other).await;
     assert_eq!((status, code(&body)), (409, "conflict"));
+    // PHP sends numbers as strings: the same payment again.
+    let as_php = json!({"token": "tok-A", "transaction_id": "ORD-1", "expected_amount": "5000"});
+    assert_eq!(post_json(&url, as_php).await.0, 200, "\"5000\" is 5000");
+    // Refusals name the field in plain words, never in the parser's.
+    let amount = "expected_amount: must be a positive whole number of XOF, like 5000";
+    for (body, message) in [
+        (
+            json!({"token": "t", "expected_amount": "5 000"}),
+            format!(r#"{amount} (got "5 000")"#),
+        ),
+        (
+            json!({"token": "t", "expected_amount": "5000.5"}),
+            format!(r#"{amount} (got "5000.5")"#),
+        ),
+        (
+            json!({"token": "t", "expected_amount": "abc"}),
+            format!(r#"{amount} (got "abc")"#),
+        ),
+        (
+            json!({"token": 5}),
+            "token: must be a string (got 5)".to_owned(),
+        ),
+    ] {
+        let (status, answer) = post_json(&url, body).await;
+        assert_eq!(
+            (status, answer["error"]["message"].as_str()),
+            (422, Some(message.as_str()))
+        );
+    }
     let cases = [
         (
             "application/json",

@@ -163,7 +163,8 @@ async fn a_customer_pays_on_the_sandbox_page_in_chromium_and_the_callback_confir
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let mut env = TestEnv::start().await;
+    // The invoice waits for the button: a settled one is closed, as at LigdiCash.
+    let mut env = TestEnv::with_sandbox(waiting_for_pay()).await;
     let (child, base) = api_daemon(&mut env).await;
     let callback_url = format!("{base}/callbacks/ligdicash");
     let (token, page_url) = checkout(&env, "ORD-CLICK", &callback_url).await;

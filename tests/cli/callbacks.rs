@@ -218,7 +218,8 @@ pub async fn checkout(env: &TestEnv, order: &str, callback_url: &str) -> (String
 /// (a lost callback) nothing arrives and the payment waits for its poll.
 #[tokio::test]
 async fn the_sandbox_payment_page_settles_and_its_callbacks_get_the_payment_confirmed() {
-    let mut env = TestEnv::start().await;
+    // The invoice waits for the button: a settled one is closed, as at LigdiCash.
+    let mut env = TestEnv::with_sandbox(waiting_for_pay()).await;
     let (child, base) = api_daemon(&mut env).await;
     let callback_url = format!("{base}/callbacks/ligdicash");
     let (token, page_url) = checkout(&env, "ORD-PAGE", &callback_url).await;

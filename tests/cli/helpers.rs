@@ -54,6 +54,14 @@ macro_rules! both {
     };
 }
 
+/// A sandbox whose invoices made through the create endpoint wait for the payment page's
+/// buttons instead of settling by themselves (`sandbox --wait-for-pay`).
+pub fn waiting_for_pay() -> SandboxConfig {
+    let mut cfg = SandboxConfig::default();
+    cfg.scenario.wait_for_pay = true;
+    cfg
+}
+
 impl TestEnv {
     /// Sandbox with default scenario and no faults; a fast schedule.
     pub async fn start() -> Self {

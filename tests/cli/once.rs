@@ -67,3 +67,50 @@ async fn a_pass_is_refused_while_the_daemon_runs() {
         "one mode at a time"
     );
 }
+
+/// A pass whose every confirm LigdiCash refuses for our credentials, or that cannot reach
+/// LigdiCash at all, exits 6 so that cron mails it and monitoring sees it; the payments
+/// stay due. A pass with nothing due says nothing about LigdiCash and exits 0.
+#[tokio::test]
+async fn a_pass_that_gets_nothing_through_to_ligdicash_exits_6() {
+    use ligdicash_reconciler::config::HumanDuration;
+    use ligdicash_reconciler::sandbox::Faults;
+    let mut env = TestEnv::with_faults(Faults {
+        auth_failure: true,
+        ..Faults::default()
+    })
+    .await;
+    env.config.poll.give_up_after = HumanDuration::secs(3600);
+    env.write_config();
+    assert_ok(&env.run(&["run", "--once"]).await);
+
+    let token = env.invoice(Outcome::Completed, 5000, "ORD-1").await;
+    let out = env.run(&["run", "--once"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("LigdiCash refused our credentials for every confirm call of this pass")
+            && err.contains("stay due for the next pass"),
+        "{err}"
+    );
+    assert_eq!(env.show(&token).await["status"], "pending");
+    // The credentials accepted again: the next pass goes through.
+    env.sandbox.sandbox.set_faults(Faults::default());
+    assert_ok(&env.run(&["run", "--once"]).await);
+    assert_eq!(env.show(&token).await["status"], "completed");
+
+    // Nothing listens at base_url: no confirm gets an answer.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    env.config.ligdicash.base_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    env.write_config();
+    let open = env.invoice(Outcome::Completed, 700, "ORD-2").await;
+    let out = env.run(&["run", "--once"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("LigdiCash could not be reached during this pass"),
+        "{err}"
+    );
+    assert_eq!(env.show(&open).await["status"], "pending");
+}

@@ -133,3 +133,21 @@ async fn a_payment_is_reconciled_and_its_event_delivered_on_postgresql() {
         .unwrap();
     assert!(stopped.success(), "{stopped:?}");
 }
+
+/// A database the server refuses says why on the command line: the server's message and
+/// SQLSTATE (the driver alone says "db error"), with the URL as it may be shown.
+#[tokio::test]
+async fn a_missing_database_is_named_with_the_servers_reason() {
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let env = TestEnv::start().await;
+    let out = run(&env, &pg.url("nope"), &["migrate"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{}/nope", pg.port))
+            && err.contains(r#"FATAL: database "nope" does not exist (SQLSTATE 3D000)"#),
+        "{err}"
+    );
+}

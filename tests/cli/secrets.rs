@@ -98,3 +98,96 @@ async fn secrets_never_reach_logs_or_the_database_even_at_trace_level() {
         }
     }
 }
+
+/// Every file a secret is read from is refused while any user of the machine can read it,
+/// as a config file holding a secret is: exit 3, naming the file and `chmod 600`. Once
+/// private, the same file is accepted.
+#[tokio::test]
+async fn a_world_readable_secret_file_is_refused_like_a_world_readable_config() {
+    use ligdicash_reconciler::config::database::DATABASE_URL_ENV;
+    use ligdicash_reconciler::config::{Config, WebhookConfig};
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::start().await;
+    let file = env.dir.path().join("secret");
+    // A valid webhook secret is also a valid key, token or password.
+    std::fs::write(&file, "whsec_d2ViaG9vay1zM2NyM3QtN2Q=\n").unwrap();
+    let mode = |m| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(m)).unwrap();
+    type Setting = fn(&mut Config, std::path::PathBuf);
+    let cases: [(&str, Setting, &str); 5] = [
+        (
+            "api_key_file",
+            |c, f| c.ligdicash.api_key_file = Some(f),
+            "check-config",
+        ),
+        (
+            "api_token_file",
+            |c, f| c.ligdicash.api_token_file = Some(f),
+            "check-config",
+        ),
+        (
+            "[api] token_file",
+            |c, f| {
+                c.api.listen = "127.0.0.1:0".into();
+                c.api.token_file = Some(f);
+            },
+            "check-config",
+        ),
+        (
+            "webhook secret_file",
+            |c, f| {
+                c.events.webhooks.push(WebhookConfig {
+                    url: "http://127.0.0.1:9/hook".into(),
+                    secret_env: None,
+                    secret_file: Some(f),
+                    name: None,
+                })
+            },
+            "check-config",
+        ),
+        // Read before any connection is tried: the port is closed, so once the file is
+        // accepted the command fails on the database (exit 4), not on the file.
+        (
+            "[database] password_file",
+            |c, f| c.database.password_file = Some(f),
+            "migrate",
+        ),
+    ];
+    for (what, set, command) in cases {
+        let mut config = env.config.clone();
+        set(&mut config, file.clone());
+        std::fs::write(&env.config_path, toml::to_string(&config).unwrap()).unwrap();
+        let attempt = || {
+            let mut cmd = env.cmd(&[command]);
+            cmd.env(
+                DATABASE_URL_ENV,
+                "postgres://shop@127.0.0.1:9/shop?sslmode=disable",
+            );
+            // The environment would win over the file.
+            match what {
+                "api_key_file" => cmd.env_remove("LIGDICASH_API_KEY"),
+                "api_token_file" => cmd.env_remove("LIGDICASH_API_TOKEN"),
+                _ => &mut cmd,
+            };
+            cmd.output()
+        };
+        mode(0o644);
+        let out = attempt().await.unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{what}: {err}");
+        let named = format!("{} holds", file.display());
+        let fix = format!("chmod 600 {}", file.display());
+        assert!(
+            err.contains(&named) && err.contains("world-readable") && err.contains(&fix),
+            "{what}: {err}"
+        );
+        mode(0o600);
+        let out = attempt().await.unwrap();
+        let accepted = if command == "migrate" { 4 } else { 0 };
+        assert_eq!(
+            out.status.code(),
+            Some(accepted),
+            "{what}: {}",
+            stderr(&out)
+        );
+    }
+}

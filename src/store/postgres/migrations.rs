@@ -8,6 +8,7 @@
 //! creates the database by hand; a test checks that it equals what the steps build.
 
 use super::PgStore;
+use super::errors::describe;
 use crate::store::StoreError;
 
 /// The steps, in order: step `i` (from 0) brings the schema to version `i + 1`.
@@ -44,7 +45,7 @@ impl PgStore {
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             tx.batch_execute(step).await.map_err(|e| {
-                StoreError::Migration(format!("to version {}: {}", i + 1, db_message(&e)))
+                StoreError::Migration(format!("to version {}: {}", i + 1, describe(&e)))
             })?;
         }
         // Each step records its version: one that did not is a broken build, not a schema.
@@ -81,15 +82,6 @@ async fn version_in(conn: &impl tokio_postgres::GenericClient) -> Result<i64, St
         )
         .await?;
     Ok(row.get(0))
-}
-
-/// The server's message of a failed statement (`relation "payments" already exists`),
-/// which the driver's `Display` hides behind "db error".
-pub(crate) fn db_message(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => db.message().to_owned(),
-        None => e.to_string(),
-    }
 }
 
 #[cfg(test)]

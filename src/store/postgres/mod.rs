@@ -134,6 +134,6 @@ impl PgStore {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::PostgresPool(e.to_string()))
+            .map_err(|e| StoreError::PostgresPool(errors::describe_pool(&e)))
     }
 }

@@ -73,6 +73,43 @@ impl TestServer {
     /// Creates the database `name` (no password: the test server trusts loopback
     /// connections).
     pub async fn create_database(&self, name: &str) {
+        self.admin(&format!("CREATE DATABASE \"{name}\"")).await;
+    }
+
+    /// Creates the superuser `user` with `password`, and has the server ask that user for
+    /// it over TCP (scram-sha-256) as a production server does; every other user stays
+    /// trusted. Returns once the server applies the rule.
+    #[allow(dead_code)] // used by the crate's tests (store::postgres::errors)
+    pub async fn add_password_user(&self, user: &str, password: &str) {
+        self.admin(&format!(
+            "CREATE ROLE \"{user}\" LOGIN SUPERUSER PASSWORD '{password}'"
+        ))
+        .await;
+        let hba = self.dir.path().join("data").join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        let rule = format!("host all {user} 127.0.0.1/32 scram-sha-256\n");
+        std::fs::write(&hba, rule + &rules).expect("write pg_hba.conf");
+        self.admin("SELECT pg_reload_conf()").await;
+        // The server re-reads the file after the signal: wait until it refuses a guess.
+        let guess = format!(
+            "host=127.0.0.1 port={} user={user} password=not-{password} dbname=postgres",
+            self.port
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio_postgres::connect(&guess, tokio_postgres::NoTls)
+            .await
+            .is_ok()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pg_hba.conf not applied"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs `sql` as the trusted superuser on the `postgres` database.
+    async fn admin(&self, sql: &str) {
         let (client, connection) = tokio_postgres::connect(
             &format!(
                 "host=127.0.0.1 port={} user=postgres dbname=postgres",
@@ -83,10 +120,7 @@ impl TestServer {
         .await
         .expect("connect to the test server");
         let task = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("create database");
+        client.batch_execute(sql).await.expect(sql);
         drop(client);
         let _ = task.await;
     }
