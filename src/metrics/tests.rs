@@ -1,0 +1,62 @@
+//! What `/metrics` shows.
+
+use super::*;
+
+#[test]
+fn resolutions_and_open_payouts_are_shown_by_kind() {
+    let m = Metrics::default();
+    m.resolved(Kind::Withdrawal, "completed");
+    m.resolved(Kind::Invoice, "completed");
+    let db = DbGauges {
+        pending_payouts: 3,
+        overdue_payouts: 1,
+        ..DbGauges::default()
+    };
+    let text = m.render(&db);
+    for line in [
+        "ligdicash_reconciler_resolutions_total{kind=\"withdrawal\",status=\"completed\"} 1",
+        "ligdicash_reconciler_resolutions_total{kind=\"invoice\",status=\"completed\"} 1",
+        "ligdicash_reconciler_pending_payouts 3",
+        "ligdicash_reconciler_overdue_payouts 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+}
+
+#[test]
+fn histogram_buckets_are_cumulative_and_count_everything() {
+    let m = Metrics::default();
+    m.confirm(Kind::Invoice, "completed", Duration::from_millis(30), true);
+    m.confirm(Kind::Invoice, "http_5xx", Duration::from_millis(700), false);
+    m.confirm(Kind::Payout, "timeout", Duration::from_secs(15), false);
+    let text = m.render(&DbGauges::default());
+    assert!(
+        text.contains("confirm_latency_seconds_bucket{le=\"0.05\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("confirm_latency_seconds_bucket{le=\"1\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("confirm_latency_seconds_bucket{le=\"10\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("confirm_latency_seconds_bucket{le=\"+Inf\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("confirm_calls_total{kind=\"invoice\",outcome=\"http_5xx\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("confirm_calls_total{kind=\"payout\",outcome=\"timeout\"} 1"),
+        "{text}"
+    );
+    assert!(
+        m.render(&DbGauges::default())
+            .lines()
+            .all(|l| !l.is_empty())
+    );
+}
