@@ -4,6 +4,8 @@ use super::*;
 use axum::routing::get;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 const LONG: Duration = Duration::from_secs(10);
 
