@@ -1,17 +1,21 @@
 //! Serves an axum [`Router`] on a [`TcpListener`] within [`Limits`], until a
 //! [`CancellationToken`] is cancelled. Every HTTP listener of the process goes through
 //! [`serve`], so that no client, slow or hostile, can hold the file descriptors the confirm
-//! calls and the database need.
+//! calls and the database need, nor a connection slot for long.
 //!
 //! `axum::serve` accepts every connection it can and keeps it as long as the client likes:
 //! 300 sockets that send half a request and wait once took all 256 descriptors of a
-//! process, and every confirm failed with "Too many open files". Here:
+//! process, and every confirm failed with "Too many open files". Then 70 sockets that sent a
+//! callback's body a byte every 2 s held every slot of the shop API for hours. Here:
 //!
 //! - a connection slot is taken *before* `accept()`: at the cap nothing is accepted, so
 //!   waiting clients stay in the kernel's backlog and cost the process no descriptor;
 //! - hyper closes a connection whose request head is not complete within
 //!   `header_read_timeout` (its timer starts at accept and again when a keep-alive
 //!   connection goes idle after an answer, so it also bounds the wait for the next request);
+//! - a request body must have arrived whole by `request_timeout`, counted the same way:
+//!   reading it fails after that ([`body`]), routes read it through [`read_body`] with a cap
+//!   that fits them, and the connection closes after the refusal;
 //! - a connection on which no byte moves, either way, for `idle_timeout` is closed;
 //! - on shutdown accepting stops at once, requests being answered get `shutdown_grace`, and
 //!   what is left is dropped.
@@ -19,7 +23,10 @@
 //! Each connection runs in a task of its own ([`connection`]), holding its slot until the
 //! socket is closed.
 
+mod body;
 mod connection;
+
+pub use body::{BodyRefusal, read_body};
 
 use axum::Router;
 use connection::connection;
@@ -33,6 +40,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// The default [`Limits::request_timeout`], named for the answers that quote it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What one listener allows its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -41,9 +51,16 @@ pub struct Limits {
     /// the same host or network sends its head in one packet, within milliseconds; a socket
     /// that sends half a head and waits costs us at most this long.
     pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request, head and body, counted as the header
+    /// read timeout is. Reading a body still arriving after it fails, the route answers
+    /// 408 and the connection is closed. The idle timeout alone restarted at every byte:
+    /// a 60 KB body sent a byte every 2 s held its slot for 33 hours. Default 10 s: a shop
+    /// or LigdiCash sends a request of a few KiB in milliseconds, and after a head that
+    /// took the whole `header_read_timeout` the body still has 5 s.
+    pub request_timeout: Duration,
     /// A connection on which no byte has moved, either way, for this long is closed, in
-    /// whatever state: a stalled request body, a client that stopped reading its answer, a
-    /// handler stuck longer than any client waits. Default 10 s, Prometheus's default
+    /// whatever state: a client that stopped reading its answer, a handler stuck longer
+    /// than any client waits, a body nobody reads. Default 10 s, Prometheus's default
     /// `scrape_timeout`: by then the scraper has given up. (A keep-alive connection
     /// waiting for its next request is closed sooner, by `header_read_timeout`.)
     pub idle_timeout: Duration,
@@ -59,6 +76,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(5),
+            request_timeout: REQUEST_TIMEOUT,
             idle_timeout: Duration::from_secs(10),
             max_connections: max_connections_for(open_files_limit()),
             shutdown_grace: Duration::from_secs(1),

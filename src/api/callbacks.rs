@@ -7,10 +7,14 @@
 //! LigdiCash posts each callback twice, as `application/json` and as
 //! `application/x-www-form-urlencoded` (where `custom_data` is a JSON string); both are
 //! read into one JSON object, kept raw, and the copies cause at most one earlier confirm.
+//!
+//! Anyone may also post slowly: the route's bodies are capped at [`MAX_BODY`] and, as on
+//! every route, must arrive within the request deadline.
 
 use super::ApiState;
 use super::error::ApiError;
 use crate::ligdicash::ConfirmAnswer;
+use crate::listener::BodyRefusal;
 use crate::store::callbacks::CallbackKeys;
 use crate::time::now_ms;
 use axum::Json;
@@ -23,20 +27,20 @@ use serde_json::{Map, Value, json};
 /// Copies of one callback received within this window cause one confirm, not two.
 const DEDUPE_MS: i64 = 60_000;
 
+/// A callback's body is a few hundred bytes; LigdiCash's largest, with every `custom_data`
+/// entry a shop could add, is a few KiB.
+pub const MAX_BODY: usize = 16 * 1024;
+
 /// Answers 200 to every well-formed callback, matched or not (a forger learns nothing),
-/// 400 to garbage, 413 over 64 KiB, 415 to another content type.
+/// 400 to garbage, 415 to another content type (408 and 413 come before, from the body's
+/// read).
 pub async fn receive(
     State(s): State<ApiState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the body is over 64 KiB",
-        )
-    })?;
+    // Already read whole by the route's layer: this cannot fail but for a bug.
+    let body = body.map_err(|_| ApiError::from(BodyRefusal::TooLarge { cap: MAX_BODY }))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -49,15 +49,25 @@ pub struct ApiState {
     pub shutdown: CancellationToken,
 }
 
-/// The routes, with the bearer check on every `/v1` path.
+/// The routes: the bearer check on every `/v1` path, then the body read whole (so a client
+/// without the token is refused before it can hold its connection with a slow body); the
+/// callback route's body, capped lower.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/payments", post(payments::create).get(payments::search))
         .route("/v1/payments/{token}", get(payments::show))
         .route("/v1/payments/{token}/confirm", post(confirm_now::confirm))
+        // The last layer added runs first.
+        .route_layer(middleware::from_fn_with_state(MAX_BODY, whole_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         // After the bearer layer: LigdiCash cannot send a token.
-        .route("/callbacks/ligdicash", post(callbacks::receive))
+        .route(
+            "/callbacks/ligdicash",
+            post(callbacks::receive).route_layer(middleware::from_fn_with_state(
+                callbacks::MAX_BODY,
+                whole_body,
+            )),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -100,6 +110,16 @@ fn bearer_token(value: &str) -> Option<&str> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim_matches([' ', '\t']))
+}
+
+/// Reads the body whole, at most `cap` bytes and within the listener's request deadline,
+/// before the handler runs; a body too large, too slow or broken is refused (413, 408,
+/// 400) and its connection closed.
+async fn whole_body(State(cap): State<usize>, request: Request, next: Next) -> Response {
+    match listener::read_body(request, cap).await {
+        Ok(request) => next.run(request).await,
+        Err(refusal) => ApiError::from(refusal).into_response(),
+    }
 }
 
 /// Counts every request by route (the pattern, never the token in the path) and status.

@@ -1,9 +1,14 @@
 //! One connection, from accept to close, holding its slot the whole time: hyper serves the
-//! requests, and this task closes the connection when no byte has moved for `idle_timeout`.
+//! requests, this task closes the connection when no byte has moved for `idle_timeout`, and
+//! every request goes to the router with its body under the request deadline ([`Timed`]).
 
 use super::Limits;
+use super::body::Timed;
 use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::{Service, service_fn};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use std::io;
@@ -18,7 +23,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// One connection, from accept to close; `_slot` is given back when it ends.
+/// Serves one connection until it closes, goes idle, or is dropped at shutdown; `_slot` is
+/// given back when it ends.
 pub(super) async fn connection(
     stream: TcpStream,
     http: http1::Builder,
@@ -32,7 +38,21 @@ pub(super) async fn connection(
         inner: stream,
         activity: activity.clone(),
     });
-    let mut conn = pin!(http.serve_connection(io, TowerToHyperService::new(router)));
+    let router = TowerToHyperService::new(router);
+    let requests = activity.clone();
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        // Counted like hyper's header timer: from accept, or from the previous answer.
+        let deadline = requests.ready_since() + limits.request_timeout;
+        let request = request.map(|body| Body::new(Timed::new(body, deadline)));
+        let answer = router.call(request);
+        let requests = requests.clone();
+        async move {
+            let answer = answer.await;
+            requests.answered();
+            answer
+        }
+    });
+    let mut conn = pin!(http.serve_connection(io, service));
     let mut closing = false;
     loop {
         let idle_until = activity.last() + limits.idle_timeout;
@@ -60,10 +80,12 @@ pub(super) async fn connection(
     }
 }
 
-/// When a byte last moved on a connection, in milliseconds after `start`.
+/// When a byte last moved on a connection, and since when it has been ready for its next
+/// request, in milliseconds after `start`.
 struct Activity {
     start: Instant,
     last_ms: AtomicU64,
+    ready_ms: AtomicU64,
 }
 
 impl Activity {
@@ -71,16 +93,30 @@ impl Activity {
         Self {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            ready_ms: AtomicU64::new(0),
         }
     }
 
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_ms.store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
     fn last(&self) -> Instant {
         self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// The router has answered a request: the next one's time starts now (hyper's header
+    /// timer starts a little later, once the answer is written: ours is the stricter).
+    fn answered(&self) {
+        self.ready_ms.store(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    fn ready_since(&self) -> Instant {
+        self.start + Duration::from_millis(self.ready_ms.load(Ordering::Relaxed))
     }
 }
 

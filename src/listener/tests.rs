@@ -1,7 +1,8 @@
 //! The listener's limits on real loopback sockets, with short timeouts.
 
 use super::*;
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::routing::{get, post};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -12,6 +13,7 @@ const LONG: Duration = Duration::from_secs(10);
 fn limits(header_read_timeout: Duration, idle_timeout: Duration, max: usize) -> Limits {
     Limits {
         header_read_timeout,
+        request_timeout: LONG,
         idle_timeout,
         max_connections: max,
         shutdown_grace: Duration::from_millis(300),
@@ -24,10 +26,14 @@ struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// `GET /hello`, and `POST /echo` that reads its body with axum's own extractor, not
+/// through [`read_body`]: the deadline holds whoever reads.
 async fn start(limits: Limits) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = Router::new().route("/hello", get(|| async { "hello\n" }));
+    let router = Router::new()
+        .route("/hello", get(|| async { "hello\n" }))
+        .route("/echo", post(|body: Bytes| async move { body }));
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(serve(listener, router, limits, shutdown.clone()));
     Server {
@@ -181,6 +187,40 @@ async fn shutdown_stops_accepting_and_drops_held_connections_after_the_grace() {
         TcpStream::connect(server.addr).await.is_err(),
         "still listening"
     );
+}
+
+/// A body sent a byte at a time, so that the idle timeout never fires, is cut at the
+/// request deadline (counted from accept), even by a handler that reads it its own way,
+/// and the connection is closed with it: its slot is free at once.
+#[tokio::test]
+async fn a_body_still_arriving_at_the_request_deadline_is_cut_and_its_connection_closed() {
+    let server = start(Limits {
+        request_timeout: Duration::from_millis(700),
+        ..limits(LONG, LONG, 4)
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let start = Instant::now();
+    let head = b"POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: 1000\r\n\r\n";
+    stream.write_all(head).await.unwrap();
+    let mut buf = [0u8; 1024];
+    let trickle_until_closed = async {
+        loop {
+            tokio::select! {
+                read = stream.read(&mut buf) => if !matches!(read, Ok(1..)) { return },
+                () = tokio::time::sleep(Duration::from_millis(100)) => {
+                    let _ = stream.write_all(b"x").await;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), trickle_until_closed)
+        .await
+        .expect("the server kept the connection open");
+    let after = start.elapsed();
+    assert!(after >= Duration::from_millis(600), "{after:?}");
+    assert!(after < Duration::from_millis(1_500), "{after:?}");
+    server.shutdown.cancel();
 }
 
 #[test]
