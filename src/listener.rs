@@ -16,6 +16,7 @@
 //! - a request body must have arrived whole by `request_timeout`, counted the same way:
 //!   reading it fails after that ([`body`]), routes read it through [`read_body`] with a cap
 //!   that fits them, and the connection closes after the refusal;
+//! - a route anyone may call can be given its own [`Share`] of the slots;
 //! - a connection on which no byte moves, either way, for `idle_timeout` is closed;
 //! - on shutdown accepting stops at once, requests being answered get `shutdown_grace`, and
 //!   what is left is dropped.
@@ -25,11 +26,13 @@
 
 mod body;
 mod connection;
+mod share;
 
 pub use body::{BodyRefusal, read_body};
+pub use share::{Refusal, Share, Ticket};
 
 use axum::Router;
-use connection::connection;
+use connection::{Accepted, connection};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioTimer;
 use std::io;
@@ -143,10 +146,11 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 failures.recovered();
+                let accepted = Accepted { stream, peer, slot };
                 let (http, router, shutdown) = (http.clone(), router.clone(), shutdown.clone());
-                connections.spawn(connection(stream, http, router, limits, shutdown, slot));
+                connections.spawn(connection(accepted, http, router, limits, shutdown));
             }
             // The client gave up while it waited in the backlog: nothing wrong here.
             Err(e) if is_client_gone(&e) => tracing::debug!(error = %e, "http accept"),

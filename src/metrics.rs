@@ -70,7 +70,8 @@ impl Metrics {
             .or_insert(0) += 1;
     }
 
-    /// A LigdiCash callback was received: `matched` a payment, `unmatched`, or `rejected`.
+    /// A LigdiCash callback was received: `matched` a payment, `unmatched`, `rejected`, or
+    /// `refused_busy` (the route's share of the API's connections was taken).
     pub fn callback(&self, result: &'static str) {
         *lock(&self.callbacks).entry(result).or_insert(0) += 1;
     }
@@ -235,7 +236,7 @@ impl Metrics {
             &mut out,
             "ligdicash_reconciler_callbacks_total",
             "counter",
-            "LigdiCash callbacks received: matched a payment, unmatched, or rejected (malformed).",
+            "LigdiCash callbacks received: matched a payment, unmatched, rejected (malformed), or refused_busy (the route's share of connections was taken).",
         );
         for (result, n) in lock(&self.callbacks).iter() {
             let _ = writeln!(

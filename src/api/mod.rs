@@ -15,7 +15,7 @@ pub mod error;
 mod payments;
 
 use crate::confirm::Confirmer;
-use crate::listener::{self, Limits};
+use crate::listener::{self, Limits, Share};
 use crate::metrics::Metrics;
 use crate::store::Db;
 use axum::Router;
@@ -51,8 +51,12 @@ pub struct ApiState {
 
 /// The routes: the bearer check on every `/v1` path, then the body read whole (so a client
 /// without the token is refused before it can hold its connection with a slow body); the
-/// callback route's body, capped lower.
-pub fn router(state: ApiState) -> Router {
+/// callback route within its `callbacks` share of the listener, then its body, capped lower.
+pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
+    let gate = callbacks::Gate {
+        share: callbacks,
+        metrics: state.metrics.clone(),
+    };
     Router::new()
         .route("/v1/payments", post(payments::create).get(payments::search))
         .route("/v1/payments/{token}", get(payments::show))
@@ -63,10 +67,12 @@ pub fn router(state: ApiState) -> Router {
         // After the bearer layer: LigdiCash cannot send a token.
         .route(
             "/callbacks/ligdicash",
-            post(callbacks::receive).route_layer(middleware::from_fn_with_state(
-                callbacks::MAX_BODY,
-                whole_body,
-            )),
+            post(callbacks::receive)
+                .route_layer(middleware::from_fn_with_state(
+                    callbacks::MAX_BODY,
+                    whole_body,
+                ))
+                .route_layer(middleware::from_fn_with_state(gate, callbacks::admit)),
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))
@@ -74,9 +80,12 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API until `shutdown`, within the listener limits every listener has.
+/// Serves the API until `shutdown`, within the listener limits every listener has; the
+/// callback route gets a quarter of the connection slots ([`callbacks::share_of`]).
 pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
-    listener::serve(listener, router(state), Limits::default(), shutdown).await;
+    let limits = Limits::default();
+    let callbacks = callbacks::share_of(limits.max_connections);
+    listener::serve(listener, router(state, callbacks), limits, shutdown).await;
 }
 
 /// Checks the bearer token (401 otherwise) and refuses work while shutting down (503).

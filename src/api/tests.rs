@@ -1,5 +1,6 @@
 //! The API's router served by the real listener on loopback, with short limits: the bearer
-//! scheme, body caps and the request deadline.
+//! scheme, the callback route's share of the connections, body caps and the request
+//! deadline.
 
 use super::*;
 use crate::config::{ConfirmStyle, Credentials, PollConfig};
@@ -14,6 +15,8 @@ const TOKEN: &str = "s3cret-token";
 
 struct Api {
     addr: SocketAddr,
+    callbacks: Arc<Share>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -51,18 +54,21 @@ async fn start(limits: Limits) -> Api {
         db: open(),
         confirmer: Arc::new(confirmer),
         token: Arc::new(SecretString::from(TOKEN.to_owned())),
-        metrics,
+        metrics: metrics.clone(),
         confirm_timeout: Duration::from_secs(1),
         sinks: Arc::new(Vec::new()),
         shutdown: CancellationToken::new(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let callbacks = callbacks::share_of(limits.max_connections);
     let shutdown = CancellationToken::new();
-    let router = router(state);
+    let router = router(state, callbacks.clone());
     tokio::spawn(listener::serve(listener, router, limits, shutdown.clone()));
     Api {
         addr,
+        callbacks,
+        metrics,
         shutdown,
         _dir: dir,
     }
@@ -102,6 +108,15 @@ async fn until_closed(stream: &mut TcpStream) -> String {
         .await
         .expect("the server kept the connection open");
     String::from_utf8_lossy(&got).to_lowercase()
+}
+
+/// Waits (at most 2 s) until `n` callbacks hold a place in the route's share.
+async fn held(api: &Api, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while api.callbacks.held() != n {
+        assert!(Instant::now() < deadline, "{} held", api.callbacks.held());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
@@ -158,6 +173,11 @@ async fn a_body_slower_than_the_request_deadline_gets_408_and_its_connection_clo
     assert!(answer.contains("\"request_timeout\""), "{answer}");
     assert!(after >= Duration::from_millis(700), "{after:?}");
     assert!(after < Duration::from_secs(3), "{after:?}");
+    assert_eq!(
+        api.callbacks.held(),
+        0,
+        "its place in the share is given back"
+    );
 }
 
 /// The callback route's cap is 16 KiB: a 17 KiB callback gets 413 (announced, at once,
@@ -187,6 +207,57 @@ async fn a_callback_over_16_kib_gets_413_and_one_under_is_read() {
     let mut stream = send(&api, [127, 0, 0, 1], request.as_bytes()).await;
     let answer = until_closed(&mut stream).await;
     assert!(answer.starts_with("http/1.1 200"), "{answer}");
+}
+
+/// Eight callbacks from one address hold their places (bodies not sent); the ninth from
+/// that address gets 503 at once, with `Retry-After` and `Connection: close`. Another
+/// address gets its own eight, and then the route's quarter of the 64 slots is taken: a
+/// third address is refused too, while the shop's own requests are answered.
+#[tokio::test]
+async fn the_ninth_callback_at_once_from_one_address_gets_503_at_once() {
+    let api = start(limits(Duration::from_secs(10))).await;
+    let head = callback_head(100);
+    let mut holding = Vec::new();
+    for _ in 0..callbacks::PER_SOURCE {
+        holding.push(send(&api, [127, 0, 0, 1], head.as_bytes()).await);
+    }
+    held(&api, 8).await;
+    let refused = |from: [u8; 4]| {
+        let head = head.clone();
+        let api = &api;
+        async move {
+            let started = Instant::now();
+            let mut stream = send(api, from, head.as_bytes()).await;
+            let answer = until_closed(&mut stream).await;
+            (answer, started.elapsed())
+        }
+    };
+    let (answer, after) = refused([127, 0, 0, 1]).await;
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(answer.contains("\"callbacks_busy\""), "{answer}");
+    assert!(after < Duration::from_millis(500), "{after:?}");
+
+    for _ in 0..callbacks::PER_SOURCE {
+        holding.push(send(&api, [127, 0, 0, 2], head.as_bytes()).await);
+    }
+    held(&api, 16).await;
+    let (answer, after) = refused([127, 0, 0, 3]).await;
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(after < Duration::from_millis(500), "{after:?}");
+    let shop = reqwest::Client::new()
+        .get(format!("http://{}/v1/payments", api.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shop.status(), 200);
+    let metrics = api.metrics.render(&Default::default());
+    let line = "ligdicash_reconciler_callbacks_total{result=\"refused_busy\"} 2";
+    assert!(metrics.lines().any(|l| l == line), "{metrics}");
+    drop(holding);
+    held(&api, 0).await;
 }
 
 #[test]

@@ -1,17 +1,20 @@
 //! One connection, from accept to close, holding its slot the whole time: hyper serves the
 //! requests, this task closes the connection when no byte has moved for `idle_timeout`, and
-//! every request goes to the router with its body under the request deadline ([`Timed`]).
+//! every request goes to the router with its source address and its body under the request
+//! deadline ([`Timed`]).
 
 use super::Limits;
 use super::body::Timed;
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::{Service, service_fn};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,16 +26,27 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Serves one connection until it closes, goes idle, or is dropped at shutdown; `_slot` is
-/// given back when it ends.
+/// What a connection task is given besides its socket.
+pub(super) struct Accepted {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// Given back when the connection task ends, whatever ends it.
+    pub slot: OwnedSemaphorePermit,
+}
+
+/// Serves one connection until it closes, goes idle, or is dropped at shutdown.
 pub(super) async fn connection(
-    stream: TcpStream,
+    accepted: Accepted,
     http: http1::Builder,
     router: Router,
     limits: Limits,
     shutdown: CancellationToken,
-    _slot: OwnedSemaphorePermit,
 ) {
+    let Accepted {
+        stream,
+        peer,
+        slot: _slot,
+    } = accepted;
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         inner: stream,
@@ -43,7 +57,8 @@ pub(super) async fn connection(
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         // Counted like hyper's header timer: from accept, or from the previous answer.
         let deadline = requests.ready_since() + limits.request_timeout;
-        let request = request.map(|body| Body::new(Timed::new(body, deadline)));
+        let mut request = request.map(|body| Body::new(Timed::new(body, deadline)));
+        request.extensions_mut().insert(ConnectInfo(peer));
         let answer = router.call(request);
         let requests = requests.clone();
         async move {
