@@ -9,7 +9,8 @@
 //! callback's body a byte every 2 s held every slot of the shop API for hours. Here:
 //!
 //! - a connection slot is taken *before* `accept()`: at the cap nothing is accepted, so
-//!   waiting clients stay in the kernel's backlog and cost the process no descriptor;
+//!   waiting clients stay in the kernel's backlog and cost the process no descriptor; since
+//!   when every slot has been taken is recorded in a [`ListenerHealth`] (`/readyz`);
 //! - hyper closes a connection whose request head is not complete within
 //!   `header_read_timeout` (its timer starts at accept and again when a keep-alive
 //!   connection goes idle after an answer, so it also bounds the wait for the next request);
@@ -26,9 +27,11 @@
 
 mod body;
 mod connection;
+mod health;
 mod share;
 
 pub use body::{BodyRefusal, read_body};
+pub use health::ListenerHealth;
 pub use share::{Refusal, Share, Ticket};
 
 use axum::Router;
@@ -114,7 +117,8 @@ fn parse_open_files_limit(limits: &str) -> Option<u64> {
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` is cancelled, then
-/// returns once every connection is closed (at most `shutdown_grace` later).
+/// returns once every connection is closed (at most `shutdown_grace` later). `health` says,
+/// to whoever asks, since when every connection slot has been taken.
 ///
 /// Accept errors never end it: they are logged once per burst and retried after a short,
 /// growing pause (out of descriptors, accepting at once would only fail again).
@@ -122,9 +126,12 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    health: Arc<ListenerHealth>,
     shutdown: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let cap = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(cap));
+    health.serving(cap);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
@@ -132,15 +139,24 @@ pub async fn serve(
     let mut failures = AcceptFailures::default();
     loop {
         reap(&mut connections);
-        let slot = tokio::select! {
-            () = shutdown.cancelled() => break,
-            slot = slots.clone().acquire_owned() => slot,
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Ok(slot),
+            Err(_) => {
+                // Every slot is taken: from now until one is free, the listener can accept
+                // nobody, and `/readyz` says so once that lasts.
+                health.full();
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    slot = slots.clone().acquire_owned() => slot,
+                }
+            }
         };
         let Ok(slot) = slot else {
             // Only a closed semaphore fails, and nothing closes this one.
             tracing::error!("http listener: connection slots closed; no longer accepting");
             break;
         };
+        health.slot_taken();
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,

@@ -5,6 +5,7 @@
 //! read from it at scrape time so they can never drift from it.
 
 use crate::health::WriteHealth;
+use crate::listener::ListenerHealth;
 use crate::payment::Kind;
 use crate::store::reports::DbGauges;
 use crate::time::{Millis, now_ms};
@@ -37,6 +38,9 @@ pub struct Metrics {
     api_requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// Whether the database takes our writes (the poller holds its claims while not).
     pub writes: std::sync::Arc<WriteHealth>,
+    /// Whether the shop API's listener can take one more connection: written by that
+    /// listener, read by `/readyz` and shown here, both served by the other listener.
+    pub api_listener: std::sync::Arc<ListenerHealth>,
     /// On a PostgreSQL cluster: this node's share of the request rate, and the live nodes
     /// at its last heartbeat. `None` alone (SQLite): not shown.
     cluster: Mutex<Option<(f64, usize)>>,
@@ -257,7 +261,38 @@ impl Metrics {
             );
         }
         self.render_faults(&mut out);
+        self.render_api_listener(&mut out);
         out
+    }
+
+    /// The shop API's connection slots, when it serves.
+    fn render_api_listener(&self, out: &mut String) {
+        let slots = self.api_listener.slots();
+        if slots == 0 {
+            return;
+        }
+        let saturated = self
+            .api_listener
+            .saturated_for()
+            .map_or(0.0, |d| d.as_secs_f64());
+        let families = [
+            (
+                "ligdicash_reconciler_api_connection_slots",
+                "Connections the shop API serves at once; more wait unaccepted.",
+                slots.to_string(),
+            ),
+            (
+                "ligdicash_reconciler_api_saturated_seconds",
+                "How long every connection slot of the shop API has been taken (0: one is free).",
+                format!("{saturated:.3}"),
+            ),
+        ];
+        for (name, help, value) in families {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
     }
 
     /// Money out still open, read from the database at scrape time.

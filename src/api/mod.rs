@@ -81,11 +81,13 @@ pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
 }
 
 /// Serves the API until `shutdown`, within the listener limits every listener has; the
-/// callback route gets a quarter of the connection slots ([`callbacks::share_of`]).
+/// callback route gets a quarter of the connection slots ([`callbacks::share_of`]), and
+/// the listener's health goes to `/readyz` through the metrics.
 pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
     let limits = Limits::default();
+    let health = state.metrics.api_listener.clone();
     let callbacks = callbacks::share_of(limits.max_connections);
-    listener::serve(listener, router(state, callbacks), limits, shutdown).await;
+    listener::serve(listener, router(state, callbacks), limits, health, shutdown).await;
 }
 
 /// Checks the bearer token (401 otherwise) and refuses work while shutting down (503).

@@ -64,7 +64,14 @@ async fn start(limits: Limits) -> Api {
     let callbacks = callbacks::share_of(limits.max_connections);
     let shutdown = CancellationToken::new();
     let router = router(state, callbacks.clone());
-    tokio::spawn(listener::serve(listener, router, limits, shutdown.clone()));
+    let health = metrics.api_listener.clone();
+    tokio::spawn(listener::serve(
+        listener,
+        router,
+        limits,
+        health,
+        shutdown.clone(),
+    ));
     Api {
         addr,
         callbacks,

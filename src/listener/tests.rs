@@ -22,6 +22,7 @@ fn limits(header_read_timeout: Duration, idle_timeout: Duration, max: usize) -> 
 
 struct Server {
     addr: SocketAddr,
+    health: Arc<ListenerHealth>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -35,9 +36,17 @@ async fn start(limits: Limits) -> Server {
         .route("/hello", get(|| async { "hello\n" }))
         .route("/echo", post(|body: Bytes| async move { body }));
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(serve(listener, router, limits, shutdown.clone()));
+    let health = Arc::new(ListenerHealth::default());
+    let task = tokio::spawn(serve(
+        listener,
+        router,
+        limits,
+        health.clone(),
+        shutdown.clone(),
+    ));
     Server {
         addr,
+        health,
         shutdown,
         task,
     }
@@ -187,6 +196,37 @@ async fn shutdown_stops_accepting_and_drops_held_connections_after_the_grace() {
         TcpStream::connect(server.addr).await.is_err(),
         "still listening"
     );
+}
+
+/// Every slot taken is recorded at once and for as long as it lasts (the `/readyz` line
+/// comes after a second), and cleared as soon as a slot is free again.
+#[tokio::test]
+async fn a_listener_whose_slots_are_all_taken_says_so_until_one_is_free() {
+    let server = start(limits(LONG, LONG, 2)).await;
+    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    hello(&mut first).await;
+    hello(&mut second).await;
+    assert_eq!(server.health.slots(), 2);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let busy = server.health.saturated_for().expect("saturated");
+    assert!(busy >= Duration::from_millis(1_000), "{busy:?}");
+    assert_eq!(
+        server.health.problem("api").as_deref(),
+        Some("api: all 2 connection slots busy for 1 s")
+    );
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.health.saturated_for().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "still saturated with a slot free"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.health.problem("api"), None);
+    hello(&mut second).await;
+    server.shutdown.cancel();
 }
 
 /// A body sent a byte at a time, so that the idle timeout never fires, is cut at the
