@@ -15,14 +15,14 @@
 //!   `header_read_timeout` (its timer starts at accept and again when a keep-alive
 //!   connection goes idle after an answer, so it also bounds the wait for the next request);
 //! - a request body must have arrived whole by `request_timeout`, counted the same way:
-//!   reading it fails after that ([`body`]), routes read it through [`read_body`] with a cap
+//!   reading it fails after that (`body`), routes read it through [`read_body`] with a cap
 //!   that fits them, and the connection closes after the refusal;
 //! - a route anyone may call can be given its own [`Share`] of the slots;
 //! - a connection on which no byte moves, either way, for `idle_timeout` is closed;
 //! - on shutdown accepting stops at once, requests being answered get `shutdown_grace`, and
 //!   what is left is dropped.
 //!
-//! Each connection runs in a task of its own ([`connection`]), holding its slot until the
+//! Each connection runs in a task of its own (`connection`), holding its slot until the
 //! socket is closed.
 
 mod body;

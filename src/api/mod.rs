@@ -81,7 +81,7 @@ pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
 }
 
 /// Serves the API until `shutdown`, within the listener limits every listener has; the
-/// callback route gets a quarter of the connection slots ([`callbacks::share_of`]), and
+/// callback route gets a quarter of the connection slots (`callbacks::share_of`), and
 /// the listener's health goes to `/readyz` through the metrics.
 pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
     let limits = Limits::default();

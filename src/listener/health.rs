@@ -68,7 +68,7 @@ impl ListenerHealth {
     }
 
     /// The `/readyz` line for the listener called `name`, when it has been saturated for
-    /// [`SATURATED_AFTER`] or more.
+    /// `SATURATED_AFTER` or more.
     pub fn problem(&self, name: &str) -> Option<String> {
         describe(name, self.slots(), self.saturated_for())
     }
