@@ -1,6 +1,6 @@
 //! The small local HTTP side: `/healthz` (alive), `/readyz` (database reachable and taking
-//! writes, scheduler alive, credentials accepted) and `/metrics` (Prometheus). Loopback by default; it exposes
-//! no payment data, only counts.
+//! writes, scheduler alive, credentials accepted, the shop API able to accept a connection)
+//! and `/metrics` (Prometheus). Loopback by default; it exposes no payment data, only counts.
 
 use crate::listener::{self, Limits};
 use crate::metrics::Metrics;
@@ -32,7 +32,9 @@ pub async fn serve(listener: TcpListener, state: HttpState, shutdown: Cancellati
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state);
-    listener::serve(listener, app, Limits::default(), shutdown).await;
+    // Its own health goes unread: a listener that is full cannot answer about itself.
+    let health = Arc::default();
+    listener::serve(listener, app, Limits::default(), health, shutdown).await;
 }
 
 async fn readyz(State(s): State<HttpState>) -> Response {
@@ -45,6 +47,9 @@ async fn readyz(State(s): State<HttpState>) -> Response {
     }
     if let Some(writes) = s.metrics.writes.problem() {
         problems.push(writes);
+    }
+    if let Some(api) = s.metrics.api_listener.problem("api") {
+        problems.push(api);
     }
     if s.metrics.auth_failing() {
         problems.push("ligdicash: credentials refused (Code00, Code01 or HTTP 401/403)".to_owned());
@@ -71,5 +76,48 @@ async fn metrics(State(s): State<HttpState>) -> Response {
         )
             .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use std::time::Duration;
+
+    async fn answer(state: &HttpState) -> (StatusCode, String) {
+        let response = readyz(State(state.clone())).await;
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// The shop API's listener, full for over a second, fails `/readyz` with a line saying
+    /// so; ready again once it has a free slot.
+    #[tokio::test(start_paused = true)]
+    async fn readyz_fails_while_every_slot_of_the_api_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+        let state = HttpState {
+            metrics: Arc::new(Metrics::default()),
+            db: Db::from(store),
+            stale_after_ms: i64::MAX,
+        };
+        let api = &state.metrics.api_listener;
+        api.serving(64);
+        assert_eq!(answer(&state).await, (StatusCode::OK, "ready\n".to_owned()));
+        api.full();
+        tokio::time::advance(Duration::from_millis(3_200)).await;
+        let (status, text) = answer(&state).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            text.lines()
+                .any(|l| l == "api: all 64 connection slots busy for 3 s"),
+            "{text}"
+        );
+        api.slot_taken();
+        assert_eq!(answer(&state).await.0, StatusCode::OK);
     }
 }

@@ -1,39 +1,53 @@
 //! Serves an axum [`Router`] on a [`TcpListener`] within [`Limits`], until a
 //! [`CancellationToken`] is cancelled. Every HTTP listener of the process goes through
 //! [`serve`], so that no client, slow or hostile, can hold the file descriptors the confirm
-//! calls and the database need.
+//! calls and the database need, nor a connection slot for long.
 //!
 //! `axum::serve` accepts every connection it can and keeps it as long as the client likes:
 //! 300 sockets that send half a request and wait once took all 256 descriptors of a
-//! process, and every confirm failed with "Too many open files". Here:
+//! process, and every confirm failed with "Too many open files". Then 70 sockets that sent a
+//! callback's body a byte every 2 s held every slot of the shop API for hours. Here:
 //!
 //! - a connection slot is taken *before* `accept()`: at the cap nothing is accepted, so
-//!   waiting clients stay in the kernel's backlog and cost the process no descriptor;
+//!   waiting clients stay in the kernel's backlog and cost the process no descriptor; since
+//!   when every slot has been taken is recorded in a [`ListenerHealth`] (`/readyz`);
 //! - hyper closes a connection whose request head is not complete within
 //!   `header_read_timeout` (its timer starts at accept and again when a keep-alive
 //!   connection goes idle after an answer, so it also bounds the wait for the next request);
+//! - a request body must have arrived whole by `request_timeout`, counted the same way:
+//!   reading it fails after that (`body`), routes read it through [`read_body`] with a cap
+//!   that fits them, and the connection closes after the refusal;
+//! - a route anyone may call can be given its own [`Share`] of the slots;
 //! - a connection on which no byte moves, either way, for `idle_timeout` is closed;
 //! - on shutdown accepting stops at once, requests being answered get `shutdown_grace`, and
 //!   what is left is dropped.
 //!
-//! Each connection runs in a task of its own, holding its slot until the socket is closed.
+//! Each connection runs in a task of its own (`connection`), holding its slot until the
+//! socket is closed.
+
+mod body;
+mod connection;
+mod health;
+mod share;
+
+pub use body::{BodyRefusal, read_body};
+pub use health::ListenerHealth;
+pub use share::{Refusal, Share, Ticket};
 
 use axum::Router;
+use connection::{Accepted, connection};
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::TokioTimer;
 use std::io;
-use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// The default [`Limits::request_timeout`], named for the answers that quote it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one listener allows its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +57,16 @@ pub struct Limits {
     /// the same host or network sends its head in one packet, within milliseconds; a socket
     /// that sends half a head and waits costs us at most this long.
     pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request, head and body, counted as the header
+    /// read timeout is. Reading a body still arriving after it fails, the route answers
+    /// 408 and the connection is closed. The idle timeout alone restarted at every byte:
+    /// a 60 KB body sent a byte every 2 s held its slot for 33 hours. Default 10 s: a shop
+    /// or LigdiCash sends a request of a few KiB in milliseconds, and after a head that
+    /// took the whole `header_read_timeout` the body still has 5 s.
+    pub request_timeout: Duration,
     /// A connection on which no byte has moved, either way, for this long is closed, in
-    /// whatever state: a stalled request body, a client that stopped reading its answer, a
-    /// handler stuck longer than any client waits. Default 10 s, Prometheus's default
+    /// whatever state: a client that stopped reading its answer, a handler stuck longer
+    /// than any client waits, a body nobody reads. Default 10 s, Prometheus's default
     /// `scrape_timeout`: by then the scraper has given up. (A keep-alive connection
     /// waiting for its next request is closed sooner, by `header_read_timeout`.)
     pub idle_timeout: Duration,
@@ -61,6 +82,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(5),
+            request_timeout: REQUEST_TIMEOUT,
             idle_timeout: Duration::from_secs(10),
             max_connections: max_connections_for(open_files_limit()),
             shutdown_grace: Duration::from_secs(1),
@@ -95,7 +117,8 @@ fn parse_open_files_limit(limits: &str) -> Option<u64> {
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` is cancelled, then
-/// returns once every connection is closed (at most `shutdown_grace` later).
+/// returns once every connection is closed (at most `shutdown_grace` later). `health` says,
+/// to whoever asks, since when every connection slot has been taken.
 ///
 /// Accept errors never end it: they are logged once per burst and retried after a short,
 /// growing pause (out of descriptors, accepting at once would only fail again).
@@ -103,9 +126,12 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    health: Arc<ListenerHealth>,
     shutdown: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let cap = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(cap));
+    health.serving(cap);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
@@ -113,24 +139,34 @@ pub async fn serve(
     let mut failures = AcceptFailures::default();
     loop {
         reap(&mut connections);
-        let slot = tokio::select! {
-            () = shutdown.cancelled() => break,
-            slot = slots.clone().acquire_owned() => slot,
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Ok(slot),
+            Err(_) => {
+                // Every slot is taken: from now until one is free, the listener can accept
+                // nobody, and `/readyz` says so once that lasts.
+                health.full();
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    slot = slots.clone().acquire_owned() => slot,
+                }
+            }
         };
         let Ok(slot) = slot else {
             // Only a closed semaphore fails, and nothing closes this one.
             tracing::error!("http listener: connection slots closed; no longer accepting");
             break;
         };
+        health.slot_taken();
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 failures.recovered();
+                let accepted = Accepted { stream, peer, slot };
                 let (http, router, shutdown) = (http.clone(), router.clone(), shutdown.clone());
-                connections.spawn(connection(stream, http, router, limits, shutdown, slot));
+                connections.spawn(connection(accepted, http, router, limits, shutdown));
             }
             // The client gave up while it waited in the backlog: nothing wrong here.
             Err(e) if is_client_gone(&e) => tracing::debug!(error = %e, "http accept"),
@@ -164,131 +200,6 @@ fn reap(connections: &mut JoinSet<()>) {
         if let Err(e) = done {
             tracing::error!(error = %e, "http connection task failed");
         }
-    }
-}
-
-/// One connection, from accept to close; `_slot` is given back when it ends.
-async fn connection(
-    stream: TcpStream,
-    http: http1::Builder,
-    router: Router,
-    limits: Limits,
-    shutdown: CancellationToken,
-    _slot: OwnedSemaphorePermit,
-) {
-    let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Watched {
-        inner: stream,
-        activity: activity.clone(),
-    });
-    let mut conn = pin!(http.serve_connection(io, TowerToHyperService::new(router)));
-    let mut closing = false;
-    loop {
-        let idle_until = activity.last() + limits.idle_timeout;
-        tokio::select! {
-            ended = conn.as_mut() => {
-                // A header read timeout, a client that went away: the client's doing.
-                if let Err(e) = ended {
-                    tracing::debug!(error = %e, "http connection closed");
-                }
-                return;
-            }
-            () = tokio::time::sleep_until(idle_until) => {
-                // Bytes may have moved while we slept: the deadline is then later.
-                if activity.last() + limits.idle_timeout <= Instant::now() {
-                    tracing::debug!("http connection idle: closed");
-                    return;
-                }
-            }
-            // An idle connection closes at once; one being answered after its answer.
-            () = shutdown.cancelled(), if !closing => {
-                closing = true;
-                conn.as_mut().graceful_shutdown();
-            }
-        }
-    }
-}
-
-/// When a byte last moved on a connection, in milliseconds after `start`.
-struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
-    }
-
-    fn last(&self) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
-    }
-}
-
-/// A socket that notes in its [`Activity`] every read or write that moved bytes.
-struct Watched {
-    inner: TcpStream,
-    activity: Arc<Activity>,
-}
-
-impl AsyncRead for Watched {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for Watched {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(1..))) {
-            self.activity.touch();
-        }
-        polled
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(1..))) {
-            self.activity.touch();
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

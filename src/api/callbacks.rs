@@ -10,34 +10,91 @@
 //! `application/x-www-form-urlencoded` (where `custom_data` is a JSON string); both are
 //! read into one JSON object, and the copies that arrive before the confirm they caused is
 //! sent fold into it. Raw bodies are kept within bounds; every callback is counted.
+//!
+//! Anyone may also post slowly. The route has its own share of the API listener's
+//! connections ([`admit`]): a quarter of them, at most [`PER_SOURCE`] from one source, so
+//! that the shop's own requests always keep three quarters of the slots and a genuine
+//! callback from LigdiCash's address is not crowded out by one attacking host. Its bodies
+//! are capped at [`MAX_BODY`] and, as on every route, must arrive within the request
+//! deadline.
 
 use super::ApiState;
 use super::error::ApiError;
 use crate::ligdicash::ConfirmAnswer;
+use crate::listener::{BodyRefusal, Share};
+use crate::metrics::Metrics;
 use crate::payment::callback::Contradiction;
 use crate::store::callbacks::{CallbackKeys, Received};
 use crate::time::{Millis, now_ms};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// A callback's body is a few hundred bytes; LigdiCash's largest, with every `custom_data`
+/// entry a shop could add, is a few KiB.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Callbacks served at once from one source address (an IPv6 /64). LigdiCash posts each
+/// event twice (JSON, then form), and several payments may settle together; a host with 70
+/// sockets holds no more than this.
+pub const PER_SOURCE: usize = 8;
+
+/// The callback route's share of an API listener of `max_connections`: a quarter, so that
+/// the shop's own requests keep at least three quarters of the slots.
+pub fn share_of(max_connections: usize) -> Arc<Share> {
+    Share::new(max_connections / 4, PER_SOURCE)
+}
+
+/// What [`admit`] needs: the route's share and the callback counters.
+#[derive(Clone)]
+pub struct Gate {
+    pub share: Arc<Share>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Lets a callback in within the route's share, holding its place until the answer is
+/// ready; beyond it, 503 at once with `Retry-After` and `Connection: close` (waiting would
+/// hold the slot the share protects), counted as `refused_busy`. The body is read only
+/// after this, so a slow one is held within the share.
+pub async fn admit(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let from = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    match gate.share.try_take(from) {
+        Ok(_ticket) => next.run(request).await,
+        Err(refusal) => {
+            gate.metrics.callback("refused_busy");
+            // Not logged above debug: a flood would fill the journal; the counter shows it.
+            tracing::debug!(%from, ?refusal, "LigdiCash callback refused: its share of connections is taken");
+            ApiError::unavailable(
+                "callbacks_busy",
+                "too many callbacks are being received at once",
+                1,
+            )
+            .closing()
+            .into_response()
+        }
+    }
+}
 
 /// Answers 200 to every well-formed callback, matched or not (a forger learns nothing),
-/// 400 to garbage, 413 over 64 KiB, 415 to another content type.
+/// 400 to garbage, 415 to another content type (408, 413 and 503 come before, from
+/// [`admit`] and the body's read).
 pub async fn receive(
     State(s): State<ApiState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the body is over 64 KiB",
-        )
-    })?;
+    // Already read whole by the route's layer: this cannot fail but for a bug.
+    let body = body.map_err(|_| ApiError::from(BodyRefusal::TooLarge { cap: MAX_BODY }))?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,6 +1,7 @@
 //! Every error of the shop API as one JSON shape, `{"error": {"code", "message"}}`, with the
 //! HTTP status a client can branch on, and axum's own rejections mapped onto it.
 
+use crate::listener::{BodyRefusal, REQUEST_TIMEOUT};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +16,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds after which a retry may succeed (503 while held, 429).
     pub retry_after: Option<u64>,
+    /// Answered with `Connection: close`: the request's body was left unread (or cut), so
+    /// the connection must not wait for the rest of it.
+    pub close: bool,
 }
 
 impl ApiError {
@@ -24,6 +28,15 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            close: false,
+        }
+    }
+
+    /// The same error, answered with `Connection: close`.
+    pub fn closing(self) -> Self {
+        Self {
+            close: true,
+            ..self
         }
     }
 
@@ -75,6 +88,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self.close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -105,6 +123,33 @@ impl From<JsonRejection> for ApiError {
             ),
             other => Self::new(StatusCode::BAD_REQUEST, "bad_request", other.body_text()),
         }
+    }
+}
+
+impl From<BodyRefusal> for ApiError {
+    /// Each answered with `Connection: close`: the rest of the body is never read.
+    fn from(r: BodyRefusal) -> Self {
+        let error = match r {
+            BodyRefusal::TooLarge { cap } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is over {} KiB", cap / 1024),
+            ),
+            BodyRefusal::TooSlow => Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request was not received whole within {} s",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
+            ),
+            BodyRefusal::Broken => Self::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body was broken off or malformed",
+            ),
+        };
+        error.closing()
     }
 }
 

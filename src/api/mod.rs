@@ -16,7 +16,7 @@ pub mod error;
 mod payments;
 
 use crate::confirm::Confirmer;
-use crate::listener::{self, Limits};
+use crate::listener::{self, Limits, Share};
 use crate::metrics::Metrics;
 use crate::store::Db;
 use axum::Router;
@@ -53,15 +53,31 @@ pub struct ApiState {
     pub callbacks: Arc<CallbackTally>,
 }
 
-/// The routes, with the bearer check on every `/v1` path.
-pub fn router(state: ApiState) -> Router {
+/// The routes: the bearer check on every `/v1` path, then the body read whole (so a client
+/// without the token is refused before it can hold its connection with a slow body); the
+/// callback route within its `callbacks` share of the listener, then its body, capped lower.
+pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
+    let gate = callbacks::Gate {
+        share: callbacks,
+        metrics: state.metrics.clone(),
+    };
     Router::new()
         .route("/v1/payments", post(payments::create).get(payments::search))
         .route("/v1/payments/{token}", get(payments::show))
         .route("/v1/payments/{token}/confirm", post(confirm_now::confirm))
+        // The last layer added runs first.
+        .route_layer(middleware::from_fn_with_state(MAX_BODY, whole_body))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         // After the bearer layer: LigdiCash cannot send a token.
-        .route("/callbacks/ligdicash", post(callbacks::receive))
+        .route(
+            "/callbacks/ligdicash",
+            post(callbacks::receive)
+                .route_layer(middleware::from_fn_with_state(
+                    callbacks::MAX_BODY,
+                    whole_body,
+                ))
+                .route_layer(middleware::from_fn_with_state(gate, callbacks::admit)),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -69,11 +85,16 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// Serves the API until `shutdown`, within the listener limits every listener has; the
-/// callbacks' tally is written every few seconds meanwhile, and once more at the end.
+/// callback route gets a quarter of the connection slots (`callbacks::share_of`), the
+/// listener's health goes to `/readyz` through the metrics, and the callbacks' tally is
+/// written every few seconds meanwhile, and once more at the end.
 pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
+    let limits = Limits::default();
+    let health = state.metrics.api_listener.clone();
+    let callbacks = callbacks::share_of(limits.max_connections);
     let (tally, db) = (state.callbacks.clone(), state.db.clone());
     let flushing = tally.run(db, shutdown.clone());
-    let serving = listener::serve(listener, router(state), Limits::default(), shutdown);
+    let serving = listener::serve(listener, router(state, callbacks), limits, health, shutdown);
     tokio::join!(flushing, serving);
 }
 
@@ -83,7 +104,7 @@ async fn authorize(State(s): State<ApiState>, request: Request, next: Next) -> R
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or("");
     if !same_secret(presented.as_bytes(), s.token.expose_secret().as_bytes()) {
         return ApiError::new(
@@ -98,6 +119,26 @@ async fn authorize(State(s): State<ApiState>, request: Request, next: Next) -> R
             .into_response();
     }
     next.run(request).await
+}
+
+/// The token of an `Authorization` value in the bearer scheme. HTTP auth schemes are
+/// case-insensitive (RFC 9110, section 11.1), and clients differ in spacing: `bearer`,
+/// `BEARER`, several spaces or tabs after the scheme and spaces around are all accepted.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_matches([' ', '\t']))
+}
+
+/// Reads the body whole, at most `cap` bytes and within the listener's request deadline,
+/// before the handler runs; a body too large, too slow or broken is refused (413, 408,
+/// 400) and its connection closed.
+async fn whole_body(State(cap): State<usize>, request: Request, next: Next) -> Response {
+    match listener::read_body(request, cap).await {
+        Ok(request) => next.run(request).await,
+        Err(refusal) => ApiError::from(refusal).into_response(),
+    }
 }
 
 /// Counts every request by route (the pattern, never the token in the path) and status.
@@ -127,16 +168,4 @@ fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::same_secret;
-
-    #[test]
-    fn only_the_exact_token_is_the_same_secret() {
-        assert!(same_secret(b"s3cret-token", b"s3cret-token"));
-        assert!(!same_secret(b"s3cret-tokeN", b"s3cret-token"));
-        assert!(!same_secret(b"s3cret", b"s3cret-token"));
-        assert!(!same_secret(b"s3cret-token-and-more", b"s3cret-token"));
-        assert!(!same_secret(b"", b"s3cret-token"));
-        assert!(!same_secret(b"", b""), "an empty token never authorises");
-    }
-}
+mod tests;

@@ -195,4 +195,6 @@ fn recheck(p: &DuePayment, c: &Classified, now: Millis) -> Decision {
 #[cfg(test)]
 mod payout_tests;
 #[cfg(test)]
+mod recheck_tests;
+#[cfg(test)]
 mod tests;

@@ -1,15 +1,19 @@
 //! The listener's limits on real loopback sockets, with short timeouts.
 
 use super::*;
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::routing::{get, post};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 const LONG: Duration = Duration::from_secs(10);
 
 fn limits(header_read_timeout: Duration, idle_timeout: Duration, max: usize) -> Limits {
     Limits {
         header_read_timeout,
+        request_timeout: LONG,
         idle_timeout,
         max_connections: max,
         shutdown_grace: Duration::from_millis(300),
@@ -18,18 +22,31 @@ fn limits(header_read_timeout: Duration, idle_timeout: Duration, max: usize) -> 
 
 struct Server {
     addr: SocketAddr,
+    health: Arc<ListenerHealth>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// `GET /hello`, and `POST /echo` that reads its body with axum's own extractor, not
+/// through [`read_body`]: the deadline holds whoever reads.
 async fn start(limits: Limits) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = Router::new().route("/hello", get(|| async { "hello\n" }));
+    let router = Router::new()
+        .route("/hello", get(|| async { "hello\n" }))
+        .route("/echo", post(|body: Bytes| async move { body }));
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(serve(listener, router, limits, shutdown.clone()));
+    let health = Arc::new(ListenerHealth::default());
+    let task = tokio::spawn(serve(
+        listener,
+        router,
+        limits,
+        health.clone(),
+        shutdown.clone(),
+    ));
     Server {
         addr,
+        health,
         shutdown,
         task,
     }
@@ -179,6 +196,71 @@ async fn shutdown_stops_accepting_and_drops_held_connections_after_the_grace() {
         TcpStream::connect(server.addr).await.is_err(),
         "still listening"
     );
+}
+
+/// Every slot taken is recorded at once and for as long as it lasts (the `/readyz` line
+/// comes after a second), and cleared as soon as a slot is free again.
+#[tokio::test]
+async fn a_listener_whose_slots_are_all_taken_says_so_until_one_is_free() {
+    let server = start(limits(LONG, LONG, 2)).await;
+    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    hello(&mut first).await;
+    hello(&mut second).await;
+    assert_eq!(server.health.slots(), 2);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let busy = server.health.saturated_for().expect("saturated");
+    assert!(busy >= Duration::from_millis(1_000), "{busy:?}");
+    assert_eq!(
+        server.health.problem("api").as_deref(),
+        Some("api: all 2 connection slots busy for 1 s")
+    );
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.health.saturated_for().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "still saturated with a slot free"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.health.problem("api"), None);
+    hello(&mut second).await;
+    server.shutdown.cancel();
+}
+
+/// A body sent a byte at a time, so that the idle timeout never fires, is cut at the
+/// request deadline (counted from accept), even by a handler that reads it its own way,
+/// and the connection is closed with it: its slot is free at once.
+#[tokio::test]
+async fn a_body_still_arriving_at_the_request_deadline_is_cut_and_its_connection_closed() {
+    let server = start(Limits {
+        request_timeout: Duration::from_millis(700),
+        ..limits(LONG, LONG, 4)
+    })
+    .await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let start = Instant::now();
+    let head = b"POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: 1000\r\n\r\n";
+    stream.write_all(head).await.unwrap();
+    let mut buf = [0u8; 1024];
+    let trickle_until_closed = async {
+        loop {
+            tokio::select! {
+                read = stream.read(&mut buf) => if !matches!(read, Ok(1..)) { return },
+                () = tokio::time::sleep(Duration::from_millis(100)) => {
+                    let _ = stream.write_all(b"x").await;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), trickle_until_closed)
+        .await
+        .expect("the server kept the connection open");
+    let after = start.elapsed();
+    assert!(after >= Duration::from_millis(600), "{after:?}");
+    assert!(after < Duration::from_millis(1_500), "{after:?}");
+    server.shutdown.cancel();
 }
 
 #[test]

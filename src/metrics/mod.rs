@@ -5,6 +5,7 @@
 //! read from it at scrape time so they can never drift from it.
 
 use crate::health::WriteHealth;
+use crate::listener::ListenerHealth;
 use crate::payment::Kind;
 use crate::time::{Millis, now_ms};
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ pub struct Metrics {
     api_requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// Whether the database takes our writes (the poller holds its claims while not).
     pub writes: std::sync::Arc<WriteHealth>,
+    /// Whether the shop API's listener can take one more connection: written by that
+    /// listener, read by `/readyz` and shown here, both served by the other listener.
+    pub api_listener: std::sync::Arc<ListenerHealth>,
     /// On a PostgreSQL cluster: this node's share of the request rate, and the live nodes
     /// at its last heartbeat. `None` alone (SQLite): not shown.
     cluster: Mutex<Option<(f64, usize)>>,
@@ -72,7 +76,8 @@ impl Metrics {
             .or_insert(0) += 1;
     }
 
-    /// A LigdiCash callback was received: `matched` a payment, `unmatched`, or `rejected`.
+    /// A LigdiCash callback was received: `matched` a payment, `unmatched`, `rejected`, or
+    /// `refused_busy` (the route's share of the API's connections was taken).
     pub fn callback(&self, result: &'static str) {
         *lock(&self.callbacks).entry(result).or_insert(0) += 1;
     }

@@ -131,7 +131,7 @@ impl Metrics {
             &mut out,
             "ligdicash_reconciler_callbacks_total",
             "counter",
-            "LigdiCash callbacks received: matched a payment, unmatched, or rejected (malformed).",
+            "LigdiCash callbacks received: matched a payment, unmatched, rejected (malformed), or refused_busy (the route's share of connections was taken).",
         );
         for (result, n) in lock(&self.callbacks).iter() {
             let _ = writeln!(
@@ -176,7 +176,38 @@ impl Metrics {
             );
         }
         self.render_faults(&mut out);
+        self.render_api_listener(&mut out);
         out
+    }
+
+    /// The shop API's connection slots, when it serves.
+    fn render_api_listener(&self, out: &mut String) {
+        let slots = self.api_listener.slots();
+        if slots == 0 {
+            return;
+        }
+        let saturated = self
+            .api_listener
+            .saturated_for()
+            .map_or(0.0, |d| d.as_secs_f64());
+        let families = [
+            (
+                "ligdicash_reconciler_api_connection_slots",
+                "Connections the shop API serves at once; more wait unaccepted.",
+                slots.to_string(),
+            ),
+            (
+                "ligdicash_reconciler_api_saturated_seconds",
+                "How long every connection slot of the shop API has been taken (0: one is free).",
+                format!("{saturated:.3}"),
+            ),
+        ];
+        for (name, help, value) in families {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
     }
 
     /// Money out still open, read from the database at scrape time.

@@ -61,3 +61,20 @@ fn histogram_buckets_are_cumulative_and_count_everything() {
             .all(|l| !l.is_empty())
     );
 }
+
+#[test]
+fn the_api_listener_slots_are_shown_only_while_it_serves() {
+    let m = Metrics::default();
+    assert!(
+        !m.render(&DbGauges::default())
+            .contains("api_connection_slots")
+    );
+    m.api_listener.serving(64);
+    let text = m.render(&DbGauges::default());
+    for line in [
+        "ligdicash_reconciler_api_connection_slots 64",
+        "ligdicash_reconciler_api_saturated_seconds 0.000",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+}

@@ -14,6 +14,12 @@ pub const TOKEN: &str = "test-bearer-7f3a";
 /// A daemon with the API on a free port; polling put off so the API's calls are the only
 /// ones (`first_delay` 1 h).
 pub async fn api_daemon(env: &mut TestEnv) -> (Child, String) {
+    api_daemon_logging(env, "trace").await
+}
+
+/// [`api_daemon`] logging at `level` (`RUST_LOG`): a flood test logs at `info`, so that the
+/// daemon does not spend its time writing trace lines nobody reads.
+pub async fn api_daemon_logging(env: &mut TestEnv, level: &str) -> (Child, String) {
     let port = free_port();
     env.config.api.listen = format!("127.0.0.1:{port}");
     env.config.poll.first_delay = HumanDuration::secs(3600);
@@ -21,7 +27,7 @@ pub async fn api_daemon(env: &mut TestEnv) -> (Child, String) {
     let child = env
         .cmd(&["run"])
         .env("LIGDICASH_RECONCILER_API_TOKEN", TOKEN)
-        .env("RUST_LOG", "trace")
+        .env("RUST_LOG", level)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");

@@ -3,13 +3,13 @@ use crate::config::HumanDuration;
 use crate::ligdicash::{ConfirmAnswer, ErrorClass};
 use std::time::Duration;
 
-const HOUR: Millis = 3_600_000;
+pub(super) const HOUR: Millis = 3_600_000;
 
-fn policy() -> Policy {
+pub(super) fn policy() -> Policy {
     Policy::from_config(&PollConfig::default(), &PayoutsConfig::default())
 }
 
-fn due() -> DuePayment {
+pub(super) fn due() -> DuePayment {
     DuePayment {
         id: 1,
         token: "tok".into(),
@@ -19,7 +19,11 @@ fn due() -> DuePayment {
     }
 }
 
-fn answer(amount: Option<i64>, custom: Option<&str>, external: Option<&str>) -> ConfirmAnswer {
+pub(super) fn answer(
+    amount: Option<i64>,
+    custom: Option<&str>,
+    external: Option<&str>,
+) -> ConfirmAnswer {
     ConfirmAnswer {
         response_code: Some("00".into()),
         status: Some("completed".into()),
@@ -30,7 +34,7 @@ fn answer(amount: Option<i64>, custom: Option<&str>, external: Option<&str>) -> 
     }
 }
 
-fn status_of(d: &Decision) -> Option<Status> {
+pub(super) fn status_of(d: &Decision) -> Option<Status> {
     match &d.change {
         Change::Finalize { status, .. } => Some(*status),
         _ => None,
@@ -71,99 +75,6 @@ fn completed_is_verified_against_the_enqueued_payment() {
         );
         assert_eq!(status_of(&d), Some(expected), "{a:?}");
     }
-}
-
-/// A re-checked timeout changes only on a final answer, never times out again, never
-/// reschedules, and a late completion is verified like any other.
-#[test]
-fn a_rechecked_timeout_changes_only_on_a_final_answer() {
-    let timeout = DuePayment {
-        status: Status::Timeout,
-        window_start: 0,
-        ..due()
-    };
-    let at = |c: &Classified| decide(&policy(), &timeout, c, 1_000 * HOUR, 0.5);
-    let ok = Classified::Completed(answer(Some(5000), Some("ORD-1"), None));
-    assert_eq!(status_of(&at(&ok)), Some(Status::Completed));
-    let short = at(&Classified::Completed(answer(Some(4000), None, None)));
-    assert!(
-        matches!(&short.change, Change::Finalize { status: Status::Mismatch, reason: Some(r) } if r.starts_with("late: "))
-    );
-    let failed = at(&Classified::NotCompleted(answer(None, None, None)));
-    assert_eq!(status_of(&failed), Some(Status::NotCompleted));
-    let pending = Classified::Pending {
-        answer: answer(None, None, None),
-        unknown_status: None,
-    };
-    for c in [pending, Classified::NotFound] {
-        let left = at(&c).change;
-        assert_eq!(left, Change::Recheck { again_at: None }, "{c:?}");
-    }
-}
-
-/// A final payment a callback contradicted is confirmed once more: a completion LigdiCash
-/// now confirms is a late completion naming the status it replaces; LigdiCash upholding its
-/// verdict changes nothing; a re-check it could not answer is tried again later.
-#[test]
-fn a_contradicted_final_status_changes_only_when_ligdicash_now_says_otherwise() {
-    let now = 1_000 * HOUR;
-    for was in [Status::NotCompleted, Status::InvalidToken] {
-        let p = DuePayment {
-            status: was,
-            ..due()
-        };
-        let at = |c: &Classified| decide(&policy(), &p, c, now, 0.5);
-        let paid = at(&Classified::Completed(answer(
-            Some(5000),
-            Some("ORD-1"),
-            None,
-        )));
-        let reason = format!("completed after {}", was.as_str());
-        assert_eq!(
-            paid.change,
-            Change::Finalize {
-                status: Status::Completed,
-                reason: Some(reason.clone())
-            }
-        );
-        let short = at(&Classified::Completed(answer(Some(4000), None, None)));
-        assert!(
-            matches!(&short.change, Change::Finalize { status: Status::Mismatch, reason: Some(r) } if r.starts_with("late: ") && r.ends_with(&format!("; {reason}"))),
-            "{short:?}"
-        );
-        let refused = at(&Classified::AuthFailed {
-            detail: "Code00".into(),
-        });
-        assert_eq!(
-            refused.change,
-            Change::Recheck {
-                again_at: Some(now + RECHECK_RETRY_MS)
-            }
-        );
-        let down = at(&Classified::Transient {
-            class: ErrorClass::Http5xx,
-            detail: "HTTP 503".into(),
-            retry_after: Some(Duration::from_secs(600)),
-        });
-        assert_eq!(
-            down.change,
-            Change::Recheck {
-                again_at: Some(now + 600_000)
-            }
-        );
-    }
-    let upheld = DuePayment {
-        status: Status::NotCompleted,
-        ..due()
-    };
-    let again = decide(
-        &policy(),
-        &upheld,
-        &Classified::NotCompleted(answer(None, None, None)),
-        now,
-        0.5,
-    );
-    assert_eq!(again.change, Change::Recheck { again_at: None });
 }
 
 #[test]
