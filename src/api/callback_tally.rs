@@ -1,7 +1,8 @@
 //! The callbacks counted but not kept raw (a flood of forged ones beyond the bounds of
 //! `payment::callback`), tallied in memory and written to `callback_tally` every
 //! [`FLUSH_EVERY`] and at shutdown: a flood costs no commit per callback. The same beat
-//! logs a flood once, with its counts, instead of a line per callback.
+//! logs what the callbacks of the interval did in one line, instead of a line per
+//! callback: a flood cannot fill the log.
 //!
 //! A crash loses at most the last [`FLUSH_EVERY`] of these counts in the report;
 //! `/metrics` counts every callback as it comes.
@@ -21,8 +22,20 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 pub struct CallbackTally {
     pending: Mutex<BTreeMap<i64, (i64, i64)>>,
-    /// Since the last log line: callbacks matching no payment, and kept as a sample.
-    unmatched: Mutex<(u64, u64)>,
+    /// What the callbacks did since the last log line.
+    since_log: Mutex<Interval>,
+}
+
+/// What the callbacks of one interval did, for its log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    /// Made a payment due, or asked one more confirm of a final one.
+    pub acted: u64,
+    /// Named a payment already due or final: folded into what was under way.
+    pub folded: u64,
+    pub unmatched: u64,
+    /// Of the callbacks matching no payment, kept raw as a sample.
+    pub sampled: u64,
 }
 
 impl CallbackTally {
@@ -39,21 +52,47 @@ impl CallbackTally {
 
     /// A callback matching no payment was received; `kept` as a sample or not.
     pub fn unmatched(&self, kept: bool) {
-        let mut unmatched = lock(&self.unmatched);
-        unmatched.0 += 1;
-        unmatched.1 += u64::from(kept);
+        let mut counts = lock(&self.since_log);
+        counts.unmatched += 1;
+        counts.sampled += u64::from(kept);
     }
 
-    /// Writes the counts; those the database refuses stay for the next flush. Logs the
-    /// callbacks that matched no payment since the last flush, in one line.
+    /// A callback named a payment: it `acted` (made the reconciler confirm), or folded.
+    pub fn matched(&self, acted: bool) {
+        let mut counts = lock(&self.since_log);
+        if acted {
+            counts.acted += 1;
+        } else {
+            counts.folded += 1;
+        }
+    }
+
+    /// Writes the counts; those the database refuses stay for the next flush. Logs what
+    /// the callbacks since the last flush did, in one line (a warning when some matched
+    /// no payment: forged, or meant for another shop).
     pub async fn flush(&self, db: &Db) {
-        let (unmatched, kept) = std::mem::take(&mut *lock(&self.unmatched));
+        let Interval {
+            acted,
+            folded,
+            unmatched,
+            sampled,
+        } = std::mem::take(&mut *lock(&self.since_log));
+        let every_s = FLUSH_EVERY.as_secs();
         if unmatched > 0 {
             tracing::warn!(
+                acted,
+                folded,
                 unmatched,
-                kept_as_sample = kept,
-                every_s = FLUSH_EVERY.as_secs(),
-                "LigdiCash callbacks matched no payment (forged, or for another shop): counted, a sample kept as evidence"
+                kept_as_sample = sampled,
+                every_s,
+                "LigdiCash callbacks received, some matching no payment (forged, or for another shop): counted, a sample kept as evidence"
+            );
+        } else if acted + folded > 0 {
+            tracing::info!(
+                acted,
+                folded,
+                every_s,
+                "LigdiCash callbacks received: each payment they named is confirmed rather than trusted"
             );
         }
         let counts = std::mem::take(&mut *lock(&self.pending));

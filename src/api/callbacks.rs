@@ -117,17 +117,21 @@ pub async fn receive(
         .to_owned();
     let now = now_ms();
     let received =
-        s.db.record_callback(kind, raw, keys, now)
+        s.db.record_callback(kind, raw, keys, now, floor_ms(&s))
             .await
             .map_err(ApiError::store)?;
     note(&s, &received, now);
     Ok((StatusCode::OK, Json(json!({"received": true}))))
 }
 
-/// Counts and logs what became of a callback: a line for one that made the reconciler
-/// confirm (or contradicted a final status, while its evidence is kept), none for the copies
-/// folded into a confirm already due, and the ones matching no payment in one line per
-/// flush ([`CallbackTally`]), so a flood cannot fill the log.
+/// LigdiCash's floor between two confirms of one token, as the confirm path keeps it.
+fn floor_ms(s: &ApiState) -> Millis {
+    crate::time::ms(s.confirmer.live().policy.schedule.min_interval)
+}
+
+/// Counts and logs what became of a callback. What it did is logged once per interval for
+/// all callbacks ([`super::CallbackTally`]); only a contradiction of a final status gets a
+/// line of its own, while its evidence is kept (so a flood of them cannot fill the log).
 fn note(s: &ApiState, received: &Received, now: Millis) {
     let plan = &received.plan;
     if !received.kept {
@@ -141,6 +145,7 @@ fn note(s: &ApiState, received: &Received, now: Millis) {
         return;
     };
     s.metrics.callback("matched");
+    s.callbacks.matched(plan.acted());
     if let Some(contradiction) = plan.contradiction {
         s.metrics.callback_contradiction(status, contradiction);
     }
@@ -157,14 +162,11 @@ fn note(s: &ApiState, received: &Received, now: Millis) {
             status = status.as_str(),
             "a LigdiCash callback says notcompleted of a payment LigdiCash confirmed: the status stands (counted in /metrics)"
         ),
-        _ if plan.make_due => tracing::info!(
-            payment_id = id,
-            matched_by = by,
-            "LigdiCash callback received; the payment is confirmed now rather than trusted"
-        ),
         _ => tracing::debug!(
             payment_id = id,
-            "LigdiCash callback for a payment already due or final: nothing more to do"
+            matched_by = by,
+            made_due = plan.make_due,
+            "LigdiCash callback received"
         ),
     }
 }

@@ -65,6 +65,8 @@ pub struct Named {
     /// makes it due, never a callback.
     pub parked: bool,
     pub recheck_at: Option<Millis>,
+    /// When its last confirm was sent (or answered): LigdiCash's floor counts from it.
+    pub last_confirm_at: Option<Millis>,
     /// Callbacks kept raw for it so far, and when the newest of them arrived.
     pub kept: i64,
     pub last_kept_at: Option<Millis>,
@@ -91,9 +93,15 @@ impl Contradiction {
 /// What to do with one callback.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Plan {
-    /// Set `next_poll_at` to now (a compare-and-set on `pending`, not already due).
+    /// When the payment may be confirmed next: now, or `min_interval` after its last
+    /// confirm when that is later. A payment made due is due then, not sooner: a worker
+    /// never waits on the floor with the payment in hand while others are due.
+    pub due_at: Millis,
+    /// Set `next_poll_at` to [`Plan::due_at`] (a compare-and-set on `pending`, not due
+    /// by then already).
     pub make_due: bool,
-    /// Set `recheck_at` to now (a compare-and-set on the status read, not already due).
+    /// Set `recheck_at` to [`Plan::due_at`] (a compare-and-set on the status read, not
+    /// due by then already).
     pub recheck: bool,
     pub contradiction: Option<Contradiction>,
     /// Keep the raw body (and then drop the oldest of the newest ones past [`LAST_KEPT`]).
@@ -112,9 +120,13 @@ impl Plan {
     }
 }
 
-/// What one callback saying `said` does to `payment` at `now`; see the module docs.
-pub fn plan(payment: &Named, said: Said, now: Millis) -> Plan {
-    let due_now = |at: Option<Millis>| at.is_some_and(|t| t <= now);
+/// What one callback saying `said` does to `payment` at `now`, `min_interval` being
+/// LigdiCash's floor between two confirms of one token; see the module docs.
+pub fn plan(payment: &Named, said: Said, now: Millis, min_interval: Millis) -> Plan {
+    let due_at = payment
+        .last_confirm_at
+        .map_or(now, |last| last.saturating_add(min_interval).max(now));
+    let due_now = |at: Option<Millis>| at.is_some_and(|t| t <= due_at);
     let make_due =
         payment.status == Status::Pending && !payment.parked && !due_now(payment.next_poll_at);
     let contradiction = match (payment.status, said) {
@@ -130,6 +142,7 @@ pub fn plan(payment: &Named, said: Said, now: Millis) -> Plan {
         .is_none_or(|at| now.saturating_sub(at) >= TAIL_EVERY_MS);
     let keep = make_due || recheck || payment.kept < FIRST_KEPT || quiet_tail_due;
     Plan {
+        due_at,
         make_due,
         recheck,
         contradiction,
@@ -165,6 +178,7 @@ mod tests {
     use super::*;
 
     const NOW: Millis = 1_000_000;
+    const FLOOR: Millis = 3_000;
 
     fn pending(next_poll_at: Option<Millis>) -> Named {
         Named {
@@ -172,6 +186,7 @@ mod tests {
             next_poll_at,
             parked: false,
             recheck_at: None,
+            last_confirm_at: None,
             kept: 0,
             last_kept_at: None,
         }
@@ -186,29 +201,29 @@ mod tests {
 
     #[test]
     fn a_pending_payment_is_made_due_unless_it_is_due_already() {
-        let later = plan(&pending(Some(NOW + 30_000)), Said::Completed, NOW);
+        let later = plan(&pending(Some(NOW + 30_000)), Said::Completed, NOW, FLOOR);
         assert!(later.make_due && later.keep && later.acted());
         assert!(
-            plan(&pending(None), Said::Other, NOW).make_due,
+            plan(&pending(None), Said::Other, NOW, FLOOR).make_due,
             "no schedule yet"
         );
         // A forged callback made it due; the genuine one arriving before that confirm is
         // sent folds into it...
-        let folded = plan(&pending(Some(NOW - 5)), Said::Completed, NOW);
+        let folded = plan(&pending(Some(NOW - 5)), Said::Completed, NOW, FLOOR);
         assert!(!folded.make_due && !folded.acted());
         // ...and once that confirm is answered and rescheduled, the next one acts again.
-        assert!(plan(&pending(Some(NOW + 9_000)), Said::Completed, NOW).make_due);
+        assert!(plan(&pending(Some(NOW + 9_000)), Said::Completed, NOW, FLOOR).make_due);
         let parked = Named {
             parked: true,
             ..pending(Some(NOW + 9_000))
         };
-        assert!(!plan(&parked, Said::Completed, NOW).make_due);
+        assert!(!plan(&parked, Said::Completed, NOW, FLOOR).make_due);
     }
 
     #[test]
     fn completed_said_of_an_unpaid_final_status_is_rechecked_once() {
         for status in [Status::NotCompleted, Status::Timeout, Status::InvalidToken] {
-            let p = plan(&with(status), Said::Completed, NOW);
+            let p = plan(&with(status), Said::Completed, NOW, FLOOR);
             assert_eq!(
                 p.contradiction,
                 Some(Contradiction::Rechecked),
@@ -219,28 +234,56 @@ mod tests {
                 recheck_at: Some(NOW - 1),
                 ..with(status)
             };
-            let again = plan(&queued, Said::Completed, NOW);
+            let again = plan(&queued, Said::Completed, NOW, FLOOR);
             assert!(!again.recheck, "already due: one confirm for both copies");
             assert_eq!(again.contradiction, Some(Contradiction::Rechecked));
         }
         assert_eq!(
-            plan(&with(Status::NotCompleted), Said::NotCompleted, NOW),
+            plan(&with(Status::NotCompleted), Said::NotCompleted, NOW, FLOOR),
             Plan {
+                due_at: NOW,
                 keep: true,
                 ..Plan::default()
             }
         );
     }
 
+    /// A payment confirmed a moment ago is made due when LigdiCash's floor allows, not
+    /// sooner; a copy arriving meanwhile folds into that time.
+    #[test]
+    fn a_payment_is_made_due_no_sooner_than_the_floor_after_its_last_confirm() {
+        let confirmed = |next_poll_at| Named {
+            last_confirm_at: Some(NOW - 1_000),
+            ..pending(Some(next_poll_at))
+        };
+        let p = plan(&confirmed(NOW + 3_600_000), Said::Completed, NOW, FLOOR);
+        assert!(p.make_due);
+        assert_eq!(p.due_at, NOW - 1_000 + FLOOR);
+        let copy = plan(&confirmed(p.due_at), Said::Completed, NOW + 5, FLOOR);
+        assert!(!copy.make_due, "folded into the confirm due then");
+        let long_ago = Named {
+            last_confirm_at: Some(NOW - 60_000),
+            ..pending(Some(NOW + 3_600_000))
+        };
+        assert_eq!(plan(&long_ago, Said::Completed, NOW, FLOOR).due_at, NOW);
+        let final_one = Named {
+            last_confirm_at: Some(NOW - 500),
+            ..with(Status::NotCompleted)
+        };
+        let recheck = plan(&final_one, Said::Completed, NOW, FLOOR);
+        assert!(recheck.recheck);
+        assert_eq!(recheck.due_at, NOW - 500 + FLOOR);
+    }
+
     #[test]
     fn a_confirmed_payment_is_never_turned_back_only_the_contradiction_is_noted() {
         for status in [Status::Completed, Status::Mismatch] {
-            let p = plan(&with(status), Said::NotCompleted, NOW);
+            let p = plan(&with(status), Said::NotCompleted, NOW, FLOOR);
             assert_eq!(p.contradiction, Some(Contradiction::Upheld));
             assert!(!p.acted(), "{status:?}");
         }
         assert_eq!(
-            plan(&with(Status::Completed), Said::Completed, NOW).contradiction,
+            plan(&with(Status::Completed), Said::Completed, NOW, FLOOR).contradiction,
             None
         );
     }
@@ -252,16 +295,24 @@ mod tests {
             last_kept_at,
             ..pending(Some(NOW - 1))
         };
-        assert!(plan(&flooded(4, Some(NOW - 10)), Said::Completed, NOW).keep);
-        assert!(!plan(&flooded(5, Some(NOW - 10)), Said::Completed, NOW).keep);
-        assert!(plan(&flooded(5, Some(NOW - TAIL_EVERY_MS)), Said::Completed, NOW).keep);
+        assert!(plan(&flooded(4, Some(NOW - 10)), Said::Completed, NOW, FLOOR).keep);
+        assert!(!plan(&flooded(5, Some(NOW - 10)), Said::Completed, NOW, FLOOR).keep);
+        assert!(
+            plan(
+                &flooded(5, Some(NOW - TAIL_EVERY_MS)),
+                Said::Completed,
+                NOW,
+                FLOOR
+            )
+            .keep
+        );
         // What acts is always kept: the reason a confirm was made.
         let acting = Named {
             kept: 50,
             last_kept_at: Some(NOW - 10),
             ..pending(Some(NOW + 1))
         };
-        assert!(plan(&acting, Said::Other, NOW).keep);
+        assert!(plan(&acting, Said::Other, NOW, FLOOR).keep);
         assert_eq!(
             (0..=12).map(excess_after_keeping).collect::<Vec<_>>(),
             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3]

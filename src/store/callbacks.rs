@@ -46,18 +46,21 @@ pub struct Received {
 const NAMED_SQL: &str = "SELECT status, CASE typeof(next_poll_at) WHEN 'integer' \
     THEN next_poll_at END, next_poll_at IS NOT NULL AND (typeof(next_poll_at) != 'integer' \
     OR next_poll_at >= ?2), recheck_at, \
+    CASE typeof(last_confirm_at) WHEN 'integer' THEN last_confirm_at END, \
     (SELECT count(*) FROM callbacks WHERE payment_id = ?1), \
     (SELECT max(received_at) FROM callbacks WHERE payment_id = ?1) \
     FROM payments WHERE id = ?1";
 
 impl Store {
-    /// Records a callback as [`callback::plan`] says: see the module docs.
+    /// Records a callback as [`callback::plan`] says (`min_interval`: LigdiCash's floor
+    /// between two confirms of one token): see the module docs.
     pub fn record_callback(
         &mut self,
         content_type: &str,
         body: &str,
         keys: &CallbackKeys,
         now: Millis,
+        min_interval: Millis,
     ) -> Result<Received, StoreError> {
         let said = Said::parse(keys.status.as_deref());
         let tx = self.conn.transaction()?;
@@ -71,8 +74,9 @@ impl Store {
                         next_poll_at: r.get(1)?,
                         parked: r.get(2)?,
                         recheck_at: r.get(3)?,
-                        kept: r.get(4)?,
-                        last_kept_at: r.get(5)?,
+                        last_confirm_at: r.get(4)?,
+                        kept: r.get(5)?,
+                        last_kept_at: r.get(6)?,
                     })
                 })
                 .optional()?,
@@ -105,7 +109,7 @@ impl Store {
                 ..Received::default()
             });
         };
-        let plan = callback::plan(&named, said, now);
+        let plan = callback::plan(&named, said, now, min_interval);
         if plan.writes() {
             let tx = self
                 .conn
@@ -113,13 +117,16 @@ impl Store {
             if plan.make_due {
                 tx.prepare_cached(MAKE_DUE_SQL)?.execute(params![
                     id,
-                    now,
+                    plan.due_at,
                     super::parked::PARKED
                 ])?;
             }
             if plan.recheck {
-                tx.prepare_cached(RECHECK_SQL)?
-                    .execute(params![id, now, named.status.as_str()])?;
+                tx.prepare_cached(RECHECK_SQL)?.execute(params![
+                    id,
+                    plan.due_at,
+                    named.status.as_str()
+                ])?;
             }
             if plan.keep {
                 insert(&tx, content_type, body, Some(id), Some(by), keys, now)?;
@@ -160,12 +167,12 @@ impl Store {
     }
 }
 
-/// Makes a pending payment due now unless it is due already or parked.
+/// Makes a pending payment due at `?2` unless it is due by then already, or parked.
 pub(super) const MAKE_DUE_SQL: &str = "UPDATE payments SET next_poll_at = ?2 \
     WHERE id = ?1 AND status = 'pending' \
     AND (next_poll_at IS NULL OR (next_poll_at > ?2 AND next_poll_at < ?3))";
 
-/// Asks for one more confirm of a final payment, unless one is asked for already.
+/// Asks for one more confirm of a final payment at `?2`, unless one is asked for by then.
 pub(super) const RECHECK_SQL: &str = "UPDATE payments SET recheck_at = ?2 \
     WHERE id = ?1 AND status = ?3 AND (recheck_at IS NULL OR recheck_at > ?2)";
 
@@ -294,7 +301,7 @@ mod tests {
             .of_kind(Kind::Payout);
         store.enqueue(&refund, 0, 1_000).unwrap();
         let got = store
-            .record_callback("application/json", "{}", &keys("ORD-1"), 10)
+            .record_callback("application/json", "{}", &keys("ORD-1"), 10, 0)
             .unwrap();
         let inv_id = store.get("inv").unwrap().unwrap().id;
         assert_eq!(got.payment_id, Some(inv_id));
@@ -309,7 +316,7 @@ mod tests {
             )
             .unwrap();
         let got = store
-            .record_callback("application/json", "{}", &keys("ORD-2"), 20)
+            .record_callback("application/json", "{}", &keys("ORD-2"), 20, 0)
             .unwrap();
         assert!(got.payment_id.is_some() && !got.plan.make_due, "{got:?}");
         let next: i64 = store

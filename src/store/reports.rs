@@ -64,11 +64,13 @@ pub struct DayFacts {
     pub contradicted: Vec<PaymentFact>,
 }
 
-/// The standing contradictions of the callbacks received in `[?1, ?2)`: one row per payment
-/// and claim, the callback's claim in the last column.
-pub(crate) const CONTRADICTED_WHERE: &str = "(said = 'completed' AND status IN \
-    ('notcompleted', 'timeout', 'invalid_token')) \
-    OR (said = 'notcompleted' AND status IN ('completed', 'mismatch'))";
+/// Which of a day's callbacks (grouped by payment and claim: `said`, and the last one's
+/// time `last_at`) contradict their payment's status as it stands: received after that
+/// status was given (a callback before it was news, not a contradiction), and claiming the
+/// opposite.
+pub(crate) const CONTRADICTED_WHERE: &str = "last_at >= resolved_at AND (\
+    (said = 'completed' AND status IN ('notcompleted', 'timeout', 'invalid_token')) \
+    OR (said = 'notcompleted' AND status IN ('completed', 'mismatch')))";
 
 /// Why a contradicted payment is listed (`report::i18n::reason` translates it).
 pub fn contradiction_reason(said: &str, status: &str) -> String {

@@ -196,7 +196,8 @@ fn metric(text: &str, series: &str) -> u64 {
 /// another address, land and get the payment confirmed at once.
 #[tokio::test]
 async fn slow_callback_bodies_from_one_host_never_block_the_shop_api_nor_real_callbacks() {
-    let mut env = TestEnv::start().await;
+    // The invoice waits for the button (a settled one is closed, as at LigdiCash).
+    let mut env = TestEnv::with_sandbox(waiting_for_pay()).await;
     let metrics_port = free_port();
     env.config.http.listen = format!("127.0.0.1:{metrics_port}");
     let (child, base) = api_daemon_logging(&mut env, "info").await;

@@ -4,6 +4,8 @@
 mod api;
 mod bad_rows;
 mod browser;
+mod callback_flood;
+mod callback_rules;
 mod callbacks;
 mod commands;
 mod crash;

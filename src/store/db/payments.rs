@@ -167,23 +167,28 @@ impl Db {
     }
 
     /// Records a LigdiCash callback as the callback policy plans it
-    /// (`payment::callback`): a pending payment it names made due now, a final status it
-    /// contradicts confirmed once more, the raw body kept within bounds.
+    /// (`payment::callback`): a pending payment it names made due (no sooner than
+    /// `min_interval` after its last confirm), a final status it contradicts confirmed once
+    /// more, the raw body kept within bounds.
     pub async fn record_callback(
         &self,
         content_type: String,
         body: String,
         keys: CallbackKeys,
         now: Millis,
+        min_interval: Millis,
     ) -> Result<Received, StoreError> {
         match self {
             Db::Sqlite(s) => {
                 on_sqlite(s, move |s| {
-                    s.record_callback(&content_type, &body, &keys, now)
+                    s.record_callback(&content_type, &body, &keys, now, min_interval)
                 })
                 .await
             }
-            Db::Postgres(p) => p.record_callback(&content_type, &body, &keys, now).await,
+            Db::Postgres(p) => {
+                p.record_callback(&content_type, &body, &keys, now, min_interval)
+                    .await
+            }
         }
     }
 

@@ -275,10 +275,10 @@ fn a_callback_received_while_the_call_was_in_flight_keeps_the_payment_due_soon()
     let in_flight = claim(&mut store, "tok-in-flight");
     let before = claim(&mut store, "tok-before");
     store
-        .record_callback("application/json", "{}", &keys("tok-before"), 50)
+        .record_callback("application/json", "{}", &keys("tok-before"), 50, 0)
         .unwrap();
     store
-        .record_callback("application/json", "{}", &keys("tok-in-flight"), 150)
+        .record_callback("application/json", "{}", &keys("tok-in-flight"), 150, 0)
         .unwrap();
     let outcomes = [rescheduled(&in_flight, 100), rescheduled(&before, 100)];
     store.apply_outcomes(&outcomes, 200, &[]).unwrap();

@@ -18,18 +18,21 @@ use crate::time::Millis;
 use tokio_postgres::Transaction;
 
 const NAMED_SQL: &str = "SELECT status, next_poll_at, next_poll_at >= $2, recheck_at, \
+    GREATEST(last_confirm_at, last_sent_at), \
     (SELECT count(*) FROM callbacks WHERE payment_id = $1), \
     (SELECT max(received_at) FROM callbacks WHERE payment_id = $1) \
     FROM payments WHERE id = $1";
 
 impl PgStore {
-    /// Records a callback as [`callback::plan`] says (see `store::callbacks`).
+    /// Records a callback as [`callback::plan`] says (see `store::callbacks`). The floor
+    /// counts from the last confirm's send or answer, whichever node made it.
     pub async fn record_callback(
         &self,
         content_type: &str,
         body: &str,
         keys: &CallbackKeys,
         now: Millis,
+        min_interval: Millis,
     ) -> Result<Received, StoreError> {
         let said = Said::parse(keys.status.as_deref());
         let mut conn = self.conn().await?;
@@ -49,10 +52,11 @@ impl PgStore {
             next_poll_at: row.try_get(1)?,
             parked: row.try_get::<_, Option<bool>>(2)?.unwrap_or(false),
             recheck_at: row.try_get(3)?,
-            kept: row.try_get(4)?,
-            last_kept_at: row.try_get(5)?,
+            last_confirm_at: row.try_get(4)?,
+            kept: row.try_get(5)?,
+            last_kept_at: row.try_get(6)?,
         };
-        let plan = callback::plan(&named, said, now);
+        let plan = callback::plan(&named, said, now, min_interval);
         if plan.writes() {
             let tx = conn.transaction().await?;
             if plan.make_due {
@@ -60,7 +64,7 @@ impl PgStore {
                     "UPDATE payments SET next_poll_at = $2 WHERE id = $1 \
                      AND status = 'pending' AND (next_poll_at IS NULL \
                      OR (next_poll_at > $2 AND next_poll_at < $3))",
-                    &[&id, &now, &PARKED],
+                    &[&id, &plan.due_at, &PARKED],
                 )
                 .await?;
             }
@@ -68,7 +72,7 @@ impl PgStore {
                 tx.execute(
                     "UPDATE payments SET recheck_at = $2 WHERE id = $1 AND status = $3 \
                      AND (recheck_at IS NULL OR recheck_at > $2)",
-                    &[&id, &now, &status],
+                    &[&id, &plan.due_at, &status],
                 )
                 .await?;
             }

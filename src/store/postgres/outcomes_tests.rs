@@ -288,7 +288,7 @@ async fn a_callback_received_while_the_call_was_in_flight_keeps_the_payment_due_
     let before = claim(&store, "tok-before", Kind::Invoice, 1).await;
     for (token, at) in [("tok-before", 9_000), ("tok-in-flight", 10_500)] {
         store
-            .record_callback("application/json", "{}", &keys(token), at)
+            .record_callback("application/json", "{}", &keys(token), at, 0)
             .await
             .unwrap();
     }

@@ -110,6 +110,7 @@ async fn a_days_facts_hold_what_the_day_resolved_and_left_pending() {
             "{}",
             &CallbackKeys::default(),
             START + 6,
+            0,
         )
         .await
         .unwrap();
@@ -214,7 +215,7 @@ async fn a_report_day_is_recorded_once_and_the_gauges_and_pruning_see_the_tables
     drop(c);
     for at in [15, 25] {
         store
-            .record_callback("text/plain", "x", &CallbackKeys::default(), at)
+            .record_callback("text/plain", "x", &CallbackKeys::default(), at, 0)
             .await
             .unwrap();
     }
@@ -264,7 +265,7 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
     };
     let inv_id = store.get("inv").await.unwrap().unwrap().id;
     let got = store
-        .record_callback("application/json", "{}", &keys("ORD-1"), START)
+        .record_callback("application/json", "{}", &keys("ORD-1"), START, 0)
         .await
         .unwrap();
     assert_eq!(
@@ -283,6 +284,7 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
             "a=b",
             &keys("ORD-1"),
             START + 50,
+            0,
         )
         .await
         .unwrap();
@@ -296,7 +298,7 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
     .await
     .unwrap();
     let got = store
-        .record_callback("application/json", "{}", &keys("ORD-1"), START + 5_000)
+        .record_callback("application/json", "{}", &keys("ORD-1"), START + 5_000, 0)
         .await
         .unwrap();
     assert!(got.plan.make_due);
@@ -319,7 +321,7 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
         ..CallbackKeys::default()
     };
     let got = store
-        .record_callback("application/json", "{}", &by_external, START + 200_000)
+        .record_callback("application/json", "{}", &by_external, START + 200_000, 0)
         .await
         .unwrap();
     assert_eq!(
@@ -337,7 +339,7 @@ async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
         ..CallbackKeys::default()
     };
     let got = store
-        .record_callback("application/json", "{}", &by_token, START + 300_000)
+        .record_callback("application/json", "{}", &by_token, START + 300_000, 0)
         .await
         .unwrap();
     assert_eq!(got.matched_by, Some("token"));

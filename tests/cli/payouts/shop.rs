@@ -87,7 +87,10 @@ async fn migrating_an_existing_database_makes_every_row_an_invoice() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(
+        version,
+        ligdicash_reconciler::store::migrations::SCHEMA_VERSION
+    );
     let kinds: i64 = conn
         .query_row(
             "SELECT count(*) FROM payments_view WHERE kind = 'invoice'",
