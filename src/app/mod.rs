@@ -45,8 +45,8 @@ pub struct App {
     /// SQLite only (one daemon per file); on PostgreSQL several share the database.
     _lock: Option<InstanceLock>,
     metrics: Arc<Metrics>,
-    /// Shared by the confirm path's operational events, `/metrics`, `/readyz` and
-    /// systemd's STATUS: one handle, so the gauges' cached pending count is shared too.
+    /// The process's one handle on the database (every part holds a clone): here for
+    /// `/metrics`, `/readyz`, systemd's STATUS and the finite runs' last waits.
     observer: Db,
     confirmer: Arc<Confirmer>,
     /// This node's heartbeat and share of the rate, on PostgreSQL.
@@ -81,17 +81,19 @@ impl App {
         let mut lock = (!target.is_postgres())
             .then(|| InstanceLock::acquire(&config.database.path))
             .transpose()?;
-        let report_db = Db::open(database).await?;
+        // One handle for the whole process: every part shares its connections (at most
+        // `[database] max_connections`) and the gauges' cached counts.
+        let db = Db::open(database).await?;
         if let Some(lock) = &mut lock {
             // A database created just now can be locked only now (see `lock`).
             lock.lock_database(&config.database.path)?;
         }
-        report_db.ensure_writable().await?;
-        adopt_legacy_sink_names(&config, &report_db).await?;
+        db.ensure_writable().await?;
+        adopt_legacy_sink_names(&config, &db).await?;
         let client = build_client(&config, &creds)?;
         let route = client.route();
         let metrics = Arc::new(Metrics::default());
-        let observer = Db::open(database).await?;
+        let observer = db.clone();
         let sinks_shared = Arc::new(sink_names.clone());
         // Every confirm of the process, the poller's and the re-check's, goes through it.
         let confirmer = Arc::new(Confirmer::new(
@@ -118,8 +120,7 @@ impl App {
             ),
             None => None,
         };
-        // Two handles: the scan and the writer each have their own connection.
-        let poller_dbs = (Db::open(database).await?, Db::open(database).await?);
+        let poller_dbs = (db.clone(), db.clone());
         let poller = Poller::new(
             &config.poll,
             poller_dbs,
@@ -130,12 +131,12 @@ impl App {
         let reporter = Reporter::new(
             &config.report,
             config.report_dir(),
-            report_db,
+            db.clone(),
             Some(confirmer.clone()),
             sinks_shared,
         )?;
         let deliverer = Deliverer::new(
-            Db::open(database).await?,
+            db.clone(),
             sinks,
             config.events.retry_schedule.iter().map(|d| d.0).collect(),
             config.events.concurrency,
@@ -154,7 +155,7 @@ impl App {
                 }
                 tracing::info!(token_from = %source, "shop API token loaded");
                 let state = ApiState {
-                    db: Db::open(database).await?,
+                    db: db.clone(),
                     confirmer: confirmer.clone(),
                     token: Arc::new(token),
                     metrics: metrics.clone(),

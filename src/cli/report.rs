@@ -71,25 +71,19 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
     let out = req.out.clone().unwrap_or_else(|| config.report_dir());
     let target = crate::store::Target::from_config(config, &process_env)?;
     runtime()?.block_on(async {
-        let confirmer = match client {
-            Some(client) => Some(Arc::new(Confirmer::new(
+        let db = Db::open(&target).await?;
+        let confirmer = client.map(|client| {
+            Arc::new(Confirmer::new(
                 &config.poll,
                 &config.payouts,
                 client,
                 Arc::new(Metrics::default()),
-                Db::open(&target).await?,
+                db.clone(),
                 sinks.clone(),
-            ))),
-            None => None,
-        };
+            ))
+        });
         let confirmer_handle = confirmer.clone();
-        let reporter = Reporter::new(
-            &config.report,
-            config.report_dir(),
-            Db::open(&target).await?,
-            confirmer,
-            sinks,
-        )?;
+        let reporter = Reporter::new(&config.report, config.report_dir(), db, confirmer, sinks)?;
         if req.recheck_only {
             // On PostgreSQL the calls count within the cluster's rate: this command joins
             // it for as long as it confirms.

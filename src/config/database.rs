@@ -22,6 +22,10 @@ pub const DATABASE_URL_ENV: &str = "LIGDICASH_RECONCILER_DATABASE_URL";
 /// libpq's password variable, read last, as libpq does.
 pub const PGPASSWORD_ENV: &str = "PGPASSWORD";
 
+/// `[database] max_connections` by default: the poller's scan and writer, event delivery,
+/// the reports, the shop API and the gauges each get one when they need it at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
+
 /// The SQLite file of a configuration that names none.
 pub const DEFAULT_PATH: &str = "reconciler.db";
 
@@ -38,6 +42,9 @@ pub struct DatabaseConfig {
     /// A file holding the PostgreSQL password (when the URL has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    /// Connections the process holds at most (PostgreSQL: its one pool; SQLite: its
+    /// connections to the file), opened as the work needs them.
+    pub max_connections: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -47,6 +54,7 @@ impl Default for DatabaseConfig {
             busy_timeout: HumanDuration::secs(5),
             url: None,
             password_file: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

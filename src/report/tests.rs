@@ -87,7 +87,7 @@ async fn on_a_cluster_each_day_is_written_once_whichever_node_catches_up() {
         Reporter::new(
             &config.report,
             dir.path().join("reports"),
-            Db::Postgres(store.clone()),
+            Db::from(store.clone()),
             None,
             Arc::new(vec!["jsonl".into()]),
         )

@@ -30,6 +30,8 @@ pub use rows::{PaymentFilter, PaymentRow};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 /// Errors at the storage boundary. Callers branch on the kind (exit codes, CLI messages).
@@ -137,16 +139,9 @@ impl rusqlite::types::FromSql for crate::payment::Kind {
 /// One connection to the database, migrated to the current schema.
 pub struct Store {
     conn: Connection,
-    /// The last pending count and until when it may be reused (see [`Store::gauges`]).
-    pending_count: Option<CachedCount>,
-    /// The id after which the next re-check of parked rows starts (see `parked`).
-    parked_cursor: i64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct CachedCount {
-    count: i64,
-    fresh_until: std::time::Instant,
+    /// The id after which the next re-check of parked rows starts (see `parked`), shared
+    /// by every connection of a pool.
+    parked_cursor: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -160,6 +155,22 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        let mut store = Self::connect(path, busy_timeout)?;
+        migrations::migrate(&mut store.conn, path)?;
+        Ok(store)
+    }
+
+    /// Shares `cursor` with the other connections of a pool.
+    pub fn sharing_cursor(self, cursor: Arc<AtomicI64>) -> Self {
+        Self {
+            parked_cursor: cursor,
+            ..self
+        }
+    }
+
+    /// Opens the database at `path` with the pragmas every connection needs, without
+    /// migrating it (another connection of the process did).
+    pub fn connect(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
         let open_err = |reason: String| StoreError::Open {
             path: path.to_owned(),
             reason,
@@ -178,13 +189,10 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
         configure(&conn, busy_timeout).map_err(|e| open_err(e.to_string()))?;
-        let mut store = Self {
+        Ok(Self {
             conn,
-            pending_count: None,
-            parked_cursor: 0,
-        };
-        migrations::migrate(&mut store.conn, path)?;
-        Ok(store)
+            parked_cursor: Arc::default(),
+        })
     }
 
     /// Refuses a database this process can read but not write (SQLite then opens it

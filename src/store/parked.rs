@@ -22,6 +22,7 @@ use super::due_row::{DUE_ROW_SQL, due_payment_or_problem};
 use super::{Store, StoreError};
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use std::sync::atomic::Ordering;
 
 /// `next_poll_at` of a parked row: 9999-12-31T23:59:59.999Z, after any real poll time.
 pub const PARKED: Millis = 253_402_300_799_999;
@@ -77,19 +78,18 @@ impl Store {
     /// Re-reads the next [`RECHECK_BATCH`] parked rows; those the shop has corrected are
     /// due at `now`. Returns how many.
     pub(super) fn unpark_corrected(&mut self, now: Millis) -> Result<usize, StoreError> {
+        let after = self.parked_cursor.load(Ordering::Relaxed);
         let ids: Vec<i64> = self
             .conn
             .prepare_cached(PARKED_IDS_SQL)?
-            .query_map(
-                params![PARKED, self.parked_cursor, RECHECK_BATCH as i64],
-                |r| r.get(0),
-            )?
+            .query_map(params![PARKED, after, RECHECK_BATCH as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         // The next scan goes on after the last one read, or starts over.
-        self.parked_cursor = match ids.last() {
+        let next = match ids.last() {
             Some(last) if ids.len() == RECHECK_BATCH => *last,
             _ => 0,
         };
+        self.parked_cursor.store(next, Ordering::Relaxed);
         let mut corrected = Vec::new();
         let mut read = self.conn.prepare_cached(DUE_ROW_SQL)?;
         for id in ids {

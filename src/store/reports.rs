@@ -270,29 +270,26 @@ impl Store {
         Ok(attempts + callbacks)
     }
 
-    /// Figures for `/metrics`, `/readyz` and systemd's STATUS line. Each is an index
-    /// lookup except the pending count, which has to visit every pending row: it is
-    /// re-counted only after 100 times as long as the last count took, so counting a
-    /// backlog of millions never takes more than 1% of a core however often it is asked.
-    pub fn gauges(&mut self) -> Result<DbGauges, StoreError> {
-        let pending = match self.pending_count {
-            Some(cached) if std::time::Instant::now() < cached.fresh_until => cached.count,
-            _ => {
-                let started = std::time::Instant::now();
-                let count: i64 = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT count(*) FROM payments INDEXED BY payments_due \
-                         WHERE status = 'pending'",
-                    )?
-                    .query_row([], |r| r.get(0))?;
-                let took = started.elapsed();
-                self.pending_count = Some(super::CachedCount {
-                    count,
-                    fresh_until: std::time::Instant::now() + took * 100,
-                });
-                count
-            }
+    /// Figures for `/metrics`, `/readyz` and systemd's STATUS line, each an index lookup
+    /// but the counts, which visit every pending payment and every event: read only when
+    /// `recount` (see `store::Db::gauges` for how often), else left at 0.
+    pub fn gauges(&mut self, recount: bool) -> Result<DbGauges, StoreError> {
+        let (pending, events_by_state) = if recount {
+            let pending = self
+                .conn
+                .prepare_cached(
+                    "SELECT count(*) FROM payments INDEXED BY payments_due \
+                     WHERE status = 'pending'",
+                )?
+                .query_row([], |r| r.get(0))?;
+            let events = self
+                .conn
+                .prepare_cached("SELECT state, count(*) FROM events GROUP BY state ORDER BY state")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            (pending, events)
+        } else {
+            (0, Vec::new())
         };
         let c = &self.conn;
         let oldest: Option<Millis> = c
@@ -308,10 +305,6 @@ impl Store {
                  INDEXED BY payments_payouts_pending WHERE status = 'pending' AND kind != 'invoice'",
             )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let events_by_state = c
-            .prepare_cached("SELECT state, count(*) FROM events GROUP BY state ORDER BY state")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
         let last_report_at = c
             .prepare_cached("SELECT max(generated_at) FROM report_runs")?
             .query_row([], |r| r.get(0))?;

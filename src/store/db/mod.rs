@@ -20,60 +20,114 @@
 
 pub(super) mod outbox;
 mod payments;
+mod pool;
 mod reports;
 mod target;
 
+pub use pool::Connections;
 pub use reports::ReportTurn;
-pub use target::{PG_POOL_SIZE, Target};
+pub use target::Target;
 
 use super::postgres::PgStore;
 use super::{Store, StoreError};
 use crate::config::DatabaseBackend;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// A handle on the database; see the module docs.
+/// The process's handle on the database; see the module docs. Clones share the backend's
+/// connections and the gauges' cached counts.
 #[derive(Clone, Debug)]
-pub enum Db {
-    /// One SQLite connection, used by one call at a time.
-    Sqlite(Arc<Mutex<Store>>),
-    /// A pool of PostgreSQL connections, shared by clones.
+pub struct Db {
+    backend: Backend,
+    counts: Arc<Mutex<Option<CachedCounts>>>,
+}
+
+/// The two databases the store speaks to.
+#[derive(Clone, Debug)]
+enum Backend {
+    /// Connections to one SQLite file, each used by one call at a time.
+    Sqlite(Connections),
+    /// A pool of PostgreSQL connections.
     Postgres(PgStore),
 }
 
+/// The counts behind the gauges (pending payments, events by state), until when they may
+/// be reused (see [`Db::gauges`]).
+#[derive(Debug, Clone)]
+struct CachedCounts {
+    pending: i64,
+    events_by_state: Vec<(String, i64)>,
+    fresh_until: Instant,
+}
+
+/// Counting visits every pending payment and every event: the counts are reused for this
+/// many times as long as counting took, so a backlog of millions never costs more than 1%
+/// of a core (of the daemon's, or of the database server's) however often they are asked.
+const RECOUNT_AFTER: u32 = 100;
+
+impl From<Backend> for Db {
+    fn from(backend: Backend) -> Self {
+        Self {
+            backend,
+            counts: Arc::default(),
+        }
+    }
+}
+
+impl From<PgStore> for Db {
+    /// A handle on a PostgreSQL store opened by hand (tests).
+    fn from(store: PgStore) -> Self {
+        Backend::Postgres(store).into()
+    }
+}
+
 impl From<Store> for Db {
+    /// A handle on one SQLite connection opened by hand (tests): a pool of one.
     fn from(store: Store) -> Self {
-        Db::Sqlite(Arc::new(Mutex::new(store)))
+        let path = store
+            .connection()
+            .path()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default();
+        let cursor = Arc::default();
+        Backend::Sqlite(Connections::from_store(
+            store,
+            path,
+            Duration::from_secs(5),
+            1,
+            cursor,
+        ))
+        .into()
     }
 }
 
 impl Db {
-    /// Opens a new connection to the configured database, creating and migrating it as
-    /// needed (a database from a newer version is refused).
+    /// Opens the configured database, creating and migrating it as needed (a database
+    /// from a newer version is refused): once per process, whose every part then shares
+    /// this handle (clones) and its connections, at most `[database] max_connections`.
     /// On PostgreSQL the migration runs under an advisory lock, so nodes starting
     /// together do not race.
     pub async fn open(target: &Target) -> Result<Self, StoreError> {
-        match &target.backend {
-            DatabaseBackend::Sqlite { path, busy_timeout } => {
-                let (path, busy_timeout) = (path.clone(), *busy_timeout);
-                tokio::task::spawn_blocking(move || Store::open(&path, busy_timeout))
-                    .await
-                    .map_err(|e| StoreError::Task(e.to_string()))?
-                    .map(Db::from)
-            }
+        let backend = match &target.backend {
+            DatabaseBackend::Sqlite { path, busy_timeout } => Backend::Sqlite(
+                Connections::open(path.clone(), *busy_timeout, target.max_connections).await?,
+            ),
             DatabaseBackend::Postgres(settings) => {
-                let store = PgStore::open(settings, PG_POOL_SIZE, target.claims.clone()).await?;
+                let store =
+                    PgStore::open(settings, target.max_connections, target.claims.clone()).await?;
                 store.migrate().await?;
-                Ok(Db::Postgres(store))
+                Backend::Postgres(store)
             }
-        }
+        };
+        Ok(backend.into())
     }
 
     /// Refuses a database this process can read but not write: a daemon on it would
     /// confirm payments and record nothing.
     pub async fn ensure_writable(&self) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, |s| s.ensure_writable()).await,
-            Db::Postgres(p) => p.ensure_writable().await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(|s| s.ensure_writable()).await,
+            Backend::Postgres(p) => p.ensure_writable().await,
         }
     }
 
@@ -87,35 +141,54 @@ impl Db {
     /// The PostgreSQL store behind this handle, for what only a cluster needs (the node
     /// registry, the report lock).
     pub fn postgres(&self) -> Option<&PgStore> {
-        match self {
-            Db::Sqlite(_) => None,
-            Db::Postgres(p) => Some(p),
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(p) => Some(p),
         }
     }
 
     /// The schema version the database is at.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, |s| s.schema_version()).await,
-            Db::Postgres(p) => p.schema_version().await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(|s| s.schema_version()).await,
+            Backend::Postgres(p) => p.schema_version().await,
         }
+    }
+
+    /// The database's gauges for `/metrics`, `/readyz` and systemd's STATUS line. The
+    /// counts of pending payments and of events by state are reused for [`RECOUNT_AFTER`]
+    /// times as long as counting them took, by every clone of this handle, on either
+    /// database: between two recounts they may be behind by what changed meanwhile (the
+    /// metrics' help says so); the other gauges are read afresh each time.
+    pub async fn gauges(&self) -> Result<super::reports::DbGauges, StoreError> {
+        let cached = lock(&self.counts)
+            .clone()
+            .filter(|c| Instant::now() < c.fresh_until);
+        let recount = cached.is_none();
+        let started = Instant::now();
+        let mut gauges = match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.gauges(recount)).await?,
+            Backend::Postgres(p) => p.gauges(recount).await?,
+        };
+        match cached {
+            Some(c) => {
+                gauges.pending = c.pending;
+                gauges.events_by_state = c.events_by_state;
+            }
+            None => {
+                *lock(&self.counts) = Some(CachedCounts {
+                    pending: gauges.pending,
+                    events_by_state: gauges.events_by_state.clone(),
+                    fresh_until: Instant::now() + started.elapsed() * RECOUNT_AFTER,
+                });
+            }
+        }
+        Ok(gauges)
     }
 }
 
-/// Runs `f` on the SQLite connection on the blocking pool. A caller that panicked while
-/// holding the connection left no transaction open (rusqlite rolls back on drop), so the
-/// connection is taken over rather than poisoned for good.
-async fn on_sqlite<T: Send + 'static>(
-    store: &Arc<Mutex<Store>>,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| StoreError::Task(e.to_string()))?
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -125,7 +198,7 @@ mod tests {
     use crate::payment::NewPayment;
 
     /// A call that panics fails alone (its caller gets an error, the daemon goes on), and
-    /// the connection it held serves the next call: the lock is taken over, not poisoned.
+    /// the connection it held serves the next call: it goes back to the pool.
     #[tokio::test]
     async fn a_panicking_call_fails_alone_and_leaves_the_connection_usable() {
         let dir = tempfile::tempdir().unwrap();
@@ -135,12 +208,10 @@ mod tests {
             ..DatabaseConfig::default()
         };
         let db = Db::open(&Target::sqlite(&config)).await.unwrap();
-        let Db::Sqlite(store) = &db else {
+        let Backend::Sqlite(store) = &db.backend else {
             panic!("a SQLite target opens SQLite");
         };
-        let failed = on_sqlite(store, |_| -> Result<(), StoreError> {
-            panic!("a query panics")
-        });
+        let failed = store.run(|_| -> Result<(), StoreError> { panic!("a query panics") });
         assert!(matches!(failed.await, Err(StoreError::Task(_))));
         let p = NewPayment::parse("tok", None, None).unwrap();
         db.enqueue(p, 1_000, 2_000).await.unwrap();

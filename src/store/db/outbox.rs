@@ -1,7 +1,7 @@
 //! The outbox side of [`Db`]: operational events, the delivery worker's claims and
 //! records, and what `events list`, `events show` and `events redeliver` read and reopen.
 
-use super::{Db, on_sqlite};
+use super::{Backend, Db};
 use crate::store::StoreError;
 use crate::store::deliveries::{DeliveryResult, DueDelivery, EventRow};
 use crate::time::Millis;
@@ -22,23 +22,21 @@ impl Db {
         sinks: Arc<Vec<String>>,
         now: Millis,
     ) -> Result<String, StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| {
-                    s.insert_operational_event(kind, data, &sinks, now)
-                })
-                .await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.insert_operational_event(kind, data, &sinks, now))
+                    .await
             }
-            Db::Postgres(p) => p.insert_operational_event(kind, data, &sinks, now).await,
+            Backend::Postgres(p) => p.insert_operational_event(kind, data, &sinks, now).await,
         }
     }
 
     /// Moves the deliveries of sink `old` to sink `new` (a webhook renamed). Returns how
     /// many moved.
     pub async fn rename_sink(&self, old: String, new: String) -> Result<usize, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.rename_sink(&old, &new)).await,
-            Db::Postgres(p) => p.rename_sink(&old, &new).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.rename_sink(&old, &new)).await,
+            Backend::Postgres(p) => p.rename_sink(&old, &new).await,
         }
     }
 
@@ -49,9 +47,9 @@ impl Db {
         sinks: Arc<Vec<String>>,
         limit: usize,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.due_deliveries(now, &sinks, limit)).await,
-            Db::Postgres(p) => p.due_deliveries(now, &sinks, limit).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.due_deliveries(now, &sinks, limit)).await,
+            Backend::Postgres(p) => p.due_deliveries(now, &sinks, limit).await,
         }
     }
 
@@ -62,30 +60,28 @@ impl Db {
         now: Millis,
         sinks: Arc<Vec<String>>,
     ) -> Result<bool, StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| {
-                    Ok(!s.due_deliveries(now, &sinks, 1)?.is_empty())
-                })
-                .await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| Ok(!s.due_deliveries(now, &sinks, 1)?.is_empty()))
+                    .await
             }
-            Db::Postgres(p) => p.any_delivery_due(now, &sinks).await,
+            Backend::Postgres(p) => p.any_delivery_due(now, &sinks).await,
         }
     }
 
     /// The earliest retry time strictly after `now`, to sleep until.
     pub async fn next_delivery_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.next_delivery_after(now)).await,
-            Db::Postgres(p) => p.next_delivery_after(now).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.next_delivery_after(now)).await,
+            Backend::Postgres(p) => p.next_delivery_after(now).await,
         }
     }
 
     /// Deliveries to `sinks` not attempted yet.
     pub async fn unattempted_deliveries(&self, sinks: Arc<Vec<String>>) -> Result<i64, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.unattempted_deliveries(&sinks)).await,
-            Db::Postgres(p) => p.unattempted_deliveries(&sinks).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.unattempted_deliveries(&sinks)).await,
+            Backend::Postgres(p) => p.unattempted_deliveries(&sinks).await,
         }
     }
 
@@ -97,14 +93,12 @@ impl Db {
         result: DeliveryResult,
         now: Millis,
     ) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| {
-                    s.record_delivery(event_seq, &sink, &result, now)
-                })
-                .await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.record_delivery(event_seq, &sink, &result, now))
+                    .await
             }
-            Db::Postgres(p) => p.record_delivery(event_seq, &sink, &result, now).await,
+            Backend::Postgres(p) => p.record_delivery(event_seq, &sink, &result, now).await,
         }
     }
 
@@ -114,9 +108,9 @@ impl Db {
         state: Option<String>,
         limit: usize,
     ) -> Result<Vec<EventRow>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.list_events(state.as_deref(), limit)).await,
-            Db::Postgres(p) => p.list_events(state.as_deref(), limit).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.list_events(state.as_deref(), limit)).await,
+            Backend::Postgres(p) => p.list_events(state.as_deref(), limit).await,
         }
     }
 
@@ -125,18 +119,18 @@ impl Db {
         &self,
         id: String,
     ) -> Result<Option<(EventRow, Vec<SinkDelivery>)>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.get_event(&id)).await,
-            Db::Postgres(p) => p.get_event(&id).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.get_event(&id)).await,
+            Backend::Postgres(p) => p.get_event(&id).await,
         }
     }
 
     /// Makes an event's deliveries (or, without an id, every dead delivery) due again.
     /// Returns how many were reopened.
     pub async fn redeliver(&self, id: Option<String>, now: Millis) -> Result<usize, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.redeliver(id.as_deref(), now)).await,
-            Db::Postgres(p) => p.redeliver(id.as_deref(), now).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.redeliver(id.as_deref(), now)).await,
+            Backend::Postgres(p) => p.redeliver(id.as_deref(), now).await,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The payments side of [`Db`]: enqueue, the poller's due scan, lookups, requeue, the one
 //! writer of confirm outcomes, and LigdiCash's callbacks.
 
-use super::{Db, on_sqlite};
+use super::{Backend, Db};
 use crate::payment::{Applied, ConfirmOutcome, DuePayment, NewPayment, Status};
 use crate::store::callbacks::{CallbackKeys, Received};
 use crate::store::payments::{Enqueued, Requeued, ToConfirm};
@@ -20,9 +20,12 @@ impl Db {
         now: Millis,
         first_poll_at: Millis,
     ) -> Result<Enqueued, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.enqueue(&payment, now, first_poll_at)).await,
-            Db::Postgres(p) => p.enqueue(&payment, now, first_poll_at).await,
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.enqueue(&payment, now, first_poll_at))
+                    .await
+            }
+            Backend::Postgres(p) => p.enqueue(&payment, now, first_poll_at).await,
         }
     }
 
@@ -33,14 +36,12 @@ impl Db {
         first_delay_ms: Millis,
         payout_first_delay_ms: Millis,
     ) -> Result<usize, StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| {
-                    s.schedule_unscheduled(first_delay_ms, payout_first_delay_ms)
-                })
-                .await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.schedule_unscheduled(first_delay_ms, payout_first_delay_ms))
+                    .await
             }
-            Db::Postgres(p) => {
+            Backend::Postgres(p) => {
                 p.schedule_unscheduled(first_delay_ms, payout_first_delay_ms)
                     .await
             }
@@ -55,33 +56,33 @@ impl Db {
         limit: usize,
         skip: HashSet<i64>,
     ) -> Result<Vec<DuePayment>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.due(now, limit, &skip)).await,
-            Db::Postgres(p) => p.due(now, limit, &skip).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.due(now, limit, &skip)).await,
+            Backend::Postgres(p) => p.due(now, limit, &skip).await,
         }
     }
 
     /// The earliest poll time strictly after `now`, to sleep until.
     pub async fn next_due_after(&self, now: Millis) -> Result<Option<Millis>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.next_due_after(now)).await,
-            Db::Postgres(p) => p.next_due_after(now).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.next_due_after(now)).await,
+            Backend::Postgres(p) => p.next_due_after(now).await,
         }
     }
 
     /// Whether any payment is still pending that `run --until-idle` must wait for.
     pub async fn any_pending(&self) -> Result<bool, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, |s| s.any_pending()).await,
-            Db::Postgres(p) => p.any_pending().await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(|s| s.any_pending()).await,
+            Backend::Postgres(p) => p.any_pending().await,
         }
     }
 
     /// Payments per status, every status present (zero when none).
     pub async fn status_counts(&self) -> Result<Vec<(Status, i64)>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, |s| s.status_counts()).await,
-            Db::Postgres(p) => p.status_counts().await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(|s| s.status_counts()).await,
+            Backend::Postgres(p) => p.status_counts().await,
         }
     }
 
@@ -93,37 +94,37 @@ impl Db {
         token: String,
         now: Millis,
     ) -> Result<ToConfirm, StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                let found = on_sqlite(s, move |s| s.confirmable(&token)).await?;
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                let found = s.run(move |s| s.confirmable(&token)).await?;
                 Ok(found.map_or(ToConfirm::Not, ToConfirm::Claimed))
             }
-            Db::Postgres(p) => p.claim_to_confirm(&token, now).await,
+            Backend::Postgres(p) => p.claim_to_confirm(&token, now).await,
         }
     }
 
     /// Lets go of a claim taken by [`Db::claim_to_confirm`] for a confirm not sent.
     pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(_) => Ok(()),
-            Db::Postgres(p) => p.release_claim(id).await,
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(p) => p.release_claim(id).await,
         }
     }
 
     /// Puts a `timeout` or `invalid_token` payment back to pending, or makes a corrected
     /// parked row due now.
     pub async fn requeue(&self, token: String, now: Millis) -> Result<Requeued, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.requeue(&token, now)).await,
-            Db::Postgres(p) => p.requeue(&token, now).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.requeue(&token, now)).await,
+            Backend::Postgres(p) => p.requeue(&token, now).await,
         }
     }
 
     /// One payment by token.
     pub async fn get(&self, token: String) -> Result<Option<PaymentRow>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.get(&token)).await,
-            Db::Postgres(p) => p.get(&token).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.get(&token)).await,
+            Backend::Postgres(p) => p.get(&token).await,
         }
     }
 
@@ -133,9 +134,9 @@ impl Db {
         filter: PaymentFilter,
         limit: usize,
     ) -> Result<Vec<PaymentRow>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.search(&filter, limit)).await,
-            Db::Postgres(p) => p.search(&filter, limit).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.search(&filter, limit)).await,
+            Backend::Postgres(p) => p.search(&filter, limit).await,
         }
     }
 
@@ -145,9 +146,9 @@ impl Db {
         status: Option<Status>,
         limit: usize,
     ) -> Result<Vec<PaymentRow>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.list(status, limit)).await,
-            Db::Postgres(p) => p.list(status, limit).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.list(status, limit)).await,
+            Backend::Postgres(p) => p.list(status, limit).await,
         }
     }
 
@@ -160,9 +161,12 @@ impl Db {
         now: Millis,
         sinks: Arc<Vec<String>>,
     ) -> Result<Vec<Applied>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.apply_outcomes(&outcomes, now, &sinks)).await,
-            Db::Postgres(p) => p.apply_outcomes(&outcomes, now, &sinks).await,
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.apply_outcomes(&outcomes, now, &sinks))
+                    .await
+            }
+            Backend::Postgres(p) => p.apply_outcomes(&outcomes, now, &sinks).await,
         }
     }
 
@@ -178,14 +182,12 @@ impl Db {
         now: Millis,
         min_interval: Millis,
     ) -> Result<Received, StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| {
-                    s.record_callback(&content_type, &body, &keys, now, min_interval)
-                })
-                .await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.record_callback(&content_type, &body, &keys, now, min_interval))
+                    .await
             }
-            Db::Postgres(p) => {
+            Backend::Postgres(p) => {
                 p.record_callback(&content_type, &body, &keys, now, min_interval)
                     .await
             }
@@ -199,14 +201,12 @@ impl Db {
         unmatched: i64,
         not_kept: i64,
     ) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| {
-                    s.add_callback_tally(bucket, unmatched, not_kept)
-                })
-                .await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.add_callback_tally(bucket, unmatched, not_kept))
+                    .await
             }
-            Db::Postgres(p) => p.add_callback_tally(bucket, unmatched, not_kept).await,
+            Backend::Postgres(p) => p.add_callback_tally(bucket, unmatched, not_kept).await,
         }
     }
 }

@@ -21,9 +21,10 @@ async fn a_payment_goes_from_enqueue_to_a_delivered_event_through_the_postgres_a
     let target = Target {
         backend: DatabaseBackend::Postgres(pg.database("facade").await),
         claims: ClaimPolicy::new("n1", 30_000, 3_000),
+        max_connections: 4,
     };
     let db = Db::open(&target).await.unwrap();
-    assert!(matches!(db, Db::Postgres(_)));
+    assert!(db.postgres().is_some());
     db.ensure_writable().await.unwrap();
     let version = db.schema_version().await.unwrap();
     assert_eq!(version, crate::store::postgres::migrations::SCHEMA_VERSION);

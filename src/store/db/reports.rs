@@ -1,12 +1,12 @@
 //! The reports side of [`Db`]: a day's facts, the timeouts to re-check, the record of
 //! days done, pruning, and the gauges of `/metrics`, `/readyz` and systemd's STATUS.
 
-use super::{Db, on_sqlite};
+use super::{Backend, Db};
 use crate::payment::DuePayment;
 use crate::store::StoreError;
 use crate::store::money_out::PayoutFacts;
 use crate::store::postgres::lock::SessionLock;
-use crate::store::reports::{DayFacts, DbGauges};
+use crate::store::reports::DayFacts;
 use crate::time::Millis;
 use chrono::NaiveDate;
 use serde_json::Value;
@@ -45,9 +45,9 @@ impl ReportTurn {
 impl Db {
     /// This node's turn at the reports, or `None` while another node has it.
     pub async fn try_report_turn(&self) -> Result<Option<ReportTurn>, StoreError> {
-        match self {
-            Db::Sqlite(_) => Ok(Some(ReportTurn::Alone)),
-            Db::Postgres(p) => Ok(p.try_report_lock().await?.map(ReportTurn::Locked)),
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Some(ReportTurn::Alone)),
+            Backend::Postgres(p) => Ok(p.try_report_lock().await?.map(ReportTurn::Locked)),
         }
     }
 
@@ -58,9 +58,9 @@ impl Db {
         end: Millis,
         now: Millis,
     ) -> Result<DayFacts, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.day_facts(start, end, now)).await,
-            Db::Postgres(p) => p.day_facts(start, end, now).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.day_facts(start, end, now)).await,
+            Backend::Postgres(p) => p.day_facts(start, end, now).await,
         }
     }
 
@@ -70,25 +70,25 @@ impl Db {
         start: Millis,
         end: Millis,
     ) -> Result<PayoutFacts, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.payout_facts(start, end)).await,
-            Db::Postgres(p) => p.payout_facts(start, end).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.payout_facts(start, end)).await,
+            Backend::Postgres(p) => p.payout_facts(start, end).await,
         }
     }
 
     /// The `timeout` payments resolved since `since`, for the nightly re-check.
     pub async fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, move |s| s.timeouts_since(since)).await,
-            Db::Postgres(p) => p.timeouts_since(since).await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(move |s| s.timeouts_since(since)).await,
+            Backend::Postgres(p) => p.timeouts_since(since).await,
         }
     }
 
     /// The last day a scheduled report was recorded for.
     pub async fn last_report_day(&self) -> Result<Option<NaiveDate>, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, |s| s.last_report_day()).await,
-            Db::Postgres(p) => p.last_report_day().await,
+        match &self.backend {
+            Backend::Sqlite(s) => s.run(|s| s.last_report_day()).await,
+            Backend::Postgres(p) => p.last_report_day().await,
         }
     }
 
@@ -102,11 +102,12 @@ impl Db {
         sinks: Arc<Vec<String>>,
         now: Millis,
     ) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| s.record_report(day, &files, event, &sinks, now)).await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.record_report(day, &files, event, &sinks, now))
+                    .await
             }
-            Db::Postgres(p) => p.record_report(day, &files, event, &sinks, now).await,
+            Backend::Postgres(p) => p.record_report(day, &files, event, &sinks, now).await,
         }
     }
 
@@ -117,20 +118,12 @@ impl Db {
         before: Millis,
         unmatched_before: Millis,
     ) -> Result<usize, StoreError> {
-        match self {
-            Db::Sqlite(s) => {
-                on_sqlite(s, move |s| s.prune_attempts(before, unmatched_before)).await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| s.prune_attempts(before, unmatched_before))
+                    .await
             }
-            Db::Postgres(p) => p.prune_attempts(before, unmatched_before).await,
-        }
-    }
-
-    /// The database's gauges. The pending count is cached per handle (see
-    /// `Store::gauges`), so callers that ask often share one handle.
-    pub async fn gauges(&self) -> Result<DbGauges, StoreError> {
-        match self {
-            Db::Sqlite(s) => on_sqlite(s, |s| s.gauges()).await,
-            Db::Postgres(p) => p.gauges().await,
+            Backend::Postgres(p) => p.prune_attempts(before, unmatched_before).await,
         }
     }
 }

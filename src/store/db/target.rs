@@ -8,10 +8,6 @@ use crate::config::{Config, ConfigError, DatabaseBackend, DatabaseConfig};
 use crate::store::postgres::ClaimPolicy;
 use crate::time::Millis;
 
-/// Connections in each PostgreSQL handle's pool. A daemon opens about six handles (scan,
-/// writer, deliveries, reports, observer, API), so it holds at most ~24 connections.
-pub const PG_POOL_SIZE: usize = 4;
-
 /// The shortest claim lease: longer than a confirm call and its write.
 const MIN_LEASE_MS: Millis = 30_000;
 
@@ -20,6 +16,8 @@ const MIN_LEASE_MS: Millis = 30_000;
 pub struct Target {
     pub backend: DatabaseBackend,
     pub claims: ClaimPolicy,
+    /// `[database] max_connections`.
+    pub max_connections: usize,
 }
 
 impl Target {
@@ -38,6 +36,7 @@ impl Target {
         Ok(Self {
             backend,
             claims: ClaimPolicy::new(node_id(), lease, min_interval),
+            max_connections: config.database.max_connections,
         })
     }
 
@@ -49,6 +48,7 @@ impl Target {
                 busy_timeout: config.busy_timeout.0,
             },
             claims: ClaimPolicy::new(node_id(), MIN_LEASE_MS, 3_000),
+            max_connections: config.max_connections,
         }
     }
 

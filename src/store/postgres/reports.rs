@@ -248,15 +248,14 @@ impl PgStore {
         Ok((attempts + callbacks) as usize)
     }
 
-    /// Figures for `/metrics`, `/readyz` and systemd's STATUS line, in one round trip. The
-    /// pending count reads the partial index of pending rows (no cache: PostgreSQL counts
-    /// from the index without blocking writers).
-    pub async fn gauges(&self) -> Result<DbGauges, StoreError> {
+    /// Figures for `/metrics`, `/readyz` and systemd's STATUS line, each an index lookup
+    /// but the counts of pending payments and of events, read only when `recount` (see
+    /// `store::Db::gauges` for how often), else left at 0.
+    pub async fn gauges(&self, recount: bool) -> Result<DbGauges, StoreError> {
         let c = self.conn().await?;
         let row = c
             .query_one(
-                "SELECT (SELECT count(*) FROM payments WHERE status = 'pending'), \
-                 (SELECT min(created_at) FROM payments WHERE status = 'pending' \
+                "SELECT (SELECT min(created_at) FROM payments WHERE status = 'pending' \
                   AND kind = 'invoice'), \
                  (SELECT count(*) FROM payments WHERE status = 'pending' AND kind <> 'invoice'), \
                  (SELECT count(overdue_at) FROM payments WHERE status = 'pending' \
@@ -265,23 +264,33 @@ impl PgStore {
                 &[],
             )
             .await?;
-        let states = c
-            .query(
-                "SELECT state, count(*) FROM events GROUP BY state ORDER BY state",
-                &[],
-            )
-            .await?;
-        Ok(DbGauges {
-            pending: row.try_get(0)?,
-            oldest_pending_created_at: row.try_get(1)?,
-            pending_payouts: row.try_get(2)?,
-            overdue_payouts: row.try_get(3)?,
-            last_report_at: row.try_get(4)?,
-            events_by_state: states
+        let mut gauges = DbGauges {
+            oldest_pending_created_at: row.try_get(0)?,
+            pending_payouts: row.try_get(1)?,
+            overdue_payouts: row.try_get(2)?,
+            last_report_at: row.try_get(3)?,
+            ..DbGauges::default()
+        };
+        if recount {
+            let pending = c
+                .query_one(
+                    "SELECT count(*) FROM payments WHERE status = 'pending'",
+                    &[],
+                )
+                .await?;
+            gauges.pending = pending.try_get(0)?;
+            let states = c
+                .query(
+                    "SELECT state, count(*) FROM events GROUP BY state ORDER BY state",
+                    &[],
+                )
+                .await?;
+            gauges.events_by_state = states
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect::<Result<_, StoreError>>()?,
-        })
+                .collect::<Result<_, StoreError>>()?;
+        }
+        Ok(gauges)
     }
 
     /// Refuses a database this node can read but not write: a hot standby, a read-only
