@@ -65,6 +65,15 @@ struct CachedCounts {
 /// of a core (of the daemon's, or of the database server's) however often they are asked.
 const RECOUNT_AFTER: u32 = 100;
 
+/// Counts are reused for at least this long: a scraper and a probe asking at once share
+/// one count, however fast counting a small table is.
+const FRESH_AT_LEAST: Duration = Duration::from_secs(1);
+
+/// How long counts that took `took` to make are reused.
+fn fresh_for(took: Duration) -> Duration {
+    (took * RECOUNT_AFTER).max(FRESH_AT_LEAST)
+}
+
 impl From<Backend> for Db {
     fn from(backend: Backend) -> Self {
         Self {
@@ -157,7 +166,8 @@ impl Db {
 
     /// The database's gauges for `/metrics`, `/readyz` and systemd's STATUS line. The
     /// counts of pending payments and of events by state are reused for [`RECOUNT_AFTER`]
-    /// times as long as counting them took, by every clone of this handle, on either
+    /// times as long as counting them took (a second at least), by every clone of this
+    /// handle, on either
     /// database: between two recounts they may be behind by what changed meanwhile (the
     /// metrics' help says so); the other gauges are read afresh each time.
     pub async fn gauges(&self) -> Result<super::reports::DbGauges, StoreError> {
@@ -179,11 +189,53 @@ impl Db {
                 *lock(&self.counts) = Some(CachedCounts {
                     pending: gauges.pending,
                     events_by_state: gauges.events_by_state.clone(),
-                    fresh_until: Instant::now() + started.elapsed() * RECOUNT_AFTER,
+                    fresh_until: Instant::now() + fresh_for(started.elapsed()),
                 });
             }
         }
         Ok(gauges)
+    }
+}
+
+#[cfg(test)]
+impl Db {
+    /// Runs `sql` (statements separated by `;`, no parameters) as the shop would, on
+    /// either database: for tests that set up rows the operations cannot make.
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<(), StoreError> {
+        let sql = sql.to_owned();
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| Ok(s.connection().execute_batch(&sql)?))
+                    .await
+            }
+            Backend::Postgres(p) => Ok(p.conn_for_tests().await.batch_execute(&sql).await?),
+        }
+    }
+
+    /// The first column of the first row of `sql` as an integer (NULL as `None`), on
+    /// either database: for tests that check what an operation wrote.
+    pub async fn int_for_tests(&self, sql: &str) -> Result<Option<i64>, StoreError> {
+        let sql = sql.to_owned();
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.run(move |s| Ok(s.connection().query_row(&sql, [], |r| r.get(0))?))
+                    .await
+            }
+            Backend::Postgres(p) => {
+                let row = p.conn_for_tests().await.query_one(&sql, &[]).await?;
+                Ok(row.try_get(0)?)
+            }
+        }
+    }
+
+    /// Forgets the gauges' counts: the next [`Db::gauges`] counts again.
+    pub fn expire_counts_for_tests(&self) {
+        *lock(&self.counts) = None;
+    }
+
+    /// Whether this handle is on PostgreSQL (tests of what differs by design).
+    pub fn is_postgres_for_tests(&self) -> bool {
+        self.postgres().is_some()
     }
 }
 
