@@ -106,10 +106,10 @@ impl App {
         ));
         // On PostgreSQL this node joins the cluster: it sends nothing until it has its
         // share of max_requests_per_second (the whole of it when alone).
-        let cluster = match observer.postgres() {
-            Some(pg) => Some(
+        let cluster = match db.is_shared() {
+            true => Some(
                 ClusterRate::start(
-                    pg.clone(),
+                    db.clone(),
                     confirmer.shared_throttle(),
                     TIMING,
                     env!("CARGO_PKG_VERSION"),
@@ -118,7 +118,7 @@ impl App {
                 .await?
                 .with_metrics(metrics.clone()),
             ),
-            None => None,
+            false => None,
         };
         let poller_dbs = (db.clone(), db.clone());
         let poller = Poller::new(

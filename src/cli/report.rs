@@ -87,9 +87,9 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
         if req.recheck_only {
             // On PostgreSQL the calls count within the cluster's rate: this command joins
             // it for as long as it confirms.
-            let member = match (reporter.db().postgres(), &confirmer_handle) {
-                (Some(pg), Some(c)) => {
-                    Some(Membership::join(pg.clone(), c.shared_throttle()).await?)
+            let member = match (reporter.db().is_shared(), &confirmer_handle) {
+                (true, Some(c)) => {
+                    Some(Membership::join(reporter.db().clone(), c.shared_throttle()).await?)
                 }
                 _ => None,
             };

@@ -82,6 +82,10 @@ pub enum StoreError {
     /// be reached.
     #[error("cannot reach the database: {0}")]
     PostgresPool(String),
+    /// An operation of a database several daemons share (the node registry), asked of a
+    /// SQLite file, which has one daemon.
+    #[error("{0} exists only on a database several daemons share (PostgreSQL)")]
+    NotShared(&'static str),
 }
 
 impl StoreError {

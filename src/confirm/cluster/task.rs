@@ -6,8 +6,7 @@ use super::{Allotment, Beat, NodeRate, Timing};
 use crate::confirm::throttle::Throttle;
 use crate::health::Writer;
 use crate::metrics::Metrics;
-use crate::store::StoreError;
-use crate::store::postgres::PgStore;
+use crate::store::{Db, StoreError};
 use crate::time::{Millis, now_ms};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +18,7 @@ pub const PRUNE_AFTER: Millis = 10 * 60 * 1000;
 
 /// This node's membership of the cluster and its share of the rate.
 pub struct ClusterRate {
-    store: PgStore,
+    db: Db,
     throttle: Arc<Throttle>,
     timing: Timing,
     started_at: Millis,
@@ -32,16 +31,16 @@ impl ClusterRate {
     /// Registers this node (the store's claim id) at `now` and holds the throttle: the
     /// node sends nothing until the others have made room ([`Timing::join_wait`]).
     pub async fn start(
-        store: PgStore,
+        db: Db,
         throttle: Arc<Throttle>,
         timing: Timing,
         version: &str,
         now: Millis,
     ) -> Result<Self, StoreError> {
         throttle.set_allotment(Allotment::Hold);
-        store.register_node(now, version, now).await?;
+        db.register_node(now, version.to_owned(), now).await?;
         Ok(Self {
-            store,
+            db,
             throttle,
             timing,
             started_at: now,
@@ -83,23 +82,23 @@ impl ClusterRate {
         self.metrics.set_cluster_rate(self.throttle.rate());
         if result.is_ok() {
             // Housekeeping, after the rate is set: a failure or a slow prune changes nothing.
-            let prune = self.store.prune_nodes(now, PRUNE_AFTER);
+            let prune = self.db.prune_nodes(now, PRUNE_AFTER);
             let _ = tokio::time::timeout(limit, prune).await;
         }
         (allotment, result)
     }
 
     async fn read(&self, now: Millis) -> Result<Beat, StoreError> {
-        let reregistered = !self.store.heartbeat(now).await?;
+        let reregistered = !self.db.heartbeat(now).await?;
         if reregistered {
-            self.store
-                .register_node(self.started_at, &self.version, now)
+            self.db
+                .register_node(self.started_at, self.version.clone(), now)
                 .await?;
         }
-        let live = self.store.live_nodes(now, self.timing.stale_after).await?;
-        let me = &self.store.claim_policy().node;
+        let live = self.db.live_nodes(now, self.timing.stale_after).await?;
+        let me = self.db.node_id();
         let beat = Beat::Ok {
-            rank: live.iter().position(|id| id == me),
+            rank: live.iter().position(|id| Some(id.as_str()) == me),
             live: live.len(),
             reregistered,
         };
@@ -127,7 +126,7 @@ impl ClusterRate {
             }
         };
         self.throttle.set_allotment(Allotment::Hold);
-        if let Err(e) = self.store.deregister_node().await {
+        if let Err(e) = self.db.deregister_node().await {
             tracing::warn!(error = %e, "could not deregister this node; it goes stale instead");
         }
         ended
@@ -147,9 +146,9 @@ const JOIN_WITHIN: Duration = Duration::from_secs(10);
 impl Membership {
     /// Registers, heartbeats in the background, and returns once this node has a share
     /// (after the join wait, about three seconds).
-    pub async fn join(store: PgStore, throttle: Arc<Throttle>) -> Result<Self, StoreError> {
+    pub async fn join(db: Db, throttle: Arc<Throttle>) -> Result<Self, StoreError> {
         let version = env!("CARGO_PKG_VERSION");
-        let rate = ClusterRate::start(store, throttle.clone(), super::TIMING, version, now_ms());
+        let rate = ClusterRate::start(db, throttle.clone(), super::TIMING, version, now_ms());
         let stop = CancellationToken::new();
         let task = tokio::spawn(rate.await?.run(stop.clone()));
         let member = Self { stop, task };
@@ -182,8 +181,8 @@ impl Membership {
 mod tests {
     use super::super::TIMING;
     use super::*;
-    use crate::store::postgres::ClaimPolicy;
     use crate::store::postgres::testing::TestServer;
+    use crate::store::postgres::{ClaimPolicy, PgStore};
 
     const T: Millis = 1_700_000_000_000;
 
@@ -204,7 +203,13 @@ mod tests {
             Arc::new(Throttle::per_second(5.0)),
         );
         let start = |store: &PgStore, throttle: &Arc<Throttle>, now| {
-            ClusterRate::start(store.clone(), throttle.clone(), TIMING, "0.1.0", now)
+            ClusterRate::start(
+                Db::from(store.clone()),
+                throttle.clone(),
+                TIMING,
+                "0.1.0",
+                now,
+            )
         };
         let mut a = start(&a_store, &a_throttle, T).await.unwrap();
         assert_eq!(a_throttle.rate(), 0.0, "held while joining");
@@ -261,10 +266,16 @@ mod tests {
         let store = pg.store("lost", "node-a").await;
         let throttle = Arc::new(Throttle::per_second(5.0));
         let metrics = Arc::new(Metrics::default());
-        let mut a = ClusterRate::start(store.clone(), throttle.clone(), TIMING, "0.1.0", T)
-            .await
-            .unwrap()
-            .with_metrics(metrics.clone());
+        let mut a = ClusterRate::start(
+            Db::from(store.clone()),
+            throttle.clone(),
+            TIMING,
+            "0.1.0",
+            T,
+        )
+        .await
+        .unwrap()
+        .with_metrics(metrics.clone());
         let gauges = crate::store::reports::DbGauges::default();
         assert!(
             !metrics.render(&gauges).contains("cluster_rate_share"),
@@ -311,9 +322,15 @@ mod tests {
         };
         let store = pg.store("hung", "node-a").await;
         let throttle = Arc::new(Throttle::per_second(5.0));
-        let mut a = ClusterRate::start(store.clone(), throttle.clone(), TIMING, "0.1.0", T)
-            .await
-            .unwrap();
+        let mut a = ClusterRate::start(
+            Db::from(store.clone()),
+            throttle.clone(),
+            TIMING,
+            "0.1.0",
+            T,
+        )
+        .await
+        .unwrap();
         for at in [T + 1_000, T + 2_000, T + 3_000] {
             a.beat(at).await.1.unwrap();
         }

@@ -18,6 +18,7 @@
 //! their own is decided where the daemon is assembled (`app`): the poller's scan and its
 //! writer each have their own, so a long write never holds up the scan.
 
+mod nodes;
 pub(super) mod outbox;
 mod payments;
 mod pool;
