@@ -58,7 +58,7 @@ EOF
       -e "s|127\\.0\\.0\\.1:8000|127.0.0.1:$shop_port|g" \
       -e "s|127\\.0\\.0\\.1:9187|127.0.0.1:$metrics|g" \
       -e "s|127\\.0\\.0\\.1:9188|127.0.0.1:$api|g" \
-      -e "s|/tmp/|$work/|g" \
+      -e "/^B=/!s|/tmp/|$work/|g" \
       -e "$alternative"
     # What the README says happens; $ORDER and $LOST are the README's own variables.
     cat <<EOF
