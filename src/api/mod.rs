@@ -9,25 +9,26 @@
 //! confirms: the same rate limit, pauses, floor between confirms of a token, attempt log,
 //! status and event.
 
+mod auth;
 mod callback_tally;
 mod callbacks;
 mod confirm_now;
 pub mod error;
 mod payments;
 
+use crate::config::ApiToken;
 use crate::confirm::Confirmer;
 use crate::listener::{self, Limits, Share};
 use crate::metrics::Metrics;
 use crate::store::Db;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 pub use callback_tally::CallbackTally;
 use error::ApiError;
-use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -41,7 +42,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct ApiState {
     pub db: Db,
     pub confirmer: Arc<Confirmer>,
-    pub token: Arc<SecretString>,
+    /// The tokens the API accepts, with their names and scopes.
+    pub tokens: Arc<Vec<ApiToken>>,
     pub metrics: Arc<Metrics>,
     /// How long a confirm-now may take in all: LigdiCash's request timeout.
     pub confirm_timeout: Duration,
@@ -67,7 +69,10 @@ pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
         .route("/v1/payments/{token}/confirm", post(confirm_now::confirm))
         // The last layer added runs first.
         .route_layer(middleware::from_fn_with_state(MAX_BODY, whole_body))
-        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         // After the bearer layer: LigdiCash cannot send a token.
         .route(
             "/callbacks/ligdicash",
@@ -98,39 +103,6 @@ pub async fn serve(listener: TcpListener, state: ApiState, shutdown: Cancellatio
     tokio::join!(flushing, serving);
 }
 
-/// Checks the bearer token (401 otherwise) and refuses work while shutting down (503).
-async fn authorize(State(s): State<ApiState>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .unwrap_or("");
-    if !same_secret(presented.as_bytes(), s.token.expose_secret().as_bytes()) {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send Authorization: Bearer <token>, the token of [api]",
-        )
-        .into_response();
-    }
-    if s.shutdown.is_cancelled() {
-        return ApiError::unavailable("shutting_down", "the reconciler is stopping", 5)
-            .into_response();
-    }
-    next.run(request).await
-}
-
-/// The token of an `Authorization` value in the bearer scheme. HTTP auth schemes are
-/// case-insensitive (RFC 9110, section 11.1), and clients differ in spacing: `bearer`,
-/// `BEARER`, several spaces or tabs after the scheme and spaces around are all accepted.
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim_matches([' ', '\t']))
-}
-
 /// Reads the body whole, at most `cap` bytes and within the listener's request deadline,
 /// before the handler runs; a body too large, too slow or broken is refused (413, 408,
 /// 400) and its connection closed.
@@ -154,17 +126,6 @@ async fn count(State(s): State<ApiState>, request: Request, next: Next) -> Respo
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no_such_route", "no such route")
-}
-
-/// Compares two secrets in time that depends only on their lengths, so a client cannot
-/// learn a token byte by byte from response times.
-fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
-    let mut diff = presented.len() ^ expected.len();
-    for (i, e) in expected.iter().enumerate() {
-        let p = presented.get(i).copied().unwrap_or(0);
-        diff |= usize::from(std::hint::black_box(p ^ e));
-    }
-    diff == 0 && !expected.is_empty()
 }
 
 #[cfg(test)]

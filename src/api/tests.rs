@@ -6,6 +6,7 @@ use super::*;
 use crate::config::{ConfirmStyle, Credentials, PollConfig};
 use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::store::Store;
+use auth::{bearer_token, same_secret};
 use std::net::{Ipv4Addr, SocketAddr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -53,7 +54,12 @@ async fn start(limits: Limits) -> Api {
     let state = ApiState {
         db: open(),
         confirmer: Arc::new(confirmer),
-        token: Arc::new(SecretString::from(TOKEN.to_owned())),
+        tokens: Arc::new(vec![crate::config::ApiToken {
+            name: "default".to_owned(),
+            scopes: crate::config::Scope::ALL.to_vec(),
+            secret: secrecy::SecretString::from(TOKEN.to_owned()),
+            source: "test".to_owned(),
+        }]),
         metrics: metrics.clone(),
         confirm_timeout: Duration::from_secs(1),
         sinks: Arc::new(Vec::new()),

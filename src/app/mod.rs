@@ -148,16 +148,19 @@ impl App {
         };
         let api = match config.api.addr()? {
             Some(addr) => {
-                let (token, source) = config.api.load_token(env)?;
+                let tokens = config.api.load_tokens(env)?;
                 let listener = bind(addr, "api.listen").await?;
                 if !addr.ip().is_loopback() {
                     tracing::warn!(%addr, "the shop API listens beyond this machine: put it behind TLS and a firewall");
                 }
-                tracing::info!(token_from = %source, "shop API token loaded");
+                for t in &tokens {
+                    let scopes: Vec<_> = t.scopes.iter().map(|s| s.as_str()).collect();
+                    tracing::info!(token = %t.name, ?scopes, from = %t.source, "shop API token loaded");
+                }
                 let state = ApiState {
                     db: db.clone(),
                     confirmer: confirmer.clone(),
-                    token: Arc::new(token),
+                    tokens: Arc::new(tokens),
                     metrics: metrics.clone(),
                     confirm_timeout: config.ligdicash.request_timeout.0,
                     sinks: Arc::new(sink_names.clone()),

@@ -21,15 +21,21 @@ pub(super) fn check_config(config: &Config) -> Result<(), Failure> {
     let creds = Credentials::load(&config.ligdicash, &process_env)?;
     // Built as `run` builds them: a missing or malformed webhook secret fails here too.
     let sinks = Sink::from_config(&config.events, &process_env)?;
-    let api_token = match config.api.addr()? {
-        Some(_) => Some(config.api.load_token(&process_env)?.1),
-        None => None,
+    let api_tokens = match config.api.addr()? {
+        Some(_) => config.api.load_tokens(&process_env)?,
+        None => Vec::new(),
     };
     output::line(format_args!("# configuration is valid"))?;
     output::line(format_args!("# api key: from {}", creds.api_key_source))?;
     output::line(format_args!("# api token: from {}", creds.api_token_source))?;
-    if let Some(source) = api_token {
-        output::line(format_args!("# shop API bearer token: from {source}"))?;
+    for t in &api_tokens {
+        let scopes: Vec<_> = t.scopes.iter().map(|s| s.as_str()).collect();
+        output::line(format_args!(
+            "# shop API token {:?} ({}): from {}",
+            t.name,
+            scopes.join(", "),
+            t.source
+        ))?;
     }
     for sink in &sinks {
         output::line(format_args!("# event sink: {}", sink.name()))?;

@@ -15,7 +15,7 @@ pub mod report;
 pub mod urls;
 mod validate;
 
-pub use api::ApiConfig;
+pub use api::{ApiConfig, ApiToken, Scope};
 pub use credentials::Credentials;
 pub use database::{DatabaseBackend, DatabaseConfig, DatabaseUrl, PgSettings};
 pub use duration::HumanDuration;

@@ -74,7 +74,7 @@ pub async fn post_json(url: &str, body: Value) -> (u16, Value) {
     .await
 }
 
-fn code(body: &Value) -> &str {
+pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
 

@@ -2,6 +2,7 @@
 //! file per test.
 
 mod api;
+mod api_tokens;
 mod bad_rows;
 mod browser;
 mod callback_flood;
