@@ -1,6 +1,7 @@
 //! Domain types of a payment, parsed once at the edge ("parse, don't validate").
 
 pub mod callback;
+pub mod case;
 mod kind;
 mod new_payment;
 mod outcome;
