@@ -214,46 +214,12 @@ fn a_poll_time_that_is_not_a_number_is_rescheduled_not_ignored() {
     assert_eq!(tokens, ["blob", "good", "soon"]);
 }
 
-/// The due read: soonest first, without the payments in flight, only pending ones,
-/// and the id query answered from the index alone (no table row read for a skipped id).
+/// The due read's id query is answered from the index alone: no table row is read for a
+/// payment in flight, however many are skipped.
 #[test]
-fn due_payments_come_soonest_first_without_those_in_flight() {
+fn the_due_id_query_reads_the_index_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
-    let rows = [
-        ("a", 50, "pending"),
-        ("b", 10, "pending"),
-        ("c", 40, "pending"),
-        ("d", 20, "pending"),
-        ("e", 30, "pending"),
-        ("late", 1000, "pending"),
-        ("done", 5, "completed"),
-    ];
-    for (token, at, status) in rows {
-        store
-            .connection()
-            .execute(
-                "INSERT INTO payments (token, next_poll_at, status) VALUES (?1, ?2, ?3)",
-                rusqlite::params![token, at, status],
-            )
-            .unwrap();
-    }
-    let id = |token: &str| -> i64 {
-        store
-            .connection()
-            .query_row("SELECT id FROM payments WHERE token = ?1", [token], |r| {
-                r.get(0)
-            })
-            .unwrap()
-    };
-    let in_flight = std::collections::HashSet::from([id("b"), id("e")]);
-    let due = store.due(100, 2, &in_flight).unwrap();
-    let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
-    assert_eq!(tokens, ["d", "c"]);
-    let all = store.due(100, 10, &Default::default()).unwrap();
-    let tokens: Vec<&str> = all.iter().map(|p| p.token.as_str()).collect();
-    assert_eq!(tokens, ["b", "d", "e", "c", "a"]);
-
+    let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
     let sql = payments::DUE_SQL.replace("?1", "5").replace("?2", "10");
     let program: Vec<String> = store
         .connection()

@@ -9,6 +9,10 @@
 //! backends from drifting (orderings, counts, the rules of the model).
 
 mod gauges;
+mod helpers;
+mod outcomes;
+mod payments;
+mod postgres_only;
 
 use super::Db;
 use super::postgres::testing::TestServer;
