@@ -8,6 +8,7 @@
 //! Adding a store operation means adding its test here: the suite is what keeps the two
 //! backends from drifting (orderings, counts, the rules of the model).
 
+mod callbacks;
 mod gauges;
 mod helpers;
 mod outcomes;

@@ -2,9 +2,7 @@
 //! a real PostgreSQL server.
 
 use super::*;
-use crate::payment::{Kind, NewPayment};
 use crate::store::callbacks::CallbackKeys;
-use crate::store::parked::PARKED;
 use crate::store::postgres::ClaimPolicy;
 use crate::store::postgres::testing::TestServer;
 use serde_json::json;
@@ -244,109 +242,4 @@ async fn a_read_only_database_is_refused_as_unwritable() {
     let err = fresh.ensure_writable().await.unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err}");
     assert!(err.to_string().contains("read-only"), "{err}");
-}
-
-#[tokio::test]
-async fn a_callback_matches_the_invoice_is_deduplicated_and_never_unparks() {
-    let Some(pg) = TestServer::start() else {
-        return;
-    };
-    let store = pg.store("callbacks", "n1").await;
-    let invoice = NewPayment::parse("inv", Some("ORD-1"), None).unwrap();
-    store.enqueue(&invoice, 0, START + DAY).await.unwrap();
-    let refund = NewPayment::parse("refund", Some("ORD-1"), None)
-        .unwrap()
-        .of_kind(Kind::Payout);
-    store.enqueue(&refund, 1, START + DAY).await.unwrap();
-    let keys = |order: &str| CallbackKeys {
-        transaction_id: Some(order.into()),
-        status: Some("completed".into()),
-        ..CallbackKeys::default()
-    };
-    let inv_id = store.get("inv").await.unwrap().unwrap().id;
-    let got = store
-        .record_callback("application/json", "{}", &keys("ORD-1"), START, 0)
-        .await
-        .unwrap();
-    assert_eq!(
-        (got.payment_id, got.matched_by, got.plan.make_due),
-        (Some(inv_id), Some("transaction_id"), true)
-    );
-    assert_eq!(
-        store.get("inv").await.unwrap().unwrap().next_poll_at,
-        Some(START)
-    );
-
-    // The form copy, before the confirm it caused is sent, folds into it.
-    let got = store
-        .record_callback(
-            "application/x-www-form-urlencoded",
-            "a=b",
-            &keys("ORD-1"),
-            START + 50,
-            0,
-        )
-        .await
-        .unwrap();
-    assert_eq!((got.payment_id, got.plan.make_due), (Some(inv_id), false));
-    // That confirm answered and rescheduled it: the next callback makes it due again.
-    let c = store.conn().await.unwrap();
-    c.execute(
-        "UPDATE payments SET next_poll_at = $1 WHERE id = $2",
-        &[&(START + DAY), &inv_id],
-    )
-    .await
-    .unwrap();
-    let got = store
-        .record_callback("application/json", "{}", &keys("ORD-1"), START + 5_000, 0)
-        .await
-        .unwrap();
-    assert!(got.plan.make_due);
-
-    // external_id's parts are tried as order references; a row at the parked marker stays.
-    c.execute(
-        "UPDATE payments SET next_poll_at = $1 WHERE token = 'refund'",
-        &[&PARKED],
-    )
-    .await
-    .unwrap();
-    c.execute(
-        "UPDATE payments SET transaction_id = 'ORD-2' WHERE token = 'refund'",
-        &[],
-    )
-    .await
-    .unwrap();
-    let by_external = CallbackKeys {
-        external_id: Some("nothing; ORD-2".into()),
-        ..CallbackKeys::default()
-    };
-    let got = store
-        .record_callback("application/json", "{}", &by_external, START + 200_000, 0)
-        .await
-        .unwrap();
-    assert_eq!(
-        (got.matched_by, got.plan.make_due),
-        (Some("external_id"), false)
-    );
-    assert_eq!(
-        store.get("refund").await.unwrap().unwrap().next_poll_at,
-        Some(PARKED)
-    );
-
-    let by_token = CallbackKeys {
-        token: Some("inv".into()),
-        request_id: Some(" ".into()),
-        ..CallbackKeys::default()
-    };
-    let got = store
-        .record_callback("application/json", "{}", &by_token, START + 300_000, 0)
-        .await
-        .unwrap();
-    assert_eq!(got.matched_by, Some("token"));
-    let kept: i64 = c
-        .query_one("SELECT count(*) FROM callbacks", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(kept, 5);
 }
