@@ -188,6 +188,23 @@ pub async fn event_types(db: &Db, token: &str) -> Vec<String> {
         .collect()
 }
 
+/// Inserts the event `id` of the payment `token` at `at`, addressed to `to`, as the one
+/// writer of outcomes would have.
+pub async fn payment_event(db: &Db, id: &str, token: &str, to: &[&str], at: Millis) {
+    let mut sql = format!(
+        "INSERT INTO events (id, type, payment_token, payload, created_at, state, \
+         next_attempt_at) VALUES ('{id}', 'payment.completed', '{token}', '{{}}', {at}, \
+         'pending', {at})"
+    );
+    for sink in to {
+        sql += &format!(
+            "; INSERT INTO event_deliveries (event_seq, sink, next_attempt_at) \
+             SELECT seq, '{sink}', {at} FROM events WHERE id = '{id}'"
+        );
+    }
+    shop(db, &sql).await;
+}
+
 /// The first column of the first row of `sql`, an integer, on either database.
 pub async fn int(db: &Db, sql: &str) -> Option<i64> {
     db.int_for_tests(sql).await.expect(sql)

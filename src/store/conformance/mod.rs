@@ -11,6 +11,7 @@
 mod callbacks;
 mod gauges;
 mod helpers;
+mod outbox;
 mod outcomes;
 mod payments;
 mod postgres_only;

@@ -6,6 +6,7 @@
 use super::helpers::*;
 use crate::config::DatabaseBackend;
 use crate::payment::{Kind, Status};
+use crate::store::deliveries::DeliveryResult;
 use crate::store::postgres::ClaimPolicy;
 use crate::store::postgres::testing::TestServer;
 use crate::store::{Db, Target};
@@ -189,4 +190,57 @@ async fn the_outcome_of_a_node_whose_claim_was_taken_over_is_stale() {
     assert_eq!(event_types(&b, "tok").await, ["payment.completed"]);
     let attempts = int(&b, "SELECT count(*) FROM confirm_attempts").await;
     assert_eq!(attempts, Some(2), "the stale call is logged too");
+}
+
+/// A delivery one node claimed is not handed to another, yet is still due for `run
+/// --once`; a payment's later event waits for its earlier one whichever node holds that;
+/// a dead node's claims are taken over once their lease has passed.
+#[tokio::test]
+async fn deliveries_are_claimed_by_one_node_in_order_and_taken_over_after_the_lease() {
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let a = first_node(&pg, "outbox", 30_000).await;
+    let b = node(&pg, "outbox", "b", 30_000).await;
+    let both = ["jsonl", "webhook:x"];
+    payment_event(&a, "evt_1", "tok", &both, T).await;
+    payment_event(&a, "evt_2", "tok", &both, T + 1).await;
+    payment_event(&a, "evt_3", "other", &["jsonl"], T + 2).await;
+    let to = sinks(&both);
+    let claimed = a.due_deliveries(T + 10, to.clone(), 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(
+        b.due_deliveries(T + 10, to.clone(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        b.any_delivery_due(T + 10, to.clone()).await.unwrap(),
+        "claimed, still due"
+    );
+    for d in claimed.iter().filter(|d| d.sink == "jsonl") {
+        let delivered = DeliveryResult::Delivered;
+        a.record_delivery(d.event_seq, d.sink.clone(), delivered, T + 20)
+            .await
+            .unwrap();
+    }
+    let by_b = b.due_deliveries(T + 20, to.clone(), 10).await.unwrap();
+    let got: Vec<(&str, &str)> = by_b
+        .iter()
+        .map(|d| (d.event_id.as_str(), d.sink.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [("evt_2", "jsonl")],
+        "evt_2's webhook waits behind a's claim"
+    );
+    // a died: its webhook claim expires after the lease and b takes it over.
+    let after_lease = T + 10 + 30_000;
+    let by_b = b.due_deliveries(after_lease, to, 10).await.unwrap();
+    let got: Vec<(&str, &str)> = by_b
+        .iter()
+        .map(|d| (d.event_id.as_str(), d.sink.as_str()))
+        .collect();
+    assert_eq!(got, [("evt_1", "webhook:x")]);
 }
