@@ -15,6 +15,7 @@ mod outbox;
 mod outcomes;
 mod payments;
 mod postgres_only;
+mod reports;
 
 use super::Db;
 use super::postgres::testing::TestServer;

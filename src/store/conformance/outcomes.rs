@@ -329,6 +329,7 @@ async fn an_overdue_payout_is_announced_once_and_stays_pending(b: Backend) {
     assert_eq!(payload["payment"]["kind"], "payout");
     assert_eq!(payload["payment"]["status"], "pending");
     assert!(!db.any_pending().await.unwrap(), "it waits for a human");
+    assert_eq!(db.gauges().await.unwrap().overdue_payouts, 1);
     let again = claim(&db, "po", LATER).await;
     assert!(again.overdue, "claimed again, it is known to be overdue");
     let completed = outcome(&again).at(LATER).finalize(Status::Completed);

@@ -9,7 +9,7 @@ use crate::payment::{Kind, Status};
 use crate::store::deliveries::DeliveryResult;
 use crate::store::postgres::ClaimPolicy;
 use crate::store::postgres::testing::TestServer;
-use crate::store::{Db, Target};
+use crate::store::{Db, StoreError, Target};
 use crate::time::Millis;
 use std::collections::HashSet;
 
@@ -243,4 +243,55 @@ async fn deliveries_are_claimed_by_one_node_in_order_and_taken_over_after_the_le
         .map(|d| (d.event_id.as_str(), d.sink.as_str()))
         .collect();
     assert_eq!(got, [("evt_1", "webhook:x")]);
+}
+
+/// A node opening the database after another finds it migrated, and claims within half
+/// its lease.
+#[tokio::test]
+async fn a_second_node_finds_the_database_migrated() {
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let a = first_node(&pg, "open", 30_000).await;
+    let b = node(&pg, "open", "b", 30_000).await;
+    for db in [&a, &b] {
+        db.ensure_writable().await.unwrap();
+        let version = db.schema_version().await.unwrap();
+        assert_eq!(version, crate::store::postgres::migrations::SCHEMA_VERSION);
+        assert_eq!(db.send_window(), Some(15_000));
+    }
+}
+
+/// A database this node may read but not write (here a read-only default) is refused at
+/// start, with the reason.
+#[tokio::test]
+async fn a_read_only_database_is_refused_as_unwritable() {
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let a = first_node(&pg, "ro", 30_000).await;
+    shop(
+        &a,
+        "ALTER DATABASE ro SET default_transaction_read_only = on",
+    )
+    .await;
+    let fresh = node(&pg, "ro", "b", 30_000).await;
+    let err = fresh.ensure_writable().await.unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
+/// The reports are one node's at a time: the advisory lock, until its holder lets go.
+#[tokio::test]
+async fn the_report_turn_is_one_nodes_at_a_time() {
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let a = first_node(&pg, "turn", 30_000).await;
+    let b = node(&pg, "turn", "b", 30_000).await;
+    let turn = a.try_report_turn().await.unwrap().expect("a's turn");
+    assert!(b.try_report_turn().await.unwrap().is_none(), "a has it");
+    turn.release().await;
+    let turn = b.try_report_turn().await.unwrap().expect("b's turn now");
+    turn.release().await;
 }
