@@ -1,82 +1,17 @@
-use super::*;
+//! Rows the shop wrote with values of the wrong type (`expected_amount = '5 000'`, a
+//! BLOB token, a text poll time): SQLite's CHECKs let them in, PostgreSQL refuses them at
+//! INSERT. Such a row is parked by the poller until corrected, and read leniently by the
+//! report, the re-check and enqueue: it never stops the work on the others.
 
-#[test]
-fn opens_fresh_database_in_wal_with_full_sync() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
-    let c = store.connection();
-    let mode: String = c
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-    assert_eq!(mode, "wal");
-    assert_eq!(sync, 2, "FULL");
-    assert_eq!(store.schema_version().unwrap(), migrations::SCHEMA_VERSION);
-}
-
-#[test]
-fn missing_directory_is_named() {
-    let err = Store::open(
-        Path::new("/nonexistent-dir-xyz/r.db"),
-        Duration::from_secs(1),
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("/nonexistent-dir-xyz"), "{err}");
-}
-
-/// The hot queries must be answered from the partial indexes, never by scanning the
-/// table: the table keeps every payment for years, the indexes only pending ones.
-#[test]
-fn hot_queries_use_the_partial_indexes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
-    let plan = |sql: &str| -> String {
-        let mut stmt = store
-            .connection()
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap();
-        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
-        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("; ")
-    };
-    use parked::{MISTYPED_POLL_TIME_SQL, PARKED_IDS_SQL};
-    use payments::{DUE_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
-    let cases = [
-        (
-            DUE_SQL.replace("?1", "5").replace("?2", "10"),
-            "payments_due",
-        ),
-        (
-            NEXT_DUE_SQL.replace("?1", "5").replace("?2", "9"),
-            "payments_due",
-        ),
-        (UNSCHEDULED_SQL.to_owned(), "payments_unscheduled"),
-        (MISTYPED_POLL_TIME_SQL.replace("?1", "10"), "payments_due"),
-        (
-            PARKED_IDS_SQL
-                .replace("?1", "9")
-                .replace("?2", "0")
-                .replace("?3", "64"),
-            "payments_due",
-        ),
-    ];
-    for (sql, index) in cases {
-        let p = plan(&sql);
-        assert!(p.contains(index), "{sql}\n{p}");
-        // Scanning a partial index of pending rows is fine; scanning the table is not.
-        let table_scan = p
-            .split("; ")
-            .any(|step| step.starts_with("SCAN payments") && !step.contains("USING"));
-        assert!(!table_scan && !p.contains("TEMP B-TREE"), "{sql}\n{p}");
-    }
-}
+use super::fresh;
+use crate::store::{Store, StoreError, parked};
 
 /// Values of the wrong type pass SQLite's CHECKs (`'5 000' > 0` is true for TEXT). Such
 /// a row must not stop the due read, and so all polling: it is parked with its reason, and
 /// due again at the first scan after the shop corrects it.
 #[test]
 fn a_row_with_a_value_of_the_wrong_type_is_parked_until_corrected() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+    let (_dir, mut store) = fresh();
     let insert = "INSERT INTO payments (token, expected_amount, next_poll_at) VALUES (?1, ?2, 10)";
     let c = store.connection();
     c.execute(insert, rusqlite::params!["good", 2500]).unwrap();
@@ -143,8 +78,7 @@ fn a_row_with_a_value_of_the_wrong_type_is_parked_until_corrected() {
 /// a corrected row is found within a few scans wherever it is.
 #[test]
 fn the_recheck_of_parked_rows_reaches_every_one_of_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+    let (_dir, mut store) = fresh();
     let parked_rows = parked::RECHECK_BATCH * 2 + 5;
     for i in 0..parked_rows {
         store
@@ -181,8 +115,7 @@ fn the_recheck_of_parked_rows_reaches_every_one_of_them() {
 /// without a poll time, with a note, and the others still run.
 #[test]
 fn a_poll_time_that_is_not_a_number_is_rescheduled_not_ignored() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
+    let (_dir, mut store) = fresh();
     let insert = "INSERT INTO payments (token, next_poll_at, created_at) VALUES (?1, ?2, 50)";
     let c = store.connection();
     c.execute(insert, rusqlite::params!["good", 10]).unwrap();
@@ -214,86 +147,74 @@ fn a_poll_time_that_is_not_a_number_is_rescheduled_not_ignored() {
     assert_eq!(tokens, ["blob", "good", "soon"]);
 }
 
-/// The due read's id query is answered from the index alone: no table row is read for a
-/// payment in flight, however many are skipped.
+/// A row with a BLOB token (a Python shop binding `bytes`) or a text `created_at` neither
+/// stops the day's report nor the re-check of everyone else's timeouts.
 #[test]
-fn the_due_id_query_reads_the_index_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.db"), Duration::from_secs(1)).unwrap();
-    let sql = payments::DUE_SQL.replace("?1", "5").replace("?2", "10");
-    let program: Vec<String> = store
-        .connection()
-        .prepare(&format!("EXPLAIN {sql}"))
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(1))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    assert!(
-        !program.iter().any(|op| op == "Column" || op == "SeekRowid"),
-        "the id query reads table rows: {program:?}"
-    );
-}
-
-#[test]
-fn garbage_file_is_refused_with_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.db");
-    std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
-    let err = Store::open(&path, Duration::from_secs(1)).unwrap_err();
-    assert!(err.to_string().contains("not a database"), "{err}");
-}
-
-/// Version 6: every row of an older database is an invoice, a shop INSERT without a kind
-/// is one too, and an unknown kind is refused by the CHECK.
-#[test]
-fn upgrading_to_version_6_makes_every_existing_row_an_invoice() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    {
-        let old = rusqlite::Connection::open(&path).unwrap();
-        old.execute_batch(include_str!("../../migrations/0001_initial.sql"))
-            .unwrap();
-        old.execute_batch(
-            "INSERT INTO payments (token, status) VALUES ('a', 'pending'), ('b', 'completed')",
-        )
-        .unwrap();
-    }
-    let mut store = Store::open(&path, Duration::from_secs(1)).unwrap();
+fn mistyped_rows_stop_neither_the_report_nor_the_recheck() {
+    let (_dir, store) = fresh();
     let c = store.connection();
-    let kinds: Vec<String> = c
-        .prepare("SELECT kind FROM payments_view ORDER BY token")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(kinds, ["invoice", "invoice"]);
-    c.execute("INSERT INTO payments (token) VALUES ('c')", [])
-        .unwrap();
     c.execute(
-        "INSERT INTO payments (token, kind) VALUES ('d', 'withdrawal')",
+        "INSERT INTO payments (token, created_at) VALUES (x'00ff', 10)",
         [],
     )
     .unwrap();
-    let bad = c.execute(
-        "INSERT INTO payments (token, kind) VALUES ('e', 'refund')",
+    c.execute(
+        "INSERT INTO payments (token, kind, created_at) VALUES (x'01', 'payout', 10)",
         [],
-    );
-    assert!(bad.unwrap_err().to_string().contains("CHECK"));
-    assert_eq!(store.get("c").unwrap().unwrap().kind, "invoice");
-    // Shop rows get their kind's first delay.
-    store.schedule_unscheduled(10, 30_000).unwrap();
-    let due: Vec<(String, i64)> = store
-        .connection()
-        .prepare(
-            "SELECT token, next_poll_at - created_at FROM payments \
-             WHERE token IN ('c', 'd') ORDER BY token",
+    )
+    .unwrap();
+    for (token, created_at) in [("good-timeout", "20"), ("text-created", "'yesterday'")] {
+        c.execute(
+            &format!(
+                "INSERT INTO payments (token, status, created_at, resolved_at) \
+                 VALUES ('{token}', 'timeout', {created_at}, 30)"
+            ),
+            [],
         )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(due, [("c".into(), 10), ("d".into(), 30_000)]);
+    }
+    let facts = store.day_facts(0, 100, 100).unwrap();
+    assert_eq!(
+        facts.pending_at_end.len(),
+        1,
+        "the BLOB-token invoice, read leniently"
+    );
+    assert_eq!(store.payout_facts(0, 100).unwrap().pending_at_end.len(), 1);
+    let due = store.timeouts_since(0).unwrap();
+    let tokens: Vec<&str> = due.iter().map(|p| p.token.as_str()).collect();
+    assert_eq!(tokens, ["good-timeout"], "the mistyped one is left out");
+}
+
+/// Enqueueing a token the shop already wrote with a mistyped amount is a conflict (409,
+/// exit 1), not "database unusable".
+#[test]
+fn enqueue_over_a_mistyped_row_is_a_conflict() {
+    let (_dir, mut store) = fresh();
+    store
+        .connection()
+        .execute(
+            "INSERT INTO payments (token, expected_amount) VALUES ('tok', '5 000')",
+            [],
+        )
+        .unwrap();
+    use crate::payment::NewPayment;
+    use crate::store::payments::Enqueued;
+    let p = NewPayment::parse("tok", None, Some("5000")).unwrap();
+    let err = store.enqueue(&p, 0, 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                field: "amount",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let same = NewPayment::parse("fresh", None, Some("5000")).unwrap();
+    store.enqueue(&same, 0, 0).unwrap();
+    assert_eq!(
+        store.enqueue(&same, 0, 0).unwrap(),
+        Enqueued::AlreadyPresent
+    );
 }
