@@ -12,6 +12,7 @@ use std::collections::HashSet;
 
 conformance!(
     enqueue_is_idempotent_and_a_different_payment_is_a_conflict,
+    enqueues_of_one_token_at_once_insert_it_once,
     rows_the_shop_inserted_are_scheduled_by_kind,
     due_payments_come_soonest_first_then_final_ones_to_check_again,
     the_next_poll_time_and_what_is_still_pending,
@@ -66,6 +67,26 @@ async fn enqueue_is_idempotent_and_a_different_payment_is_a_conflict(b: Backend)
         "written once, by the first enqueue"
     );
     assert_eq!(db.get("nope".into()).await.unwrap(), None);
+}
+
+/// The shop's retries (an API call and a command line, two nodes) enqueue one payment at
+/// the same moment: one inserts it, the others find it there.
+async fn enqueues_of_one_token_at_once_insert_it_once(b: Backend) {
+    let db = b.db;
+    let mut enqueues = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let db = db.clone();
+        let p = new_payment("tok", Kind::Invoice);
+        enqueues.spawn(async move { db.enqueue(p, T, T).await.unwrap() });
+    }
+    let mut got = enqueues.join_all().await;
+    got.sort_by_key(|e| *e != Enqueued::Inserted);
+    assert_eq!(got[0], Enqueued::Inserted);
+    assert!(
+        got[1..].iter().all(|e| *e == Enqueued::AlreadyPresent),
+        "{got:?}"
+    );
+    assert_eq!(db.list(None, 10).await.unwrap().len(), 1);
 }
 
 async fn rows_the_shop_inserted_are_scheduled_by_kind(b: Backend) {
