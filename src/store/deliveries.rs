@@ -78,7 +78,8 @@ impl Store {
         )?)
     }
 
-    /// Deliveries due at `now` to the given sinks, oldest first. A delivery waits while an
+    /// Deliveries due at `now` to the given sinks, oldest first (then by event, then by
+    /// sink: a total order, PostgreSQL's too). A delivery waits while an
     /// earlier event of the same payment is still pending for the same sink, so each
     /// receiver sees a payment's events in order.
     pub fn due_deliveries(
@@ -95,7 +96,7 @@ impl Store {
              AND NOT EXISTS (SELECT 1 FROM event_deliveries d2 JOIN events e2 ON e2.seq = d2.event_seq \
                  WHERE d2.sink = d.sink AND d2.state = 'pending' AND e2.seq < e.seq \
                  AND e2.payment_token = e.payment_token) \
-             ORDER BY d.next_attempt_at, d.event_seq LIMIT ?2",
+             ORDER BY d.next_attempt_at, d.event_seq, d.sink LIMIT ?2",
         )?;
         // Filtered in SQL, before the LIMIT: deliveries left to a sink no longer configured
         // (a changed URL, a removed sink) must not fill every batch and starve the others.
@@ -243,7 +244,7 @@ impl Store {
 }
 
 /// Recomputes an event's state from its deliveries: dead if any is dead, pending if any is
-/// pending, else delivered.
+/// pending, else delivered; its error is the first sink's (by name) that has one.
 fn summarise(tx: &Transaction<'_>, seq: i64, now: Millis) -> Result<(), StoreError> {
     tx.prepare_cached(
         "UPDATE events SET \
@@ -253,44 +254,10 @@ fn summarise(tx: &Transaction<'_>, seq: i64, now: Millis) -> Result<(), StoreErr
              ELSE 'delivered' END, \
            attempts = (SELECT coalesce(sum(attempts), 0) FROM event_deliveries WHERE event_seq = ?1), \
            next_attempt_at = (SELECT min(next_attempt_at) FROM event_deliveries WHERE event_seq = ?1 AND state = 'pending'), \
-           last_error = (SELECT last_error FROM event_deliveries WHERE event_seq = ?1 AND last_error IS NOT NULL LIMIT 1), \
+           last_error = (SELECT last_error FROM event_deliveries WHERE event_seq = ?1 AND last_error IS NOT NULL ORDER BY sink LIMIT 1), \
            delivered_at = CASE WHEN NOT EXISTS (SELECT 1 FROM event_deliveries WHERE event_seq = ?1 AND state != 'delivered') THEN coalesce(delivered_at, ?2) ELSE NULL END \
          WHERE seq = ?1",
     )?
     .execute(params![seq, now])?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::events::sink_name;
-    use std::time::Duration;
-
-    /// Deliveries left to a sink that is no longer configured (its URL changed, or it was
-    /// removed) must not crowd the configured sinks out of every batch.
-    #[test]
-    fn deliveries_to_an_unconfigured_sink_do_not_starve_the_others() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("e.db"), Duration::from_secs(1)).unwrap();
-        let old = [sink_name::webhook("https://old.example/hook")];
-        for i in 0..300 {
-            store
-                .insert_operational_event("test.old", serde_json::json!({"i": i}), &old, 0)
-                .unwrap();
-        }
-        let current = [sink_name::JSONL.to_owned()];
-        let id = store
-            .insert_operational_event("test.new", serde_json::json!({}), &current, 1)
-            .unwrap();
-        let due = store.due_deliveries(10, &current, 64).unwrap();
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].event_id, id);
-        assert_eq!(store.due_deliveries(10, &old, 64).unwrap().len(), 64);
-        // Renamed (a webhook formerly named by its whole URL), they are due again.
-        let renamed = [sink_name::webhook("https://old.example/hook?…")];
-        assert_eq!(store.rename_sink(&old[0], &renamed[0]).unwrap(), 300);
-        assert_eq!(store.due_deliveries(10, &renamed, 500).unwrap().len(), 300);
-        assert!(store.due_deliveries(10, &old, 64).unwrap().is_empty());
-    }
 }

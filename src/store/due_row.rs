@@ -41,7 +41,7 @@ pub(super) const CONFIRMABLE_SQL: &str = concat!(
 pub(super) const TIMEOUTS_SINCE_SQL: &str = concat!(
     "SELECT ",
     due_columns!(),
-    " FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at"
+    " FROM payments WHERE status = 'timeout' AND resolved_at >= ?1 ORDER BY resolved_at, id"
 );
 
 /// Reads a row selected with `due_columns!()`; a value of the wrong type is

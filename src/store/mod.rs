@@ -245,7 +245,3 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> 
 
 #[cfg(test)]
 mod conformance;
-#[cfg(test)]
-mod lenient_tests;
-#[cfg(test)]
-mod tests;

@@ -68,14 +68,14 @@ impl Store {
         let resolved = c
             .prepare(&format!(
                 "SELECT {COLUMNS} FROM payments WHERE kind != 'invoice' AND status != 'pending' \
-                 AND resolved_at >= ?1 AND resolved_at < ?2 ORDER BY resolved_at"
+                 AND resolved_at >= ?1 AND resolved_at < ?2 ORDER BY resolved_at, id"
             ))?
             .query_map(params![start, end], fact)?
             .collect::<Result<_, _>>()?;
         let pending_at_end = c
             .prepare(&format!(
                 "SELECT {COLUMNS} FROM payments WHERE kind != 'invoice' AND created_at < ?1 \
-                 AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at"
+                 AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at, id"
             ))?
             .query_map([end], fact)?
             .collect::<Result<_, _>>()?;

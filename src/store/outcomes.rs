@@ -302,8 +302,3 @@ impl<'t> OutcomeWrites<'t> {
         Ok(())
     }
 }
-
-/// "Finalised at most once", at the store: whatever order outcomes arrive in, a payment
-/// gets one final status and one event; a payout is announced overdue once.
-#[cfg(test)]
-mod tests;

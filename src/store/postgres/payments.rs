@@ -30,7 +30,7 @@ const CLAIM_SQL: &str = "UPDATE payments SET claimed_by = $1, claim_expires_at =
     last_sent_at = $2 WHERE id IN (SELECT id FROM payments WHERE status = 'pending' \
     AND next_poll_at <= $2 AND (claim_expires_at IS NULL OR claim_expires_at <= $2) \
     AND (last_sent_at IS NULL OR last_sent_at <= $2 - $4) AND NOT (id = ANY($6)) \
-    ORDER BY next_poll_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
+    ORDER BY next_poll_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
 
 /// Claims, as [`CLAIM_SQL`] does, final payments due for one more confirm: a callback
 /// contradicted their status (`recheck_at`).
@@ -39,7 +39,7 @@ const CLAIM_RECHECK_SQL: &str = "UPDATE payments SET claimed_by = $1, \
     WHERE recheck_at <= $2 AND status <> 'pending' \
     AND (claim_expires_at IS NULL OR claim_expires_at <= $2) \
     AND (last_sent_at IS NULL OR last_sent_at <= $2 - $4) AND NOT (id = ANY($6)) \
-    ORDER BY recheck_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
+    ORDER BY recheck_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
 
 impl PgStore {
     /// Adds a pending payment. Idempotent on the token; the same token with other data is
@@ -159,8 +159,9 @@ impl PgStore {
             payment.send_by = Some(now.saturating_add(c.send_window));
             due.push((next_poll_at, payment));
         }
-        // RETURNING keeps no order.
-        due.sort_by_key(|(at, p)| (*at, p.id));
+        // RETURNING keeps no order. SQLite's order: pending payments soonest first (ties
+        // by id), then the final ones to confirm once more, however early those are due.
+        due.sort_by_key(|(at, p)| (p.status != Status::Pending, *at, p.id));
         Ok(due.into_iter().map(|(_, p)| p).collect())
     }
 
@@ -249,7 +250,3 @@ impl PgStore {
         Ok(Requeued::Reopened(status))
     }
 }
-
-#[cfg(test)]
-#[path = "payments_tests.rs"]
-mod tests;

@@ -325,7 +325,3 @@ impl PgStore {
         })
     }
 }
-
-#[cfg(test)]
-#[path = "reports_tests.rs"]
-mod tests;
