@@ -244,4 +244,4 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> 
 }
 
 #[cfg(test)]
-mod conformance;
+mod testing;

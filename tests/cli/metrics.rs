@@ -106,8 +106,22 @@ async fn metrics_parse_and_match_the_database_and_health_reflects_auth() {
     let (status, _) = get(port, "/readyz").await;
     assert_eq!(status, 200);
 
-    let (_, text) = get(port, "/metrics").await;
-    let m = parse_metrics(&text);
+    // The counts behind the gauges are reused for a second at least (docs/operations.md):
+    // the scrape that reads them after the last payment resolved comes once they are new.
+    let counted_at_most_a_second_ago = tokio::time::Instant::now();
+    let (text, m) = loop {
+        let (_, text) = get(port, "/metrics").await;
+        let m = parse_metrics(&text);
+        if m["ligdicash_reconciler_pending_payments"] == 0.0 {
+            break (text, m);
+        }
+        let waited = counted_at_most_a_second_ago.elapsed();
+        assert!(
+            waited < Duration::from_secs(3),
+            "the gauge lags {waited:?}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     promtool_accepts(&text);
     let conn = env.shop_connection();
     let mut by_outcome = conn

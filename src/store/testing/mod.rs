@@ -1,6 +1,7 @@
-//! The store's conformance suite: every operation of [`Db`] tested once, through `Db`, on
-//! both databases. A test is an `async fn(Backend)` named in [`conformance!`], which runs
-//! it on a fresh SQLite file and on a fresh database of a throwaway PostgreSQL server
+//! The store's conformance suite, with the other test-only code of the store: every
+//! operation of [`Db`] tested once, through `Db`, on both databases. A test is an
+//! `async fn(Backend)` named in [`conformance!`], which runs it on a fresh SQLite file and
+//! on a fresh database of a throwaway PostgreSQL server
 //! (`sqlite` and `postgresql` test cases; the PostgreSQL one says "skipped" where
 //! PostgreSQL is not installed, except in CI). One file per area (`payments`, `outcomes`,
 //! `callbacks`, `outbox`, `reports`, `gauges`), sharing [`helpers`]. What differs by design
@@ -77,12 +78,12 @@ macro_rules! conformance {
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    super::$name($crate::store::conformance::Backend::sqlite().await).await;
+                    super::$name($crate::store::testing::Backend::sqlite().await).await;
                 }
 
                 #[tokio::test]
                 async fn postgresql() {
-                    if let Some(b) = $crate::store::conformance::Backend::postgresql().await {
+                    if let Some(b) = $crate::store::testing::Backend::postgresql().await {
                         super::$name(b).await;
                     }
                 }
