@@ -10,7 +10,7 @@ use ligdicash_reconciler::ligdicash::{ConfirmAnswer, Exchange, classify};
 use ligdicash_reconciler::payment::DuePayment;
 use ligdicash_reconciler::report::figures::summarise;
 use ligdicash_reconciler::sandbox::{InvoiceSpec, Outcome, Sandbox, SandboxConfig, responses};
-use ligdicash_reconciler::store::reports::{AttemptFact, DayFacts, PaymentFact};
+use ligdicash_reconciler::store::{AttemptFact, DayFacts, PaymentFact};
 use std::hint::black_box;
 
 /// A confirm answer as the sandbox (and LigdiCash) sends it, about 1.2 KiB.

@@ -5,7 +5,7 @@
 //! scraped every 15 s, as Prometheus would.
 
 use crate::common::{self, ENV, Sandbox};
-use ligdicash_reconciler::store::payments::{DUE_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
+use ligdicash_reconciler::store::sqlite::payments::{DUE_SQL, NEXT_DUE_SQL, UNSCHEDULED_SQL};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};

@@ -24,7 +24,7 @@ use crate::ligdicash::ConfirmAnswer;
 use crate::listener::{BodyRefusal, Share};
 use crate::metrics::Metrics;
 use crate::payment::callback::Contradiction;
-use crate::store::callbacks::{CallbackKeys, Received};
+use crate::store::{CallbackKeys, Received};
 use crate::time::{Millis, now_ms};
 use axum::Json;
 use axum::body::Bytes;

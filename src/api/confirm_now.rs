@@ -16,7 +16,7 @@ use super::payments::{find, token_of, writable};
 use crate::confirm::{HEARTBEAT, Turn};
 use crate::health::Writer;
 use crate::payment::ConfirmOutcome;
-use crate::store::payments::ToConfirm;
+use crate::store::ToConfirm;
 use crate::time::now_ms;
 use axum::Json;
 use axum::extract::rejection::PathRejection;

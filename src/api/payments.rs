@@ -6,7 +6,7 @@ mod body;
 use super::ApiState;
 use super::error::ApiError;
 use crate::payment::{Kind, Status, parse_token};
-use crate::store::payments::Enqueued;
+use crate::store::Enqueued;
 use crate::store::{PaymentFilter, PaymentRow, StoreError};
 use crate::time::{ms, now_ms};
 use axum::Json;

@@ -3,8 +3,8 @@
 use super::{EventsCommand, Exit, Failure, output, pretty, process_env, with_db};
 use crate::config::Config;
 use crate::events::signature;
+use crate::store::EventRow;
 use crate::store::StoreError;
-use crate::store::deliveries::EventRow;
 use crate::time::{now_ms, rfc3339};
 use serde_json::{Value, json};
 

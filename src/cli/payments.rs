@@ -4,8 +4,8 @@
 use super::{Exit, Failure, output, pretty, table, with_db};
 use crate::config::Config;
 use crate::payment::{Kind, NewPayment, Status, parse_token};
-use crate::store::payments::{Enqueued, Requeued};
 use crate::store::{Db, PaymentFilter, PaymentRow, StoreError};
+use crate::store::{Enqueued, Requeued};
 use crate::time::{ms, now_ms};
 use serde_json::{Value, json};
 

@@ -8,7 +8,7 @@ use crate::config::{Config, HumanDuration};
 use crate::payment::{Kind, NewPayment, Status};
 use crate::sandbox::payouts::{Payout, PayoutSpec};
 use crate::sandbox::{Outcome, Sandbox};
-use crate::store::deliveries::EventRow;
+use crate::store::EventRow;
 use crate::store::{Db, PaymentRow};
 use crate::time::{ms, now_ms};
 use anyhow::{Result, bail};

@@ -2,9 +2,9 @@
 //! survived (instead of warnings interleaved with the progress lines), one event as a shop
 //! receives it, and what to try next.
 
+use crate::store::AttemptFact;
+use crate::store::EventRow;
 use crate::store::PaymentRow;
-use crate::store::deliveries::EventRow;
-use crate::store::reports::AttemptFact;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::Path;

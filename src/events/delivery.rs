@@ -8,8 +8,8 @@
 
 use super::sinks::{Attempt, Sink};
 use crate::health::{WriteHealth, Writer};
-use crate::store::deliveries::{DeliveryResult, DueDelivery};
 use crate::store::{Db, StoreError};
+use crate::store::{DeliveryResult, DueDelivery};
 use crate::time::{Millis, ms, now_ms};
 use std::collections::HashSet;
 use std::sync::Arc;

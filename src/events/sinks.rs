@@ -6,7 +6,7 @@ use crate::config::credentials::{API_KEY_ENV, API_TOKEN_ENV};
 use crate::config::events::sink_name;
 use crate::config::{ConfigError, EventsConfig};
 use crate::ligdicash::transport::transport_error;
-use crate::store::deliveries::DueDelivery;
+use crate::store::DueDelivery;
 use crate::time::now_ms;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretSlice};

@@ -2,7 +2,7 @@
 //! the database at scrape time ([`DbGauges`]).
 
 use super::{LATENCY_BUCKETS, Metrics, lock};
-use crate::store::reports::DbGauges;
+use crate::store::DbGauges;
 use crate::time::now_ms;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;

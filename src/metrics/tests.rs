@@ -1,7 +1,7 @@
 //! The exposition of `Metrics`: families, labels, the latency histogram.
 
 use super::*;
-use crate::store::reports::DbGauges;
+use crate::store::DbGauges;
 
 #[test]
 fn resolutions_and_open_payouts_are_shown_by_kind() {

@@ -6,7 +6,7 @@
 //! `mismatch` (LigdiCash says sent, with another amount or order reference) is listed for a
 //! human, who must find out what left before anything is sent again.
 
-use crate::store::money_out::{PayoutFact, PayoutFacts};
+use crate::store::{PayoutFact, PayoutFacts};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

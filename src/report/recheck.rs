@@ -8,7 +8,7 @@ use crate::confirm::{HEARTBEAT, Turn};
 use crate::health::Writer;
 use crate::payment::Status;
 use crate::store::StoreError;
-use crate::store::payments::ToConfirm;
+use crate::store::ToConfirm;
 use crate::time::now_ms;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;

@@ -67,7 +67,7 @@ async fn ready_after_migration_watchdog_while_alive_and_silent_when_stuck() {
         .unwrap();
     assert_eq!(
         version,
-        ligdicash_reconciler::store::migrations::SCHEMA_VERSION
+        ligdicash_reconciler::store::sqlite::migrations::SCHEMA_VERSION
     );
     let mut watchdogs = 0;
     let mut status = None;

@@ -276,7 +276,7 @@ mod tests {
         .await
         .unwrap()
         .with_metrics(metrics.clone());
-        let gauges = crate::store::reports::DbGauges::default();
+        let gauges = crate::store::DbGauges::default();
         assert!(
             !metrics.render(&gauges).contains("cluster_rate_share"),
             "alone: not shown"

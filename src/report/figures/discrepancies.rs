@@ -1,7 +1,7 @@
 //! The payments that need a human, by kind, each with what to do about it.
 
 use super::Line;
-use crate::store::reports::{DayFacts, PaymentFact};
+use crate::store::{DayFacts, PaymentFact};
 use crate::time::Millis;
 use chrono_tz::Tz;
 use serde::Serialize;

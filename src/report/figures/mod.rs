@@ -12,7 +12,7 @@ mod money;
 pub use discrepancies::{Discrepancies, Discrepancy, DiscrepancyKind};
 pub use money::{Amount, OperatorReceipts, Receipts, Reconciliation, StatusTotal, paid_xof};
 
-use crate::store::reports::{DayFacts, PaymentFact};
+use crate::store::{DayFacts, PaymentFact};
 use crate::time::Millis;
 use chrono::{DateTime, NaiveDate, SecondsFormat};
 use chrono_tz::Tz;

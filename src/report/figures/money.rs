@@ -5,7 +5,7 @@
 //! customer's money on a mismatch too, so leaving it out would make the day disagree with
 //! the statement with nothing saying why.
 
-use crate::store::reports::PaymentFact;
+use crate::store::PaymentFact;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

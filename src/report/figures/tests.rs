@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::reports::AttemptFact;
+use crate::store::AttemptFact;
 use crate::time::Millis;
 
 const DAY: Millis = 86_400_000;

@@ -5,7 +5,7 @@
 
 use crate::report::figures::paid_xof;
 use crate::report::i18n::{Language, words};
-use crate::store::reports::PaymentFact;
+use crate::store::PaymentFact;
 use crate::time::Millis;
 use chrono::{DateTime, SecondsFormat};
 use chrono_tz::Tz;

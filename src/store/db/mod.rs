@@ -171,7 +171,7 @@ impl Db {
     /// handle, on either
     /// database: between two recounts they may be behind by what changed meanwhile (the
     /// metrics' help says so); the other gauges are read afresh each time.
-    pub async fn gauges(&self) -> Result<super::reports::DbGauges, StoreError> {
+    pub async fn gauges(&self) -> Result<super::DbGauges, StoreError> {
         let cached = lock(&self.counts)
             .clone()
             .filter(|c| Instant::now() < c.fresh_until);

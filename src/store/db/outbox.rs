@@ -2,15 +2,11 @@
 //! records, and what `events list`, `events show` and `events redeliver` read and reopen.
 
 use super::{Backend, Db};
-use crate::store::StoreError;
-use crate::store::deliveries::{DeliveryResult, DueDelivery, EventRow};
+use crate::store::{DeliveryResult, DueDelivery, EventRow};
+use crate::store::{SinkDelivery, StoreError};
 use crate::time::Millis;
 use serde_json::Value;
 use std::sync::Arc;
-
-/// One event's delivery to one sink, as `events show` lists it: sink, state, attempts,
-/// last error.
-pub type SinkDelivery = (String, String, i64, Option<String>);
 
 impl Db {
     /// Inserts an event not tied to a payment (`reconciler.auth_failed`), addressed to

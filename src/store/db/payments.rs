@@ -3,9 +3,9 @@
 
 use super::{Backend, Db};
 use crate::payment::{Applied, ConfirmOutcome, DuePayment, NewPayment, Status};
-use crate::store::callbacks::{CallbackKeys, Received};
-use crate::store::payments::{Enqueued, Requeued, ToConfirm};
-use crate::store::rows::PaymentFilter;
+use crate::store::PaymentFilter;
+use crate::store::{CallbackKeys, Received};
+use crate::store::{Enqueued, Requeued, ToConfirm};
 use crate::store::{PaymentRow, StoreError};
 use crate::time::Millis;
 use std::collections::HashSet;

@@ -3,10 +3,10 @@
 
 use super::{Backend, Db};
 use crate::payment::DuePayment;
+use crate::store::DayFacts;
+use crate::store::PayoutFacts;
 use crate::store::StoreError;
-use crate::store::money_out::PayoutFacts;
 use crate::store::postgres::lock::SessionLock;
-use crate::store::reports::DayFacts;
 use crate::time::Millis;
 use chrono::NaiveDate;
 use serde_json::Value;

@@ -11,9 +11,9 @@
 use super::PgStore;
 use crate::payment::Status;
 use crate::payment::callback::{self, Named, Said};
+use crate::store::PARKED;
 use crate::store::StoreError;
-use crate::store::callbacks::{CallbackKeys, Received};
-use crate::store::parked::PARKED;
+use crate::store::{CallbackKeys, Received};
 use crate::time::Millis;
 use tokio_postgres::Transaction;
 

@@ -7,7 +7,7 @@ use super::payments::DUE_COLUMNS;
 use super::{PgStore, read};
 use crate::payment::DuePayment;
 use crate::store::StoreError;
-use crate::store::payments::ToConfirm;
+use crate::store::ToConfirm;
 use crate::time::Millis;
 
 /// Claims the pending or `timeout` row `$1` for node `$2` at `$3` with a lease of `$4` ms

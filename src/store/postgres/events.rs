@@ -3,29 +3,13 @@
 //! The payload and the event id are SQLite's (`store::events`): one form for every sink.
 
 use crate::store::StoreError;
-use crate::store::events::{PaymentFacts, new_event_id};
+use crate::store::{PaymentFacts, new_event_id};
 use crate::time::Millis;
 use tokio_postgres::{Row, Transaction};
 
-/// Reads a row selected (or returned) as `store::events::FACT_COLUMNS`.
+/// Reads a row selected (or returned) as `read::FACT_COLUMNS`.
 pub(super) fn facts(r: &Row) -> Result<PaymentFacts, StoreError> {
-    Ok(PaymentFacts {
-        token: r.try_get(0)?,
-        transaction_id: r.try_get(1)?,
-        status: r.try_get(2)?,
-        status_reason: r.try_get(3)?,
-        expected_amount: r.try_get(4)?,
-        amount: r.try_get(5)?,
-        operator_id: r.try_get(6)?,
-        operator_name: r.try_get(7)?,
-        customer: r.try_get(8)?,
-        request_id: r.try_get(9)?,
-        external_id: r.try_get(10)?,
-        provider_date: r.try_get(11)?,
-        created_at: r.try_get(12)?,
-        resolved_at: r.try_get(13)?,
-        kind: r.try_get(14)?,
-    })
+    crate::store::read::payment_facts(&mut super::read::PgCells(r))
 }
 
 /// Inserts one event addressed to every sink; `payload` gets the new event's id. With no

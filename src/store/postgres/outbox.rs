@@ -11,7 +11,7 @@
 use super::PgStore;
 use super::events::insert_event;
 use crate::store::StoreError;
-use crate::store::deliveries::{DeliveryResult, DueDelivery};
+use crate::store::{DeliveryResult, DueDelivery};
 use crate::time::{Millis, rfc3339};
 use serde_json::Value;
 use tokio_postgres::Transaction;

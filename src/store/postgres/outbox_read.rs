@@ -4,29 +4,15 @@
 
 use super::PgStore;
 use super::outbox::summarise;
+use crate::store::EventRow;
 use crate::store::SinkDelivery;
 use crate::store::StoreError;
-use crate::store::deliveries::EventRow;
+use crate::store::read::{self, EVENT_COLUMNS};
 use crate::time::Millis;
 use tokio_postgres::Row;
 
-const EVENT_COLUMNS: &str = "seq, id, type, payment_token, payload, created_at, state, attempts, \
-    next_attempt_at, last_error, delivered_at";
-
 fn event_row(r: &Row) -> Result<EventRow, StoreError> {
-    Ok(EventRow {
-        seq: r.try_get(0)?,
-        id: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        payment_token: r.try_get(3)?,
-        payload: r.try_get(4)?,
-        created_at: r.try_get(5)?,
-        state: r.try_get(6)?,
-        attempts: r.try_get(7)?,
-        next_attempt_at: r.try_get(8)?,
-        last_error: r.try_get(9)?,
-        delivered_at: r.try_get(10)?,
-    })
+    read::event_row(&mut super::read::PgCells(r))
 }
 
 impl PgStore {

@@ -18,7 +18,8 @@ use crate::payment::{
     transition_event,
 };
 use crate::store::StoreError;
-use crate::store::events::{FACT_COLUMNS, payment_payload};
+use crate::store::payment_payload;
+use crate::store::read::FACT_COLUMNS;
 use crate::time::Millis;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Statement, Transaction};
@@ -294,7 +295,7 @@ impl Writes {
         tx: &Transaction<'_>,
         o: &ConfirmOutcome,
         status: Status,
-        facts: &crate::store::events::PaymentFacts,
+        facts: &crate::store::PaymentFacts,
         sinks: &[String],
         now: Millis,
     ) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@
 use super::{PgStore, read};
 use crate::payment::{DuePayment, Kind, NewPayment, REQUEUED_FROM, Status};
 use crate::store::StoreError;
-use crate::store::payments::{Enqueued, Requeued};
+use crate::store::{Enqueued, Requeued};
 use crate::time::Millis;
 use std::collections::HashSet;
 use tokio_postgres::types::ToSql;

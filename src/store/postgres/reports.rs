@@ -4,16 +4,16 @@
 //! database can be written. PostgreSQL refuses values of the wrong type at INSERT, so the
 //! rows are read strictly (SQLite's lenient reading is for what its affinity lets in).
 
+use super::PgStore;
 use super::outbox::insert_operational_event_in;
 use super::payments::DUE_COLUMNS;
-use super::{PgStore, read};
+use super::read::PgCells;
 use crate::payment::DuePayment;
 use crate::payment::callback::bucket_of;
 use crate::store::StoreError;
-use crate::store::money_out::{PayoutFact, PayoutFacts};
-use crate::store::reports::{
-    AttemptFact, CONTRADICTED_WHERE, DayFacts, DbGauges, PaymentFact, contradiction_reason,
-};
+use crate::store::read::{self, CONTRADICTED_WHERE};
+use crate::store::{AttemptFact, DayFacts, DbGauges, PaymentFact, contradiction_reason};
+use crate::store::{PayoutFact, PayoutFacts};
 use crate::time::Millis;
 use chrono::NaiveDate;
 use serde_json::Value;
@@ -23,38 +23,15 @@ const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_re
     expected_amount, amount, nullif(trim(operator_name), ''), created_at, resolved_at, \
     requeued_at IS NOT NULL";
 
-fn fact(r: &Row) -> Result<PaymentFact, StoreError> {
-    Ok(PaymentFact {
-        token: r.try_get(0)?,
-        transaction_id: r.try_get(1)?,
-        request_id: r.try_get(2)?,
-        status: r.try_get(3)?,
-        status_reason: r.try_get(4)?,
-        expected_amount: r.try_get(5)?,
-        amount: r.try_get(6)?,
-        operator_name: r.try_get(7)?,
-        created_at: r.try_get(8)?,
-        resolved_at: r.try_get(9)?,
-        requeued: r.try_get(10)?,
-    })
-}
-
 const PAYOUT_COLUMNS: &str = "token, kind, transaction_id, status, status_reason, \
     expected_amount, amount, created_at, resolved_at, overdue_at";
 
+fn fact(r: &Row) -> Result<PaymentFact, StoreError> {
+    read::payment_fact(&mut PgCells(r))
+}
+
 fn payout_fact(r: &Row) -> Result<PayoutFact, StoreError> {
-    Ok(PayoutFact {
-        token: r.try_get(0)?,
-        kind: r.try_get(1)?,
-        transaction_id: r.try_get(2)?,
-        status: r.try_get(3)?,
-        status_reason: r.try_get(4)?,
-        expected_amount: r.try_get(5)?,
-        amount: r.try_get(6)?,
-        created_at: r.try_get(7)?,
-        resolved_at: r.try_get(8)?,
-        overdue_at: r.try_get(9)?,
-    })
+    read::payout_fact(&mut PgCells(r))
 }
 
 /// The queries of one kind of payment (`kind` is `= 'invoice'` or `<> 'invoice'`): those
@@ -178,7 +155,7 @@ impl PgStore {
              ORDER BY resolved_at, id"
         );
         let rows = self.conn().await?.query(&sql, &[&since]).await?;
-        rows.iter().map(read::due_payment).collect()
+        rows.iter().map(super::read::due_payment).collect()
     }
 
     /// The last day whose report was completed.

@@ -2,10 +2,11 @@
 //! the same [`PaymentRow`] and its one JSON form.
 
 use super::PgStore;
-use super::read::{ROW_COLUMNS, payment_row};
+use super::read::payment_row;
 use crate::payment::{Kind, Status};
 use crate::store::StoreError;
-use crate::store::rows::{PaymentFilter, PaymentRow};
+use crate::store::read::ROW_COLUMNS;
+use crate::store::{PaymentFilter, PaymentRow};
 
 impl PgStore {
     /// One payment by token.

@@ -10,8 +10,8 @@ use crate::payment::callback::{
 };
 use crate::payment::{Kind, NewPayment, Status};
 use crate::store::Db;
-use crate::store::callbacks::{CallbackKeys, Received};
-use crate::store::parked::PARKED;
+use crate::store::PARKED;
+use crate::store::{CallbackKeys, Received};
 use crate::time::Millis;
 use std::collections::HashSet;
 

@@ -2,7 +2,7 @@
 
 use super::{Backend, conformance};
 use crate::payment::{Kind, NewPayment};
-use crate::store::reports::DbGauges;
+use crate::store::DbGauges;
 
 conformance!(
     a_fresh_database_is_writable_and_its_gauges_are_zero,

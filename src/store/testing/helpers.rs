@@ -237,13 +237,13 @@ impl HasToken for PaymentRow {
     }
 }
 
-impl HasToken for crate::store::reports::PaymentFact {
+impl HasToken for crate::store::PaymentFact {
     fn token(&self) -> &str {
         &self.token
     }
 }
 
-impl HasToken for crate::store::money_out::PayoutFact {
+impl HasToken for crate::store::PayoutFact {
     fn token(&self) -> &str {
         &self.token
     }

@@ -6,7 +6,7 @@
 use super::helpers::*;
 use super::{Backend, conformance};
 use crate::store::StoreError;
-use crate::store::deliveries::{DeliveryResult, DueDelivery};
+use crate::store::{DeliveryResult, DueDelivery};
 use serde_json::{Value, json};
 
 conformance!(

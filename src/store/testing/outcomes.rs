@@ -6,7 +6,7 @@
 use super::helpers::*;
 use super::{Backend, conformance};
 use crate::payment::{Kind, Status};
-use crate::store::callbacks::CallbackKeys;
+use crate::store::CallbackKeys;
 use serde_json::Value;
 
 conformance!(

@@ -7,7 +7,7 @@ use super::{Backend, conformance};
 use crate::payment::{Kind, NewPayment, Status};
 use crate::store::PaymentFilter;
 use crate::store::StoreError;
-use crate::store::payments::{Enqueued, Requeued, ToConfirm};
+use crate::store::{Enqueued, Requeued, ToConfirm};
 use std::collections::HashSet;
 
 conformance!(

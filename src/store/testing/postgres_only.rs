@@ -6,7 +6,7 @@
 use super::helpers::*;
 use crate::config::DatabaseBackend;
 use crate::payment::{Kind, Status};
-use crate::store::deliveries::DeliveryResult;
+use crate::store::DeliveryResult;
 use crate::store::postgres::ClaimPolicy;
 use crate::store::postgres::testing::TestServer;
 use crate::store::{Db, StoreError, Target};

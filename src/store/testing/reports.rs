@@ -5,9 +5,9 @@
 use super::helpers::*;
 use super::{Backend, conformance};
 use crate::payment::callback::{BUCKET_MS, bucket_of};
+use crate::store::AttemptFact;
+use crate::store::CallbackKeys;
 use crate::store::Db;
-use crate::store::callbacks::CallbackKeys;
-use crate::store::reports::AttemptFact;
 use crate::time::Millis;
 use chrono::NaiveDate;
 use serde_json::json;

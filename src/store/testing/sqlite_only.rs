@@ -6,7 +6,8 @@
 
 mod mistyped;
 
-use crate::store::{Store, migrations, parked, payments};
+use crate::store::Store;
+use crate::store::sqlite::{migrations, parked, payments};
 use std::path::Path;
 use std::time::Duration;
 

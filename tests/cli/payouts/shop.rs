@@ -89,7 +89,7 @@ async fn migrating_an_existing_database_makes_every_row_an_invoice() {
         .unwrap();
     assert_eq!(
         version,
-        ligdicash_reconciler::store::migrations::SCHEMA_VERSION
+        ligdicash_reconciler::store::sqlite::migrations::SCHEMA_VERSION
     );
     let kinds: i64 = conn
         .query_row(

@@ -1,6 +1,6 @@
 use super::*;
 use crate::report::figures::summarise;
-use crate::store::reports::{DayFacts, PaymentFact};
+use crate::store::{DayFacts, PaymentFact};
 use chrono::NaiveDate;
 
 const DAY: i64 = 86_400_000;
@@ -148,7 +148,7 @@ fn completed_payments_are_listed_collapsed() {
 #[test]
 fn the_money_out_section_escapes_and_lists_what_needs_a_human() {
     use crate::report::money_out;
-    use crate::store::money_out::{PayoutFact, PayoutFacts};
+    use crate::store::{PayoutFact, PayoutFacts};
     let payouts = PayoutFacts {
         resolved: vec![PayoutFact {
             token: "po-1".into(),

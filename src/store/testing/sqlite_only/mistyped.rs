@@ -4,7 +4,8 @@
 //! report, the re-check and enqueue: it never stops the work on the others.
 
 use super::fresh;
-use crate::store::{Store, StoreError, parked};
+use crate::store::sqlite::parked;
+use crate::store::{Store, StoreError};
 
 /// Values of the wrong type pass SQLite's CHECKs (`'5 000' > 0` is true for TEXT). Such
 /// a row must not stop the due read, and so all polling: it is parked with its reason, and
@@ -198,7 +199,7 @@ fn enqueue_over_a_mistyped_row_is_a_conflict() {
         )
         .unwrap();
     use crate::payment::NewPayment;
-    use crate::store::payments::Enqueued;
+    use crate::store::Enqueued;
     let p = NewPayment::parse("tok", None, Some("5000")).unwrap();
     let err = store.enqueue(&p, 0, 0).unwrap_err();
     assert!(

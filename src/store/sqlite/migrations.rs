@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 
 /// The whole current schema, as published at the repository root.
-pub const SCHEMA_SQL: &str = include_str!("../../schema.sql");
+pub const SCHEMA_SQL: &str = include_str!("../../../schema.sql");
 
 /// One migration: plain SQL, or code for what SQL alone cannot say.
 enum Step {
@@ -20,12 +20,12 @@ enum Step {
 
 /// Migration `MIGRATIONS[i]` takes a database from version `i + 1` to `i + 2`.
 const MIGRATIONS: &[Step] = &[
-    Step::Sql(include_str!("../../migrations/0002_events.sql")),
-    Step::Sql(include_str!("../../migrations/0003_reports.sql")),
+    Step::Sql(include_str!("../../../migrations/0002_events.sql")),
+    Step::Sql(include_str!("../../../migrations/0003_reports.sql")),
     Step::Code(version_4),
-    Step::Sql(include_str!("../../migrations/0005_callbacks.sql")),
-    Step::Sql(include_str!("../../migrations/0006_payouts.sql")),
-    Step::Sql(include_str!("../../migrations/0007_contradictions.sql")),
+    Step::Sql(include_str!("../../../migrations/0005_callbacks.sql")),
+    Step::Sql(include_str!("../../../migrations/0006_payouts.sql")),
+    Step::Sql(include_str!("../../../migrations/0007_contradictions.sql")),
 ];
 
 /// The `IN (...)` CHECK constraints of versions 1 to 3, rewritten as OR chains by
@@ -132,7 +132,7 @@ fn or_chain_check(sql: &str, column: &str, values: &[&str]) -> Option<String> {
 
 /// Schema version 1 as released, kept to test upgrades from it.
 #[cfg(test)]
-const SCHEMA_V1_SQL: &str = include_str!("../../migrations/0001_initial.sql");
+const SCHEMA_V1_SQL: &str = include_str!("../../../migrations/0001_initial.sql");
 
 /// The version `schema.sql` sets; must equal 1 + the number of migrations.
 pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;

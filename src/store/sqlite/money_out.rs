@@ -2,42 +2,9 @@
 //! day. Kept apart from the invoices' facts ([`super::reports`]), which are money in.
 
 use super::{Store, StoreError};
+use crate::store::model::*;
 use crate::time::Millis;
 use rusqlite::params;
-use serde::Serialize;
-
-/// A payout as the report needs it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PayoutFact {
-    pub token: String,
-    /// `withdrawal` or `payout`.
-    pub kind: String,
-    pub transaction_id: Option<String>,
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub expected_amount: Option<i64>,
-    pub amount: Option<i64>,
-    pub created_at: Millis,
-    pub resolved_at: Option<Millis>,
-    /// When it was announced as overdue (`payout.overdue`), if it was.
-    pub overdue_at: Option<Millis>,
-}
-
-impl PayoutFact {
-    /// The XOF a total counts: what LigdiCash confirmed, else what was asked.
-    pub fn xof(&self) -> i64 {
-        self.amount.or(self.expected_amount).unwrap_or(0)
-    }
-}
-
-/// The payouts of one day.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PayoutFacts {
-    /// Payouts that reached a final status during the day.
-    pub resolved: Vec<PayoutFact>,
-    /// Payouts created before the day ended and not resolved by then.
-    pub pending_at_end: Vec<PayoutFact>,
-}
 
 /// As for invoices, an `expected_amount` of another type than integer reads as none.
 const COLUMNS: &str = "token, kind, transaction_id, status, status_reason, \
@@ -46,19 +13,7 @@ const COLUMNS: &str = "token, kind, transaction_id, status, status_reason, \
 
 /// Read leniently, as the invoices' facts are (see `store::reports`).
 fn fact(r: &rusqlite::Row<'_>) -> rusqlite::Result<PayoutFact> {
-    let mut r = super::mistyped::LenientRow::new(r);
-    Ok(PayoutFact {
-        token: r.text(0)?,
-        kind: r.text(1)?,
-        transaction_id: r.text(2)?,
-        status: r.text(3)?,
-        status_reason: r.text(4)?,
-        expected_amount: r.int(5)?,
-        amount: r.int(6)?,
-        created_at: r.int(7)?,
-        resolved_at: r.int(8)?,
-        overdue_at: r.int(9)?,
-    })
+    crate::store::read::payout_fact(&mut super::mistyped::LenientRow::new(r))
 }
 
 impl Store {

@@ -14,6 +14,7 @@ use crate::payment::{
     Applied, Change, ConfirmOutcome, PAYOUT_OVERDUE, Status, requeued_from_timeout,
     transition_event,
 };
+use crate::store::model::*;
 use crate::time::Millis;
 use rusqlite::types::Null;
 use rusqlite::{CachedStatement, ToSql, TransactionBehavior, params, params_from_iter};
@@ -119,7 +120,7 @@ fn answer_params(o: &ConfirmOutcome) -> [&dyn ToSql; 11] {
 
 impl<'t> OutcomeWrites<'t> {
     fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
-        use super::events::FACT_COLUMNS;
+        use crate::store::read::FACT_COLUMNS;
         // One statement per change: the answer and the new state are written together.
         // The final write is also a compare-and-set on the `status_reason` seen at claim
         // time, which tells a late completion from a plain one (see `apply`).
@@ -200,7 +201,7 @@ impl<'t> OutcomeWrites<'t> {
                     1 => {
                         let facts = self
                             .facts
-                            .query_row([o.payment_id], super::events::PaymentFacts::from_row)?;
+                            .query_row([o.payment_id], super::events::payment_facts)?;
                         self.record_event(o, *status, &facts, sinks, now)?;
                         (true, Some(*status))
                     }
@@ -275,8 +276,8 @@ impl<'t> OutcomeWrites<'t> {
         }
         let facts = self
             .facts
-            .query_row([o.payment_id], super::events::PaymentFacts::from_row)?;
-        let payload = |id: &str| super::events::payment_payload(PAYOUT_OVERDUE, id, now, &facts);
+            .query_row([o.payment_id], super::events::payment_facts)?;
+        let payload = |id: &str| payment_payload(PAYOUT_OVERDUE, id, now, &facts);
         self.events
             .insert(PAYOUT_OVERDUE, Some(&facts.token), payload, sinks, now)?;
         tracing::warn!(token = %o.token, kind = o.kind.as_str(), "payout still pending past overdue_after: it needs a human (payout.overdue)");
@@ -288,7 +289,7 @@ impl<'t> OutcomeWrites<'t> {
         &mut self,
         o: &ConfirmOutcome,
         status: Status,
-        facts: &super::events::PaymentFacts,
+        facts: &PaymentFacts,
         sinks: &[String],
         now: Millis,
     ) -> Result<(), StoreError> {
@@ -296,7 +297,7 @@ impl<'t> OutcomeWrites<'t> {
         let Some(kind) = transition_event(o.kind, o.from, status, late) else {
             return Ok(());
         };
-        let payload = |id: &str| super::events::payment_payload(kind, id, now, facts);
+        let payload = |id: &str| payment_payload(kind, id, now, facts);
         self.events
             .insert(kind, Some(&facts.token), payload, sinks, now)?;
         Ok(())

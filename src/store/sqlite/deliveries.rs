@@ -3,69 +3,15 @@
 //! `events show` and `events redeliver` read and reopen. Events are inserted by
 //! [`super::events`].
 
+use super::mistyped::LenientRow;
 use super::{Store, StoreError};
+use crate::store::model::*;
+use crate::store::read::{self, EVENT_COLUMNS};
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-/// An event as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRow {
-    pub seq: i64,
-    pub id: String,
-    pub kind: String,
-    pub payment_token: Option<String>,
-    pub payload: String,
-    pub created_at: Millis,
-    pub state: String,
-    pub attempts: i64,
-    pub next_attempt_at: Option<Millis>,
-    pub last_error: Option<String>,
-    pub delivered_at: Option<Millis>,
-}
-
-/// A delivery to attempt now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DueDelivery {
-    pub event_seq: i64,
-    pub event_id: String,
-    pub sink: String,
-    pub attempts: i64,
-    pub payload: String,
-    pub created_at: Millis,
-}
-
-/// How one delivery attempt ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeliveryResult {
-    Delivered,
-    /// Try again at the given time.
-    Retry {
-        at: Millis,
-        error: String,
-    },
-    /// Give up: the schedule is exhausted or the endpoint is gone (HTTP 410).
-    Dead {
-        error: String,
-    },
-}
-
-const EVENT_COLUMNS: &str = "seq, id, type, payment_token, payload, created_at, state, attempts, \
-    next_attempt_at, last_error, delivered_at";
-
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
-    Ok(EventRow {
-        seq: r.get(0)?,
-        id: r.get(1)?,
-        kind: r.get(2)?,
-        payment_token: r.get(3)?,
-        payload: r.get(4)?,
-        created_at: r.get(5)?,
-        state: r.get(6)?,
-        attempts: r.get(7)?,
-        next_attempt_at: r.get(8)?,
-        last_error: r.get(9)?,
-        delivered_at: r.get(10)?,
-    })
+    read::event_row(&mut LenientRow::new(r))
 }
 
 impl Store {

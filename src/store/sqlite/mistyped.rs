@@ -5,6 +5,7 @@
 //! shown and flagged (`show`, `list`, the API) or parked by the poller, and never stops the
 //! reading of the others.
 
+use crate::store::read::Cells;
 use rusqlite::Row;
 use rusqlite::types::{FromSql, ValueRef};
 
@@ -37,16 +38,6 @@ pub(crate) fn describe(value: ValueRef<'_>, expected: &str) -> String {
     format!("{found}, not {expected}")
 }
 
-/// The columns of one row that could not be read, each with what it holds, in one line
-/// for `last_error` and logs: `expected_amount holds text "5 000", not an integer`.
-pub(crate) fn summary(bad: &[(String, String)]) -> String {
-    let parts: Vec<String> = bad
-        .iter()
-        .map(|(column, problem)| format!("{column} {problem}"))
-        .collect();
-    parts.join("; ")
-}
-
 /// A row read column by column, where a value of the wrong type leaves the field empty
 /// (`None`, `0`, `""`) and is noted in [`LenientRow::bad`] instead of failing the read.
 pub(crate) struct LenientRow<'r, 's> {
@@ -63,16 +54,6 @@ impl<'r, 's> LenientRow<'r, 's> {
         }
     }
 
-    /// An INTEGER column (`i64` or `Option<i64>`).
-    pub fn int<T: FromSql + Default>(&mut self, idx: usize) -> rusqlite::Result<T> {
-        self.read(idx, "an integer")
-    }
-
-    /// A TEXT column (`String` or `Option<String>`).
-    pub fn text<T: FromSql + Default>(&mut self, idx: usize) -> rusqlite::Result<T> {
-        self.read(idx, "text")
-    }
-
     fn read<T: FromSql + Default>(&mut self, idx: usize, expected: &str) -> rusqlite::Result<T> {
         match self.row.get(idx) {
             Ok(value) => Ok(value),
@@ -84,6 +65,30 @@ impl<'r, 's> LenientRow<'r, 's> {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Cells for LenientRow<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn int(&mut self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.read(i, "an integer")
+    }
+
+    fn text(&mut self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.read(i, "text")
+    }
+
+    fn flag(&mut self, i: usize) -> rusqlite::Result<bool> {
+        self.read(i, "a boolean")
+    }
+
+    fn unreadable(&self, i: usize, what: String) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into())
+    }
+
+    fn take_bad(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.bad)
     }
 }
 
@@ -126,8 +131,8 @@ mod tests {
         let read = |sql: &str| {
             conn.query_row(sql, [], |r| {
                 let mut row = LenientRow::new(r);
-                let values: (Option<i64>, i64, String) = (row.int(0)?, row.int(1)?, row.text(2)?);
-                Ok((values, summary(&row.bad)))
+                let values = (row.int(0)?, row.int0(1)?, row.text0(2)?);
+                Ok((values, crate::store::bad_columns_line(&row.bad)))
             })
             .unwrap()
         };

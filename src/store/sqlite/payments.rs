@@ -6,38 +6,10 @@ use super::due_row::{CONFIRMABLE_SQL, DUE_ROW_SQL, RECHECK_ROW_SQL, due_payment_
 use super::parked::PARKED;
 use super::{Store, StoreError};
 use crate::payment::{DuePayment, NewPayment, REQUEUED_FROM, Status};
+use crate::store::model::*;
 use crate::time::Millis;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use std::collections::HashSet;
-
-/// Whether a payment can be confirmed now, outside the poller's scan (confirm-now, the
-/// re-check).
-#[derive(Debug, Clone, PartialEq)]
-pub enum ToConfirm {
-    /// Claimed for this confirm (on SQLite, simply found).
-    Claimed(DuePayment),
-    /// PostgreSQL: a live claim holds it, so a confirm of it is under way or was just
-    /// sent, here or on another node; the claim ends with its outcome or its lease.
-    Busy,
-    /// Final, unknown, or a row with a value of the wrong type.
-    Not,
-}
-
-/// What `requeue` did to a payment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Requeued {
-    /// A final verdict reopened: the payment was in this status.
-    Reopened(Status),
-    /// A parked row, corrected since, made due now.
-    Unparked,
-}
-
-/// Whether `enqueue` created the row or found the same one already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Enqueued {
-    Inserted,
-    AlreadyPresent,
-}
 
 // The hot queries name their partial index: without statistics SQLite's planner would pick
 // `payments_status` and sort every pending row on each scan (a unit test checks the plans).

@@ -1,17 +1,38 @@
-//! A payment as people and the shop read it: the full row (`show`, `list`, the API), its
-//! one JSON form, and the lookups that return it.
-//!
-//! Rows are read leniently ([`LenientRow`]): a value of the wrong type that the shop wrote
-//! (`expected_amount = '5 000'`) empties its field and is named in
-//! [`PaymentRow::bad_columns`], so the row is shown with the problem flagged and a listing
-//! never fails on it.
+//! Payments as the store gives them out: a full row and its one JSON form, what a search
+//! asks for, and what enqueue, requeue and a confirm outside the poller's scan answer.
 
-use super::mistyped::{LenientRow, summary};
-use super::{Store, StoreError};
 use crate::payment::{Kind, Status};
 use crate::time::{Millis, rfc3339};
-use rusqlite::{OptionalExtension, Row, params};
 use serde_json::{Value, json};
+
+/// Whether a payment can be confirmed now, outside the poller's scan (confirm-now, the
+/// re-check).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToConfirm {
+    /// Claimed for this confirm (on SQLite, simply found).
+    Claimed(crate::payment::DuePayment),
+    /// PostgreSQL: a live claim holds it, so a confirm of it is under way or was just
+    /// sent, here or on another node; the claim ends with its outcome or its lease.
+    Busy,
+    /// Final, unknown, or a row with a value of the wrong type.
+    Not,
+}
+
+/// What `requeue` did to a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeued {
+    /// A final verdict reopened: the payment was in this status.
+    Reopened(Status),
+    /// A parked row, corrected since, made due now.
+    Unparked,
+}
+
+/// Whether `enqueue` created the row or found the same one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    Inserted,
+    AlreadyPresent,
+}
 
 /// Which payments a search returns: each `None` matches all. `before_id` pages (the rows
 /// older than the last one of the previous page).
@@ -112,100 +133,16 @@ impl PaymentRow {
     /// The bad columns in one line (`expected_amount holds text "5 000", not an integer`),
     /// `None` for a sound row.
     pub fn problem(&self) -> Option<String> {
-        (!self.bad_columns.is_empty()).then(|| summary(&self.bad_columns))
+        (!self.bad_columns.is_empty()).then(|| bad_columns_line(&self.bad_columns))
     }
 }
 
-const ROW_COLUMNS: &str = "id, token, transaction_id, expected_amount, status, status_reason, \
-    attempts, next_poll_at, last_confirm_at, created_at, updated_at, resolved_at, last_error, \
-    provider_status, amount, operator_id, operator_name, customer, request_id, external_id, \
-    confirmed_transaction_id, oreference, provider_date, raw_response, kind, overdue_at";
-
-fn payment_row(r: &Row<'_>) -> rusqlite::Result<PaymentRow> {
-    let mut r = LenientRow::new(r);
-    let mut row = PaymentRow {
-        id: r.int(0)?,
-        token: r.text(1)?,
-        transaction_id: r.text(2)?,
-        expected_amount: r.int(3)?,
-        status: r.text(4)?,
-        status_reason: r.text(5)?,
-        attempts: r.int(6)?,
-        next_poll_at: r.int(7)?,
-        last_confirm_at: r.int(8)?,
-        created_at: r.int(9)?,
-        updated_at: r.int(10)?,
-        resolved_at: r.int(11)?,
-        last_error: r.text(12)?,
-        provider_status: r.text(13)?,
-        amount: r.int(14)?,
-        operator_id: r.text(15)?,
-        operator_name: r.text(16)?,
-        customer: r.text(17)?,
-        request_id: r.text(18)?,
-        external_id: r.text(19)?,
-        confirmed_transaction_id: r.text(20)?,
-        oreference: r.text(21)?,
-        provider_date: r.text(22)?,
-        raw_response: r.text(23)?,
-        kind: r.text(24)?,
-        overdue_at: r.int(25)?,
-        bad_columns: Vec::new(),
-    };
-    row.bad_columns = r.bad;
-    Ok(row)
-}
-
-impl Store {
-    /// One payment by token.
-    pub fn get(&self, token: &str) -> Result<Option<PaymentRow>, StoreError> {
-        let sql = format!("SELECT {ROW_COLUMNS} FROM payments WHERE token = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([token], payment_row)
-            .optional()?)
-    }
-
-    /// Payments matching `filter`, newest first (keyset paging: a page never shifts as
-    /// rows arrive).
-    pub fn search(
-        &self,
-        filter: &PaymentFilter,
-        limit: usize,
-    ) -> Result<Vec<PaymentRow>, StoreError> {
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR transaction_id = ?1) \
-             AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR id < ?3) \
-             AND (?5 IS NULL OR kind = ?5) ORDER BY id DESC LIMIT ?4"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let params = params![
-            filter.transaction_id,
-            filter.status.map(Status::as_str),
-            filter.before_id,
-            i64::try_from(limit).unwrap_or(i64::MAX),
-            filter.kind.map(Kind::as_str),
-        ];
-        let rows = stmt.query_map(params, payment_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Payments, newest first, optionally of one status.
-    pub fn list(
-        &self,
-        status: Option<Status>,
-        limit: usize,
-    ) -> Result<Vec<PaymentRow>, StoreError> {
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR status = ?1) \
-             ORDER BY id DESC LIMIT ?2"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![status.map(Status::as_str), limit as i64],
-            payment_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+/// Columns of a row that could not be read, each with what it holds, in one line for
+/// `last_error` and logs: `expected_amount holds text "5 000", not an integer`.
+pub fn bad_columns_line(bad: &[(String, String)]) -> String {
+    let parts: Vec<String> = bad
+        .iter()
+        .map(|(column, problem)| format!("{column} {problem}"))
+        .collect();
+    parts.join("; ")
 }

@@ -7,88 +7,12 @@ use super::mistyped::LenientRow;
 use super::{Store, StoreError};
 use crate::payment::DuePayment;
 use crate::payment::callback::bucket_of;
+use crate::store::model::*;
+use crate::store::read::{self, CONTRADICTED_WHERE};
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use serde::Serialize;
 use serde_json::Value;
-
-/// A payment as the report needs it. `amount` is what LigdiCash's last answer said, which
-/// on a pending answer is the invoice's amount, not money paid: the report's one rule for
-/// money (`report::figures::paid_xof`) decides when it counts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PaymentFact {
-    pub token: String,
-    pub transaction_id: Option<String>,
-    pub request_id: Option<String>,
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub expected_amount: Option<i64>,
-    pub amount: Option<i64>,
-    /// `None` when LigdiCash named no operator (it sends `""` while a payment is pending).
-    pub operator_name: Option<String>,
-    pub created_at: Millis,
-    pub resolved_at: Option<Millis>,
-    pub requeued: bool,
-}
-
-/// One confirm call of the day.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptFact {
-    pub outcome: String,
-    pub latency_ms: i64,
-}
-
-/// Everything read from the database for one day.
-#[derive(Debug, Clone, Default)]
-pub struct DayFacts {
-    pub start: Millis,
-    pub end: Millis,
-    /// When the facts were read: before `end`, the day is not over.
-    pub generated_at: Millis,
-    /// Invoices that reached a final status during the day (payouts, money out, are in
-    /// [`super::money_out`]).
-    pub resolved: Vec<PaymentFact>,
-    /// Invoices still pending when the day ended.
-    pub pending_at_end: Vec<PaymentFact>,
-    /// Tokens whose `payment.late_completed` event was emitted during the day.
-    pub late_completed: Vec<String>,
-    pub attempts: Vec<AttemptFact>,
-    pub events_pending: i64,
-    pub events_dead: i64,
-    /// LigdiCash callbacks of the day that matched no payment (counted, a sample kept).
-    pub unmatched_callbacks: i64,
-    /// Payments of any kind a callback of the day contradicted, whose status still stands
-    /// (LigdiCash upheld it, or its re-check is still to come); the reason says what the
-    /// callback said ([`contradiction_reason`]).
-    pub contradicted: Vec<PaymentFact>,
-}
-
-/// Which of a day's callbacks (grouped by payment and claim: `said`, and the last one's
-/// time `last_at`) contradict their payment's status as it stands: received after that
-/// status was given (a callback before it was news, not a contradiction), and claiming the
-/// opposite.
-pub(crate) const CONTRADICTED_WHERE: &str = "last_at >= resolved_at AND (\
-    (said = 'completed' AND status IN ('notcompleted', 'timeout', 'invalid_token')) \
-    OR (said = 'notcompleted' AND status IN ('completed', 'mismatch')))";
-
-/// Why a contradicted payment is listed (`report::i18n::reason` translates it).
-pub fn contradiction_reason(said: &str, status: &str) -> String {
-    format!("a callback said {said}, LigdiCash says {status}")
-}
-
-/// What the database says at scrape time.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DbGauges {
-    pub pending: i64,
-    /// Of the oldest pending invoice: payouts may stay pending for days.
-    pub oldest_pending_created_at: Option<Millis>,
-    pub pending_payouts: i64,
-    /// Pending payouts past `overdue_after` (announced by `payout.overdue`).
-    pub overdue_payouts: i64,
-    pub events_by_state: Vec<(String, i64)>,
-    pub last_report_at: Option<Millis>,
-}
 
 /// `expected_amount` is read only when it is an integer: a value of another type the shop
 /// wrote (see `Store::due`) must not stop every report; it shows as no expected amount.
@@ -100,20 +24,7 @@ const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_re
 /// text `created_at`) is parked by the poller and must not stop every report; its bad
 /// fields read as empty.
 fn fact(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentFact> {
-    let mut r = LenientRow::new(r);
-    Ok(PaymentFact {
-        token: r.text(0)?,
-        transaction_id: r.text(1)?,
-        request_id: r.text(2)?,
-        status: r.text(3)?,
-        status_reason: r.text(4)?,
-        expected_amount: r.int(5)?,
-        amount: r.int(6)?,
-        operator_name: r.text(7)?,
-        created_at: r.int(8)?,
-        resolved_at: r.int(9)?,
-        requeued: r.int(10)?,
-    })
+    read::payment_fact(&mut LenientRow::new(r))
 }
 
 impl Store {
