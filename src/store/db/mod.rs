@@ -18,9 +18,9 @@
 //! their own is decided where the daemon is assembled (`app`): the poller's scan and its
 //! writer each have their own, so a long write never holds up the scan.
 
+mod claims;
 mod nodes;
-pub(super) mod outbox;
-mod payments;
+mod ops;
 mod pool;
 mod reports;
 mod target;
@@ -132,15 +132,6 @@ impl Db {
         Ok(backend.into())
     }
 
-    /// Refuses a database this process can read but not write: a daemon on it would
-    /// confirm payments and record nothing.
-    pub async fn ensure_writable(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run(|s| s.ensure_writable()).await,
-            Backend::Postgres(p) => p.ensure_writable().await,
-        }
-    }
-
     /// How long after its claim a due payment may still be sent, where other daemons
     /// share the rows (PostgreSQL); `None` where this process is alone (SQLite). The
     /// poller claims no more than it can send within it.
@@ -157,14 +148,6 @@ impl Db {
         }
     }
 
-    /// The schema version the database is at.
-    pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run(|s| s.schema_version()).await,
-            Backend::Postgres(p) => p.schema_version().await,
-        }
-    }
-
     /// The database's gauges for `/metrics`, `/readyz` and systemd's STATUS line. The
     /// counts of pending payments and of events by state are reused for [`RECOUNT_AFTER`]
     /// times as long as counting them took (a second at least), by every clone of this
@@ -177,10 +160,7 @@ impl Db {
             .filter(|c| Instant::now() < c.fresh_until);
         let recount = cached.is_none();
         let started = Instant::now();
-        let mut gauges = match &self.backend {
-            Backend::Sqlite(s) => s.run(move |s| s.gauges(recount)).await?,
-            Backend::Postgres(p) => p.gauges(recount).await?,
-        };
+        let mut gauges = self.gauges_reading(recount).await?;
         match cached {
             Some(c) => {
                 gauges.pending = c.pending;

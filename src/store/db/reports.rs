@@ -1,16 +1,10 @@
-//! The reports side of [`Db`]: a day's facts, the timeouts to re-check, the record of
-//! days done, pruning, and the gauges of `/metrics`, `/readyz` and systemd's STATUS.
+//! The turn at the nightly reports: one node at a time, which differs by database (a
+//! PostgreSQL advisory lock; SQLite's one daemon per file), so written by hand beside the
+//! shared operations (`db/ops.rs`).
 
 use super::{Backend, Db};
-use crate::payment::DuePayment;
-use crate::store::DayFacts;
-use crate::store::PayoutFacts;
 use crate::store::StoreError;
 use crate::store::postgres::lock::SessionLock;
-use crate::time::Millis;
-use chrono::NaiveDate;
-use serde_json::Value;
-use std::sync::Arc;
 
 /// The right to write the nightly reports and run the re-check: one node at a time.
 #[derive(Debug)]
@@ -48,82 +42,6 @@ impl Db {
         match &self.backend {
             Backend::Sqlite(_) => Ok(Some(ReportTurn::Alone)),
             Backend::Postgres(p) => Ok(p.try_report_lock().await?.map(ReportTurn::Locked)),
-        }
-    }
-
-    /// Everything the report for `[start, end)` needs about invoices, read at `now`.
-    pub async fn day_facts(
-        &self,
-        start: Millis,
-        end: Millis,
-        now: Millis,
-    ) -> Result<DayFacts, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run(move |s| s.day_facts(start, end, now)).await,
-            Backend::Postgres(p) => p.day_facts(start, end, now).await,
-        }
-    }
-
-    /// Everything the report for `[start, end)` needs about money sent out.
-    pub async fn payout_facts(
-        &self,
-        start: Millis,
-        end: Millis,
-    ) -> Result<PayoutFacts, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run(move |s| s.payout_facts(start, end)).await,
-            Backend::Postgres(p) => p.payout_facts(start, end).await,
-        }
-    }
-
-    /// The `timeout` payments resolved since `since`, for the nightly re-check.
-    pub async fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run(move |s| s.timeouts_since(since)).await,
-            Backend::Postgres(p) => p.timeouts_since(since).await,
-        }
-    }
-
-    /// The last day a scheduled report was recorded for.
-    pub async fn last_report_day(&self) -> Result<Option<NaiveDate>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.run(|s| s.last_report_day()).await,
-            Backend::Postgres(p) => p.last_report_day().await,
-        }
-    }
-
-    /// Records a finished report day with its `report.generated` event, in one
-    /// transaction.
-    pub async fn record_report(
-        &self,
-        day: NaiveDate,
-        files: Vec<String>,
-        event: Value,
-        sinks: Arc<Vec<String>>,
-        now: Millis,
-    ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => {
-                s.run(move |s| s.record_report(day, &files, event, &sinks, now))
-                    .await
-            }
-            Backend::Postgres(p) => p.record_report(day, &files, event, &sinks, now).await,
-        }
-    }
-
-    /// Deletes confirm attempts and callbacks older than `before`, and callbacks that
-    /// matched no payment older than `unmatched_before`; returns how many rows.
-    pub async fn prune_attempts(
-        &self,
-        before: Millis,
-        unmatched_before: Millis,
-    ) -> Result<usize, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(s) => {
-                s.run(move |s| s.prune_attempts(before, unmatched_before))
-                    .await
-            }
-            Backend::Postgres(p) => p.prune_attempts(before, unmatched_before).await,
         }
     }
 }

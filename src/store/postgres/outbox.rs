@@ -11,8 +11,8 @@
 use super::PgStore;
 use super::events::insert_event;
 use crate::store::StoreError;
-use crate::store::{DeliveryResult, DueDelivery};
-use crate::time::{Millis, rfc3339};
+use crate::store::{DeliveryResult, DueDelivery, operational_payload};
+use crate::time::Millis;
 use serde_json::Value;
 use tokio_postgres::Transaction;
 
@@ -37,7 +37,7 @@ impl PgStore {
     pub async fn insert_operational_event(
         &self,
         kind: &str,
-        data: Value,
+        data: &Value,
         sinks: &[String],
         now: Millis,
     ) -> Result<String, StoreError> {
@@ -153,14 +153,11 @@ impl PgStore {
 pub(super) async fn insert_operational_event_in(
     tx: &Transaction<'_>,
     kind: &str,
-    data: Value,
+    data: &Value,
     sinks: &[String],
     now: Millis,
 ) -> Result<String, StoreError> {
-    let payload = |id: &str| {
-        serde_json::json!({"type": kind, "id": id, "occurred_at": rfc3339(now), "data": data})
-            .to_string()
-    };
+    let payload = |id: &str| operational_payload(kind, id, now, data);
     insert_event(tx, kind, None, payload, sinks, now).await
 }
 

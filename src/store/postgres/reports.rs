@@ -175,7 +175,7 @@ impl PgStore {
         &self,
         day: NaiveDate,
         files: &[String],
-        event: Value,
+        event: &Value,
         sinks: &[String],
         now: Millis,
     ) -> Result<(), StoreError> {
@@ -228,7 +228,7 @@ impl PgStore {
     /// Figures for `/metrics`, `/readyz` and systemd's STATUS line, each an index lookup
     /// but the counts of pending payments and of events, read only when `recount` (see
     /// `store::Db::gauges` for how often), else left at 0.
-    pub async fn gauges(&self, recount: bool) -> Result<DbGauges, StoreError> {
+    pub async fn gauges_reading(&self, recount: bool) -> Result<DbGauges, StoreError> {
         let c = self.conn().await?;
         let row = c
             .query_one(

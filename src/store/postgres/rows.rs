@@ -46,17 +46,4 @@ impl PgStore {
             .await?;
         rows.iter().map(payment_row).collect()
     }
-
-    /// Payments, newest first, optionally of one status.
-    pub async fn list(
-        &self,
-        status: Option<Status>,
-        limit: usize,
-    ) -> Result<Vec<PaymentRow>, StoreError> {
-        let filter = PaymentFilter {
-            status,
-            ..PaymentFilter::default()
-        };
-        self.search(&filter, limit).await
-    }
 }

@@ -24,6 +24,12 @@ impl Store {
         )?)
     }
 
+    /// Whether a delivery to `sinks` is due at `now`: one row of [`Store::due_deliveries`]
+    /// (SQLite claims nothing, so the scan is the answer).
+    pub fn any_delivery_due(&self, now: Millis, sinks: &[String]) -> Result<bool, StoreError> {
+        Ok(!self.due_deliveries(now, sinks, 1)?.is_empty())
+    }
+
     /// Deliveries due at `now` to the given sinks, oldest first (then by event, then by
     /// sink: a total order, PostgreSQL's too). A delivery waits while an
     /// earlier event of the same payment is still pending for the same sink, so each

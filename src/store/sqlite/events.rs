@@ -5,7 +5,7 @@
 
 use super::{Store, StoreError};
 use crate::store::model::*;
-use crate::time::{Millis, rfc3339};
+use crate::time::Millis;
 use rusqlite::{Transaction, TransactionBehavior, params};
 use serde_json::Value;
 
@@ -78,14 +78,11 @@ pub fn insert_event(
 pub(crate) fn insert_operational_event_in(
     tx: &rusqlite::Transaction<'_>,
     kind: &str,
-    data: Value,
+    data: &Value,
     sinks: &[String],
     now: Millis,
 ) -> Result<String, StoreError> {
-    let payload = |id: &str| {
-        serde_json::json!({"type": kind, "id": id, "occurred_at": rfc3339(now), "data": data})
-            .to_string()
-    };
+    let payload = |id: &str| operational_payload(kind, id, now, data);
     insert_event(tx, kind, None, payload, sinks, now)
 }
 
@@ -94,7 +91,7 @@ impl Store {
     pub fn insert_operational_event(
         &mut self,
         kind: &str,
-        data: Value,
+        data: &Value,
         sinks: &[String],
         now: Millis,
     ) -> Result<String, StoreError> {

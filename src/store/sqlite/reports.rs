@@ -144,7 +144,7 @@ impl Store {
         &mut self,
         day: NaiveDate,
         files: &[String],
-        event: Value,
+        event: &Value,
         sinks: &[String],
         now: Millis,
     ) -> Result<(), StoreError> {
@@ -190,7 +190,7 @@ impl Store {
     /// Figures for `/metrics`, `/readyz` and systemd's STATUS line, each an index lookup
     /// but the counts, which visit every pending payment and every event: read only when
     /// `recount` (see `store::Db::gauges` for how often), else left at 0.
-    pub fn gauges(&mut self, recount: bool) -> Result<DbGauges, StoreError> {
+    pub fn gauges_reading(&mut self, recount: bool) -> Result<DbGauges, StoreError> {
         let (pending, events_by_state) = if recount {
             let pending = self
                 .conn

@@ -53,21 +53,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Payments, newest first, optionally of one status.
+    /// Payments, newest first, optionally of one status (the demo's check reads them
+    /// all, synchronously).
     pub fn list(
         &self,
         status: Option<Status>,
         limit: usize,
     ) -> Result<Vec<PaymentRow>, StoreError> {
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM payments WHERE (?1 IS NULL OR status = ?1) \
-             ORDER BY id DESC LIMIT ?2"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![status.map(Status::as_str), limit as i64],
-            payment_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let filter = PaymentFilter {
+            status,
+            ..PaymentFilter::default()
+        };
+        self.search(&filter, limit)
     }
 }
