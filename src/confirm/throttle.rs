@@ -162,6 +162,16 @@ impl Throttle {
         self.parts().rate()
     }
 
+    /// Whether this node may send confirms at all now. A cluster node joining, cut off from
+    /// the others (its heartbeat failing), or ranked past the last whole request a second
+    /// has a rate of 0 until an allotment gives it some: a confirm it claimed or waited
+    /// for would be held as long, so callers ask first rather than sit on a payment (or the
+    /// report lock) meanwhile. A lone node always has its share, `max_requests_per_second`
+    /// being positive. One test, so every caller reads "no share" the same way.
+    pub fn has_share(&self) -> bool {
+        self.rate() > 0.0
+    }
+
     fn parts(&self) -> RateParts {
         *self.rate.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -317,10 +327,18 @@ mod tests {
     fn the_rate_is_the_allotment_of_the_limit() {
         let throttle = Throttle::per_second(5.0);
         assert_eq!(throttle.rate(), 5.0);
+        assert!(throttle.has_share(), "alone: the whole limit");
         throttle.set_allotment(Allotment::Hold);
         assert_eq!(throttle.rate(), 0.0);
+        assert!(!throttle.has_share(), "joining or cut off");
+        throttle.set_allotment(Allotment::Share { rank: 5, of: 6 });
+        assert!(
+            !throttle.has_share(),
+            "ranked past the fifth request a second"
+        );
         throttle.set_allotment(Allotment::Share { rank: 0, of: 2 });
         assert_eq!(throttle.rate(), 3.0);
+        assert!(throttle.has_share());
         throttle.set_limit(8.0);
         assert_eq!(throttle.rate(), 4.0);
         assert!(throttle.limiter.try_acquire());

@@ -110,7 +110,7 @@ impl Dispatcher {
             // failing, which the held branch above has seen as failing writes) claims
             // nothing: rows it claimed would wait out their lease unsent. Not a pause: a
             // finite pass waits for its share too.
-            if self.ctx.confirmer.throttle().rate() <= 0.0 {
+            if !self.ctx.confirmer.throttle().has_share() {
                 tokio::select! {
                     _ = tokio::time::sleep(NO_SHARE_RETRY) => {}
                     _ = shutdown.cancelled() => break,
