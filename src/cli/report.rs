@@ -13,13 +13,27 @@ use chrono::{Days, NaiveDate};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// What the user asked for.
+/// What the user asked for: the arguments of `report`.
+#[derive(Debug, clap::Args)]
 pub struct Request {
-    pub date: Option<String>,
-    pub range: Option<(String, String)>,
-    pub formats: Option<Vec<String>>,
-    pub out: Option<PathBuf>,
-    pub recheck_only: bool,
+    /// The local day to report on (default: yesterday).
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    date: Option<String>,
+    /// The first day of a range (with --to), one report per day.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+    from: Option<String>,
+    /// The last day of a range (with --from), included.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+    to: Option<String>,
+    /// Comma-separated: json,csv,html (default: the configured formats).
+    #[arg(long, value_delimiter = ',', value_name = "FORMATS")]
+    format: Option<Vec<String>>,
+    /// Output directory (default: report.output_dir).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Only re-confirm the recent timeouts, write no report.
+    #[arg(long, conflicts_with_all = ["date", "from", "to", "format", "out"])]
+    recheck: bool,
 }
 
 fn parse_date(arg: &str, text: &str) -> Result<NaiveDate, Failure> {
@@ -32,7 +46,7 @@ fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
     if let Some(d) = &req.date {
         return Ok(vec![parse_date("--date", d)?]);
     }
-    if let Some((from, to)) = &req.range {
+    if let (Some(from), Some(to)) = (&req.from, &req.to) {
         let (from, to) = (parse_date("--from", from)?, parse_date("--to", to)?);
         if from > to {
             return Err(Failure::usage("--from must not be after --to"));
@@ -46,7 +60,7 @@ fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
 }
 
 pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
-    let formats: Vec<ReportFormat> = match &req.formats {
+    let formats: Vec<ReportFormat> = match &req.format {
         Some(given) => given
             .iter()
             .map(|f| {
@@ -61,7 +75,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
     let days = days(&req, today)?;
     let sinks = std::sync::Arc::new(config.events.sink_names());
     // Credentials first: missing ones must not open (or create) the database either.
-    let client = match req.recheck_only {
+    let client = match req.recheck {
         true => {
             let creds = Credentials::load(&config.ligdicash, &process_env)?;
             Some(build_client(config, &creds)?)
@@ -90,7 +104,7 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
             confirmer,
             sinks,
         )?;
-        if req.recheck_only {
+        if req.recheck {
             // On PostgreSQL the calls count within the cluster's rate: this command joins
             // it for as long as it confirms.
             let member = match (reporter.db().postgres(), &confirmer_handle) {
