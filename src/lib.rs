@@ -29,6 +29,9 @@
 //! - [`cli`]: the command-line interface; `main.rs` only calls it.
 
 #![forbid(unsafe_code)]
+// A panic in the daemon strands what its task held (a claimed payment, the report lock): an
+// error is handled or said, never unwrapped. Tests may unwrap: a panic is their failure.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
 pub mod app;
