@@ -42,7 +42,7 @@ pub async fn confirm(
 ) -> Answer {
     let token = token_of(token?)?;
     writable(&s)?;
-    if s.confirmer.throttle().rate() <= 0.0 {
+    if !s.confirmer.throttle().has_share() {
         // A cluster node joining, or cut off from the others: it may not send now.
         return Err(ApiError::unavailable(
             "joining",

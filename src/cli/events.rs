@@ -7,15 +7,45 @@ use crate::store::EventRow;
 use crate::store::StoreError;
 use crate::time::{now_ms, rfc3339};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 
-/// Runs an `events` subcommand that needs the database.
-pub fn execute(config: &Config, command: EventsCommand) -> Result<(), Failure> {
+/// Runs an `events` subcommand; `config` loads the configuration, for the ones that read
+/// the database (`verify-signature` does not).
+pub fn execute(
+    command: EventsCommand,
+    config: impl FnOnce() -> Result<Config, Failure>,
+) -> Result<(), Failure> {
     match command {
-        EventsCommand::List { state, json, limit } => list(config, state.as_deref(), json, limit),
-        EventsCommand::Show { id } => show(config, &id),
-        EventsCommand::Redeliver { id, dead: _ } => redeliver(config, id.as_deref()),
-        command @ EventsCommand::VerifySignature { .. } => verify_signature(command),
+        EventsCommand::List { state, json, limit } => {
+            list(&config()?, state.as_deref(), json, limit)
+        }
+        EventsCommand::Show { id } => show(&config()?, &id),
+        EventsCommand::Redeliver { id, dead: _ } => redeliver(&config()?, id.as_deref()),
+        EventsCommand::VerifySignature(args) => verify_signature(args),
     }
+}
+
+/// The arguments of `events verify-signature`: the three headers and the body as received.
+#[derive(Debug, clap::Args)]
+pub struct VerifySignature {
+    /// The whsec_... secret; read from this environment variable.
+    #[arg(long, value_name = "VAR", default_value = "SHOP_WEBHOOK_SECRET")]
+    secret_env: String,
+    /// The webhook-id header.
+    #[arg(long)]
+    id: String,
+    /// The webhook-timestamp header (Unix seconds).
+    #[arg(long)]
+    timestamp: String,
+    /// The webhook-signature header (space-separated v1,... entries).
+    #[arg(long)]
+    signature: String,
+    /// File holding the exact request body.
+    #[arg(long, value_name = "PATH")]
+    body: PathBuf,
+    /// Skip the 5-minute timestamp tolerance (for replaying old captures).
+    #[arg(long)]
+    ignore_time: bool,
 }
 
 fn event_json(e: &EventRow) -> Value {
@@ -90,18 +120,15 @@ fn redeliver(config: &Config, id: Option<&str>) -> Result<(), Failure> {
 }
 
 /// `events verify-signature`: needs no database or configuration.
-pub fn verify_signature(command: EventsCommand) -> Result<(), Failure> {
-    let EventsCommand::VerifySignature {
+fn verify_signature(args: VerifySignature) -> Result<(), Failure> {
+    let VerifySignature {
         secret_env,
         id,
         timestamp,
         signature: header,
         body,
         ignore_time,
-    } = command
-    else {
-        return Ok(());
-    };
+    } = args;
     let secret = process_env(&secret_env).ok_or_else(|| {
         Failure::new(
             Exit::Config,

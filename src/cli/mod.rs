@@ -6,12 +6,14 @@
 //! 5 another instance already runs on the database; 6 a `run --once` pass whose every
 //! confirm LigdiCash refused for the credentials or never answered.
 //!
-//! This file holds the arguments, [`main`] and the dispatcher [`execute`]; each command group
-//! has a file of its own: `run` (the daemon), `payments` (enqueue, show, list, requeue),
-//! `setup` (migrate, check-config), `report`, `events`, `sandbox`, and `signals` (how
-//! SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`). Commands print through `output`,
-//! never `println!`, which panics on a closed pipe; `table` lays out `list`, and `help`
-//! builds the command tree with the global options hidden where they do not apply.
+//! This file holds the command tree ([`Cli`], [`Command`]), [`main`] and the dispatcher
+//! [`execute`]; each command group has a file of its own, with its longer argument lists
+//! (`report`, `sandbox`, `events verify-signature`): `run` (the daemon), `payments`
+//! (enqueue, show, list, requeue), `setup` (migrate, check-config), `report`, `events`,
+//! `sandbox`, and `signals` (how SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`).
+//! Commands print through `output`, never `println!`, which panics on a closed pipe;
+//! `table` lays out `list`, and `help` builds the command tree with the global options
+//! hidden where they do not apply.
 
 mod events;
 mod help;
@@ -130,52 +132,14 @@ pub enum Command {
     /// Validate the configuration and credentials; print the effective configuration.
     CheckConfig,
     /// Write reconciliation reports (default: yesterday, in the configured time zone).
-    Report {
-        /// The local day to report on (default: yesterday).
-        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
-        date: Option<String>,
-        /// The first day of a range (with --to), one report per day.
-        #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
-        from: Option<String>,
-        /// The last day of a range (with --from), included.
-        #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
-        to: Option<String>,
-        /// Comma-separated: json,csv,html (default: the configured formats).
-        #[arg(long, value_delimiter = ',', value_name = "FORMATS")]
-        format: Option<Vec<String>>,
-        /// Output directory (default: report.output_dir).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Only re-confirm the recent timeouts, write no report.
-        #[arg(long, conflicts_with_all = ["date", "from", "to", "format", "out"])]
-        recheck: bool,
-    },
+    Report(report::Request),
     /// Inspect and redeliver outbox events.
     Events {
         #[command(subcommand)]
         command: EventsCommand,
     },
     /// Serve the simulated LigdiCash API.
-    Sandbox {
-        /// The address to serve on.
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Seed of the scenario's random choices, for repeatable runs.
-        #[arg(long, value_name = "N", default_value_t = 42)]
-        seed: u64,
-        /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
-        #[arg(long, value_name = "JSON")]
-        faults: Option<String>,
-        /// Invoices made through create wait for their page's Pay or Fail button.
-        #[arg(long)]
-        wait_for_pay: bool,
-        /// Create this many invoices, completed at once, before serving (for benchmarks).
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        preload: usize,
-        /// Write the preloaded invoices' tokens here, one per line.
-        #[arg(long, value_name = "PATH", requires = "preload")]
-        tokens_out: Option<PathBuf>,
-    },
+    Sandbox(sandbox::Args),
     /// Demonstrate the whole flow on the embedded sandbox, in under a minute.
     Demo {
         /// How many invoices the simulated shop creates.
@@ -216,26 +180,7 @@ pub enum EventsCommand {
         dead: bool,
     },
     /// Check a received webhook's signature (for debugging a receiver).
-    VerifySignature {
-        /// The whsec_... secret; read from this environment variable.
-        #[arg(long, value_name = "VAR", default_value = "SHOP_WEBHOOK_SECRET")]
-        secret_env: String,
-        /// The webhook-id header.
-        #[arg(long)]
-        id: String,
-        /// The webhook-timestamp header (Unix seconds).
-        #[arg(long)]
-        timestamp: String,
-        /// The webhook-signature header (space-separated v1,... entries).
-        #[arg(long)]
-        signature: String,
-        /// File holding the exact request body.
-        #[arg(long, value_name = "PATH")]
-        body: PathBuf,
-        /// Skip the 5-minute timestamp tolerance (for replaying old captures).
-        #[arg(long)]
-        ignore_time: bool,
-    },
+    VerifySignature(events::VerifySignature),
 }
 
 /// Parses the process arguments and runs the command.
@@ -273,44 +218,24 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Runs the parsed command: loads the configuration (with `--database` applied) for the
-/// commands that need it and hands each to its file.
+/// Runs the parsed command, each with what it needs: most load the configuration (with
+/// `--database` applied) and hand it to their file; `sandbox`, `demo` and
+/// `events verify-signature` read neither the configuration nor the database, so a missing
+/// or broken configuration file does not stop them.
 pub fn execute(cli: Cli) -> Result<(), Failure> {
-    // Commands that need neither the configuration nor the database.
-    let command = match cli.command {
-        Command::Sandbox {
-            listen,
-            seed,
-            faults,
-            wait_for_pay,
-            preload,
-            tokens_out,
-        } => return sandbox::serve(listen, seed, faults, wait_for_pay, preload, tokens_out),
-        Command::Demo { payments, keep_db } => {
-            return crate::demo::run(payments, keep_db.as_deref()).map_err(|e| {
-                match e.downcast_ref::<crate::demo::OutputClosed>() {
-                    Some(closed) => Failure::new(Exit::OutputClosed, closed.to_string()),
-                    None => Failure::new(Exit::Failure, format!("demo failed: {e:#}")),
-                }
-            });
-        }
-        Command::Events {
-            command: command @ EventsCommand::VerifySignature { .. },
-        } => return events::verify_signature(command),
-        other => other,
+    let sources = Sources {
+        config: cli.config,
+        database: cli.database,
     };
-    let mut config = Config::load(cli.config.as_deref())?;
-    if let Some(path) = &cli.database {
-        config.database.path = path.clone();
-    }
-    match command {
+    match cli.command {
         Command::Run { until_idle, once } => {
             let mode = match (until_idle, once) {
                 (true, _) => RunMode::UntilIdle,
                 (_, true) => RunMode::Once,
                 _ => RunMode::Forever,
             };
-            run::run(&config, cli.config.clone(), cli.database.clone(), mode)
+            let config = sources.load()?;
+            run::run(&config, sources.config, sources.database, mode)
         }
         Command::Enqueue {
             token,
@@ -319,7 +244,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             kind,
             json,
         } => payments::enqueue(
-            &config,
+            &sources.load()?,
             &token,
             transaction_id.as_deref(),
             amount.as_deref(),
@@ -327,37 +252,57 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             json,
         ),
         Command::Show { token, order } => {
-            payments::show(&config, token.as_deref(), order.as_deref())
+            payments::show(&sources.load()?, token.as_deref(), order.as_deref())
         }
         Command::List {
             status,
             order,
             json,
             limit,
-        } => payments::list(&config, status.as_deref(), order.as_deref(), json, limit),
-        Command::Requeue { token, json } => payments::requeue(&config, &token, json),
-        Command::Migrate => setup::migrate(&config),
-        Command::CheckConfig => setup::check_config(&config),
-        Command::Events { command } => events::execute(&config, command),
-        Command::Report {
-            date,
-            from,
-            to,
-            format,
-            out,
-            recheck,
-        } => report::execute(
-            &config,
-            report::Request {
-                date,
-                range: from.zip(to),
-                formats: format,
-                out,
-                recheck_only: recheck,
-            },
+        } => payments::list(
+            &sources.load()?,
+            status.as_deref(),
+            order.as_deref(),
+            json,
+            limit,
         ),
-        Command::Sandbox { .. } | Command::Demo { .. } => Ok(()),
+        Command::Requeue { token, json } => payments::requeue(&sources.load()?, &token, json),
+        Command::Migrate => setup::migrate(&sources.load()?),
+        Command::CheckConfig => setup::check_config(&sources.load()?),
+        Command::Report(request) => report::execute(&sources.load()?, request),
+        Command::Events { command } => events::execute(command, || sources.load()),
+        Command::Sandbox(args) => sandbox::serve(args),
+        Command::Demo { payments, keep_db } => demo(payments, keep_db),
     }
+}
+
+/// Where the configuration comes from: `--config` (or its environment variable) and
+/// `--database`, kept apart from the commands so that only those that need the
+/// configuration load it.
+struct Sources {
+    config: Option<PathBuf>,
+    database: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The configuration file (defaults where there is none), `--database` applied.
+    fn load(&self) -> Result<Config, Failure> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(path) = &self.database {
+            config.database.path = path.clone();
+        }
+        Ok(config)
+    }
+}
+
+/// `demo`: a closed stdout ends it quietly (exit 0), like every command's output.
+fn demo(payments: usize, keep_db: Option<PathBuf>) -> Result<(), Failure> {
+    crate::demo::run(payments, keep_db.as_deref()).map_err(|e| {
+        match e.downcast_ref::<crate::demo::OutputClosed>() {
+            Some(closed) => Failure::new(Exit::OutputClosed, closed.to_string()),
+            None => Failure::new(Exit::Failure, format!("demo failed: {e:#}")),
+        }
+    })
 }
 
 // What several command files need.

@@ -5,21 +5,36 @@ use crate::app::build_client;
 use crate::config::{Config, Credentials, ReportFormat};
 use crate::confirm::Confirmer;
 use crate::confirm::cluster::Membership;
+use crate::ligdicash::LigdicashClient;
 use crate::metrics::Metrics;
 use crate::report::{Reporter, day};
 use crate::store::Db;
 use crate::time::now_ms;
 use chrono::{Days, NaiveDate};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// What the user asked for.
+/// What the user asked for: the arguments of `report`.
+#[derive(Debug, clap::Args)]
 pub struct Request {
-    pub date: Option<String>,
-    pub range: Option<(String, String)>,
-    pub formats: Option<Vec<String>>,
-    pub out: Option<PathBuf>,
-    pub recheck_only: bool,
+    /// The local day to report on (default: yesterday).
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    date: Option<String>,
+    /// The first day of a range (with --to), one report per day.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+    from: Option<String>,
+    /// The last day of a range (with --from), included.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+    to: Option<String>,
+    /// Comma-separated: json,csv,html (default: the configured formats).
+    #[arg(long, value_delimiter = ',', value_name = "FORMATS")]
+    format: Option<Vec<String>>,
+    /// Output directory (default: report.output_dir).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Only re-confirm the recent timeouts, write no report.
+    #[arg(long, conflicts_with_all = ["date", "from", "to", "format", "out"])]
+    recheck: bool,
 }
 
 fn parse_date(arg: &str, text: &str) -> Result<NaiveDate, Failure> {
@@ -32,7 +47,7 @@ fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
     if let Some(d) = &req.date {
         return Ok(vec![parse_date("--date", d)?]);
     }
-    if let Some((from, to)) = &req.range {
+    if let (Some(from), Some(to)) = (&req.from, &req.to) {
         let (from, to) = (parse_date("--from", from)?, parse_date("--to", to)?);
         if from > to {
             return Err(Failure::usage("--from must not be after --to"));
@@ -45,23 +60,15 @@ fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
     Ok(vec![today.checked_sub_days(Days::new(1)).unwrap_or(today)])
 }
 
+/// `report`: writes the reports of the days asked for, or with `--recheck` only re-confirms
+/// the recent timeouts.
 pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
-    let formats: Vec<ReportFormat> = match &req.formats {
-        Some(given) => given
-            .iter()
-            .map(|f| {
-                f.parse()
-                    .map_err(|e| Failure::usage(format!("--format: {e}")))
-            })
-            .collect::<Result<_, _>>()?,
-        None => config.report.formats.clone(),
-    };
     // Arguments first: a bad date must not open (or create) the database.
+    let formats = formats(&req, config)?;
     let today = day::date_of(now_ms(), config.report.zone()?);
     let days = days(&req, today)?;
-    let sinks = std::sync::Arc::new(config.events.sink_names());
     // Credentials first: missing ones must not open (or create) the database either.
-    let client = match req.recheck_only {
+    let client = match req.recheck {
         true => {
             let creds = Credentials::load(&config.ligdicash, &process_env)?;
             Some(build_client(config, &creds)?)
@@ -71,50 +78,93 @@ pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
     let out = req.out.clone().unwrap_or_else(|| config.report_dir());
     let target = crate::store::Target::from_config(config, &process_env)?;
     runtime()?.block_on(async {
-        let db = Db::open(&target).await?;
-        let confirmer = client.map(|client| {
-            Arc::new(Confirmer::new(
-                &config.poll,
-                &config.payouts,
-                client,
-                Arc::new(Metrics::default()),
-                db.clone(),
-                sinks.clone(),
-            ))
-        });
-        let confirmer_handle = confirmer.clone();
-        let reporter = Reporter::new(&config.report, config.report_dir(), db, confirmer, sinks)?;
-        if req.recheck_only {
-            // On PostgreSQL the calls count within the cluster's rate: this command joins
-            // it for as long as it confirms.
-            let member = match (reporter.db().is_shared(), &confirmer_handle) {
-                (true, Some(c)) => {
-                    Some(Membership::join(reporter.db().clone(), c.shared_throttle()).await?)
-                }
-                _ => None,
-            };
-            let rechecked = reporter.recheck().await;
-            if let Some(member) = member {
-                member.leave().await;
-            }
-            let s = rechecked.map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
-            output::line(format_args!(
-                "re-checked {} timeouts: {} late completions, {} late mismatches, {} notcompleted",
-                s.checked, s.late_completed, s.late_mismatch, s.notcompleted
-            ))?;
-            return Ok(());
+        let (reporter, confirmer) = reporter(config, &target, client).await?;
+        match confirmer {
+            Some(confirmer) => recheck(&reporter, &confirmer).await,
+            None => write_days(&reporter, &days, &out, &formats).await,
         }
-        for (i, date) in days.iter().enumerate() {
-            let files = reporter
-                .generate(*date, &out, &formats)
-                .await
-                .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
-            let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-            if days.len() > 1 {
-                output::note(format_args!("[{}/{}] {date}", i + 1, days.len()));
-            }
-            output::line(format_args!("{date}: {}", names.join(", ")))?;
-        }
-        Ok(())
     })
+}
+
+/// The formats asked for, or the configured ones.
+fn formats(req: &Request, config: &Config) -> Result<Vec<ReportFormat>, Failure> {
+    match &req.format {
+        Some(given) => given
+            .iter()
+            .map(|f| {
+                f.parse()
+                    .map_err(|e| Failure::usage(format!("--format: {e}")))
+            })
+            .collect(),
+        None => Ok(config.report.formats.clone()),
+    }
+}
+
+/// The reporter on the configured database; with a LigdiCash `client` (for `--recheck`),
+/// also the confirm path it re-confirms through, returned for joining a cluster.
+async fn reporter(
+    config: &Config,
+    target: &crate::store::Target,
+    client: Option<LigdicashClient>,
+) -> Result<(Reporter, Option<Arc<Confirmer>>), Failure> {
+    let sinks = Arc::new(config.events.sink_names());
+    let db = Db::open(target).await?;
+    let confirmer = client.map(|client| {
+        Arc::new(Confirmer::new(
+            &config.poll,
+            &config.payouts,
+            client,
+            Arc::new(Metrics::default()),
+            db.clone(),
+            sinks.clone(),
+        ))
+    });
+    let reporter = Reporter::new(
+        &config.report,
+        config.report_dir(),
+        db,
+        confirmer.clone(),
+        sinks,
+    )?;
+    Ok((reporter, confirmer))
+}
+
+/// `report --recheck`: re-confirms the recent timeouts. On PostgreSQL the calls count
+/// within the cluster's rate: this command joins it for as long as it confirms.
+async fn recheck(reporter: &Reporter, confirmer: &Confirmer) -> Result<(), Failure> {
+    let member = match reporter.db().is_shared() {
+        true => Some(Membership::join(reporter.db().clone(), confirmer.shared_throttle()).await?),
+        false => None,
+    };
+    let rechecked = reporter.recheck().await;
+    if let Some(member) = member {
+        member.leave().await;
+    }
+    let s = rechecked.map_err(|e| Failure::new(Exit::Database, e.to_string()))?;
+    output::line(format_args!(
+        "re-checked {} timeouts: {} late completions, {} late mismatches, {} notcompleted",
+        s.checked, s.late_completed, s.late_mismatch, s.notcompleted
+    ))?;
+    Ok(())
+}
+
+/// Writes the reports of `days` into `out`, saying each day's files.
+async fn write_days(
+    reporter: &Reporter,
+    days: &[NaiveDate],
+    out: &Path,
+    formats: &[ReportFormat],
+) -> Result<(), Failure> {
+    for (i, date) in days.iter().enumerate() {
+        let files = reporter
+            .generate(*date, out, formats)
+            .await
+            .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        if days.len() > 1 {
+            output::note(format_args!("[{}/{}] {date}", i + 1, days.len()));
+        }
+        output::line(format_args!("{date}: {}", names.join(", ")))?;
+    }
+    Ok(())
 }

@@ -7,18 +7,42 @@ use crate::sandbox::{self, Faults, SandboxConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// The arguments of `sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The address to serve on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Seed of the scenario's random choices, for repeatable runs.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    seed: u64,
+    /// Fault injection, as JSON (see docs/sandbox.md), e.g. '{"server_error":0.1}'.
+    #[arg(long, value_name = "JSON")]
+    faults: Option<String>,
+    /// Invoices made through create wait for their page's Pay or Fail button.
+    #[arg(long)]
+    wait_for_pay: bool,
+    /// Create this many invoices, completed at once, before serving (for benchmarks).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    preload: usize,
+    /// Write the preloaded invoices' tokens here, one per line.
+    #[arg(long, value_name = "PATH", requires = "preload")]
+    tokens_out: Option<PathBuf>,
+}
+
 /// `sandbox`: serves until a signal; `preload` completed invoices are created first and
 /// their tokens written to `tokens_out`. With `wait_for_pay`, invoices made through the
 /// create endpoint wait for a button of their payment page instead of settling by
 /// themselves (a person testing a shop by hand).
-pub(super) fn serve(
-    listen: SocketAddr,
-    seed: u64,
-    faults: Option<String>,
-    wait_for_pay: bool,
-    preload: usize,
-    tokens_out: Option<PathBuf>,
-) -> Result<(), Failure> {
+pub(super) fn serve(args: Args) -> Result<(), Failure> {
+    let Args {
+        listen,
+        seed,
+        faults,
+        wait_for_pay,
+        preload,
+        tokens_out,
+    } = args;
     let faults: Faults = match faults.as_deref() {
         Some(text) => serde_json::from_str(text)
             .map_err(|e| Failure::usage(format!("--faults: invalid JSON: {e}")))?,

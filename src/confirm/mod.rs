@@ -1,6 +1,9 @@
 //! The one confirm path: every confirm of the process (the poller's workers, the nightly
-//! re-check, and later the shop API's confirm-now, callbacks and payouts) goes through
-//! [`Confirmer::confirm`], so a rule about money lives in one place.
+//! re-check and `report --recheck`, the shop API's confirm-now) goes through
+//! [`Confirmer::confirm`], so a rule about money lives in one place. Payouts are one more
+//! kind of payment on this path (their own endpoint, schedule and rules in `decide`), and a
+//! LigdiCash callback only makes a payment due (a pending one now, a final one it
+//! contradicts once more) for the poller to confirm here.
 //!
 //! ```text
 //! DuePayment ──▶ throttle (rate limit, pause) ──▶ ligdicash::client ──▶ classify (pure)
@@ -12,7 +15,7 @@
 //!
 //! The pieces: [`throttle`] (strict spacing and the global pause), [`schedule`] (the pure
 //! backoff), [`mod@decide`] and [`mod@verify`] (the pure policy), [`incidents`] (a failure class
-//! logged once per incident).
+//! logged once per incident), [`cluster`] (on PostgreSQL, this node's share of the rate).
 
 pub mod cluster;
 pub mod decide;

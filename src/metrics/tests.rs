@@ -78,3 +78,51 @@ fn the_api_listener_slots_are_shown_only_while_it_serves() {
         assert!(text.lines().any(|l| l == line), "{line} in {text}");
     }
 }
+
+/// The whole exposition with every family shown, line for line: what a scraper and the
+/// alert rules (deploy/prometheus-alerts.yml) read, kept as it is by any change to how it
+/// is written.
+#[test]
+fn the_whole_exposition_is_stable() {
+    let m = Metrics::default();
+    m.resolved(Kind::Invoice, "completed");
+    m.confirm(Kind::Invoice, "completed", Duration::from_millis(30), false);
+    m.callback("matched");
+    m.callback_contradiction(
+        crate::payment::Status::NotCompleted,
+        crate::payment::callback::Contradiction::Rechecked,
+    );
+    m.recheck(crate::payment::Status::NotCompleted, "changed");
+    m.api_request("/v1/payments", 201);
+    m.set_cluster_rate(2.5);
+    m.set_cluster_nodes(2);
+    m.api_listener.serving(64);
+    let db = DbGauges {
+        pending: 7,
+        oldest_pending_created_at: None,
+        pending_payouts: 2,
+        overdue_payouts: 1,
+        events_by_state: vec![("dead".into(), 1), ("pending".into(), 4)],
+        last_report_at: Some(86_400_000),
+    };
+    let text = m.render(&db);
+    // The one value shared by the whole process: other tests may drop log lines.
+    let text: String = text
+        .lines()
+        .map(
+            |l| match l.strip_prefix("ligdicash_reconciler_log_lines_dropped_total ") {
+                Some(_) => "ligdicash_reconciler_log_lines_dropped_total N\n".to_owned(),
+                None => format!("{l}\n"),
+            },
+        )
+        .collect();
+    let version = env!("CARGO_PKG_VERSION");
+    let expected = EXPOSITION.replace("VERSION", version);
+    for (got, want) in text.lines().zip(expected.lines()) {
+        assert_eq!(got, want);
+    }
+    assert_eq!(text, expected);
+}
+
+/// What [`the_whole_exposition_is_stable`] expects, `VERSION` standing for the crate's.
+const EXPOSITION: &str = include_str!("exposition.txt");

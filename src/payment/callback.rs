@@ -319,6 +319,31 @@ mod tests {
         );
     }
 
+    /// A copy that neither acts nor is kept writes nothing: a flood of them costs a read
+    /// each, not a write (`writes` is what tells the store).
+    #[test]
+    fn only_a_callback_that_acts_or_is_kept_writes() {
+        let flooded = Named {
+            kept: 5,
+            last_kept_at: Some(NOW - 10),
+            ..pending(Some(NOW - 1))
+        };
+        let quiet = plan(&flooded, Said::Completed, NOW, FLOOR);
+        assert!(!quiet.acted() && !quiet.keep && !quiet.writes());
+        let kept = plan(&Named { kept: 0, ..flooded }, Said::Completed, NOW, FLOOR);
+        assert!(!kept.acted() && kept.keep && kept.writes());
+        let acting = plan(&pending(None), Said::Other, NOW, FLOOR);
+        assert!(acting.acted() && acting.writes());
+    }
+
+    /// The names `/metrics` shows (`callback_contradictions_total`'s `result` label, which
+    /// dashboards and alert rules may match).
+    #[test]
+    fn a_contradiction_is_named_as_documented() {
+        assert_eq!(Contradiction::Rechecked.as_str(), "rechecked");
+        assert_eq!(Contradiction::Upheld.as_str(), "upheld");
+    }
+
     #[test]
     fn what_a_callback_says_is_read_leniently() {
         assert_eq!(Said::parse(Some(" Completed ")), Said::Completed);
@@ -329,6 +354,16 @@ mod tests {
         );
         assert_eq!(Said::parse(Some("pending")), Said::Other);
         assert_eq!(Said::parse(None), Said::Other);
+    }
+
+    /// Samples of callbacks that matched nothing are kept for 7 days, as operators are told
+    /// (CHANGELOG): a sample of forgeries, not evidence about a payment.
+    #[test]
+    fn callbacks_naming_no_payment_are_kept_a_week() {
+        assert_eq!(
+            std::time::Duration::from_millis(UNMATCHED_RETENTION_MS as u64),
+            std::time::Duration::from_secs(7 * 24 * 3600)
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{Context, Poller, PollerError, RunMode};
 use crate::confirm::HEARTBEAT;
 use crate::health::Writer;
 use crate::payment::{ConfirmOutcome, DuePayment};
-use crate::store::Db;
+use crate::store::{Db, StoreError};
 use crate::time::{Millis, ms, now_ms};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -76,6 +76,10 @@ impl Dispatcher {
         }
     }
 
+    /// Rounds until shutdown, or until a finite run is done: each round waits while
+    /// claiming is held ([`Dispatcher::held`]), else scans and dispatches
+    /// ([`Dispatcher::round`]); a database that refuses the scan is waited out
+    /// ([`Dispatcher::unwritable`]). Any other error stops the poller.
     pub(super) async fn run(
         &mut self,
         mode: RunMode,
@@ -87,59 +91,71 @@ impl Dispatcher {
         while !shutdown.is_cancelled() {
             self.ctx.metrics.beat();
             self.reap();
-            // Held: paused, or another task cannot write. When our own scan is what
-            // failed, the next scan is the retry.
-            let writes = &self.ctx.metrics.writes;
-            let paused = self.ctx.confirmer.paused_for();
-            if paused.is_some() || writes.failing_besides(Writer::Scan) {
-                if mode == RunMode::Once {
-                    tracing::warn!(
-                        "polling is held (refused credentials, rate limit, or database writes failing): this pass ends; what is left stays due for the next one"
-                    );
-                    break;
-                }
-                let wait = paused.unwrap_or(HEARTBEAT);
-                // In slices, so the heartbeat shows a held loop is still alive.
-                tokio::select! {
-                    _ = tokio::time::sleep(wait.min(self.ctx.confirmer.live().scan).min(HEARTBEAT)) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-                continue;
-            }
-            // A cluster node without a share of the rate (joining, or its heartbeat
-            // failing, which the held branch above has seen as failing writes) claims
-            // nothing: rows it claimed would wait out their lease unsent. Not a pause: a
-            // finite pass waits for its share too.
-            if self.ctx.confirmer.throttle().rate() <= 0.0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(NO_SHARE_RETRY) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-                continue;
-            }
-            match self.round(mode, pass_start, &mut passed, shutdown).await {
-                Ok(Flow::Again) => {}
-                Ok(Flow::Done) => break,
-                // The database away, read-only, locked: every read and write of the loop is
-                // retried by the next round, nothing is claimed meanwhile, and the daemon
-                // stays up (`/readyz` fails) until the database answers again.
-                Err(PollerError::Store(e)) if e.is_unwritable() => {
-                    self.ctx.metrics.writes.failed(Writer::Scan, &e);
-                    if mode == RunMode::Once {
-                        tracing::warn!(
-                            "the database refuses writes: this pass ends; what is left stays due for the next one"
-                        );
-                        break;
+            let flow = match self.held(mode, shutdown).await {
+                Some(flow) => flow,
+                None => match self.round(mode, pass_start, &mut passed, shutdown).await {
+                    Ok(flow) => flow,
+                    Err(PollerError::Store(e)) if e.is_unwritable() => {
+                        self.unwritable(&e, mode, shutdown).await
                     }
-                    tokio::select! {
-                        _ = tokio::time::sleep(HEARTBEAT) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                }
-                Err(e) => return Err(e),
+                    Err(e) => return Err(e),
+                },
+            };
+            if let Flow::Done = flow {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// Waits a while if this node may not claim now, and says how to go on; `None`: it
+    /// may. Held: polling paused (refused credentials, 429) or another task failing its
+    /// writes (when our own scan is what failed, the next scan is the retry); a finite
+    /// pass ends there rather than wait. Also held: a cluster node without a share of the
+    /// rate (joining, or its heartbeat failing, which the first test has seen as failing
+    /// writes) claims nothing, since rows it claimed would wait out their lease unsent;
+    /// that is not a pause, so a finite pass waits for its share too.
+    async fn held(&self, mode: RunMode, shutdown: &CancellationToken) -> Option<Flow> {
+        let paused = self.ctx.confirmer.paused_for();
+        if paused.is_some() || self.ctx.metrics.writes.failing_besides(Writer::Scan) {
+            if mode == RunMode::Once {
+                tracing::warn!(
+                    "polling is held (refused credentials, rate limit, or database writes failing): this pass ends; what is left stays due for the next one"
+                );
+                return Some(Flow::Done);
+            }
+            let wait = paused.unwrap_or(HEARTBEAT);
+            // In slices, so the heartbeat shows a held loop is still alive.
+            let slice = wait.min(self.ctx.confirmer.live().scan).min(HEARTBEAT);
+            sleep_unless_shutdown(slice, shutdown).await;
+            return Some(Flow::Again);
+        }
+        if !self.ctx.confirmer.throttle().has_share() {
+            sleep_unless_shutdown(NO_SHARE_RETRY, shutdown).await;
+            return Some(Flow::Again);
+        }
+        None
+    }
+
+    /// After a scan the database refused (away, read-only, locked): every read and write
+    /// of the loop is retried by the next round, nothing is claimed meanwhile, and the
+    /// daemon stays up (`/readyz` fails) until the database answers again. A finite pass
+    /// ends instead.
+    async fn unwritable(
+        &self,
+        e: &StoreError,
+        mode: RunMode,
+        shutdown: &CancellationToken,
+    ) -> Flow {
+        self.ctx.metrics.writes.failed(Writer::Scan, e);
+        if mode == RunMode::Once {
+            tracing::warn!(
+                "the database refuses writes: this pass ends; what is left stays due for the next one"
+            );
+            return Flow::Done;
+        }
+        sleep_unless_shutdown(HEARTBEAT, shutdown).await;
+        Flow::Again
     }
 
     /// One round: a scan, then the due rows queued for the workers, or a sleep until the
@@ -312,6 +328,14 @@ impl Dispatcher {
             self.workers.abort_all();
             while self.workers.join_next().await.is_some() {}
         }
+    }
+}
+
+/// Sleeps `wait`, or less if `shutdown` fires first.
+async fn sleep_unless_shutdown(wait: Duration, shutdown: &CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = shutdown.cancelled() => {}
     }
 }
 

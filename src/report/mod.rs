@@ -2,13 +2,15 @@
 //!
 //! The schedule is a `croner` expression in the shop's time zone, run by a tokio loop that
 //! stores each finished day in `report_runs`: after downtime the missed days are produced on
-//! start, each exactly once. Files are written to a temporary name and renamed, so a run
-//! interrupted half-way leaves nothing half-written and is simply redone. After the reports,
+//! start, each exactly once. Files are written off the async runtime, to a temporary name and
+//! renamed, the directory synced after (`files`), so a run interrupted half-way leaves
+//! nothing half-written and is simply redone. After the reports,
 //! timeouts of the last `recheck_days` days are re-confirmed: LigdiCash sets no expiry, and a
 //! late completion is money the shop must know about.
 
 pub mod day;
 pub mod figures;
+mod files;
 pub mod i18n;
 pub mod money_out;
 pub mod recheck;
@@ -121,21 +123,21 @@ impl Reporter {
         let until = w.end.min(generated_at);
         let received = summary.reconciliation.total.received.xof;
         summary.money_out = money_out::summarise(&payouts, until, received);
-        std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
         let language = self.cfg.language;
-        let mut written = Vec::new();
-        for format in formats {
-            let body = match format {
-                ReportFormat::Json => render::json(&summary),
-                ReportFormat::Csv => {
-                    render::csv(&facts.resolved, &facts.pending_at_end, self.tz, language)
-                }
-                ReportFormat::Html => render::html(&summary, language),
-            };
-            let path = out.join(format!("{date}.{format}"));
-            write_atomic(&path, body.as_bytes())?;
-            written.push(path);
-        }
+        let bodies = formats
+            .iter()
+            .map(|format| {
+                let body = match format {
+                    ReportFormat::Json => render::json(&summary),
+                    ReportFormat::Csv => {
+                        render::csv(&facts.resolved, &facts.pending_at_end, self.tz, language)
+                    }
+                    ReportFormat::Html => render::html(&summary, language),
+                };
+                (format!("{date}.{format}"), body)
+            })
+            .collect();
+        let written = files::write_all(out.to_owned(), bodies).await?;
         let data = render::event_data(&summary, &written);
         Ok((written, data))
     }
@@ -280,24 +282,6 @@ impl ReportError {
             source,
         }
     }
-}
-
-/// Writes `path` through a temporary file and a rename: readers see the old file or the
-/// whole new one, never half of it.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| ReportError::io(path, e))
 }
 
 #[cfg(test)]

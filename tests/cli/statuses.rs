@@ -13,7 +13,9 @@ async fn every_final_status(mut env: TestEnv) {
     // On PostgreSQL the first confirm waits for the node to join its cluster (3 s, more on
     // a loaded machine): the schedule's windows move by a generous 6 s.
     let joining = if env.pg.is_some() { 6_000 } else { 0 };
-    env.config.poll.give_up_after = HumanDuration::millis(3_000 + joining);
+    // The late one settles 2 s after it is created: later than the daemon's first confirm
+    // even on a loaded machine, sooner than the give-up after 5 s.
+    env.config.poll.give_up_after = HumanDuration::millis(5_000 + joining);
     env.write_config();
     let completed = env.invoice(Outcome::Completed, 5000, "ORD-1").await;
     let notcompleted = env.invoice(Outcome::NotCompleted, 2500, "ORD-2").await;
@@ -25,7 +27,7 @@ async fn every_final_status(mut env: TestEnv) {
             paid_amount: None,
             transaction_id: Some("ORD-4".into()),
             confirmed_transaction_id: None,
-            settle_after_ms: 800 + joining as i64,
+            settle_after_ms: 2_000 + joining as i64,
         })
         .await;
     let wrong_amount = env

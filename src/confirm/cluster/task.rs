@@ -153,7 +153,7 @@ impl Membership {
         let task = tokio::spawn(rate.await?.run(stop.clone()));
         let member = Self { stop, task };
         let deadline = tokio::time::Instant::now() + JOIN_WITHIN;
-        while throttle.rate() <= 0.0 {
+        while !throttle.has_share() {
             if tokio::time::Instant::now() >= deadline || member.task.is_finished() {
                 member.leave().await;
                 return Err(StoreError::PostgresPool(format!(

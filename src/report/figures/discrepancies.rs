@@ -126,3 +126,18 @@ pub(super) fn find(f: &DayFacts, as_of: Millis, tz: Tz) -> Discrepancies {
         contradictions: rows(DiscrepancyKind::Contradicted, &mut f.contradicted.iter()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each table tells a person what to do about its own kind (the JSON's `action`): no
+    /// action is empty or shared by two kinds.
+    #[test]
+    fn every_kind_of_discrepancy_says_its_own_action() {
+        let actions: std::collections::BTreeSet<&str> =
+            DiscrepancyKind::ALL.iter().map(|k| k.action()).collect();
+        assert_eq!(actions.len(), DiscrepancyKind::ALL.len(), "{actions:?}");
+        assert!(actions.iter().all(|a| !a.trim().is_empty()));
+    }
+}
