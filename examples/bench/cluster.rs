@@ -6,11 +6,8 @@
 //! each call left), throughput from the first call to the last (the nodes' three seconds of
 //! joining are before the first call).
 
-#[path = "../../src/store/postgres/testing/server.rs"]
-#[allow(dead_code)]
-mod server;
-
 use crate::common::{self, Sandbox};
+use crate::server;
 use std::process::{Command, Stdio};
 
 /// One measured drain.

@@ -8,6 +8,7 @@
 //! cargo run --release --example bench -- detection [PAYMENTS]
 //! cargo run --release --example bench -- slow [PAYMENTS] [LATENCY_MS]
 //! cargo run --release --example bench -- store [PAYMENTS]
+//! cargo run --release --example bench -- store-pg [PAYMENTS] [RTT_US]   # PostgreSQL installed
 //! cargo run --release --example bench -- clients [CONCURRENCY]
 //! cargo run --release --example bench -- cluster [PAYMENTS] [LATENCY_MS]   # PostgreSQL installed
 //! ```
@@ -24,6 +25,12 @@ mod drain;
 mod idle;
 mod slow;
 mod store;
+mod store_pg;
+
+/// The throwaway PostgreSQL server of the tests (`initdb` + `pg_ctl`).
+#[path = "../../src/store/postgres/testing/server.rs"]
+#[allow(dead_code)]
+mod server;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,11 +45,12 @@ fn main() -> anyhow::Result<()> {
         "idle" => idle::run(arg(1, 1_000_000)?, arg(2, 60)? as u64),
         "slow" => slow::run(arg(1, 150)?, arg(2, 300)? as u64),
         "store" => store::run(arg(1, 100_000)?),
+        "store-pg" => store_pg::run(arg(1, 20_000)?, arg(2, 0)? as u64),
         "clients" => clients::run(arg(1, 4)?),
         "cluster" => cluster::run(arg(1, 300)?, arg(2, 300)? as u64),
         other => {
             anyhow::bail!(
-                "unknown workload {other:?}; try: clients, cluster, detection, drain, idle, slow, store"
+                "unknown workload {other:?}; try: clients, cluster, detection, drain, idle, slow, store, store-pg"
             )
         }
     }

@@ -87,7 +87,7 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
 }
 
 /// The sandbox's `completed` confirm answer for a fresh invoice of order `id`.
-fn completed_body(sandbox: &Sandbox, id: i64) -> anyhow::Result<String> {
+pub fn completed_body(sandbox: &Sandbox, id: i64) -> anyhow::Result<String> {
     let token = sandbox.add_invoice(&InvoiceSpec {
         outcome: Outcome::Completed,
         amount: 1500,
