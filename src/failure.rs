@@ -1,9 +1,9 @@
 //! How a command or the daemon fails: a one-line message and a documented exit code.
 //!
 //! The codes are a contract with systemd (the unit does not restart on 2, 3 and 5, which a
-//! retry cannot heal; the daemon never exits 6, which only a `run --once` pass does) and
-//! with the shop's scripts and cron, so they are a type, not numbers spread through the
-//! code.
+//! retry cannot heal; the daemon never exits 6 or 7, which only a `run --once` pass and
+//! `report --send` do) and with the shop's scripts and cron, so they are a type, not
+//! numbers spread through the code.
 
 use crate::config::ConfigError;
 use crate::lock::LockError;
@@ -30,6 +30,9 @@ pub enum Exit {
     /// here and nothing was lost, but a pass like that every minute confirms nothing, and
     /// an exit 0 would hide it from cron's mail and from monitoring.
     Ligdicash = 6,
+    /// `report --send`: the report was written, but the SMTP server refused the mail or
+    /// could not be reached. The files are there; the mail can be asked for again.
+    Mail = 7,
 }
 
 /// A failure with its exit code; the message is printed on one line.

@@ -32,7 +32,8 @@
 //! - [`ligdicash`]: the HTTP client, the lenient answer parser and the classifier.
 //! - [`poller`]: claims due payments, confirm workers, the batch writer.
 //! - [`api`]: the shop API (enqueue, look-ups, confirm-now) and LigdiCash's callbacks.
-//! - [`events`], [`report`]: the outbox and its sinks; the nightly reports and re-check.
+//! - [`events`], [`report`]: the outbox and its sinks; the nightly reports, mailed to the
+//!   accountant through the outbox's `email` sink (`report::email`), and the re-check.
 //! - [`health`], [`http`], [`listener`], [`metrics`], [`systemd`], [`telemetry`]: what
 //!   operators see, and the limits every HTTP listener runs within.
 //! - [`failure`], [`lock`], [`time`]: exit codes, one `run` per SQLite database,

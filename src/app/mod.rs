@@ -16,6 +16,7 @@ use crate::config::{Config, Credentials};
 use crate::confirm::Confirmer;
 use crate::confirm::cluster::{ClusterRate, TIMING};
 use crate::events::delivery::Deliverer;
+use crate::events::email::EmailSink;
 use crate::events::sinks::Sink;
 use crate::failure::{Exit, Failure};
 use crate::http::{self, HttpState};
@@ -24,6 +25,7 @@ use crate::lock::InstanceLock;
 use crate::metrics::Metrics;
 use crate::poller::{Poller, RunMode};
 use crate::report::Reporter;
+use crate::report::email::Mailer;
 use crate::store::{Db, Target};
 use crate::systemd;
 use crate::tasks::Tasks;
@@ -73,8 +75,10 @@ impl App {
     /// Builds every component; nothing runs yet.
     pub async fn build(config: Config, env: Env<'_>) -> Result<Self, Failure> {
         let creds = Credentials::load(&config.ligdicash, env)?;
-        let sinks = Sink::from_config(&config.events, env)?;
-        let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
+        let mut sinks = Sink::from_config(&config.events, env)?;
+        // What payment events are addressed to: every sink but the e-mail one.
+        let payment_sinks: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
+        let mailer = Mailer::from_config(&config.report, env)?;
         let http_addr = config.http.addr()?;
         let target = Target::from_config(&config, env)?;
         let database = &target;
@@ -94,7 +98,15 @@ impl App {
         let route = client.route();
         let metrics = Arc::new(Metrics::default());
         let observer = db.clone();
-        let sinks_shared = Arc::new(sink_names.clone());
+        if let Some(mailer) = mailer {
+            tracing::info!(to = %mailer.shown(), "nightly reports will be e-mailed");
+            let sink = EmailSink::new(mailer, metrics.report_emails.clone());
+            sinks.push(Sink::Email(Box::new(sink)));
+        }
+        // The reporter's `report.generated` goes to every sink, the e-mail one included;
+        // the finite runs wait on every sink's deliveries.
+        let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
+        let payment_sinks = Arc::new(payment_sinks);
         // Every confirm of the process, the poller's and the re-check's, goes through it.
         let confirmer = Arc::new(Confirmer::new(
             &config.poll,
@@ -102,7 +114,7 @@ impl App {
             client,
             metrics.clone(),
             observer.clone(),
-            sinks_shared.clone(),
+            payment_sinks.clone(),
         ));
         // On PostgreSQL this node joins the cluster: it sends nothing until it has its
         // share of max_requests_per_second (the whole of it when alone).
@@ -125,7 +137,7 @@ impl App {
             &config.poll,
             poller_dbs,
             confirmer.clone(),
-            sinks_shared.clone(),
+            payment_sinks.clone(),
             metrics.clone(),
         );
         let reporter = Reporter::new(
@@ -133,7 +145,7 @@ impl App {
             config.report_dir(),
             db.clone(),
             Some(confirmer.clone()),
-            sinks_shared,
+            Arc::new(sink_names.clone()),
         )?;
         let deliverer = Deliverer::new(
             db.clone(),
@@ -163,7 +175,7 @@ impl App {
                     tokens: Arc::new(tokens),
                     metrics: metrics.clone(),
                     confirm_timeout: config.ligdicash.request_timeout.0,
-                    sinks: Arc::new(sink_names.clone()),
+                    sinks: payment_sinks.clone(),
                     shutdown: CancellationToken::new(),
                     callbacks: Arc::default(),
                 };

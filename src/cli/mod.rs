@@ -4,7 +4,8 @@
 //! Exit codes: 0 success; 1 runtime failure (unknown token, conflicting enqueue, ...);
 //! 2 bad arguments; 3 bad configuration or missing credentials; 4 database unusable;
 //! 5 another instance already runs on the database; 6 a `run --once` pass whose every
-//! confirm LigdiCash refused for the credentials or never answered.
+//! confirm LigdiCash refused for the credentials or never answered; 7 a `report --send`
+//! whose mail the SMTP server refused or never took.
 //!
 //! This file holds the command tree ([`Cli`], [`Command`]), [`main`] and the dispatcher
 //! [`execute`]; each command group has a file of its own, with its longer argument lists

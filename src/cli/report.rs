@@ -1,4 +1,5 @@
-//! `report`: reconciliation reports on demand, and the timeout re-check.
+//! `report`: reconciliation reports on demand, the timeout re-check, and a day's report
+//! e-mailed at once (`--send`).
 
 use super::{Exit, Failure, output, process_env, runtime};
 use crate::app::build_client;
@@ -7,6 +8,8 @@ use crate::confirm::Confirmer;
 use crate::confirm::cluster::Membership;
 use crate::ligdicash::LigdicashClient;
 use crate::metrics::Metrics;
+use crate::report::email::Mailer;
+use crate::report::email::message::Sending;
 use crate::report::{Reporter, day};
 use crate::store::Db;
 use crate::time::now_ms;
@@ -35,6 +38,13 @@ pub struct Request {
     /// Only re-confirm the recent timeouts, write no report.
     #[arg(long, conflicts_with_all = ["date", "from", "to", "format", "out"])]
     recheck: bool,
+    /// Write the report of this local day and e-mail it now ([report.email]).
+    #[arg(
+        long,
+        value_name = "YYYY-MM-DD",
+        conflicts_with_all = ["date", "from", "to", "format", "out", "recheck"]
+    )]
+    send: Option<String>,
 }
 
 fn parse_date(arg: &str, text: &str) -> Result<NaiveDate, Failure> {
@@ -61,8 +71,11 @@ fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
 }
 
 /// `report`: writes the reports of the days asked for, or with `--recheck` only re-confirms
-/// the recent timeouts.
+/// the recent timeouts, or with `--send` writes one day and mails it.
 pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
+    if let Some(date) = &req.send {
+        return send(config, date);
+    }
     // Arguments first: a bad date must not open (or create) the database.
     let formats = formats(&req, config)?;
     let today = day::date_of(now_ms(), config.report.zone()?);
@@ -167,4 +180,46 @@ async fn write_days(
         output::line(format_args!("{date}: {}", names.join(", ")))?;
     }
     Ok(())
+}
+
+/// `report --send DATE`: writes the day's report into the report directory, as `report
+/// --date` does, and mails it now through the same message and transport as the nightly
+/// mail, but not through the outbox: the person asking sees the outcome at once. Exit 7
+/// when the mail fails (the files stay written), 3 without `[report.email]`.
+fn send(config: &Config, date: &str) -> Result<(), Failure> {
+    let date = parse_date("--send", date)?;
+    // Before the database: a missing section, password or CA bundle creates nothing.
+    let mailer = Mailer::from_config(&config.report, &process_env)?.ok_or_else(|| {
+        Failure::new(
+            Exit::Config,
+            "report --send needs a [report.email] section in the configuration (docs/reports.md)",
+        )
+    })?;
+    let target = crate::store::Target::from_config(config, &process_env)?;
+    let out = config.report_dir();
+    runtime()?.block_on(async {
+        let db = Db::open(&target).await?;
+        // Records nothing and inserts no event: no sink is addressed.
+        let reporter = Reporter::new(&config.report, out.clone(), db, None, Arc::default())?;
+        let (files, data) = reporter
+            .generate_with_data(date, &out, &config.report.formats)
+            .await
+            .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
+        let sending = Sending::OnRequest { at_ms: now_ms() };
+        let message_id = mailer.send(&data, sending).await.map_err(|e| {
+            let written = files.first().and_then(|f| f.parent()).unwrap_or(&out);
+            Failure::new(
+                Exit::Mail,
+                format!(
+                    "the report of {date} was written in {} but not e-mailed: {e}",
+                    written.display()
+                ),
+            )
+        })?;
+        output::line(format_args!(
+            "{date}: e-mailed to {}, {message_id}",
+            mailer.shown()
+        ))?;
+        Ok(())
+    })
 }

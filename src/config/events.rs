@@ -13,6 +13,8 @@ pub mod sink_name {
     pub const JSONL: &str = "jsonl";
     /// The shop's command.
     pub const EXEC: &str = "exec";
+    /// The nightly report by e-mail (`[report.email]`): `report.generated` only.
+    pub const EMAIL: &str = "email";
 
     /// A webhook: `webhook:` and its label, its `name` or else its shown URL (see
     /// [`super::WebhookConfig::sink_name`]).

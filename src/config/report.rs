@@ -1,5 +1,6 @@
 //! `[report]`: when and where the nightly reconciliation reports are written.
 
+use super::email::EmailConfig;
 use super::{ConfigError, HumanDuration};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ pub struct ReportConfig {
     /// The language of the HTML page and the CSV header: French by default, the language
     /// Burkina Faso's accountants (and the default `time_zone`'s) work in.
     pub language: ReportLanguage,
+    /// `[report.email]`: each scheduled report mailed to the accountant (off when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailConfig>,
 }
 
 impl Default for ReportConfig {
@@ -41,6 +45,7 @@ impl Default for ReportConfig {
             formats: ReportFormat::ALL.to_vec(),
             enabled: true,
             language: ReportLanguage::French,
+            email: None,
         }
     }
 }
@@ -152,7 +157,27 @@ impl ReportConfig {
                 "report.recheck_days must be at most 366".into(),
             ));
         }
+        if let Some(email) = &self.email {
+            email.validate()?;
+            self.check_mailed_formats(email)?;
+        }
         Ok(())
+    }
+
+    /// The mail carries the HTML page and the CSV (and the JSON when asked): each must be
+    /// among the formats written, or every night's mail would fail for a missing file.
+    fn check_mailed_formats(&self, email: &EmailConfig) -> Result<(), ConfigError> {
+        let mut needed = vec![ReportFormat::Html, ReportFormat::Csv];
+        if email.attach_json {
+            needed.push(ReportFormat::Json);
+        }
+        match needed.into_iter().find(|f| !self.formats.contains(f)) {
+            Some(missing) => Err(ConfigError::Invalid(format!(
+                "report.email sends the {} report, but report.formats does not write it: add \"{missing}\"",
+                missing.as_str().to_uppercase()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The parsed cron expression.

@@ -194,6 +194,7 @@ async fn attempt_one(sink: &Sink, d: &DueDelivery, schedule: &[Duration]) -> Del
         now_ms(),
         fastrand::f64(),
     );
+    sink.observe(&result);
     match &result {
         DeliveryResult::Delivered => {
             tracing::debug!(event = %d.event_id, sink = %d.sink, "event delivered")

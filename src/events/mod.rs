@@ -14,9 +14,11 @@
 //!
 //! The pieces: [`signature`] (Standard Webhooks signatures), [`secrets`] (webhook secrets
 //! read and checked into keys), [`sinks`] (webhook, JSON lines, a shop command: one attempt
-//! each) and [`delivery`] (the worker and its pure retry policy).
+//! each), [`email`] (the nightly report mailed to the accountant: `report.generated` only,
+//! the one event addressed to it) and [`delivery`] (the worker and its pure retry policy).
 
 pub mod delivery;
+pub mod email;
 pub mod secrets;
 pub mod signature;
 pub mod sinks;

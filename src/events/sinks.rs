@@ -1,4 +1,5 @@
-//! Where events go: signed webhooks, a JSON-lines file (or stdout), or a shop command.
+//! Where events go: signed webhooks, a JSON-lines file (or stdout), a shop command, or
+//! (the day's `report.generated` only) the accountant's mailbox.
 //! Each sink performs one delivery attempt; [`super::delivery::next_step`] decides what happens next.
 
 use super::signature;
@@ -49,6 +50,9 @@ pub enum Sink {
         /// script has no use for them, and its stderr ends up in logs and `last_error`.
         scrub: Vec<String>,
     },
+    /// The nightly report by e-mail (`[report.email]`; see [`super::email`]). Boxed: the
+    /// SMTP transport and the addresses outweigh every other sink.
+    Email(Box<super::email::EmailSink>),
 }
 
 impl std::fmt::Debug for Sink {
@@ -64,6 +68,7 @@ impl Sink {
             Self::Webhook { name, .. } => name,
             Self::Jsonl { .. } => sink_name::JSONL,
             Self::Exec { .. } => sink_name::EXEC,
+            Self::Email(_) => sink_name::EMAIL,
         }
     }
 
@@ -104,6 +109,7 @@ impl Sink {
                 API_KEY_ENV.to_owned(),
                 API_TOKEN_ENV.to_owned(),
                 "CREDENTIALS_DIRECTORY".to_owned(),
+                crate::config::email::SMTP_PASSWORD_ENV.to_owned(),
             ];
             scrub.extend(cfg.webhooks.iter().filter_map(|h| h.secret_env.clone()));
             sinks.push(Sink::Exec {
@@ -130,6 +136,15 @@ impl Sink {
                 timeout,
                 scrub,
             } => run_command(argv, *timeout, scrub, d, kind).await,
+            Self::Email(email) => email.deliver(d, kind).await,
+        }
+    }
+
+    /// Told what became of an attempt (delivered, retried or dead): the e-mail sink counts
+    /// it for `/metrics`.
+    pub fn observe(&self, result: &crate::store::DeliveryResult) {
+        if let Self::Email(email) = self {
+            email.observe(result);
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Metrics {
     /// On a PostgreSQL cluster: this node's share of the request rate, and the live nodes
     /// at its last heartbeat. `None` alone (SQLite): not shown.
     cluster: Mutex<Option<(f64, usize)>>,
+    /// Attempts to mail a nightly report, counted by the e-mail sink.
+    pub report_emails: std::sync::Arc<report_email::ReportEmails>,
 }
 
 impl Metrics {
@@ -154,6 +156,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 mod render;
+pub mod report_email;
 
 #[cfg(test)]
 mod tests;

@@ -101,6 +101,7 @@ impl Metrics {
         for family in families.iter().flatten() {
             family.write(&mut out);
         }
+        self.report_emails.render(&mut out);
         out
     }
 

@@ -9,6 +9,7 @@
 //! late completion is money the shop must know about.
 
 pub mod day;
+pub mod email;
 pub mod figures;
 mod files;
 pub mod i18n;
@@ -103,6 +104,16 @@ impl Reporter {
         formats: &[ReportFormat],
     ) -> Result<Vec<PathBuf>, ReportError> {
         Ok(self.write_files(date, out, formats).await?.0)
+    }
+
+    /// As [`Self::generate`], with the day's `report.generated` data (`report --send`).
+    pub async fn generate_with_data(
+        &self,
+        date: NaiveDate,
+        out: &Path,
+        formats: &[ReportFormat],
+    ) -> Result<(Vec<PathBuf>, serde_json::Value), ReportError> {
+        self.write_files(date, out, formats).await
     }
 
     /// Writes the report files for `date` into `out`, as the day stands now (a day not

@@ -32,4 +32,5 @@ mod secrets;
 mod service;
 mod shop;
 mod shop_db;
+mod smtp;
 mod statuses;

@@ -1,7 +1,9 @@
 //! Nightly reports through the real binary: figures on a fixture database (computed
 //! independently here: `figures`), money and languages (`money`), the scheduled runs and
-//! their events (`nightly`), and the re-check of timeouts (`recheck`).
+//! their events (`nightly`), the re-check of timeouts (`recheck`), and the report mailed
+//! to a real SMTP server (`email`).
 
+mod email;
 mod figures;
 mod money;
 mod nightly;
