@@ -28,16 +28,17 @@ pub fn run(payments: usize, rtt_us: u64) -> anyhow::Result<()> {
         anyhow::anyhow!("PostgreSQL is not installed (apt-get install postgresql)")
     })?;
     println!(
-        "\n| round trip (µs) | batch | payments | write ms per batch | write µs per payment |"
+        "\n| relay delay (µs) | measured round trip (µs) | batch | payments | write ms per batch | write µs per payment |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for batch in BATCHES {
         let name = format!("store_{batch}");
         runtime.block_on(pg.create_database(&name));
         let url = pg.url(&name);
-        let per_batch = runtime.block_on(measure(&url, payments, batch, rtt_us))?;
+        let (per_batch, rtt) = runtime.block_on(measure(&url, payments, batch, rtt_us))?;
         println!(
-            "| {rtt_us} | {batch} | {payments} | {:.2} | {:.1} |",
+            "| {rtt_us} | {} | {batch} | {payments} | {:.2} | {:.1} |",
+            rtt.as_micros(),
             per_batch.as_secs_f64() * 1e3,
             per_batch.as_secs_f64() * 1e6 / batch as f64
         );
@@ -45,14 +46,16 @@ pub fn run(payments: usize, rtt_us: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The mean time to write one batch of `batch` completed outcomes.
+/// The mean time to write one batch of `batch` completed outcomes, and the median round
+/// trip of a `SELECT 1` through the relay (the timer's granularity rounds the delay up).
 async fn measure(
     url: &str,
     payments: usize,
     batch: usize,
     rtt_us: u64,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<(Duration, Duration)> {
     let relayed = relay(url, Duration::from_micros(rtt_us / 2)).await?;
+    let rtt = round_trip(&relayed).await?;
     let config = Config::parse(&format!(
         "[database]\nurl = \"{relayed}\"\nmax_connections = 2\n"
     ))
@@ -110,7 +113,21 @@ async fn measure(
         );
     }
     anyhow::ensure!(batches > 0, "nothing was due");
-    Ok(took / batches)
+    Ok((took / batches, rtt))
+}
+
+/// The median of 21 `SELECT 1` through `url`.
+async fn round_trip(url: &str) -> anyhow::Result<Duration> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        client.simple_query("SELECT 1").await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
 }
 
 /// A relay on loopback to the server of `url`, holding every chunk `delay` in each
@@ -153,7 +170,9 @@ async fn pump(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     tokio::spawn(async move {
         while let Some((at, chunk)) = rx.recv().await {
-            tokio::time::sleep_until((at + delay).into()).await;
+            if !delay.is_zero() {
+                tokio::time::sleep_until((at + delay).into()).await;
+            }
             if to.write_all(&chunk).await.is_err() {
                 return;
             }
