@@ -4,14 +4,13 @@
 
 mod callbacks;
 mod outbox;
+mod outcome_write;
 mod payments;
 mod reports;
 
 pub use callbacks::{CallbackKeys, Received};
-pub use outbox::{
-    DeliveryResult, DueDelivery, EventRow, PaymentFacts, SinkDelivery, initial_state, new_event_id,
-    operational_payload, payment_payload,
-};
+pub use outbox::{DeliveryResult, DueDelivery, EventRow, NewEvent, PaymentFacts, SinkDelivery};
+pub use outcome_write::{AnswerColumns, final_event};
 pub use payments::{Enqueued, PaymentFilter, PaymentRow, Requeued, ToConfirm, bad_columns_line};
 pub use reports::{
     AttemptFact, DayFacts, DbGauges, PaymentFact, PayoutFact, PayoutFacts, contradiction_reason,

@@ -6,7 +6,7 @@ use crate::time::{Millis, rfc3339};
 use serde::Serialize;
 
 /// A fresh, time-ordered, unique event id (the `webhook-id`).
-pub fn new_event_id(now: Millis) -> String {
+fn new_event_id(now: Millis) -> String {
     format!("evt_{now:013x}{:016x}", fastrand::u64(..))
 }
 
@@ -102,7 +102,7 @@ struct PaymentPayload<'a> {
 }
 
 /// The documented payload of a payment event, as the JSON text every sink receives.
-pub fn payment_payload(kind: &str, id: &str, occurred_at: Millis, p: &PaymentFacts) -> String {
+fn payment_payload(kind: &str, id: &str, occurred_at: Millis, p: &PaymentFacts) -> String {
     let payload = PaymentPayload {
         id,
         occurred_at: rfc3339(occurred_at),
@@ -125,18 +125,73 @@ impl DeliveryResult {
     }
 }
 
-/// The state a new event is born in: delivered when no sink is configured, else pending
-/// until every sink has it.
-pub fn initial_state(sinks: &[String]) -> &'static str {
-    if sinks.is_empty() {
-        "delivered"
-    } else {
-        "pending"
+/// An event about to be written, decided here once for both databases: its id, the
+/// payload every sink receives, and the state it is born in (delivered when no sink is
+/// configured, else pending until every sink has it). A backend inserts it, with one
+/// delivery per sink, in the transaction of the change it announces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent<'a> {
+    pub id: String,
+    pub kind: &'a str,
+    pub payment_token: Option<&'a str>,
+    pub payload: String,
+    pub created_at: Millis,
+    pub state: &'static str,
+    pub sinks: &'a [String],
+}
+
+impl<'a> NewEvent<'a> {
+    /// A payment event: `kind` said of the payment as `facts` read it after the write.
+    pub fn payment(
+        kind: &'a str,
+        facts: &'a PaymentFacts,
+        now: Millis,
+        sinks: &'a [String],
+    ) -> Self {
+        let id = new_event_id(now);
+        let payload = payment_payload(kind, &id, now, facts);
+        Self::born(id, kind, Some(&facts.token), payload, now, sinks)
+    }
+
+    /// An operational event, not tied to a payment (`report.generated`, `reconciler.*`).
+    pub fn operational(
+        kind: &'a str,
+        data: &serde_json::Value,
+        now: Millis,
+        sinks: &'a [String],
+    ) -> Self {
+        let id = new_event_id(now);
+        let payload = operational_payload(kind, &id, now, data);
+        Self::born(id, kind, None, payload, now, sinks)
+    }
+
+    fn born(
+        id: String,
+        kind: &'a str,
+        payment_token: Option<&'a str>,
+        payload: String,
+        now: Millis,
+        sinks: &'a [String],
+    ) -> Self {
+        let state = if sinks.is_empty() {
+            "delivered"
+        } else {
+            "pending"
+        };
+        Self {
+            id,
+            kind,
+            payment_token,
+            payload,
+            created_at: now,
+            state,
+            sinks,
+        }
     }
 }
 
 /// The payload of an operational event (not tied to a payment).
-pub fn operational_payload(
+fn operational_payload(
     kind: &str,
     id: &str,
     occurred_at: Millis,

@@ -11,7 +11,7 @@
 use super::PgStore;
 use super::events::insert_event;
 use crate::store::StoreError;
-use crate::store::{DeliveryResult, DueDelivery, operational_payload};
+use crate::store::{DeliveryResult, DueDelivery, NewEvent};
 use crate::time::Millis;
 use serde_json::Value;
 use tokio_postgres::Transaction;
@@ -149,16 +149,17 @@ impl PgStore {
     }
 }
 
-/// Inserts an operational event inside the caller's transaction, with SQLite's payload.
+/// Inserts an operational event inside the caller's transaction.
 pub(super) async fn insert_operational_event_in(
-    tx: &Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     kind: &str,
     data: &Value,
     sinks: &[String],
     now: Millis,
 ) -> Result<String, StoreError> {
-    let payload = |id: &str| operational_payload(kind, id, now, data);
-    insert_event(tx, kind, None, payload, sinks, now).await
+    let event = NewEvent::operational(kind, data, now, sinks);
+    insert_event(tx, &event).await?;
+    Ok(event.id)
 }
 
 /// Recomputes an event's state from its deliveries: dead if any is dead, pending if any is

@@ -1,6 +1,7 @@
-//! The one PostgreSQL writer of confirm outcomes, as `store::outcomes` is SQLite's: the
+//! The one PostgreSQL writer of confirm outcomes, as `sqlite::outcomes` is SQLite's: the
 //! attempt log, the payment's new state and, for a final transition, its outbox event, in
-//! one transaction per batch.
+//! one transaction per batch. What each outcome writes is decided in the model
+//! ([`AnswerColumns`], [`final_event`], [`NewEvent`]); this file only binds it.
 //!
 //! Every write is a compare-and-set on the status the payment was claimed in, and a final
 //! one also on the `status_reason` seen at claim: a payment is finalised at most once, with
@@ -10,32 +11,89 @@
 //! the write clears the claim, and moves `last_sent_at` up to the time the call was
 //! answered (the claim wrote its own time, earlier): LigdiCash had the request by then, so
 //! the next claim keeps the 3 s floor from it whatever the request's transit time.
+//!
+//! Round trips, not rows, are what a batch costs when the database is on another machine,
+//! and the transaction holds its row locks for all of them. So the batch is pipelined:
+//! every attempt and every payment write is sent at once (one round trip; the server runs
+//! them in order, exactly as one by one), then every event and overdue mark (a second),
+//! then the rare overdue events (a third). Statements are prepared once per connection.
 
 use super::PgStore;
 use super::events::{facts, insert_event};
-use crate::payment::{
-    Applied, Change, ConfirmOutcome, PAYOUT_OVERDUE, Status, requeued_from_timeout,
-    transition_event,
-};
-use crate::store::StoreError;
-use crate::store::payment_payload;
+use crate::payment::{Applied, Change, ConfirmOutcome, PAYOUT_OVERDUE};
 use crate::store::read::FACT_COLUMNS;
+use crate::store::{AnswerColumns, NewEvent, PaymentFacts, StoreError, final_event};
 use crate::time::Millis;
+use deadpool_postgres::Transaction;
+use futures_util::future::{try_join, try_join_all};
+use std::sync::LazyLock;
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Statement, Transaction};
 
-/// The answer's columns, as `coalesce($N, column)` so a field a later answer leaves empty
-/// keeps its last value; bound at `$1..$11` by [`answer_params`].
+/// The answer's columns, bound at `$1..$12` by [`answer_params`]: `coalesce($N, column)`,
+/// so a field a later answer leaves empty keeps its last value; the amount as the model's
+/// `replaces_amount` (`$12`) says.
 const ANSWER_SET: &str = "provider_status = coalesce($1, provider_status), \
-    amount = coalesce($2, amount), operator_id = coalesce($3, operator_id), \
-    operator_name = coalesce($4, operator_name), customer = coalesce($5, customer), \
-    request_id = coalesce($6, request_id), external_id = coalesce($7, external_id), \
+    amount = CASE WHEN $12 THEN $2 ELSE coalesce($2, amount) END, \
+    operator_id = coalesce($3, operator_id), operator_name = coalesce($4, operator_name), \
+    customer = coalesce($5, customer), request_id = coalesce($6, request_id), \
+    external_id = coalesce($7, external_id), \
     confirmed_transaction_id = coalesce($8, confirmed_transaction_id), \
     oreference = coalesce($9, oreference), provider_date = coalesce($10, provider_date), \
     raw_response = coalesce($11, raw_response)";
 
-/// Clears the claim; the row is this node's or nobody's (`$N` is the node).
-const CLAIM_CLEARED: &str = "claimed_by = NULL, claim_expires_at = NULL";
+/// Every write clears the claim and keeps `last_sent_at` from the answer (`$13`); it
+/// applies while the row is in the status claimed (`$15`) and this node's (`$16`) or
+/// nobody's, `$14` being its id.
+const CLAIMED_ROW: &str = "last_sent_at = GREATEST(last_sent_at, $13), claimed_by = NULL, \
+    claim_expires_at = NULL WHERE id = $14 AND status = $15 \
+    AND (claimed_by IS NULL OR claimed_by = $16)";
+
+static FINALIZE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE payments SET {ANSWER_SET}, status = $17, status_reason = $18, \
+         resolved_at = $19, updated_at = $19, last_confirm_at = $20, attempts = attempts + 1, \
+         last_error = NULL, next_poll_at = NULL, recheck_at = NULL, {CLAIMED_ROW} \
+         AND status_reason IS NOT DISTINCT FROM $21 RETURNING {FACT_COLUMNS}"
+    )
+});
+
+/// A callback received after this call was sent (while it was in flight) made the payment
+/// due at once; this reschedule keeps that, floored at `$23`.
+static RESCHEDULE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE payments SET {ANSWER_SET}, next_poll_at = CASE WHEN EXISTS \
+         (SELECT 1 FROM callbacks WHERE payment_id = $14 AND received_at >= $20) \
+         THEN LEAST($17::bigint, $23::bigint) ELSE $17::bigint END, attempts = attempts + $18, \
+         not_found_streak = $21, last_error = $22, updated_at = $19, last_confirm_at = $20, \
+         {CLAIMED_ROW} RETURNING id"
+    )
+});
+
+static UNTOUCHED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE payments SET {ANSWER_SET}, last_error = $17, updated_at = $18, {CLAIMED_ROW} \
+         RETURNING id"
+    )
+});
+
+/// A re-check left the status as it is: done, or tried again at `$19`.
+static RECHECK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE payments SET {ANSWER_SET}, last_error = $17, updated_at = $18, \
+         recheck_at = $19, last_confirm_at = $20, {CLAIMED_ROW} RETURNING id"
+    )
+});
+
+static OVERDUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE payments SET overdue_at = $1 WHERE id = $2 AND status = 'pending' \
+         AND overdue_at IS NULL RETURNING {FACT_COLUMNS}"
+    )
+});
+
+const ATTEMPT: &str = "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, \
+    response_code, provider_status, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 impl PgStore {
     /// Writes a batch of confirm outcomes in one transaction, with one outbox event
@@ -48,18 +106,41 @@ impl PgStore {
     ) -> Result<Vec<Applied>, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        let writes = Writes::prepare(&tx).await?;
-        let mut applied = Vec::with_capacity(outcomes.len());
-        for o in outcomes {
-            applied.push(writes.apply(&tx, o, now, sinks, &self.claims.node).await?);
-        }
+        let s = Statements::cached(&tx).await?;
+        let node = self.claims.node.as_str();
+        let written = try_join_all(outcomes.iter().map(|o| s.write(&tx, o, now, node))).await?;
+        try_join_all(
+            outcomes
+                .iter()
+                .zip(&written)
+                .map(|(o, w)| s.announce(&tx, o, w, now, sinks)),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(applied)
+        Ok(outcomes
+            .iter()
+            .zip(written)
+            .map(|(o, w)| Applied {
+                payment_id: o.payment_id,
+                finalized: match (&o.change, w.changed) {
+                    (Change::Finalize { status, .. }, true) => Some(*status),
+                    _ => None,
+                },
+                stale: !w.changed,
+            })
+            .collect())
     }
 }
 
-/// The statements of one batch, prepared once.
-struct Writes {
+/// What one outcome's write did.
+struct Written {
+    changed: bool,
+    /// The payment as finalised, for its event.
+    finalized: Option<PaymentFacts>,
+}
+
+/// The statements of the batch, prepared once per connection.
+struct Statements {
     attempt: Statement,
     finalize: Statement,
     reschedule: Statement,
@@ -69,242 +150,153 @@ struct Writes {
 }
 
 /// The parameters of [`ANSWER_SET`].
-fn answer_params(o: &ConfirmOutcome) -> [&(dyn ToSql + Sync); 11] {
-    const NONE: &Option<String> = &None;
-    const NO_AMOUNT: &Option<i64> = &None;
-    match &o.answer {
-        Some(a) => [
-            &a.status,
-            &a.amount,
-            &a.operator_id,
-            &a.operator_name,
-            &a.customer,
-            &a.request_id,
-            &a.external_id,
-            &a.custom_transaction_id,
-            &a.oreference,
-            &a.date,
-            &o.raw_body,
-        ],
-        None => [
-            NONE,
-            NO_AMOUNT,
-            NONE,
-            NONE,
-            NONE,
-            NONE,
-            NONE,
-            NONE,
-            NONE,
-            NONE,
-            &o.raw_body,
-        ],
-    }
+fn answer_params<'a>(c: &'a AnswerColumns<'a>) -> [&'a (dyn ToSql + Sync); 12] {
+    [
+        &c.status,
+        &c.amount,
+        &c.operator_id,
+        &c.operator_name,
+        &c.customer,
+        &c.request_id,
+        &c.external_id,
+        &c.transaction_id,
+        &c.oreference,
+        &c.provider_date,
+        &c.raw_response,
+        &c.replaces_amount,
+    ]
 }
 
-impl Writes {
-    async fn prepare(tx: &Transaction<'_>) -> Result<Self, StoreError> {
-        // As on SQLite: the final answer's amount is taken as it is, empty included (an
-        // amount a pending answer carried is not money paid); without a status, it stays.
-        let final_set = ANSWER_SET.replace(
-            "amount = coalesce($2, amount)",
-            "amount = CASE WHEN $1::text IS NULL THEN amount ELSE $2 END",
-        );
-        let finalize = format!(
-            "UPDATE payments SET {final_set}, status = $12, status_reason = $13, \
-             resolved_at = $14, updated_at = $14, last_confirm_at = $15, \
-             last_sent_at = GREATEST(last_sent_at, $20), attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, \
-             recheck_at = NULL, {CLAIM_CLEARED} \
-             WHERE id = $16 AND status = $18 AND status_reason IS NOT DISTINCT FROM $17 \
-             AND (claimed_by IS NULL OR claimed_by = $19) RETURNING {FACT_COLUMNS}"
-        );
-        let reschedule = format!(
-            "UPDATE payments SET {ANSWER_SET}, next_poll_at = CASE WHEN EXISTS \
-             (SELECT 1 FROM callbacks WHERE payment_id = $18 AND received_at >= $17) \
-             THEN LEAST($12::bigint, $22::bigint) ELSE $12::bigint END, attempts = attempts + $13, \
-             not_found_streak = $14, last_error = $15, updated_at = $16, last_confirm_at = $17, \
-             last_sent_at = GREATEST(last_sent_at, $21), {CLAIM_CLEARED} WHERE id = $18 AND status = $19 \
-             AND (claimed_by IS NULL OR claimed_by = $20)"
-        );
-        let untouched = format!(
-            "UPDATE payments SET {ANSWER_SET}, last_error = $12, updated_at = $13, \
-             last_sent_at = GREATEST(last_sent_at, $17), {CLAIM_CLEARED} WHERE id = $14 AND status = $15 \
-             AND (claimed_by IS NULL OR claimed_by = $16)"
-        );
-        // A re-check left the status as it is: done, or tried again at `$18`.
-        let recheck = format!(
-            "UPDATE payments SET {ANSWER_SET}, last_error = $12, updated_at = $13, \
-             last_confirm_at = $19, recheck_at = $18, \
-             last_sent_at = GREATEST(last_sent_at, $17), {CLAIM_CLEARED} WHERE id = $14 AND status = $15 \
-             AND (claimed_by IS NULL OR claimed_by = $16)"
-        );
+impl Statements {
+    async fn cached(tx: &Transaction<'_>) -> Result<Self, StoreError> {
         Ok(Self {
-            recheck: tx.prepare(&recheck).await?,
-            attempt: tx
-                .prepare(
-                    "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, \
-                     response_code, provider_status, outcome, error) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .await?,
-            finalize: tx.prepare(&finalize).await?,
-            reschedule: tx.prepare(&reschedule).await?,
-            untouched: tx.prepare(&untouched).await?,
-            overdue: tx
-                .prepare(&format!(
-                    "UPDATE payments SET overdue_at = $1 WHERE id = $2 AND status = 'pending' \
-                     AND overdue_at IS NULL RETURNING {FACT_COLUMNS}"
-                ))
-                .await?,
+            attempt: tx.prepare_cached(ATTEMPT).await?,
+            finalize: tx.prepare_cached(&FINALIZE).await?,
+            reschedule: tx.prepare_cached(&RESCHEDULE).await?,
+            untouched: tx.prepare_cached(&UNTOUCHED).await?,
+            recheck: tx.prepare_cached(&RECHECK).await?,
+            overdue: tx.prepare_cached(&OVERDUE).await?,
         })
     }
 
-    /// Logs the call, updates the payment if it is still as claimed, and records the
-    /// event of a final transition.
-    async fn apply(
+    /// Logs the call and updates the payment if it is still as claimed: two statements
+    /// sent together.
+    async fn write(
         &self,
         tx: &Transaction<'_>,
         o: &ConfirmOutcome,
         now: Millis,
-        sinks: &[String],
         node: &str,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<Written, StoreError> {
         let answer = o.answer.as_ref();
         let http_status = o.http_status.map(i32::from);
         let (code, said) = (
             answer.and_then(|a| a.response_code.as_deref()),
             answer.and_then(|a| a.status.as_deref()),
         );
-        tx.execute(
-            &self.attempt,
-            &[
-                &o.payment_id,
-                &o.at,
-                &o.latency_ms,
-                &http_status,
-                &code,
-                &said,
-                &o.outcome,
-                &o.error,
-            ],
-        )
-        .await?;
-        let head = answer_params(o);
-        let from = o.from.as_str();
+        let logged: [&(dyn ToSql + Sync); 8] = [
+            &o.payment_id,
+            &o.at,
+            &o.latency_ms,
+            &http_status,
+            &code,
+            &said,
+            &o.outcome,
+            &o.error,
+        ];
+        let attempt = tx.execute(&self.attempt, &logged);
+        let columns = AnswerColumns::of(o);
         let answered = o.at.saturating_add(o.latency_ms);
-        let (changed, finalized) = match &o.change {
+        let from = o.from.as_str();
+        let claimed: [&(dyn ToSql + Sync); 4] = [&answered, &o.payment_id, &from, &node];
+        let head = answer_params(&columns).into_iter().chain(claimed);
+        let (statement, params): (&Statement, Vec<_>) = match &o.change {
             Change::Finalize { status, reason } => {
-                let tail: [&(dyn ToSql + Sync); 9] = [
-                    &status.as_str(),
-                    reason,
-                    &now,
-                    &o.at,
-                    &o.payment_id,
-                    &o.claimed_reason,
-                    &from,
-                    &node,
-                    &answered,
-                ];
-                let params: Vec<_> = head.iter().chain(&tail).copied().collect();
-                match tx.query_opt(&self.finalize, &params).await? {
-                    Some(row) => {
-                        self.record_event(tx, o, *status, &facts(&row)?, sinks, now)
-                            .await?;
-                        (true, Some(*status))
-                    }
-                    None => (false, None),
-                }
+                let status = status.as_str();
+                let tail: [&(dyn ToSql + Sync); 5] =
+                    [&status, reason, &now, &o.at, &o.claimed_reason];
+                let rows = try_join(
+                    attempt,
+                    tx.query(&self.finalize, &head.chain(tail).collect::<Vec<_>>()),
+                )
+                .await?
+                .1;
+                return Ok(Written {
+                    changed: !rows.is_empty(),
+                    finalized: rows.first().map(facts).transpose()?,
+                });
             }
             Change::Reschedule {
                 next_poll_at,
                 callback_poll_at,
                 count_attempt,
                 not_found_streak,
-                overdue,
+                ..
             } => {
-                let tail: [&(dyn ToSql + Sync); 11] = [
+                let count = i64::from(*count_attempt);
+                let tail: [&(dyn ToSql + Sync); 7] = [
                     next_poll_at,
-                    &i64::from(*count_attempt),
+                    &count,
+                    &now,
+                    &o.at,
                     not_found_streak,
                     &o.error,
-                    &now,
-                    &o.at,
-                    &o.payment_id,
-                    &from,
-                    &node,
-                    &answered,
                     callback_poll_at,
                 ];
-                let params: Vec<_> = head.iter().chain(&tail).copied().collect();
-                let n = tx.execute(&self.reschedule, &params).await?;
-                if n == 1 && *overdue {
-                    self.mark_overdue(tx, o, sinks, now).await?;
-                }
-                (n == 1, None)
+                let rows = try_join(
+                    attempt,
+                    tx.query(&self.reschedule, &head.chain(tail).collect::<Vec<_>>()),
+                )
+                .await?
+                .1;
+                return Ok(Written {
+                    changed: !rows.is_empty(),
+                    finalized: None,
+                });
             }
-            Change::Untouched => {
-                let tail: [&(dyn ToSql + Sync); 6] =
-                    [&o.error, &now, &o.payment_id, &from, &node, &answered];
-                let params: Vec<_> = head.iter().chain(&tail).copied().collect();
-                (tx.execute(&self.untouched, &params).await? == 1, None)
-            }
-            Change::Recheck { again_at } => {
-                let tail: [&(dyn ToSql + Sync); 8] = [
-                    &o.error,
-                    &now,
-                    &o.payment_id,
-                    &from,
-                    &node,
-                    &answered,
-                    again_at,
-                    &o.at,
-                ];
-                let params: Vec<_> = head.iter().chain(&tail).copied().collect();
-                (tx.execute(&self.recheck, &params).await? == 1, None)
-            }
+            Change::Untouched => (
+                &self.untouched,
+                head.chain([&o.error as _, &now as _]).collect(),
+            ),
+            Change::Recheck { again_at } => (
+                &self.recheck,
+                head.chain([&o.error as _, &now as _, again_at as _, &o.at as _])
+                    .collect(),
+            ),
         };
-        Ok(Applied {
-            payment_id: o.payment_id,
-            finalized,
-            stale: !changed,
+        let rows = try_join(attempt, tx.query(statement, &params)).await?.1;
+        Ok(Written {
+            changed: !rows.is_empty(),
+            finalized: None,
         })
     }
 
-    /// Marks a pending payout overdue and emits its `payout.overdue` event, unless it
-    /// already was (the event goes out once per payout).
-    async fn mark_overdue(
+    /// The outbox event of a final transition ([`final_event`]); or a pending payout's
+    /// overdue mark and its `payout.overdue` event, unless it already was (once per payout).
+    async fn announce(
         &self,
         tx: &Transaction<'_>,
         o: &ConfirmOutcome,
-        sinks: &[String],
+        w: &Written,
         now: Millis,
-    ) -> Result<(), StoreError> {
-        let Some(row) = tx.query_opt(&self.overdue, &[&o.at, &o.payment_id]).await? else {
-            return Ok(());
-        };
-        let facts = facts(&row)?;
-        let payload = |id: &str| payment_payload(PAYOUT_OVERDUE, id, now, &facts);
-        insert_event(tx, PAYOUT_OVERDUE, Some(&facts.token), payload, sinks, now).await?;
-        tracing::warn!(token = %o.token, kind = o.kind.as_str(), "payout still pending past overdue_after: it needs a human (payout.overdue)");
-        Ok(())
-    }
-
-    /// The outbox event of a final transition, if it has one ([`transition_event`]).
-    async fn record_event(
-        &self,
-        tx: &Transaction<'_>,
-        o: &ConfirmOutcome,
-        status: Status,
-        facts: &crate::store::PaymentFacts,
         sinks: &[String],
-        now: Millis,
     ) -> Result<(), StoreError> {
-        let late = requeued_from_timeout(o.claimed_reason.as_deref());
-        let Some(kind) = transition_event(o.kind, o.from, status, late) else {
-            return Ok(());
-        };
-        let payload = |id: &str| payment_payload(kind, id, now, facts);
-        insert_event(tx, kind, Some(&facts.token), payload, sinks, now).await?;
+        match (&o.change, &w.finalized) {
+            (Change::Finalize { status, .. }, Some(facts)) => {
+                if let Some(kind) = final_event(o, *status) {
+                    insert_event(tx, &NewEvent::payment(kind, facts, now, sinks)).await?;
+                }
+            }
+            (Change::Reschedule { overdue: true, .. }, _) if w.changed => {
+                let Some(row) = tx.query_opt(&self.overdue, &[&o.at, &o.payment_id]).await? else {
+                    return Ok(());
+                };
+                let facts = facts(&row)?;
+                insert_event(tx, &NewEvent::payment(PAYOUT_OVERDUE, &facts, now, sinks)).await?;
+                tracing::warn!(token = %o.token, kind = o.kind.as_str(), "payout still pending past overdue_after: it needs a human (payout.overdue)");
+            }
+            _ => {}
+        }
         Ok(())
     }
 }

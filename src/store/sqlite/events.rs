@@ -6,7 +6,7 @@
 use super::{Store, StoreError};
 use crate::store::model::*;
 use crate::time::Millis;
-use rusqlite::{Transaction, TransactionBehavior, params};
+use rusqlite::{TransactionBehavior, params};
 use serde_json::Value;
 
 /// A row selected as `read::FACT_COLUMNS`.
@@ -35,42 +35,21 @@ impl<'c> EventInsert<'c> {
         })
     }
 
-    /// Inserts one event addressed to every sink; `payload` gets the new event's id.
-    pub fn insert(
-        &mut self,
-        kind: &str,
-        payment_token: Option<&str>,
-        payload: impl FnOnce(&str) -> String,
-        sinks: &[String],
-        now: Millis,
-    ) -> Result<String, StoreError> {
-        let id = new_event_id(now);
-        let body = payload(&id);
-        let state = if sinks.is_empty() {
-            "delivered"
-        } else {
-            "pending"
-        };
-        let seq = self
-            .event
-            .insert(params![id, kind, payment_token, body, now, state])?;
-        for sink in sinks {
-            self.delivery.execute(params![seq, sink, now])?;
+    /// Inserts `e` and one delivery per sink.
+    pub fn insert(&mut self, e: &NewEvent<'_>) -> Result<(), StoreError> {
+        let seq = self.event.insert(params![
+            e.id,
+            e.kind,
+            e.payment_token,
+            e.payload,
+            e.created_at,
+            e.state
+        ])?;
+        for sink in e.sinks {
+            self.delivery.execute(params![seq, sink, e.created_at])?;
         }
-        Ok(id)
+        Ok(())
     }
-}
-
-/// Inserts an event and its deliveries inside the caller's transaction.
-pub fn insert_event(
-    tx: &Transaction<'_>,
-    kind: &str,
-    payment_token: Option<&str>,
-    payload: impl FnOnce(&str) -> String,
-    sinks: &[String],
-    now: Millis,
-) -> Result<String, StoreError> {
-    EventInsert::new(tx)?.insert(kind, payment_token, payload, sinks, now)
 }
 
 /// Inserts an operational event inside the caller's transaction, so it commits (or not)
@@ -82,8 +61,9 @@ pub(crate) fn insert_operational_event_in(
     sinks: &[String],
     now: Millis,
 ) -> Result<String, StoreError> {
-    let payload = |id: &str| operational_payload(kind, id, now, data);
-    insert_event(tx, kind, None, payload, sinks, now)
+    let event = NewEvent::operational(kind, data, now, sinks);
+    EventInsert::new(tx)?.insert(&event)?;
+    Ok(event.id)
 }
 
 impl Store {

@@ -1,23 +1,73 @@
-//! The one store writer of confirm outcomes: the attempt log, the payment's new state and,
-//! for a final transition, its outbox event, in one transaction per batch.
+//! The one SQLite writer of confirm outcomes: the attempt log, the payment's new state and,
+//! for a final transition, its outbox event, in one transaction per batch. What each
+//! outcome writes is decided in the model ([`AnswerColumns`], [`final_event`],
+//! [`NewEvent`]); this file only binds it.
 //!
 //! Every write is a compare-and-set on the status the payment was claimed in
 //! ([`ConfirmOutcome::from`]: `pending` for the poller, `timeout` for the re-check), and a
 //! final write also on the `status_reason` seen at claim time: whatever races us (a
 //! `requeue`, a second process, a replayed outcome), a payment is finalised at most once,
-//! with one event, whose type comes from one table ([`transition_event`]). A payout pending
-//! past `overdue_after` is marked overdue by a compare-and-set on `overdue_at IS NULL`, so
-//! its `payout.overdue` event, written in the same transaction, goes out once.
+//! with one event. A payout pending past `overdue_after` is marked overdue by a
+//! compare-and-set on `overdue_at IS NULL`, so its `payout.overdue` event, written in the
+//! same transaction, goes out once.
 
 use super::{Store, StoreError};
-use crate::payment::{
-    Applied, Change, ConfirmOutcome, PAYOUT_OVERDUE, Status, requeued_from_timeout,
-    transition_event,
-};
+use crate::payment::{Applied, Change, ConfirmOutcome, PAYOUT_OVERDUE};
 use crate::store::model::*;
+use crate::store::read::FACT_COLUMNS;
 use crate::time::Millis;
 use rusqlite::types::Null;
 use rusqlite::{CachedStatement, ToSql, TransactionBehavior, params, params_from_iter};
+
+/// The answer's columns, bound at `?1..?12` by [`answer_params`]: `coalesce(?N, column)`,
+/// so a field a later answer leaves empty keeps its last value; the amount as the model's
+/// `replaces_amount` (`?12`) says.
+const ANSWER_SET: &str = "provider_status = coalesce(?1, provider_status), \
+    amount = CASE WHEN ?12 THEN ?2 ELSE coalesce(?2, amount) END, \
+    operator_id = coalesce(?3, operator_id), operator_name = coalesce(?4, operator_name), \
+    customer = coalesce(?5, customer), request_id = coalesce(?6, request_id), \
+    external_id = coalesce(?7, external_id), \
+    confirmed_transaction_id = coalesce(?8, confirmed_transaction_id), \
+    oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
+    raw_response = coalesce(?11, raw_response)";
+
+/// Logs one confirm call (`confirm_attempts`), bound by [`attempt_params`].
+pub(super) const ATTEMPT_INSERT: &str = "INSERT INTO confirm_attempts (payment_id, at, \
+    latency_ms, http_status, response_code, provider_status, outcome, error) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// The parameters of [`ATTEMPT_INSERT`].
+pub(super) fn attempt_params(o: &ConfirmOutcome) -> [&dyn ToSql; 8] {
+    let answer = o.answer.as_ref();
+    [
+        &o.payment_id,
+        &o.at,
+        &o.latency_ms,
+        &o.http_status,
+        answer.map_or(&Null, |a| &a.response_code),
+        answer.map_or(&Null, |a| &a.status),
+        &o.outcome,
+        &o.error,
+    ]
+}
+
+/// The parameters of [`ANSWER_SET`].
+fn answer_params<'a>(c: &'a AnswerColumns<'a>) -> [&'a dyn ToSql; 12] {
+    [
+        &c.status,
+        &c.amount,
+        &c.operator_id,
+        &c.operator_name,
+        &c.customer,
+        &c.request_id,
+        &c.external_id,
+        &c.transaction_id,
+        &c.oreference,
+        &c.provider_date,
+        &c.raw_response,
+        &c.replaces_amount,
+    ]
+}
 
 impl Store {
     /// Writes a batch of confirm outcomes in one `BEGIN IMMEDIATE` transaction, with one
@@ -44,7 +94,8 @@ impl Store {
 }
 
 /// The statements that record outcomes, prepared once per batch: a batch of hundreds of
-/// outcomes would otherwise look each one up in the statement cache every time.
+/// outcomes would otherwise look each one up in the statement cache every time. Each
+/// write applies while the row is in the status claimed (`?14`), `?13` being its id.
 struct OutcomeWrites<'t> {
     attempt: CachedStatement<'t>,
     finalize: CachedStatement<'t>,
@@ -56,105 +107,31 @@ struct OutcomeWrites<'t> {
     events: super::events::EventInsert<'t>,
 }
 
-/// The answer's columns, as `coalesce(?N, column)` so a field a later answer leaves empty
-/// keeps its last value. Bound by [`answer_params`], at `?1..?11` of the statements below.
-const ANSWER_SET: &str = "provider_status = coalesce(?1, provider_status), \
-    amount = coalesce(?2, amount), operator_id = coalesce(?3, operator_id), \
-    operator_name = coalesce(?4, operator_name), customer = coalesce(?5, customer), \
-    request_id = coalesce(?6, request_id), external_id = coalesce(?7, external_id), \
-    confirmed_transaction_id = coalesce(?8, confirmed_transaction_id), \
-    oreference = coalesce(?9, oreference), provider_date = coalesce(?10, provider_date), \
-    raw_response = coalesce(?11, raw_response)";
-
-/// Logs one confirm call (`confirm_attempts`), bound by [`attempt_params`].
-pub(super) const ATTEMPT_INSERT: &str = "INSERT INTO confirm_attempts (payment_id, at, \
-    latency_ms, http_status, response_code, provider_status, outcome, error) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-
-/// The parameters of [`ATTEMPT_INSERT`].
-pub(super) fn attempt_params(o: &ConfirmOutcome) -> [&dyn ToSql; 8] {
-    let answer = o.answer.as_ref();
-    [
-        &o.payment_id,
-        &o.at,
-        &o.latency_ms,
-        &o.http_status,
-        answer.map_or(&Null, |a| &a.response_code),
-        answer.map_or(&Null, |a| &a.status),
-        &o.outcome,
-        &o.error,
-    ]
-}
-
-/// The parameters of [`ANSWER_SET`].
-fn answer_params(o: &ConfirmOutcome) -> [&dyn ToSql; 11] {
-    match &o.answer {
-        Some(a) => [
-            &a.status,
-            &a.amount,
-            &a.operator_id,
-            &a.operator_name,
-            &a.customer,
-            &a.request_id,
-            &a.external_id,
-            &a.custom_transaction_id,
-            &a.oreference,
-            &a.date,
-            &o.raw_body,
-        ],
-        None => [
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &Null,
-            &o.raw_body,
-        ],
-    }
-}
-
 impl<'t> OutcomeWrites<'t> {
     fn new(tx: &'t rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
-        use crate::store::read::FACT_COLUMNS;
-        // One statement per change: the answer and the new state are written together.
-        // The final write is also a compare-and-set on the `status_reason` seen at claim
-        // time, which tells a late completion from a plain one (see `apply`).
-        // The final answer's amount is taken as it is, empty included: an amount an earlier
-        // pending answer carried (LigdiCash repeats the invoice's) is not money paid, and a
-        // final answer with no readable amount must not look paid in the report. Without a
-        // final answer (no status), the last amount stays.
-        let final_set = ANSWER_SET.replace(
-            "amount = coalesce(?2, amount)",
-            "amount = CASE WHEN ?1 IS NULL THEN amount ELSE ?2 END",
-        );
         let finalize = format!(
-            "UPDATE payments SET {final_set}, status = ?12, status_reason = ?13, \
-             resolved_at = ?14, updated_at = ?14, last_confirm_at = ?15, \
+            "UPDATE payments SET {ANSWER_SET}, status = ?15, status_reason = ?16, \
+             resolved_at = ?17, updated_at = ?17, last_confirm_at = ?18, \
              attempts = attempts + 1, last_error = NULL, next_poll_at = NULL, \
-             recheck_at = NULL WHERE id = ?16 AND status = ?18 AND status_reason IS ?17"
+             recheck_at = NULL WHERE id = ?13 AND status = ?14 AND status_reason IS ?19"
         );
         // A callback received after this call was sent (while it was in flight) made the
-        // payment due at once; this reschedule keeps that, floored at `?20`.
+        // payment due at once; this reschedule keeps that, floored at `?21`.
         let reschedule = format!(
             "UPDATE payments SET {ANSWER_SET}, next_poll_at = CASE WHEN EXISTS \
-             (SELECT 1 FROM callbacks WHERE payment_id = ?18 AND received_at >= ?17) \
-             THEN min(?12, ?20) ELSE ?12 END, attempts = attempts + ?13, \
-             not_found_streak = ?14, last_error = ?15, updated_at = ?16, last_confirm_at = ?17 \
-             WHERE id = ?18 AND status = ?19"
+             (SELECT 1 FROM callbacks WHERE payment_id = ?13 AND received_at >= ?18) \
+             THEN min(?15, ?21) ELSE ?15 END, attempts = attempts + ?16, \
+             not_found_streak = ?19, last_error = ?20, updated_at = ?17, last_confirm_at = ?18 \
+             WHERE id = ?13 AND status = ?14"
         );
         let untouched = format!(
-            "UPDATE payments SET {ANSWER_SET}, last_error = ?12, updated_at = ?13 \
-             WHERE id = ?14 AND status = ?15"
+            "UPDATE payments SET {ANSWER_SET}, last_error = ?15, updated_at = ?16 \
+             WHERE id = ?13 AND status = ?14"
         );
-        // A re-check left the status as it is: done, or tried again at `?16`.
+        // A re-check left the status as it is: done, or tried again at `?17`.
         let recheck = format!(
-            "UPDATE payments SET {ANSWER_SET}, last_error = ?12, updated_at = ?13, \
-             last_confirm_at = ?17, recheck_at = ?16 WHERE id = ?14 AND status = ?15"
+            "UPDATE payments SET {ANSWER_SET}, last_error = ?15, updated_at = ?16, \
+             recheck_at = ?17, last_confirm_at = ?18 WHERE id = ?13 AND status = ?14"
         );
         Ok(Self {
             attempt: tx.prepare_cached(ATTEMPT_INSERT)?,
@@ -174,7 +151,7 @@ impl<'t> OutcomeWrites<'t> {
     }
 
     /// Logs the call, updates the payment if it is still as claimed, and records the
-    /// event of a final transition.
+    /// event of a final transition or an overdue mark.
     fn apply(
         &mut self,
         o: &ConfirmOutcome,
@@ -182,31 +159,19 @@ impl<'t> OutcomeWrites<'t> {
         sinks: &[String],
     ) -> Result<Applied, StoreError> {
         self.attempt.execute(attempt_params(o))?;
-        let head = answer_params(o);
+        let columns = AnswerColumns::of(o);
+        let from = o.from.as_str();
+        let claimed: [&dyn ToSql; 2] = [&o.payment_id, &from];
+        let head = answer_params(&columns).into_iter().chain(claimed);
         let (changed, finalized) = match &o.change {
             Change::Finalize { status, reason } => {
-                let tail: [&dyn ToSql; 7] = [
-                    &status.as_str(),
-                    reason,
-                    &now,
-                    &o.at,
-                    &o.payment_id,
-                    &o.claimed_reason,
-                    &o.from.as_str(),
-                ];
-                let n = self
-                    .finalize
-                    .execute(params_from_iter(head.iter().chain(&tail)))?;
-                match n {
-                    1 => {
-                        let facts = self
-                            .facts
-                            .query_row([o.payment_id], super::events::payment_facts)?;
-                        self.record_event(o, *status, &facts, sinks, now)?;
-                        (true, Some(*status))
-                    }
-                    _ => (false, None),
+                let name = status.as_str();
+                let tail: [&dyn ToSql; 5] = [&name, reason, &now, &o.at, &o.claimed_reason];
+                let changed = self.finalize.execute(params_from_iter(head.chain(tail)))? == 1;
+                if let (true, Some(kind)) = (changed, final_event(o, *status)) {
+                    self.announce(o.payment_id, kind, sinks, now)?;
                 }
+                (changed, changed.then_some(*status))
             }
             Change::Reschedule {
                 next_poll_at,
@@ -215,45 +180,39 @@ impl<'t> OutcomeWrites<'t> {
                 not_found_streak,
                 overdue,
             } => {
-                let tail: [&dyn ToSql; 9] = [
+                let count = i64::from(*count_attempt);
+                let tail: [&dyn ToSql; 7] = [
                     next_poll_at,
-                    &i64::from(*count_attempt),
+                    &count,
+                    &now,
+                    &o.at,
                     not_found_streak,
                     &o.error,
-                    &now,
-                    &o.at,
-                    &o.payment_id,
-                    &o.from.as_str(),
                     callback_poll_at,
                 ];
-                let n = self
+                let changed = self
                     .reschedule
-                    .execute(params_from_iter(head.iter().chain(&tail)))?;
-                if n == 1 && *overdue {
-                    self.mark_overdue(o, sinks, now)?;
+                    .execute(params_from_iter(head.chain(tail)))?
+                    == 1;
+                if changed && *overdue && self.overdue.execute(params![o.at, o.payment_id])? == 1 {
+                    self.announce(o.payment_id, PAYOUT_OVERDUE, sinks, now)?;
+                    tracing::warn!(token = %o.token, kind = o.kind.as_str(), "payout still pending past overdue_after: it needs a human (payout.overdue)");
                 }
-                (n == 1, None)
+                (changed, None)
             }
             Change::Untouched => {
-                let tail: [&dyn ToSql; 4] = [&o.error, &now, &o.payment_id, &o.from.as_str()];
-                let n = self
-                    .untouched
-                    .execute(params_from_iter(head.iter().chain(&tail)))?;
-                (n == 1, None)
+                let tail: [&dyn ToSql; 2] = [&o.error, &now];
+                (
+                    self.untouched.execute(params_from_iter(head.chain(tail)))? == 1,
+                    None,
+                )
             }
             Change::Recheck { again_at } => {
-                let tail: [&dyn ToSql; 6] = [
-                    &o.error,
-                    &now,
-                    &o.payment_id,
-                    &o.from.as_str(),
-                    again_at,
-                    &o.at,
-                ];
-                let n = self
-                    .recheck
-                    .execute(params_from_iter(head.iter().chain(&tail)))?;
-                (n == 1, None)
+                let tail: [&dyn ToSql; 4] = [&o.error, &now, again_at, &o.at];
+                (
+                    self.recheck.execute(params_from_iter(head.chain(tail)))? == 1,
+                    None,
+                )
             }
         };
         Ok(Applied {
@@ -263,43 +222,18 @@ impl<'t> OutcomeWrites<'t> {
         })
     }
 
-    /// Marks a pending payout overdue and emits its `payout.overdue` event, unless it
-    /// already was (then nothing happens: the event goes out once per payout).
-    fn mark_overdue(
+    /// The event `kind` about the payment as it now is, to every sink.
+    fn announce(
         &mut self,
-        o: &ConfirmOutcome,
+        payment_id: i64,
+        kind: &str,
         sinks: &[String],
         now: Millis,
     ) -> Result<(), StoreError> {
-        if self.overdue.execute(params![o.at, o.payment_id])? == 0 {
-            return Ok(());
-        }
         let facts = self
             .facts
-            .query_row([o.payment_id], super::events::payment_facts)?;
-        let payload = |id: &str| payment_payload(PAYOUT_OVERDUE, id, now, &facts);
+            .query_row([payment_id], super::events::payment_facts)?;
         self.events
-            .insert(PAYOUT_OVERDUE, Some(&facts.token), payload, sinks, now)?;
-        tracing::warn!(token = %o.token, kind = o.kind.as_str(), "payout still pending past overdue_after: it needs a human (payout.overdue)");
-        Ok(())
-    }
-
-    /// The outbox event of a final transition, if it has one ([`transition_event`]).
-    fn record_event(
-        &mut self,
-        o: &ConfirmOutcome,
-        status: Status,
-        facts: &PaymentFacts,
-        sinks: &[String],
-        now: Millis,
-    ) -> Result<(), StoreError> {
-        let late = requeued_from_timeout(o.claimed_reason.as_deref());
-        let Some(kind) = transition_event(o.kind, o.from, status, late) else {
-            return Ok(());
-        };
-        let payload = |id: &str| payment_payload(kind, id, now, facts);
-        self.events
-            .insert(kind, Some(&facts.token), payload, sinks, now)?;
-        Ok(())
+            .insert(&NewEvent::payment(kind, &facts, now, sinks))
     }
 }

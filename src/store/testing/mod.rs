@@ -14,7 +14,7 @@
 
 mod callbacks;
 mod gauges;
-mod helpers;
+pub(crate) mod helpers;
 mod outbox;
 mod outcomes;
 mod payments;
