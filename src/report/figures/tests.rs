@@ -23,6 +23,7 @@ fn fact(
         created_at: created,
         resolved_at: resolved,
         requeued: false,
+        expected_as_written: None,
     }
 }
 

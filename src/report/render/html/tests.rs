@@ -18,6 +18,7 @@ fn payment(token: &str, status: &str, amount: Option<i64>) -> PaymentFact {
         created_at: DAY,
         resolved_at: Some(DAY + 3_600_000),
         requeued: false,
+        expected_as_written: None,
     }
 }
 
