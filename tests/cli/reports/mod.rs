@@ -56,6 +56,7 @@ async fn bad_report_arguments_are_refused() {
         ),
         (vec!["report", "--format", "pdf"], "pdf"),
         (vec!["report", "--from", "2026-11-10"], "--to"),
+        (vec!["report", "--language", "de"], "fr or en"),
     ] {
         let out = env.run(&args).await;
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

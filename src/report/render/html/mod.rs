@@ -8,6 +8,7 @@
 
 mod money_out;
 mod sections;
+mod to_handle;
 
 use super::super::figures::Summary;
 use super::super::i18n::{self, Language, Words};
@@ -24,8 +25,9 @@ pub struct Page<'a> {
 pub type Section = fn(&Page<'_>) -> Markup;
 
 /// The sections, top to bottom.
-pub const SECTIONS: [Section; 7] = [
+pub const SECTIONS: [Section; 8] = [
     sections::headline,
+    to_handle::to_handle,
     sections::reconciliation,
     sections::by_status,
     sections::discrepancies,
