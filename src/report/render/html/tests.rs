@@ -142,6 +142,12 @@ fn completed_payments_are_listed_collapsed() {
         "{list}"
     );
     assert!(list.contains("ORD-a") && list.contains("ORD-b") && list.contains("2,500"));
+    // Printed, it is open (scripts/check-report-html.sh prints the page in Chromium).
+    let print = &page[page.find("@media print{").unwrap()..];
+    assert!(
+        print.contains("details::details-content{content-visibility:visible"),
+        "{print}"
+    );
 }
 
 /// The money-out section lists the payouts that need a human, escaped, with the net line,
