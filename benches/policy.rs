@@ -112,6 +112,7 @@ fn report_arithmetic(c: &mut Criterion) {
             created_at: i as i64 * 1000,
             resolved_at: Some(i as i64 * 1000 + 90_000),
             requeued: false,
+            expected_as_written: None,
         })
         .collect();
     let facts = DayFacts {

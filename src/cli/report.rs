@@ -3,7 +3,7 @@
 
 use super::{Exit, Failure, output, process_env, runtime};
 use crate::app::build_client;
-use crate::config::{Config, Credentials, ReportFormat};
+use crate::config::{Config, Credentials, ReportFormat, ReportLanguage};
 use crate::confirm::Confirmer;
 use crate::confirm::cluster::Membership;
 use crate::ligdicash::LigdicashClient;
@@ -45,6 +45,17 @@ pub struct Request {
         conflicts_with_all = ["date", "from", "to", "format", "out", "recheck"]
     )]
     send: Option<String>,
+    /// The language of this run's page, CSV and mail: fr or en (default: [report] language).
+    #[arg(long, value_name = "fr|en", value_parser = parse_language, conflicts_with = "recheck")]
+    language: Option<ReportLanguage>,
+}
+
+fn parse_language(text: &str) -> Result<ReportLanguage, String> {
+    match text.trim() {
+        "fr" => Ok(ReportLanguage::French),
+        "en" => Ok(ReportLanguage::English),
+        other => Err(format!("{other:?} is not a report language (fr or en)")),
+    }
 }
 
 fn parse_date(arg: &str, text: &str) -> Result<NaiveDate, Failure> {
@@ -73,6 +84,11 @@ fn days(req: &Request, today: NaiveDate) -> Result<Vec<NaiveDate>, Failure> {
 /// `report`: writes the reports of the days asked for, or with `--recheck` only re-confirms
 /// the recent timeouts, or with `--send` writes one day and mails it.
 pub fn execute(config: &Config, req: Request) -> Result<(), Failure> {
+    let mut config = config.clone();
+    if let Some(language) = req.language {
+        config.report.language = language;
+    }
+    let config = &config;
     if let Some(date) = &req.send {
         return send(config, date);
     }

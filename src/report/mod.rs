@@ -14,8 +14,10 @@ pub mod figures;
 mod files;
 pub mod i18n;
 pub mod money_out;
+pub mod net;
 pub mod recheck;
 pub mod render;
+pub mod to_handle;
 
 pub use recheck::RecheckSummary;
 
@@ -129,20 +131,17 @@ impl Reporter {
         let generated_at = now_ms();
         let facts = self.db.day_facts(w.start, w.end, generated_at).await?;
         let payouts = self.db.payout_facts(w.start, w.end).await?;
-        let mut summary = figures::summarise(&facts, date, self.tz);
         // Payouts still open are counted as of now on a day not over, as invoices are.
         let until = w.end.min(generated_at);
-        let received = summary.reconciliation.total.received.xof;
-        summary.money_out = money_out::summarise(&payouts, until, received);
+        let summary = figures::summarise(&facts, date, self.tz)
+            .with_money_out(money_out::summarise(&payouts, until, self.tz));
         let language = self.cfg.language;
         let bodies = formats
             .iter()
             .map(|format| {
                 let body = match format {
                     ReportFormat::Json => render::json(&summary),
-                    ReportFormat::Csv => {
-                        render::csv(&facts.resolved, &facts.pending_at_end, self.tz, language)
-                    }
+                    ReportFormat::Csv => render::csv(&facts, &payouts, self.tz, language),
                     ReportFormat::Html => render::html(&summary, language),
                 };
                 (format!("{date}.{format}"), body)

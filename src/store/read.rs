@@ -174,8 +174,9 @@ pub fn event_row<C: Cells>(c: &mut C) -> Result<EventRow, C::Error> {
 
 /// An invoice as the report reads it: `token, transaction_id, request_id, status,
 /// status_reason, expected_amount, amount, operator (NULL when empty), created_at,
-/// resolved_at, requeued` (each backend writes the list in its SQL, SQLite reading an
-/// `expected_amount` of the wrong type as none).
+/// resolved_at, requeued, expected_amount as written` (each backend writes the list in its
+/// SQL, SQLite reading an `expected_amount` of the wrong type as none and as written in the
+/// last column, PostgreSQL's last column always NULL).
 pub fn payment_fact<C: Cells>(c: &mut C) -> Result<PaymentFact, C::Error> {
     Ok(PaymentFact {
         token: c.text0(0)?,
@@ -189,11 +190,13 @@ pub fn payment_fact<C: Cells>(c: &mut C) -> Result<PaymentFact, C::Error> {
         created_at: c.int0(8)?,
         resolved_at: c.int(9)?,
         requeued: c.flag(10)?,
+        expected_as_written: c.text(11)?,
     })
 }
 
 /// A payout as the report reads it: `token, kind, transaction_id, status, status_reason,
-/// expected_amount, amount, created_at, resolved_at, overdue_at`.
+/// expected_amount, amount, created_at, resolved_at, overdue_at, operator (NULL when
+/// empty), expected_amount as written` (as [`payment_fact`]).
 pub fn payout_fact<C: Cells>(c: &mut C) -> Result<PayoutFact, C::Error> {
     Ok(PayoutFact {
         token: c.text0(0)?,
@@ -206,6 +209,8 @@ pub fn payout_fact<C: Cells>(c: &mut C) -> Result<PayoutFact, C::Error> {
         created_at: c.int0(7)?,
         resolved_at: c.int(8)?,
         overdue_at: c.int(9)?,
+        operator_name: c.text(10)?,
+        expected_as_written: c.text(11)?,
     })
 }
 

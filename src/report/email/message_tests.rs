@@ -86,7 +86,7 @@ fn the_message_is_the_summary_and_the_page_with_the_csv_attached() {
         "{text}"
     );
     assert!(
-        text.contains("À traiter\u{a0}: 24 (23 paiements, 1 sortie d’argent)"),
+        text.contains("À traiter\u{a0}: 24 (23 paiements, 1 versement ou retrait)"),
         "{text}"
     );
     assert!(text.contains("le fichier CSV est joint."), "{text}");
@@ -160,8 +160,8 @@ fn the_subject_names_the_day_and_its_figures_in_each_language() {
         "LigdiCash reconciliation, 1 December 2026",
         "Received at LigdiCash: 899,000\u{a0}XOF (164 payments)",
         "of which held for review: 38,500\u{a0}XOF (10 payments)",
-        "Money out: 15,000\u{a0}XOF",
-        "Net (received − money out): 884,000\u{a0}XOF",
+        "Sent (payouts and withdrawals): 15,000\u{a0}XOF",
+        "Net (received − sent): 884,000\u{a0}XOF",
         "Need a human: 24 (23 payments, 1 payout)",
         "Pending at end of day: 2",
     ] {
@@ -185,7 +185,10 @@ fn counted_words_agree_with_their_number_in_each_language() {
         fr.contains("\u{a0}: 4\u{202f}000\u{a0}XOF (1 paiement)"),
         "{fr}"
     );
-    assert!(fr.contains("(23 paiements, 0 sortie d’argent)"), "{fr}");
+    assert!(
+        fr.contains("(23 paiements, 0 versement ou retrait)"),
+        "{fr}"
+    );
     let en = words::body(&h, Language::English, false, false);
     assert!(en.contains(": 4,000\u{a0}XOF (1 payment)"), "{en}");
     assert!(en.contains("(23 payments, 0 payouts)"), "{en}");

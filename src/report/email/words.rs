@@ -14,7 +14,8 @@ struct MailWords {
     received: &'static str,
     money_out: &'static str,
     net: &'static str,
-    /// Singular and plural: "1 paiement", "2 paiements".
+    /// Singular and plural: "1 paiement", "2 paiements". Money out has its own words, as
+    /// on the page: "versement" and "retrait", never "paiement".
     payment: (&'static str, &'static str),
     payout: (&'static str, &'static str),
     full_report: &'static str,
@@ -26,10 +27,10 @@ struct MailWords {
 const FRENCH: MailWords = MailWords {
     title_date: " du ",
     received: "reçu",
-    money_out: "Argent sorti",
-    net: "Net (reçu − sorti)",
+    money_out: "Envoyé (versements et retraits)",
+    net: "Net (reçu − envoyé)",
     payment: ("paiement", "paiements"),
-    payout: ("sortie d’argent", "sorties d’argent"),
+    payout: ("versement ou retrait", "versements et retraits"),
     full_report: "Le rapport complet est la page HTML de ce message",
     attached_csv: "le fichier CSV est joint.",
     attached_csv_json: "les fichiers CSV et JSON sont joints.",
@@ -39,8 +40,8 @@ const FRENCH: MailWords = MailWords {
 const ENGLISH: MailWords = MailWords {
     title_date: ", ",
     received: "received",
-    money_out: "Money out",
-    net: "Net (received − money out)",
+    money_out: "Sent (payouts and withdrawals)",
+    net: "Net (received − sent)",
     payment: ("payment", "payments"),
     payout: ("payout", "payouts"),
     full_report: "The full report is the HTML page of this message",

@@ -20,17 +20,34 @@ pub enum DiscrepancyKind {
     /// A callback of the day said otherwise than the status LigdiCash's confirm gave, and
     /// the status stands.
     Contradicted,
+    /// The shop wrote `expected_amount` as something other than a whole number of XOF
+    /// (`'5 000'`): a pending one cannot be confirmed until corrected.
+    UnreadableAmount,
 }
 
 impl DiscrepancyKind {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Mismatch,
         Self::LateCompletion,
         Self::Timeout,
         Self::InvalidToken,
         Self::PendingOver24h,
         Self::Contradicted,
+        Self::UnreadableAmount,
     ];
+
+    /// The JSON's name for it (`to_handle.rows[].issue`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Mismatch => "mismatch",
+            Self::LateCompletion => "late_completion",
+            Self::Timeout => "timeout",
+            Self::InvalidToken => "invalid_token",
+            Self::PendingOver24h => "pending_over_24h",
+            Self::Contradicted => "contradicted",
+            Self::UnreadableAmount => "unreadable_amount",
+        }
+    }
 
     /// What a person should do, in English (the JSON's `action`; the HTML translates it).
     pub fn action(self) -> &'static str {
@@ -48,6 +65,9 @@ impl DiscrepancyKind {
             }
             Self::Contradicted => {
                 "LigdiCash's confirm stands; ask LigdiCash support which is right before refunding or fulfilling"
+            }
+            Self::UnreadableAmount => {
+                "the shop wrote expected_amount as something other than a whole number of XOF: correct the row (a pending one is confirmed once corrected)"
             }
         }
     }
@@ -69,6 +89,9 @@ pub struct Discrepancies {
     pub invalid_tokens: Vec<Discrepancy>,
     pub pending_over_24h: Vec<Discrepancy>,
     pub contradictions: Vec<Discrepancy>,
+    /// Payments of the day (resolved or pending at its end) whose `expected_amount` is not
+    /// a whole number: shown as written.
+    pub unreadable_amounts: Vec<Discrepancy>,
 }
 
 impl Discrepancies {
@@ -81,12 +104,8 @@ impl Discrepancies {
             DiscrepancyKind::InvalidToken => &self.invalid_tokens,
             DiscrepancyKind::PendingOver24h => &self.pending_over_24h,
             DiscrepancyKind::Contradicted => &self.contradictions,
+            DiscrepancyKind::UnreadableAmount => &self.unreadable_amounts,
         }
-    }
-
-    /// Every row of every table, each counted once: the "need a human" headline.
-    pub fn count(&self) -> usize {
-        DiscrepancyKind::ALL.iter().map(|k| self.of(*k).len()).sum()
     }
 }
 
@@ -124,6 +143,14 @@ pub(super) fn find(f: &DayFacts, as_of: Millis, tz: Tz) -> Discrepancies {
                 .filter(|p| as_of - p.created_at > PENDING_TOO_LONG_MS),
         ),
         contradictions: rows(DiscrepancyKind::Contradicted, &mut f.contradicted.iter()),
+        unreadable_amounts: rows(
+            DiscrepancyKind::UnreadableAmount,
+            &mut f
+                .resolved
+                .iter()
+                .chain(&f.pending_at_end)
+                .filter(|p| p.expected_as_written.is_some()),
+        ),
     }
 }
 
@@ -131,13 +158,16 @@ pub(super) fn find(f: &DayFacts, as_of: Millis, tz: Tz) -> Discrepancies {
 mod tests {
     use super::*;
 
-    /// Each table tells a person what to do about its own kind (the JSON's `action`): no
-    /// action is empty or shared by two kinds.
+    /// Each table tells a person what to do about its own kind (the JSON's `action`) and
+    /// has its own name: no action or key is empty or shared by two kinds.
     #[test]
     fn every_kind_of_discrepancy_says_its_own_action() {
         let actions: std::collections::BTreeSet<&str> =
             DiscrepancyKind::ALL.iter().map(|k| k.action()).collect();
         assert_eq!(actions.len(), DiscrepancyKind::ALL.len(), "{actions:?}");
         assert!(actions.iter().all(|a| !a.trim().is_empty()));
+        let keys: std::collections::BTreeSet<&str> =
+            DiscrepancyKind::ALL.iter().map(|k| k.key()).collect();
+        assert_eq!(keys.len(), DiscrepancyKind::ALL.len(), "{keys:?}");
     }
 }

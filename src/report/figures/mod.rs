@@ -10,8 +10,14 @@ mod discrepancies;
 mod money;
 
 pub use discrepancies::{Discrepancies, Discrepancy, DiscrepancyKind};
-pub use money::{Amount, OperatorReceipts, Receipts, Reconciliation, StatusTotal, paid_xof};
+pub use money::{
+    Amount, OperatorReceipts, Receipts, Reconciliation, StatusTotal, operator_key, paid_xof,
+    reconcile,
+};
 
+use super::money_out::MoneyOut;
+use super::net::{self, Net};
+use super::to_handle::{self, ToHandle};
 use crate::store::{DayFacts, PaymentFact};
 use crate::time::Millis;
 use chrono::{DateTime, NaiveDate, SecondsFormat};
@@ -19,10 +25,11 @@ use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 
-/// Version of the JSON report structure; bumped on any incompatible change
-/// (2: money only where it moved, the reconciliation block, partial days, the completed
-/// payments; see docs/reports.md).
-pub const REPORT_VERSION: u32 = 2;
+/// Version of the JSON report structure (`schema_version`); bumped on any incompatible
+/// change (2: money only where it moved, the reconciliation block, partial days, the
+/// completed payments; 3: money out as on the statement, the net per operator, the list to
+/// handle, amounts named one way; see docs/reports.md).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// An instant shown in the shop's time zone: RFC 3339 in the JSON, words in the HTML.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,6 +91,9 @@ pub struct Line {
     pub status: String,
     pub operator: Option<String>,
     pub expected_xof: Option<i64>,
+    /// The shop's `expected_amount` as written, where it is not a whole number of XOF
+    /// (`expected_xof` is then `null`).
+    pub expected_as_written: Option<String>,
     pub paid_xof: Option<i64>,
     pub reason: Option<String>,
     pub created_at: LocalTime,
@@ -99,6 +109,7 @@ impl Line {
             status: p.status.clone(),
             operator: p.operator_name.clone(),
             expected_xof: p.expected_amount,
+            expected_as_written: p.expected_as_written.clone(),
             paid_xof: paid_xof(p),
             reason: p.status_reason.clone(),
             created_at: LocalTime {
@@ -126,7 +137,7 @@ pub struct Health {
 /// The whole report for one day (the JSON file's structure).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    pub version: u32,
+    pub schema_version: u32,
     #[serde(serialize_with = "iso_date")]
     pub date: NaiveDate,
     #[serde(serialize_with = "zone_name")]
@@ -144,9 +155,26 @@ pub struct Summary {
     /// Every payment completed during the day (late completions included), by time.
     pub completed: Vec<Line>,
     pub health: Health,
-    /// Payouts and withdrawals (set by the caller from their own facts); the figures
-    /// above are the invoices', money in.
-    pub money_out: crate::report::money_out::MoneyOut,
+    /// Payouts and withdrawals ([`Summary::with_money_out`]); the figures above are the
+    /// invoices', money in.
+    pub money_out: MoneyOut,
+    /// Received minus sent, per operator and in total.
+    pub net: Net,
+    /// Every row that needs a person, in and out.
+    pub to_handle: ToHandle,
+}
+
+impl Summary {
+    /// The summary with the day's money out, and the net and the list to handle that
+    /// follow from both sides.
+    pub fn with_money_out(self, money_out: MoneyOut) -> Self {
+        Self {
+            net: net::of(&self.reconciliation, &money_out),
+            to_handle: to_handle::of(&self.discrepancies, &money_out),
+            money_out,
+            ..self
+        }
+    }
 }
 
 /// Outcome classes that are answers, not errors.
@@ -174,8 +202,10 @@ pub fn summarise(f: &DayFacts, date: NaiveDate, tz: Tz) -> Summary {
         .collect();
     durations.sort_by(f64::total_cmp);
     let oldest = f.pending_at_end.iter().map(|p| p.created_at).min();
+    let discrepancies = discrepancies::find(f, as_of, tz);
+    let reconciliation = money::reconcile(&f.resolved);
     Summary {
-        version: REPORT_VERSION,
+        schema_version: SCHEMA_VERSION,
         date,
         time_zone: tz,
         window_start: at(f.start),
@@ -183,7 +213,9 @@ pub fn summarise(f: &DayFacts, date: NaiveDate, tz: Tz) -> Summary {
         generated_at: at(f.generated_at),
         partial: f.generated_at < f.end,
         by_status: money::by_status(&f.resolved),
-        reconciliation: money::reconcile(&f.resolved),
+        net: net::of(&reconciliation, &MoneyOut::default()),
+        to_handle: to_handle::of(&discrepancies, &MoneyOut::default()),
+        reconciliation,
         pending_at_end: Pending {
             count: f.pending_at_end.len() as i64,
             expected_xof: f
@@ -200,8 +232,8 @@ pub fn summarise(f: &DayFacts, date: NaiveDate, tz: Tz) -> Summary {
             by_reconciler: f.resolved.iter().filter(|p| !p.requeued).count() as i64,
             after_requeue: f.resolved.iter().filter(|p| p.requeued).count() as i64,
         },
-        discrepancies: discrepancies::find(f, as_of, tz),
-        money_out: Default::default(),
+        discrepancies,
+        money_out: MoneyOut::default(),
         completed: f
             .resolved
             .iter()

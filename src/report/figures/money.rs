@@ -22,6 +22,12 @@ pub fn paid_xof(p: &PaymentFact) -> Option<i64> {
         .flatten()
 }
 
+/// The name a sub-account is filed under: LigdiCash's operator name trimmed, `None` when
+/// it named none (blank).
+pub fn operator_key(name: Option<&str>) -> Option<&str> {
+    name.map(str::trim).filter(|o| !o.is_empty())
+}
+
 /// Payments of one final status: how many, what the shop expected, and what was paid
 /// (`None` for a status on which no money moves).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,7 +81,7 @@ pub struct OperatorReceipts {
 }
 
 /// The reconciliation block: per operator and in total.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Reconciliation {
     pub by_operator: Vec<OperatorReceipts>,
     pub total: Receipts,
@@ -115,8 +121,7 @@ pub fn reconcile(resolved: &[PaymentFact]) -> Reconciliation {
         .iter()
         .filter(|p| MONEY_MOVED.contains(&p.status.as_str()))
     {
-        let operator = p.operator_name.as_deref().map(str::trim);
-        match operator.filter(|o| !o.is_empty()) {
+        match operator_key(p.operator_name.as_deref()) {
             Some(name) => named.entry(name).or_default().add(p),
             None => unnamed.get_or_insert_default().add(p),
         }

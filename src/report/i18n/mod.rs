@@ -148,6 +148,29 @@ pub fn status(key: &str, language: Language) -> &str {
     }
 }
 
+/// A payment's kind (`invoice`, `payout`, `withdrawal`) as a person names it; an unknown
+/// key is shown as it is.
+pub fn kind(key: &str, language: Language) -> &str {
+    let w = words(language);
+    match key {
+        "invoice" => w.kind_invoice,
+        "payout" => w.kind_payout,
+        "withdrawal" => w.kind_withdrawal,
+        other => other,
+    }
+}
+
+/// The shop's `expected_amount` where it is not a whole number, quoted as it was written:
+/// `montant attendu écrit « 5 000 », pas un nombre entier de XOF`.
+pub fn written_amount(as_written: &str, language: Language) -> String {
+    let w = words(language);
+    let quoted = match language {
+        Language::French => format!("«{NBSP}{as_written}{NBSP}»"),
+        Language::English => format!("{as_written:?}"),
+    };
+    format!("{} {quoted}, {}", w.written_as, w.not_a_whole_number)
+}
+
 /// What to do about a discrepancy.
 pub fn action(kind: DiscrepancyKind, language: Language) -> &'static str {
     match language {
@@ -175,6 +198,10 @@ pub fn action(kind: DiscrepancyKind, language: Language) -> &'static str {
                 "la confirmation de LigdiCash fait foi\u{a0}; demander au support LigdiCash \
                  avant de rembourser ou de livrer"
             }
+            DiscrepancyKind::UnreadableAmount => {
+                "la boutique a écrit expected_amount autrement qu’en nombre entier de XOF\u{a0}: \
+                 corriger la ligne (un paiement en attente est confirmé dès qu’elle l’est)"
+            }
         },
     }
 }
@@ -189,6 +216,7 @@ pub fn discrepancy_title(kind: DiscrepancyKind, language: Language) -> &'static 
         DiscrepancyKind::InvalidToken => w.invalid_tokens,
         DiscrepancyKind::PendingOver24h => w.pending_over_24h,
         DiscrepancyKind::Contradicted => w.contradicted,
+        DiscrepancyKind::UnreadableAmount => w.unreadable_amounts,
     }
 }
 

@@ -43,6 +43,22 @@ pub struct Words {
     pub invalid_tokens: &'static str,
     pub pending_over_24h: &'static str,
     pub contradicted: &'static str,
+    pub unreadable_amounts: &'static str,
+    /// Money in and out: the CSV's direction cells and the list to handle.
+    pub money_in: &'static str,
+    pub money_out: &'static str,
+    pub direction: &'static str,
+    pub kind: &'static str,
+    pub kind_invoice: &'static str,
+    pub kind_payout: &'static str,
+    pub kind_withdrawal: &'static str,
+    /// The heading of the list to handle's "what" column.
+    pub issue: &'static str,
+    /// Where the shop's `expected_amount` is not a whole number: before the value.
+    pub written_as: &'static str,
+    pub not_a_whole_number: &'static str,
+    /// Beside an amount shown as the shop wrote it.
+    pub unreadable: &'static str,
     pub health: &'static str,
     pub confirm_calls: &'static str,
     pub error_rate: &'static str,
@@ -57,8 +73,9 @@ pub struct Words {
     pub status_mismatch: &'static str,
     pub status_invalid_token: &'static str,
     pub status_pending: &'static str,
-    /// The CSV's first line, without its line end. ASCII only: a spreadsheet opening a
-    /// UTF-8 file without a byte-order mark as Windows-1252 would garble accents.
+    /// The CSV's first line, without its line end, its fields separated by `,` (written
+    /// with the language's separator). English keeps the column keys an import script
+    /// matches; French has accents, safe behind the file's byte order mark.
     pub csv_header: &'static str,
 }
 
@@ -102,6 +119,18 @@ pub const EN: Words = Words {
     invalid_tokens: "Invalid tokens",
     pending_over_24h: "Pending over 24 h",
     contradicted: "Callbacks contradicting LigdiCash's confirm",
+    unreadable_amounts: "Amounts the shop wrote badly",
+    money_in: "in",
+    money_out: "out",
+    direction: "Direction",
+    kind: "Kind",
+    kind_invoice: "invoice",
+    kind_payout: "payout",
+    kind_withdrawal: "withdrawal",
+    issue: "What",
+    written_as: "expected_amount written as",
+    not_a_whole_number: "not a whole number of XOF",
+    unreadable: "unreadable",
     health: "Health",
     confirm_calls: "Confirm calls",
     error_rate: "Error rate",
@@ -116,8 +145,8 @@ pub const EN: Words = Words {
     status_mismatch: "mismatch",
     status_invalid_token: "invalid token",
     status_pending: "pending",
-    csv_header: "token,transaction_id,request_id,status,expected_xof,paid_xof,operator,\
-        created_at,resolved_at,reason",
+    csv_header: "direction,kind,token,transaction_id,request_id,status,operator,expected_xof,\
+        paid_xof,created_at,resolved_at,reason",
 };
 
 pub const FR: Words = Words {
@@ -155,11 +184,23 @@ pub const FR: Words = Words {
     confirmed_at: "Confirmé le",
     none: "Aucun.",
     mismatches: "Écarts",
-    late_completions: "Paiements tardifs",
+    late_completions: "Paiements confirmés après abandon",
     timeouts: "Délais dépassés",
     invalid_tokens: "Jetons invalides",
     pending_over_24h: "En attente depuis plus de 24\u{a0}h",
     contradicted: "Rappels contredits par la confirmation LigdiCash",
+    unreadable_amounts: "Montants mal écrits par la boutique",
+    money_in: "entrée",
+    money_out: "sortie",
+    direction: "Sens",
+    kind: "Type",
+    kind_invoice: "facture",
+    kind_payout: "versement",
+    kind_withdrawal: "retrait",
+    issue: "Quoi",
+    written_as: "montant attendu écrit",
+    not_a_whole_number: "pas un nombre entier de XOF",
+    unreadable: "illisible",
     health: "Fonctionnement",
     confirm_calls: "Appels de confirmation",
     error_rate: "Taux d’erreur",
@@ -174,6 +215,6 @@ pub const FR: Words = Words {
     status_mismatch: "écart",
     status_invalid_token: "jeton invalide",
     status_pending: "en attente",
-    csv_header: "jeton,commande,reference_ligdicash,statut,attendu_xof,paye_xof,operateur,\
-        cree_le,resolu_le,motif",
+    csv_header: "Sens,Type,Jeton,Commande,Référence LigdiCash,Statut,Opérateur,Attendu (XOF),\
+        Payé ou envoyé (XOF),Créé le,Résolu le,Motif",
 };

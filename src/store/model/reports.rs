@@ -7,7 +7,7 @@ use serde::Serialize;
 /// A payment as the report needs it. `amount` is what LigdiCash's last answer said, which
 /// on a pending answer is the invoice's amount, not money paid: the report's one rule for
 /// money (`report::figures::paid_xof`) decides when it counts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PaymentFact {
     pub token: String,
     pub transaction_id: Option<String>,
@@ -21,6 +21,10 @@ pub struct PaymentFact {
     pub created_at: Millis,
     pub resolved_at: Option<Millis>,
     pub requeued: bool,
+    /// `expected_amount` as the shop wrote it, when it is not a whole number of XOF
+    /// (`'5 000'`; SQLite only, PostgreSQL's column refuses one): `expected_amount` is then
+    /// `None`, and the report shows this to a person rather than an amount of 0.
+    pub expected_as_written: Option<String>,
 }
 
 /// One confirm call of the day.
@@ -88,6 +92,10 @@ pub struct PayoutFact {
     pub resolved_at: Option<Millis>,
     /// When it was announced as overdue (`payout.overdue`), if it was.
     pub overdue_at: Option<Millis>,
+    /// The operator LigdiCash named, `None` when it named none (as for invoices).
+    pub operator_name: Option<String>,
+    /// As [`PaymentFact::expected_as_written`].
+    pub expected_as_written: Option<String>,
 }
 
 impl PayoutFact {

@@ -19,12 +19,15 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use tokio_postgres::Row;
 
+/// The last column is `expected_amount` as written where it is not a whole number, which
+/// the bigint column never holds here: always NULL.
 const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_reason, \
     expected_amount, amount, nullif(trim(operator_name), ''), created_at, resolved_at, \
-    requeued_at IS NOT NULL";
+    requeued_at IS NOT NULL, NULL::text";
 
 const PAYOUT_COLUMNS: &str = "token, kind, transaction_id, status, status_reason, \
-    expected_amount, amount, created_at, resolved_at, overdue_at";
+    expected_amount, amount, created_at, resolved_at, overdue_at, \
+    nullif(trim(operator_name), ''), NULL::text";
 
 fn fact(r: &Row) -> Result<PaymentFact, StoreError> {
     read::payment_fact(&mut PgCells(r))
@@ -124,7 +127,7 @@ impl PgStore {
                 .iter()
                 .map(|r| {
                     let mut p = fact(r)?;
-                    let said: String = r.try_get(11)?;
+                    let said: String = r.try_get(12)?;
                     p.status_reason = Some(contradiction_reason(&said, &p.status));
                     Ok(p)
                 })

@@ -9,6 +9,13 @@ use crate::store::read::Cells;
 use rusqlite::Row;
 use rusqlite::types::{FromSql, ValueRef};
 
+/// `expected_amount` as the shop wrote it where it is not an integer (text as it is, a
+/// real number as text, a BLOB by its size), else NULL: the report's last fact column,
+/// so a person sees `5 000` instead of an amount of 0.
+pub(crate) const EXPECTED_AS_WRITTEN: &str = "CASE typeof(expected_amount) \
+    WHEN 'text' THEN expected_amount WHEN 'real' THEN CAST(expected_amount AS TEXT) \
+    WHEN 'blob' THEN 'BLOB of ' || length(expected_amount) || ' bytes' END";
+
 /// Whether a read failed on a value's type (a row the shop wrote badly), not on the database.
 pub(crate) fn is_type_error(e: &rusqlite::Error) -> bool {
     matches!(

@@ -3,7 +3,7 @@
 
 use super::due_row::{TIMEOUTS_SINCE_SQL, due_payment_or_problem};
 use super::events::insert_operational_event_in;
-use super::mistyped::LenientRow;
+use super::mistyped::{EXPECTED_AS_WRITTEN, LenientRow};
 use super::{Store, StoreError};
 use crate::payment::DuePayment;
 use crate::payment::callback::bucket_of;
@@ -15,10 +15,16 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 
 /// `expected_amount` is read only when it is an integer: a value of another type the shop
-/// wrote (see `Store::due`) must not stop every report; it shows as no expected amount.
-const FACT_COLUMNS: &str = "token, transaction_id, request_id, status, status_reason, \
-    CASE typeof(expected_amount) WHEN 'integer' THEN expected_amount END, amount, \
-    nullif(trim(operator_name), ''), created_at, resolved_at, requeued_at IS NOT NULL";
+/// wrote (see `Store::due`) must not stop every report; it shows as no expected amount,
+/// and as written in the last column ([`EXPECTED_AS_WRITTEN`]).
+fn fact_columns() -> String {
+    format!(
+        "token, transaction_id, request_id, status, status_reason, \
+         CASE typeof(expected_amount) WHEN 'integer' THEN expected_amount END, amount, \
+         nullif(trim(operator_name), ''), created_at, resolved_at, requeued_at IS NOT NULL, \
+         {EXPECTED_AS_WRITTEN}"
+    )
+}
 
 /// Read leniently: a row the shop wrote with a value of the wrong type (a BLOB token, a
 /// text `created_at`) is parked by the poller and must not stop every report; its bad
@@ -37,9 +43,10 @@ impl Store {
         now: Millis,
     ) -> Result<DayFacts, StoreError> {
         let c = &self.conn;
+        let columns = fact_columns();
         let resolved = c
             .prepare(&format!(
-                "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' \
+                "SELECT {columns} FROM payments WHERE kind = 'invoice' \
                  AND status != 'pending' AND resolved_at >= ?1 AND resolved_at < ?2 \
                  ORDER BY resolved_at, id"
             ))?
@@ -48,7 +55,7 @@ impl Store {
         // Pending at the end of the day: created before it ended and not resolved by then.
         let pending_at_end = c
             .prepare(&format!(
-                "SELECT {FACT_COLUMNS} FROM payments WHERE kind = 'invoice' AND created_at < ?1 \
+                "SELECT {columns} FROM payments WHERE kind = 'invoice' AND created_at < ?1 \
                  AND (status = 'pending' OR resolved_at >= ?1) ORDER BY created_at, id"
             ))?
             .query_map([end], fact)?
@@ -62,7 +69,7 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let contradicted = c
             .prepare(&format!(
-                "SELECT {FACT_COLUMNS}, said FROM payments JOIN (SELECT payment_id, \
+                "SELECT {columns}, said FROM payments JOIN (SELECT payment_id, \
                  lower(trim(said_status)) AS said, max(received_at) AS last_at FROM callbacks \
                  WHERE received_at >= ?1 AND received_at < ?2 AND payment_id IS NOT NULL \
                  GROUP BY 1, 2) ON payment_id = payments.id WHERE {CONTRADICTED_WHERE} \
@@ -70,7 +77,7 @@ impl Store {
             ))?
             .query_map(params![start, end], |r| {
                 let mut p = fact(r)?;
-                let said: String = r.get(11)?;
+                let said: String = r.get(12)?;
                 p.status_reason = Some(contradiction_reason(&said, &p.status));
                 Ok(p)
             })?

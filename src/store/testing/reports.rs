@@ -15,6 +15,7 @@ use serde_json::json;
 conformance!(
     a_days_facts_hold_what_it_resolved_and_left_pending_in_a_defined_order,
     a_report_day_is_recorded_once_with_one_event,
+    a_payout_names_its_operator_as_an_invoice_does,
     pruning_deletes_old_attempts_and_callbacks_and_unmatched_ones_sooner,
     the_report_turn_is_taken_and_released,
 );
@@ -188,6 +189,38 @@ async fn a_days_facts_hold_what_it_resolved_and_left_pending_in_a_defined_order(
 
     let timeouts = db.timeouts_since(START + 8).await.unwrap();
     assert_eq!(tokens(&timeouts), ["gave", "gave-too", "late"]);
+}
+
+/// Money out is reconciled per operator as money in is: a payout's facts carry the operator
+/// LigdiCash named (none for a blank one); a whole `expected_amount` has nothing "as
+/// written" on either kind.
+async fn a_payout_names_its_operator_as_an_invoice_does(b: Backend) {
+    let db = b.db;
+    let sql = format!(
+        "INSERT INTO payments (token, transaction_id, expected_amount, amount, kind, status, \
+         operator_name, created_at, updated_at, resolved_at) VALUES \
+         ('out-orange', 'o1', 3000, 2700, 'withdrawal', 'mismatch', 'ORANGE BURKINA', {START}, \
+          {START}, {START} + 1), \
+         ('out-blank', 'o2', 1000, 1000, 'payout', 'completed', ' ', {START}, {START}, {START} + 2), \
+         ('in-moov', 'o3', 500, 500, 'invoice', 'completed', 'MOOV', {START}, {START}, {START} + 3)"
+    );
+    shop(&db, &sql).await;
+    let out = db.payout_facts(START, END).await.unwrap().resolved;
+    let seen: Vec<_> = out
+        .iter()
+        .map(|p| (p.token.as_str(), p.operator_name.as_deref(), p.amount))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("out-orange", Some("ORANGE BURKINA"), Some(2700)),
+            ("out-blank", None, Some(1000))
+        ]
+    );
+    assert!(out.iter().all(|p| p.expected_as_written.is_none()));
+    let day = db.day_facts(START, END, END).await.unwrap();
+    assert_eq!(tokens(&day.resolved), ["in-moov"]);
+    assert_eq!(day.resolved[0].expected_as_written, None);
 }
 
 /// A day is recorded once and announced once, whoever records it again (a node that lost

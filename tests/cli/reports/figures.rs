@@ -129,7 +129,7 @@ async fn a_day_s_figures_follow_the_shop_s_time_zone() {
         .await;
     assert_ok(&out);
     let report = read_json(&out_dir, "2026-11-20.json");
-    assert_eq!(report["version"], 2);
+    assert_eq!(report["schema_version"], 3);
 
     // The expected figures, computed here from the fixture alone.
     let in_day = |r: &&Row| r.5.is_some_and(|t| t >= start && t < end);
@@ -186,12 +186,12 @@ async fn a_day_s_figures_follow_the_shop_s_time_zone() {
     let csv = std::fs::read_to_string(out_dir.join("2026-11-20.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + resolved.len() + pending_at_end);
     assert!(
-        csv.starts_with("jeton,commande,"),
+        csv.starts_with("\u{feff}Sens;Type;Jeton;Commande;"),
         "French by default: {csv}"
     );
     assert!(
-        csv.contains("2026-11-20T00:01:00+01:00"),
-        "local times in the CSV"
+        csv.contains(";20/11/2026 00:01:00;"),
+        "local times in the CSV, as French writes them: {csv}"
     );
     let html = std::fs::read_to_string(out_dir.join("2026-11-20.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("wrong-amount"));

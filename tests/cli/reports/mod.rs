@@ -1,13 +1,15 @@
 //! Nightly reports through the real binary: figures on a fixture database (computed
 //! independently here: `figures`), money and languages (`money`), the scheduled runs and
-//! their events (`nightly`), the re-check of timeouts (`recheck`), and the report mailed
-//! to a real SMTP server (`email`).
+//! their events (`nightly`), the re-check of timeouts (`recheck`), the report mailed
+//! to a real SMTP server (`email`), and the CSVs opened in LibreOffice (`spreadsheet`).
 
+mod calc;
 mod email;
 mod figures;
 mod money;
 mod nightly;
 mod recheck;
+mod spreadsheet;
 
 use crate::helpers::*;
 use chrono::{DateTime, Days, NaiveDate};
@@ -56,6 +58,7 @@ async fn bad_report_arguments_are_refused() {
         ),
         (vec!["report", "--format", "pdf"], "pdf"),
         (vec!["report", "--from", "2026-11-10"], "--to"),
+        (vec!["report", "--language", "de"], "fr or en"),
     ] {
         let out = env.run(&args).await;
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

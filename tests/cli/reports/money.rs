@@ -129,16 +129,17 @@ async fn money_shows_where_it_moved_reconciled_per_operator_in_the_shop_s_langua
     assert!(!html.contains("payé 9\u{202f}000") && !html.contains("payé 3\u{202f}000"));
     assert!(html.contains("<details><summary>Paiements réussis (2)</summary>"));
     assert!(html.contains("ORD-moov-paid") && html.contains("ORD-orange-paid"));
-    assert!(csv.starts_with("jeton,commande,reference_ligdicash,statut,attendu_xof,paye_xof,"));
+    assert!(csv.starts_with("\u{feff}Sens;Type;Jeton;Commande;Référence LigdiCash;Statut;"));
     let timeout_row = csv
         .lines()
-        .find(|l| l.starts_with("still-pending,"))
+        .find(|l| l.starts_with("entrée;facture;still-pending;"))
         .unwrap();
     assert_eq!(
-        timeout_row.split(',').nth(5),
+        timeout_row.split(';').nth(8),
         Some(""),
         "no paid amount: {timeout_row}"
     );
+    assert!(timeout_row.contains(";délai dépassé;"), "{timeout_row}");
 
     env.config.report.language = ligdicash_reconciler::config::ReportLanguage::English;
     env.write_config();
@@ -150,5 +151,5 @@ async fn money_shows_where_it_moved_reconciled_per_operator_in_the_shop_s_langua
         html.contains("confirmed amount 4000 XOF differs"),
         "English reasons as stored"
     );
-    assert!(csv.starts_with("token,transaction_id,request_id,status,expected_xof,paid_xof,"));
+    assert!(csv.starts_with("direction,kind,token,transaction_id,request_id,status,operator,"));
 }

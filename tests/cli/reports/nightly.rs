@@ -46,7 +46,7 @@ async fn missed_nights_are_caught_up_once_each_after_downtime() {
         .unwrap();
     let data = &serde_json::from_str::<serde_json::Value>(&payload).unwrap()["data"];
     assert_eq!(data["date"], day(2).to_string(), "{data}");
-    assert_eq!(data["version"], 2);
+    assert_eq!(data["version"], 3, "the JSON report's schema_version");
     assert_eq!(data["received"], serde_json::json!({"count": 0, "xof": 0}));
     assert_eq!(data["pending_at_end"], 0);
     let files = data["files"].as_array().unwrap();

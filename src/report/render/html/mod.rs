@@ -8,6 +8,7 @@
 
 mod money_out;
 mod sections;
+mod to_handle;
 
 use super::super::figures::Summary;
 use super::super::i18n::{self, Language, Words};
@@ -24,8 +25,9 @@ pub struct Page<'a> {
 pub type Section = fn(&Page<'_>) -> Markup;
 
 /// The sections, top to bottom.
-pub const SECTIONS: [Section; 7] = [
+pub const SECTIONS: [Section; 8] = [
     sections::headline,
+    to_handle::to_handle,
     sections::reconciliation,
     sections::by_status,
     sections::discrepancies,
@@ -42,6 +44,18 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;padding:.35rem .5rem;text-align:left}\
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.id{white-space:nowrap}\
 tfoot td{font-weight:700;border-top:2px solid #9aa5b1}.muted{color:#7b8794}summary{cursor:pointer;font-size:1.15rem;font-weight:700;margin-top:2rem}";
+
+/// For the accountant who prints the page: collapsed lists printed open (a closed
+/// `<details>` hides its content in a box only `::details-content` reaches; a browser
+/// without it drops this one rule and prints the list closed, as on screen), black on white
+/// across the whole sheet, table headers repeated on each page, no row or card cut in two,
+/// no title left alone at the foot of a page.
+const PRINT_STYLE: &str = "@media print{\
+body{margin:0;max-width:none;color:#000;font-size:10pt}\
+details::details-content{content-visibility:visible;display:contents}\
+summary{list-style:none;cursor:auto}summary::-webkit-details-marker{display:none}\
+.muted,.card small{color:#333}.card,tr,svg{break-inside:avoid}h1,h2,summary{break-after:avoid}\
+thead{display:table-header-group}.partial{background:none}}";
 
 /// The whole page for `summary`, in `language`.
 pub fn html(summary: &Summary, language: Language) -> String {
@@ -60,7 +74,7 @@ pub fn html(summary: &Summary, language: Language) -> String {
             head {
                 meta charset="utf-8";
                 title { (w.title) " " (day) }
-                style { (PreEscaped(STYLE)) }
+                style { (PreEscaped(STYLE)) (PreEscaped(PRINT_STYLE)) }
             }
             body {
                 h1 { (w.title) " — " time datetime=(s.date.format("%Y-%m-%d").to_string()) { (day) } }

@@ -1,74 +1,99 @@
-//! The money-out section: what left through payouts and withdrawals, what failed, what is
-//! still open, the net line, and the payouts that need a human, in the page's language.
+//! The money-out section: what left through payouts and withdrawals (as asked, and sent
+//! but to be checked), what failed, what is still open, the net per operator, and the
+//! payouts that need a person, in the page's language.
+//!
+//! Its words are its own: "versement" and "retrait" for money out, never "paiement",
+//! which the page keeps for customers paying the shop.
 
 use super::Page;
-use super::sections::{optional_xof, token_cell, xof};
+use super::sections::{amount_cell, expected_cell, optional_xof, token_cell, xof};
 use crate::report::i18n::{self, Language};
-use crate::report::money_out::{Amount, PayoutRow};
+use crate::report::money_out::{Asked, PayoutIssue, PayoutRow};
 use maud::{Markup, html};
 
 /// The section's labels; one struct per language, so none is forgotten in the other.
 struct Labels {
     title: &'static str,
-    paid_out: &'static str,
+    rule: &'static str,
+    sent_as_asked: &'static str,
+    sent_to_check: &'static str,
+    sent_total: &'static str,
     failed: &'static str,
     pending: &'static str,
     pending_so_far: &'static str,
     net: &'static str,
+    net_rule: &'static str,
     count: &'static str,
-    overdue: &'static str,
-    mismatches: &'static str,
-    invalid_tokens: &'static str,
-    kind: &'static str,
     asked: &'static str,
     sent: &'static str,
-    overdue_action: &'static str,
-    mismatch_action: &'static str,
-    invalid_action: &'static str,
+    issues: [&'static str; 4],
+    actions: [&'static str; 4],
 }
 
 const FRENCH: Labels = Labels {
-    title: "Argent sorti (paiements et retraits)",
-    paid_out: "Payé",
+    title: "Versements et retraits",
+    rule: "Envoyé = envoyé comme demandé + envoyé, à vérifier (LigdiCash l’indique envoyé, \
+           mais pas comme demandé\u{a0}: compté au montant qu’il indique), comme sur le relevé.",
+    sent_as_asked: "Envoyé comme demandé",
+    sent_to_check: "Envoyé, à vérifier",
+    sent_total: "Envoyé",
     failed: "Échoué",
     pending: "En attente en fin de journée",
-    pending_so_far: "En attente à cette heure",
-    net: "Net (reçu − payé)",
+    pending_so_far: "En attente à ce stade",
+    net: "Net (reçu − envoyé)",
+    net_rule: "Reçu chez LigdiCash moins envoyé, par sous-compte opérateur, comme sur le relevé.",
     count: "Nombre",
-    overdue: "Paiements en retard",
-    mismatches: "Paiements non conformes",
-    invalid_tokens: "Jetons de paiement inconnus",
-    kind: "Type",
     asked: "Demandé",
     sent: "Envoyé",
-    overdue_action: "toujours en attente chez LigdiCash au-delà de overdue_after : contacter \
-                     le support LigdiCash ; ne pas le renvoyer",
-    mismatch_action: "LigdiCash le dit envoyé, mais pas comme demandé : vérifier avec le \
-                      support LigdiCash ce qui est parti avant tout nouvel envoi",
-    invalid_action: "LigdiCash ne connaît pas ce jeton : vérifier l'intégration (le type \
-                     donné à l'enqueue)",
+    issues: [
+        "Versements en attente au-delà du délai",
+        "Versements envoyés, à vérifier",
+        "Jetons de versement inconnus de LigdiCash",
+        "Versements au montant mal écrit",
+    ],
+    actions: [
+        "toujours en attente chez LigdiCash au-delà de overdue_after\u{a0}: contacter le \
+         support LigdiCash\u{a0}; ne pas le renvoyer",
+        "LigdiCash l’indique envoyé, mais pas comme demandé\u{a0}: vérifier avec le support \
+         LigdiCash ce qui est parti avant tout nouvel envoi",
+        "LigdiCash ne connaît pas ce jeton\u{a0}: vérifier l’intégration (le type donné à \
+         l’enregistrement)",
+        "la boutique a écrit expected_amount autrement qu’en nombre entier de XOF\u{a0}: \
+         corriger la ligne",
+    ],
 };
 
 const ENGLISH: Labels = Labels {
     title: "Money out (payouts and withdrawals)",
-    paid_out: "Paid out",
+    rule: "Sent = sent as asked + sent, to be checked (LigdiCash says sent, but not as \
+           asked: counted at the amount it reports), as on the statement.",
+    sent_as_asked: "Sent as asked",
+    sent_to_check: "Sent, to be checked",
+    sent_total: "Sent",
     failed: "Failed",
     pending: "Pending at end of day",
     pending_so_far: "Pending so far",
-    net: "Net (received − paid out)",
+    net: "Net (received − sent)",
+    net_rule: "Received at LigdiCash minus sent, per operator sub-account, as on the statement.",
     count: "Count",
-    overdue: "Overdue payouts",
-    mismatches: "Payout mismatches",
-    invalid_tokens: "Payout invalid tokens",
-    kind: "Kind",
     asked: "Asked",
     sent: "Sent",
-    overdue_action: "still pending at LigdiCash past overdue_after: ask LigdiCash support; do \
-                     not send it again",
-    mismatch_action: "LigdiCash says sent, but not as asked: check with LigdiCash support \
-                      what left before sending again",
-    invalid_action: "LigdiCash does not know this payout token: check the integration (the \
-                     kind given at enqueue)",
+    issues: [
+        "Overdue payouts",
+        "Payouts sent, to be checked",
+        "Payout tokens LigdiCash does not know",
+        "Payouts whose amount the shop wrote badly",
+    ],
+    actions: [
+        "still pending at LigdiCash past overdue_after: ask LigdiCash support; do not send \
+         it again",
+        "LigdiCash says sent, but not as asked: check with LigdiCash support what left \
+         before sending again",
+        "LigdiCash does not know this payout token: check the integration (the kind given \
+         at enqueue)",
+        "the shop wrote expected_amount as something other than a whole number of XOF: \
+         correct the row",
+    ],
 };
 
 fn labels(language: Language) -> &'static Labels {
@@ -78,6 +103,25 @@ fn labels(language: Language) -> &'static Labels {
     }
 }
 
+fn index(issue: PayoutIssue) -> usize {
+    match issue {
+        PayoutIssue::Overdue => 0,
+        PayoutIssue::Mismatch => 1,
+        PayoutIssue::InvalidToken => 2,
+        PayoutIssue::UnreadableAmount => 3,
+    }
+}
+
+/// The title of a payout issue's table, in `language`.
+pub fn issue_title(issue: PayoutIssue, language: Language) -> &'static str {
+    labels(language).issues[index(issue)]
+}
+
+/// What to do about a payout issue, in `language`.
+pub fn issue_action(issue: PayoutIssue, language: Language) -> &'static str {
+    labels(language).actions[index(issue)]
+}
+
 pub fn money_out(p: &Page<'_>) -> Markup {
     let (m, l, lang) = (&p.summary.money_out, labels(p.language), p.language);
     let pending = if p.summary.partial {
@@ -85,33 +129,63 @@ pub fn money_out(p: &Page<'_>) -> Markup {
     } else {
         l.pending
     };
-    let line = |label: &str, a: Amount| {
-        html! { tr { td { (label) } td.n { (i18n::number(a.count, lang)) } td.n { (xof(p, a.xof)) } } }
+    let n = |v: i64| i18n::number(v, lang);
+    let asked = |label: &str, a: Asked| {
+        html! { tr { td { (label) } td.n { (n(a.count)) } td.n { (p.words.expected) " " (xof(p, a.expected_xof)) } } }
     };
-    let lists = [
-        (l.overdue, &m.overdue, l.overdue_action),
-        (l.mismatches, &m.mismatches, l.mismatch_action),
-        (l.invalid_tokens, &m.invalid_tokens, l.invalid_action),
-    ];
     html! {
         h2 { (l.title) }
+        p.muted { (l.rule) }
         table {
             thead { tr { th {} th.n { (l.count) } th.n { "XOF" } } }
             tbody {
-                (line(l.paid_out, m.completed))
-                (line(l.failed, m.failed))
-                (line(pending, m.pending))
+                tr { td { (l.sent_as_asked) } td.n { (n(m.completed.count)) } td.n { (xof(p, m.completed.xof)) } }
+                tr { td { (l.sent_to_check) } td.n { (n(m.sent_to_check.count)) } td.n { (xof(p, m.sent_to_check.xof)) } }
+                (asked(l.failed, m.failed))
+                (asked(pending, m.pending))
             }
-            tfoot { tr { td { (l.net) } td {} td.n { (xof(p, m.net_xof)) } } }
+            tfoot { tr { td { (l.sent_total) } td.n { (n(m.sent.count)) } td.n { (xof(p, m.sent.xof)) } } }
         }
-        @for (title, rows, action) in lists {
-            h2 { (title) " (" (rows.len()) ")" }
+        (net(p, l))
+        @for issue in PayoutIssue::ALL {
+            @let rows = m.of(issue);
+            h2 { (issue_title(issue, lang)) " (" (rows.len()) ")" }
             @if rows.is_empty() {
                 p.muted { (p.words.none) }
             } @else {
-                p.muted { (p.words.what_to_do) (i18n::colon(lang)) (action) }
+                p.muted { (p.words.what_to_do) (i18n::colon(lang)) (issue_action(issue, lang)) }
                 (table(p, l, rows))
             }
+        }
+    }
+}
+
+/// Received minus sent, per operator sub-account and in total.
+fn net(p: &Page<'_>, l: &Labels) -> Markup {
+    let (net, w) = (&p.summary.net, p.words);
+    html! {
+        h2 { (l.net) }
+        p.muted { (l.net_rule) }
+        table {
+            thead { tr {
+                th { (w.operator) } th.n { (w.received) } th.n { (l.sent) } th.n { "Net" }
+            } }
+            tbody {
+                @for o in &net.by_operator {
+                    tr {
+                        td { (o.operator.as_deref().unwrap_or(w.operator_unnamed)) }
+                        td.n { (amount_cell(p, o.figures.received)) }
+                        td.n { (amount_cell(p, o.figures.sent)) }
+                        td.n { (xof(p, o.figures.net_xof)) }
+                    }
+                }
+            }
+            tfoot { tr {
+                td { (w.total) }
+                td.n { (amount_cell(p, net.total.received)) }
+                td.n { (amount_cell(p, net.total.sent)) }
+                td.n { (xof(p, net.total.net_xof)) }
+            } }
         }
     }
 }
@@ -121,16 +195,17 @@ fn table(p: &Page<'_>, l: &Labels, rows: &[PayoutRow]) -> Markup {
     html! {
         table {
             tr {
-                th { (w.token) } th { (l.kind) } th { (w.order) }
+                th { (w.token) } th { (w.kind) } th { (w.order) } th { (w.operator) }
                 th.n { (l.asked) } th.n { (l.sent) } th { (w.reason) }
             }
             @for r in rows {
                 tr {
                     (token_cell(&r.token))
-                    td { (r.kind) }
+                    td { (i18n::kind(&r.kind, p.language)) }
                     td.id { (r.transaction_id.as_deref().unwrap_or("")) }
-                    td.n { (optional_xof(p, r.expected_amount)) }
-                    td.n { (optional_xof(p, r.amount)) }
+                    td { (r.operator.as_deref().unwrap_or("")) }
+                    td.n { (expected_cell(p, r.expected_xof, r.expected_as_written.as_deref())) }
+                    td.n { (optional_xof(p, r.paid_xof)) }
                     td { (r.reason.as_deref().map(|t| i18n::reason(t, p.language)).unwrap_or_default()) }
                 }
             }

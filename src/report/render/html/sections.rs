@@ -11,7 +11,7 @@ pub(super) fn xof(p: &Page<'_>, n: i64) -> String {
 }
 
 /// `8 200 XOF (3)`: XOF with the count of payments beside it.
-fn amount_cell(p: &Page<'_>, a: Amount) -> Markup {
+pub(super) fn amount_cell(p: &Page<'_>, a: Amount) -> Markup {
     html! { (xof(p, a.xof)) " " span.muted { "(" (i18n::number(a.count, p.language)) ")" } }
 }
 
@@ -20,7 +20,7 @@ pub fn headline(p: &Page<'_>) -> Markup {
     let (s, w) = (p.summary, p.words);
     let total = s.reconciliation.total;
     let completed = total.completed;
-    let need = s.discrepancies.count() as i64;
+    let need = s.to_handle.count as i64;
     let pending = if s.partial {
         w.pending_so_far
     } else {
@@ -145,6 +145,17 @@ pub(super) fn optional_xof(p: &Page<'_>, n: Option<i64>) -> String {
     n.map_or_else(|| "—".to_owned(), |n| xof(p, n))
 }
 
+/// What the shop expected: the amount, or the value as the shop wrote it where it is not a
+/// whole number (never an amount of 0).
+pub(super) fn expected_cell(p: &Page<'_>, n: Option<i64>, as_written: Option<&str>) -> Markup {
+    match as_written {
+        Some(text) => html! {
+            "«\u{a0}" (text) "\u{a0}» " span.muted { "(" (p.words.unreadable) ")" }
+        },
+        None => html! { (optional_xof(p, n)) },
+    }
+}
+
 /// One table per kind of discrepancy, with what to do. Only kinds on which money moved
 /// have a "paid" column: on the others nothing was paid.
 pub fn discrepancies(p: &Page<'_>) -> Markup {
@@ -172,7 +183,7 @@ pub fn discrepancies(p: &Page<'_>) -> Markup {
                             td.id { (l.transaction_id.as_deref().unwrap_or("")) }
                             td.id { (l.request_id.as_deref().unwrap_or("")) }
                             td { (l.operator.as_deref().unwrap_or("")) }
-                            td.n { (optional_xof(p, l.expected_xof)) }
+                            td.n { (expected_cell(p, l.expected_xof, l.expected_as_written.as_deref())) }
                             @if money { td.n { (optional_xof(p, l.paid_xof)) } }
                             td { (l.reason.as_deref().map(|t| i18n::reason(t, lang)).unwrap_or_default()) }
                         }

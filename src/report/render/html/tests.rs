@@ -18,6 +18,7 @@ fn payment(token: &str, status: &str, amount: Option<i64>) -> PaymentFact {
         created_at: DAY,
         resolved_at: Some(DAY + 3_600_000),
         requeued: false,
+        expected_as_written: None,
     }
 }
 
@@ -141,6 +142,12 @@ fn completed_payments_are_listed_collapsed() {
         "{list}"
     );
     assert!(list.contains("ORD-a") && list.contains("ORD-b") && list.contains("2,500"));
+    // Printed, it is open (scripts/check-report-html.sh prints the page in Chromium).
+    let print = &page[page.find("@media print{").unwrap()..];
+    assert!(
+        print.contains("details::details-content{content-visibility:visible"),
+        "{print}"
+    );
 }
 
 /// The money-out section lists the payouts that need a human, escaped, with the net line,
@@ -170,13 +177,41 @@ fn the_money_out_section_escapes_and_lists_what_needs_a_human() {
         ..DayFacts::default()
     };
     let date = NaiveDate::from_ymd_opt(1970, 1, 2).unwrap();
-    let mut summary = summarise(&facts, date, chrono_tz::UTC);
-    summary.money_out = money_out::summarise(&payouts, 2 * DAY, 0);
+    let summary = summarise(&facts, date, chrono_tz::UTC).with_money_out(money_out::summarise(
+        &payouts,
+        2 * DAY,
+        chrono_tz::UTC,
+    ));
     let english = html(&summary, Language::English);
-    assert!(english.contains("Payout mismatches (1)"), "{english}");
+    assert!(
+        english.contains("Payouts sent, to be checked (1)"),
+        "{english}"
+    );
+    assert!(english.contains("Need a human (1)"), "{english}");
     assert!(english.contains("&lt;b&gt;REF&lt;/b&gt;"), "{english}");
     assert!(!english.contains("<b>REF"), "{english}");
     let french = html(&summary, Language::French);
-    assert!(french.contains("Paiements non conformes (1)"), "{french}");
-    assert!(french.contains("Net (reçu − payé)"), "{french}");
+    assert!(
+        french.contains("<h2>Versements et retraits</h2>"),
+        "{french}"
+    );
+    assert!(
+        french.contains("Versements envoyés, à vérifier (1)"),
+        "{french}"
+    );
+    assert!(french.contains("À traiter (1)"), "{french}");
+    assert!(french.contains("Net (reçu − envoyé)"), "{french}");
+    assert!(
+        french.contains(
+            "<td>Envoyé, à vérifier</td><td class=\"n\">1</td><td class=\"n\">900\u{a0}XOF</td>"
+        ),
+        "a payout mismatch counts as sent, at LigdiCash's amount: {french}"
+    );
+    let start = french.find("<h2>Versements et retraits").unwrap();
+    let end = french.find("<h2>Fonctionnement").unwrap();
+    assert!(
+        !french[start..end].to_lowercase().contains("paiement"),
+        "money out is never called 'paiement', the customers' word: {}",
+        &french[start..end]
+    );
 }

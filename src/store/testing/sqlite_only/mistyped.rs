@@ -186,6 +186,48 @@ fn mistyped_rows_stop_neither_the_report_nor_the_recheck() {
     assert_eq!(tokens, ["good-timeout"], "the mistyped one is left out");
 }
 
+/// An `expected_amount` the shop wrote badly reaches the report as written, for a person to
+/// see, on an invoice and on a payout alike; a whole one has nothing as written.
+#[test]
+fn a_mistyped_amount_reaches_the_report_as_written() {
+    let (_dir, store) = fresh();
+    let c = store.connection();
+    for (token, kind, amount) in [
+        ("spaced", "invoice", "'5 000'"),
+        ("fraction", "invoice", "2500.5"),
+        ("blob", "invoice", "x'0102'"),
+        ("whole", "invoice", "5000"),
+        ("out-spaced", "withdrawal", "'3 000'"),
+    ] {
+        c.execute(
+            &format!(
+                "INSERT INTO payments (token, kind, expected_amount, created_at) \
+                 VALUES ('{token}', '{kind}', {amount}, 10)"
+            ),
+            [],
+        )
+        .unwrap();
+    }
+    let facts = store.day_facts(0, 100, 100).unwrap();
+    let seen: Vec<_> = facts
+        .pending_at_end
+        .iter()
+        .map(|p| (p.expected_amount, p.expected_as_written.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (None, Some("5 000")),
+            (None, Some("2500.5")),
+            (None, Some("BLOB of 2 bytes")),
+            (Some(5000), None)
+        ]
+    );
+    let out = store.payout_facts(0, 100).unwrap().pending_at_end;
+    assert_eq!(out[0].expected_as_written.as_deref(), Some("3 000"));
+    assert_eq!(out[0].expected_amount, None);
+}
+
 /// Enqueueing a token the shop already wrote with a mistyped amount is a conflict (409,
 /// exit 1), not "database unusable".
 #[test]
