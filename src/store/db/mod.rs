@@ -39,13 +39,13 @@ use std::time::{Duration, Instant};
 /// connections and the gauges' cached counts.
 #[derive(Clone, Debug)]
 pub struct Db {
-    backend: Backend,
-    counts: Arc<Mutex<Option<CachedCounts>>>,
+    pub(in crate::store) backend: Backend,
+    pub(in crate::store) counts: Arc<Mutex<Option<CachedCounts>>>,
 }
 
 /// The two databases the store speaks to.
 #[derive(Clone, Debug)]
-enum Backend {
+pub(in crate::store) enum Backend {
     /// Connections to one SQLite file, each used by one call at a time.
     Sqlite(Connections),
     /// A pool of PostgreSQL connections.
@@ -55,7 +55,7 @@ enum Backend {
 /// The counts behind the gauges (pending payments, events by state), until when they may
 /// be reused (see [`Db::gauges`]).
 #[derive(Debug, Clone)]
-struct CachedCounts {
+pub(in crate::store) struct CachedCounts {
     pending: i64,
     events_by_state: Vec<(String, i64)>,
     fresh_until: Instant,
@@ -178,49 +178,7 @@ impl Db {
     }
 }
 
-#[cfg(test)]
-impl Db {
-    /// Runs `sql` (statements separated by `;`, no parameters) as the shop would, on
-    /// either database: for tests that set up rows the operations cannot make.
-    pub async fn execute_for_tests(&self, sql: &str) -> Result<(), StoreError> {
-        let sql = sql.to_owned();
-        match &self.backend {
-            Backend::Sqlite(s) => {
-                s.run(move |s| Ok(s.connection().execute_batch(&sql)?))
-                    .await
-            }
-            Backend::Postgres(p) => Ok(p.conn_for_tests().await.batch_execute(&sql).await?),
-        }
-    }
-
-    /// The first column of the first row of `sql` as an integer (NULL as `None`), on
-    /// either database: for tests that check what an operation wrote.
-    pub async fn int_for_tests(&self, sql: &str) -> Result<Option<i64>, StoreError> {
-        let sql = sql.to_owned();
-        match &self.backend {
-            Backend::Sqlite(s) => {
-                s.run(move |s| Ok(s.connection().query_row(&sql, [], |r| r.get(0))?))
-                    .await
-            }
-            Backend::Postgres(p) => {
-                let row = p.conn_for_tests().await.query_one(&sql, &[]).await?;
-                Ok(row.try_get(0)?)
-            }
-        }
-    }
-
-    /// Forgets the gauges' counts: the next [`Db::gauges`] counts again.
-    pub fn expire_counts_for_tests(&self) {
-        *lock(&self.counts) = None;
-    }
-
-    /// Whether this handle is on PostgreSQL (tests of what differs by design).
-    pub fn is_postgres_for_tests(&self) -> bool {
-        self.postgres().is_some()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(in crate::store) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 

@@ -9,13 +9,13 @@
 //! twice; the matched payment's row is locked before the kept callbacks are trimmed.
 
 use super::PgStore;
+use super::cached::Cached;
 use crate::payment::Status;
 use crate::payment::callback::{self, Named, Said};
 use crate::store::PARKED;
 use crate::store::StoreError;
 use crate::store::{CallbackKeys, Received};
 use crate::time::Millis;
-use tokio_postgres::Transaction;
 
 const NAMED_SQL: &str = "SELECT status, next_poll_at, next_poll_at >= $2, recheck_at, \
     GREATEST(last_confirm_at, last_sent_at), \
@@ -42,7 +42,7 @@ impl PgStore {
                 .record_unmatched(&mut conn, content_type, body, keys, now)
                 .await;
         };
-        let Some(row) = conn.query_opt(NAMED_SQL, &[&id, &PARKED]).await? else {
+        let Some(row) = conn.query_opt_cached(NAMED_SQL, &[&id, &PARKED]).await? else {
             return Ok(Received::default());
         };
         let status: String = row.try_get(0)?;
@@ -60,7 +60,7 @@ impl PgStore {
         if plan.writes() {
             let tx = conn.transaction().await?;
             if plan.make_due {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE payments SET next_poll_at = $2 WHERE id = $1 \
                      AND status = 'pending' AND (next_poll_at IS NULL \
                      OR (next_poll_at > $2 AND next_poll_at < $3))",
@@ -69,7 +69,7 @@ impl PgStore {
                 .await?;
             }
             if plan.recheck {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE payments SET recheck_at = $2 WHERE id = $1 AND status = $3 \
                      AND (recheck_at IS NULL OR recheck_at > $2)",
                     &[&id, &plan.due_at, &status],
@@ -78,7 +78,7 @@ impl PgStore {
             }
             if plan.keep {
                 // The row lock orders two nodes trimming one payment's callbacks.
-                tx.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", &[&id])
+                tx.execute_cached("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", &[&id])
                     .await?;
                 insert(&tx, content_type, body, Some(id), Some(by), keys, now).await?;
                 trim(&tx, id).await?;
@@ -106,7 +106,7 @@ impl PgStore {
     ) -> Result<Received, StoreError> {
         let bucket = callback::bucket_of(now);
         let kept: i64 = conn
-            .query_one(
+            .query_one_cached(
                 "SELECT count(*) FROM callbacks WHERE received_at >= $1 AND payment_id IS NULL",
                 &[&(bucket * callback::BUCKET_MS)],
             )
@@ -116,7 +116,7 @@ impl PgStore {
         if keep {
             let tx = conn.transaction().await?;
             insert(&tx, content_type, body, None, None, keys, now).await?;
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO callback_tally (bucket, unmatched) VALUES ($1, 1) \
                  ON CONFLICT (bucket) DO UPDATE SET unmatched = callback_tally.unmatched + 1",
                 &[&bucket],
@@ -139,7 +139,7 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         self.conn()
             .await?
-            .execute(
+            .execute_cached(
                 "INSERT INTO callback_tally (bucket, unmatched, not_kept) VALUES ($1, $2, $3) \
                  ON CONFLICT (bucket) DO UPDATE SET \
                  unmatched = callback_tally.unmatched + excluded.unmatched, \
@@ -152,7 +152,7 @@ impl PgStore {
 }
 
 async fn insert(
-    tx: &Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     content_type: &str,
     body: &str,
     payment_id: Option<i64>,
@@ -160,7 +160,7 @@ async fn insert(
     keys: &CallbackKeys,
     now: Millis,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
          said_status) VALUES ($1, $2, $3, $4, $5, $6)",
         &[
@@ -177,9 +177,9 @@ async fn insert(
 }
 
 /// Deletes the oldest of the newest kept callbacks of a payment past the bound.
-async fn trim(tx: &Transaction<'_>, payment_id: i64) -> Result<(), StoreError> {
+async fn trim(tx: &deadpool_postgres::Transaction<'_>, payment_id: i64) -> Result<(), StoreError> {
     let kept: i64 = tx
-        .query_one(
+        .query_one_cached(
             "SELECT count(*) FROM callbacks WHERE payment_id = $1",
             &[&payment_id],
         )
@@ -187,7 +187,7 @@ async fn trim(tx: &Transaction<'_>, payment_id: i64) -> Result<(), StoreError> {
         .try_get(0)?;
     let excess = callback::excess_after_keeping(kept - 1);
     if excess > 0 {
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks WHERE payment_id = $1 \
              ORDER BY received_at, id LIMIT $2 OFFSET $3)",
             &[&payment_id, &excess, &callback::FIRST_KEPT],
@@ -241,8 +241,7 @@ async fn find_payment(
         let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) else {
             continue;
         };
-        let statement = conn.prepare_cached(sql).await?;
-        if let Some(row) = conn.query_opt(&statement, &[&value]).await? {
+        if let Some(row) = conn.query_opt_cached(sql, &[&value]).await? {
             return Ok(Some((row.try_get(0)?, by)));
         }
     }

@@ -3,12 +3,14 @@
 //! confirming that very token, so these claim the row as the scan does, and keep
 //! LigdiCash's 3 s floor from the last send whatever node made it.
 
+use super::cached::Cached;
 use super::payments::DUE_COLUMNS;
 use super::{PgStore, read};
 use crate::payment::DuePayment;
 use crate::store::StoreError;
 use crate::store::ToConfirm;
 use crate::time::Millis;
+use std::sync::LazyLock;
 
 /// Claims the pending or `timeout` row `$1` for node `$2` at `$3` with a lease of `$4` ms
 /// unless another claim holds it, and returns it with its last send (the confirm path
@@ -20,6 +22,9 @@ const CLAIM_ONE_SQL: &str = "WITH old AS (SELECT id AS old_id FROM payments \
     AND (claim_expires_at IS NULL OR claim_expires_at <= $3) FOR UPDATE) \
     UPDATE payments SET claimed_by = $2, claim_expires_at = $3 + $4 \
     FROM old WHERE id = old.old_id RETURNING ";
+
+static CLAIM_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("{CLAIM_ONE_SQL}{DUE_COLUMNS}, last_sent_at"));
 
 impl PgStore {
     /// The payment `token` claimed for one confirm now, or why not: final or unknown
@@ -33,10 +38,7 @@ impl PgStore {
         let c = &self.claims;
         let conn = self.conn().await?;
         let claimed = conn
-            .query_opt(
-                &format!("{CLAIM_ONE_SQL}{DUE_COLUMNS}, last_sent_at"),
-                &[&token, &c.node, &now, &c.lease],
-            )
+            .query_opt_cached(&CLAIM_ONE, &[&token, &c.node, &now, &c.lease])
             .await?;
         if let Some(row) = claimed {
             let mut payment: DuePayment = read::due_payment(&row)?;
@@ -46,7 +48,7 @@ impl PgStore {
             return Ok(ToConfirm::Claimed(payment));
         }
         let confirmable = conn
-            .query_opt(
+            .query_opt_cached(
                 "SELECT 1 FROM payments WHERE token = $1 AND status IN ('pending', 'timeout')",
                 &[&token],
             )
@@ -61,7 +63,7 @@ impl PgStore {
     pub async fn release_claim(&self, id: i64) -> Result<(), StoreError> {
         self.conn()
             .await?
-            .execute(
+            .execute_cached(
                 "UPDATE payments SET claimed_by = NULL, claim_expires_at = NULL \
                  WHERE id = $1 AND claimed_by = $2",
                 &[&id, &self.claims.node],

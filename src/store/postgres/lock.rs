@@ -7,6 +7,7 @@
 //! report's catch-up from `report_runs`).
 
 use super::PgStore;
+use super::cached::Cached;
 use crate::store::StoreError;
 use deadpool_postgres::{ClientWrapper, Object};
 
@@ -40,7 +41,7 @@ impl SessionLock {
     pub async fn backend_pid(&self) -> Result<i32, StoreError> {
         let row = self
             .client
-            .query_one("SELECT pg_backend_pid()", &[])
+            .query_one_cached("SELECT pg_backend_pid()", &[])
             .await?;
         Ok(row.try_get(0)?)
     }
@@ -48,7 +49,7 @@ impl SessionLock {
     /// Releases the lock and closes its connection.
     pub async fn release(self) -> Result<(), StoreError> {
         self.client
-            .execute("SELECT pg_advisory_unlock($1)", &[&self.key])
+            .execute_cached("SELECT pg_advisory_unlock($1)", &[&self.key])
             .await?;
         Ok(())
     }
@@ -61,7 +62,7 @@ impl PgStore {
         // Out of the pool: a pooled connection would carry the lock to its next user.
         let client = Object::take(self.conn().await?);
         let row = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .query_one_cached("SELECT pg_try_advisory_lock($1)", &[&key])
             .await?;
         let taken: bool = row.try_get(0)?;
         Ok(taken.then_some(SessionLock { key, client }))

@@ -71,7 +71,7 @@ async fn version_in(conn: &impl tokio_postgres::GenericClient) -> Result<i64, St
     let exists: bool = conn
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
         .await?
-        .get(0);
+        .try_get(0)?;
     if !exists {
         return Ok(0);
     }
@@ -81,7 +81,7 @@ async fn version_in(conn: &impl tokio_postgres::GenericClient) -> Result<i64, St
             &[],
         )
         .await?;
-    Ok(row.get(0))
+    Ok(row.try_get(0)?)
 }
 
 #[cfg(test)]

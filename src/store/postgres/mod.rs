@@ -15,6 +15,7 @@
 //! [`migrations::SCHEMA_VERSION`] under an advisory lock. The pool reconnects by itself: a
 //! connection that broke is dropped when it is next taken.
 
+mod cached;
 mod callbacks;
 mod claim_one;
 pub mod connect;

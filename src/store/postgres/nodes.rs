@@ -6,6 +6,7 @@
 //! clocks must agree to well under a second (NTP).
 
 use super::PgStore;
+use super::cached::Cached;
 use crate::store::StoreError;
 use crate::time::Millis;
 
@@ -20,7 +21,7 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         self.conn()
             .await?
-            .execute(
+            .execute_cached(
                 "INSERT INTO nodes (id, started_at, heartbeat_at, version) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
                  started_at = $2, heartbeat_at = $3, version = $4",
@@ -36,7 +37,7 @@ impl PgStore {
         let updated = self
             .conn()
             .await?
-            .execute(
+            .execute_cached(
                 "UPDATE nodes SET heartbeat_at = $2 WHERE id = $1",
                 &[&self.claims.node, &now],
             )
@@ -49,7 +50,7 @@ impl PgStore {
     pub async fn deregister_node(&self) -> Result<(), StoreError> {
         self.conn()
             .await?
-            .execute("DELETE FROM nodes WHERE id = $1", &[&self.claims.node])
+            .execute_cached("DELETE FROM nodes WHERE id = $1", &[&self.claims.node])
             .await?;
         Ok(())
     }
@@ -64,7 +65,7 @@ impl PgStore {
         let rows = self
             .conn()
             .await?
-            .query(
+            .query_cached(
                 "SELECT id FROM nodes WHERE heartbeat_at >= $1::bigint - $2::bigint ORDER BY id COLLATE \"C\"",
                 &[&now, &stale_after],
             )
@@ -80,7 +81,7 @@ impl PgStore {
         let pruned = self
             .conn()
             .await?
-            .execute(
+            .execute_cached(
                 "DELETE FROM nodes WHERE heartbeat_at < $1::bigint - $2::bigint",
                 &[&now, &older_than],
             )

@@ -9,12 +9,12 @@
 //! it: each receiver sees a payment's events in order, however many nodes deliver.
 
 use super::PgStore;
+use super::cached::Cached;
 use super::events::insert_event;
 use crate::store::StoreError;
 use crate::store::{DeliveryResult, DueDelivery, NewEvent};
 use crate::time::Millis;
 use serde_json::Value;
-use tokio_postgres::Transaction;
 
 /// Claims up to `$5` deliveries to the sinks `$4` due at `$2` for node `$1`, with a lease
 /// of `$3` ms. A delivery waits while an earlier event of the same payment is still
@@ -54,7 +54,7 @@ impl PgStore {
         let n = self
             .conn()
             .await?
-            .execute(
+            .execute_cached(
                 "UPDATE event_deliveries d SET sink = $2 WHERE sink = $1 AND NOT EXISTS \
                  (SELECT 1 FROM event_deliveries x WHERE x.event_seq = d.event_seq \
                  AND x.sink = $2)",
@@ -77,7 +77,7 @@ impl PgStore {
         let rows = self
             .conn()
             .await?
-            .query(CLAIM_SQL, &[&c.node, &now, &c.lease, &sinks, &limit])
+            .query_cached(CLAIM_SQL, &[&c.node, &now, &c.lease, &sinks, &limit])
             .await?;
         let mut due = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -120,12 +120,12 @@ impl PgStore {
         // The event's row first: two sinks' attempts recorded at once would each read the
         // other's delivery as still pending (READ COMMITTED) and leave the event pending
         // for good. Locked, the second waits and summarises after the first committed.
-        tx.execute(
+        tx.execute_cached(
             "SELECT 1 FROM events WHERE seq = $1 FOR UPDATE",
             &[&event_seq],
         )
         .await?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE event_deliveries SET state = $3::text, attempts = attempts + 1, \
              next_attempt_at = coalesce($4::bigint, next_attempt_at), last_error = $5::text, \
              delivered_at = CASE WHEN $3::text = 'delivered' THEN $6::bigint ELSE delivered_at END, \
@@ -165,11 +165,11 @@ pub(super) async fn insert_operational_event_in(
 /// Recomputes an event's state from its deliveries: dead if any is dead, pending if any is
 /// pending, else delivered (SQLite's `deliveries::summarise`).
 pub(super) async fn summarise(
-    tx: &Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     seq: i64,
     now: Millis,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE events SET \
            state = CASE \
              WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_seq = $1 AND state = 'dead') THEN 'dead' \

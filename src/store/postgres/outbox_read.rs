@@ -3,17 +3,29 @@
 //! are in `store::deliveries`).
 
 use super::PgStore;
+use super::cached::Cached;
 use super::outbox::summarise;
 use crate::store::EventRow;
 use crate::store::SinkDelivery;
 use crate::store::StoreError;
 use crate::store::read::{self, EVENT_COLUMNS};
 use crate::time::Millis;
+use std::sync::LazyLock;
 use tokio_postgres::Row;
 
 fn event_row(r: &Row) -> Result<EventRow, StoreError> {
     read::event_row(&mut super::read::PgCells(r))
 }
+
+static EVENTS_IN_STATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE ($1::text IS NULL OR state = $1) \
+         ORDER BY seq DESC LIMIT $2"
+    )
+});
+
+static EVENT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1"));
 
 impl PgStore {
     /// The earliest retry time strictly after `now`, to sleep until.
@@ -21,7 +33,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_one(
+            .query_one_cached(
                 "SELECT min(next_attempt_at) FROM event_deliveries \
                  WHERE state = 'pending' AND next_attempt_at > $1",
                 &[&now],
@@ -40,7 +52,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_one(
+            .query_one_cached(
                 "SELECT EXISTS (SELECT 1 FROM event_deliveries c JOIN events ce ON ce.seq = c.event_seq                  WHERE c.state = 'pending' AND c.next_attempt_at <= $1 AND c.sink = ANY($2)                  AND NOT EXISTS (SELECT 1 FROM event_deliveries p JOIN events pe ON pe.seq = p.event_seq                    WHERE p.sink = c.sink AND p.state = 'pending' AND pe.seq < ce.seq                    AND pe.payment_token = ce.payment_token))",
                 &[&now, &sinks],
             )
@@ -54,7 +66,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_one(
+            .query_one_cached(
                 "SELECT count(*) FROM event_deliveries WHERE state = 'pending' \
                  AND attempts = 0 AND sink = ANY($1)",
                 &[&sinks],
@@ -73,13 +85,7 @@ impl PgStore {
         let rows = self
             .conn()
             .await?
-            .query(
-                &format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE ($1::text IS NULL OR state = $1) \
-                     ORDER BY seq DESC LIMIT $2"
-                ),
-                &[&state, &limit],
-            )
+            .query_cached(&EVENTS_IN_STATE, &[&state, &limit])
             .await?;
         rows.iter().map(event_row).collect()
     }
@@ -90,13 +96,12 @@ impl PgStore {
         id: &str,
     ) -> Result<Option<(EventRow, Vec<SinkDelivery>)>, StoreError> {
         let conn = self.conn().await?;
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
-        let Some(row) = conn.query_opt(&sql, &[&id]).await? else {
+        let Some(row) = conn.query_opt_cached(&EVENT_BY_ID, &[&id]).await? else {
             return Ok(None);
         };
         let event = event_row(&row)?;
         let rows = conn
-            .query(
+            .query_cached(
                 "SELECT sink, state, attempts, last_error FROM event_deliveries \
                  WHERE event_seq = $1 ORDER BY sink",
                 &[&event.seq],
@@ -119,13 +124,13 @@ impl PgStore {
         let seqs: Vec<i64> = match id {
             Some(id) => {
                 let row = tx
-                    .query_opt("SELECT seq FROM events WHERE id = $1 FOR UPDATE", &[&id])
+                    .query_opt_cached("SELECT seq FROM events WHERE id = $1 FOR UPDATE", &[&id])
                     .await?
                     .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
                 vec![row.try_get(0)?]
             }
             None => tx
-                .query(
+                .query_cached(
                     "SELECT seq FROM events WHERE state = 'dead' ORDER BY seq FOR UPDATE",
                     &[],
                 )
@@ -138,7 +143,7 @@ impl PgStore {
         let mut reopened = 0;
         for seq in seqs {
             reopened += tx
-                .execute(
+                .execute_cached(
                     "UPDATE event_deliveries SET state = 'pending', attempts = 0, \
                      next_attempt_at = $2, last_error = NULL, claimed_by = NULL, \
                      claim_expires_at = NULL WHERE event_seq = $1 \

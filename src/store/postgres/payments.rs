@@ -9,12 +9,14 @@
 //! SKIP LOCKED` lets claimers pass over each other's rows instead of waiting: no row is
 //! claimed by two nodes, none waits on another's transaction.
 
+use super::cached::Cached;
 use super::{PgStore, read};
 use crate::payment::{DuePayment, Kind, NewPayment, REQUEUED_FROM, Status};
 use crate::store::StoreError;
 use crate::store::{Enqueued, Requeued};
 use crate::time::Millis;
 use std::collections::HashSet;
+use std::sync::LazyLock;
 use tokio_postgres::types::ToSql;
 
 /// The columns [`read::due_payment`] reads, in its order.
@@ -41,6 +43,10 @@ const CLAIM_RECHECK_SQL: &str = "UPDATE payments SET claimed_by = $1, \
     AND (last_sent_at IS NULL OR last_sent_at <= $2 - $4) AND NOT (id = ANY($6)) \
     ORDER BY recheck_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ";
 
+static CLAIM: LazyLock<String> = LazyLock::new(|| format!("{CLAIM_SQL}{DUE_COLUMNS}"));
+static CLAIM_RECHECK: LazyLock<String> =
+    LazyLock::new(|| format!("{CLAIM_RECHECK_SQL}{DUE_COLUMNS}"));
+
 impl PgStore {
     /// Adds a pending payment. Idempotent on the token; the same token with other data is
     /// a [`StoreError::Conflict`] and writes nothing.
@@ -54,7 +60,7 @@ impl PgStore {
         // One statement: a concurrent enqueue of the same token (another node, the shop)
         // meets the unique index and reads the winner's row below instead of failing.
         let inserted = conn
-            .execute(
+            .execute_cached(
                 "INSERT INTO payments (token, transaction_id, expected_amount, next_poll_at, \
                  created_at, updated_at, kind) VALUES ($1, $2, $3, $4, $5, $5, $6) \
                  ON CONFLICT (token) DO NOTHING",
@@ -72,7 +78,7 @@ impl PgStore {
             return Ok(Enqueued::Inserted);
         }
         let row = conn
-            .query_one(
+            .query_one_cached(
                 "SELECT transaction_id, expected_amount, kind FROM payments WHERE token = $1",
                 &[&p.token],
             )
@@ -107,7 +113,7 @@ impl PgStore {
         let n = self
             .conn()
             .await?
-            .execute(
+            .execute_cached(
                 "UPDATE payments SET next_poll_at = created_at + \
                  CASE kind WHEN 'invoice' THEN $1::bigint ELSE $2::bigint END \
                  WHERE status = 'pending' AND next_poll_at IS NULL",
@@ -129,9 +135,7 @@ impl PgStore {
         let skip: Vec<i64> = skip.iter().copied().collect();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let conn = self.conn().await?;
-        let claim = conn
-            .prepare_cached(&format!("{CLAIM_SQL}{DUE_COLUMNS}"))
-            .await?;
+        let claim = conn.prepare_cached(&CLAIM).await?;
         let params = [
             &c.node as &(dyn ToSql + Sync),
             &now,
@@ -146,9 +150,7 @@ impl PgStore {
             .await?;
         let room = limit - i64::try_from(rows.len()).unwrap_or(limit);
         if room > 0 {
-            let recheck = conn
-                .prepare_cached(&format!("{CLAIM_RECHECK_SQL}{DUE_COLUMNS}"))
-                .await?;
+            let recheck = conn.prepare_cached(&CLAIM_RECHECK).await?;
             let more = [params[0], params[1], params[2], params[3], &room, &skip];
             rows.extend(conn.query(&recheck, &more).await?);
         }
@@ -170,7 +172,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 "SELECT next_poll_at FROM payments WHERE status = 'pending' \
                  AND next_poll_at > $1 ORDER BY next_poll_at LIMIT 1",
                 &[&now],
@@ -185,7 +187,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_one(
+            .query_one_cached(
                 "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
                  AND overdue_at IS NULL) \
                  OR EXISTS (SELECT 1 FROM payments WHERE recheck_at IS NOT NULL)",
@@ -201,7 +203,7 @@ impl PgStore {
         let rows = self
             .conn()
             .await?
-            .query("SELECT status, count(*) FROM payments GROUP BY status", &[])
+            .query_cached("SELECT status, count(*) FROM payments GROUP BY status", &[])
             .await?;
         for row in rows {
             let (status, n): (Status, i64) = (row.try_get(0)?, row.try_get(1)?);
@@ -221,7 +223,7 @@ impl PgStore {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         let status: Status = tx
-            .query_opt(
+            .query_opt_cached(
                 "SELECT status FROM payments WHERE token = $1 FOR UPDATE",
                 &[&token],
             )
@@ -236,7 +238,7 @@ impl PgStore {
         }
         // The reason remembers the earlier verdict: a requeued timeout that completes is a
         // late completion.
-        tx.execute(
+        tx.execute_cached(
             "UPDATE payments SET status = 'pending', status_reason = $3, resolved_at = NULL, \
              attempts = 0, not_found_streak = 0, next_poll_at = $2, requeued_at = $2, \
              updated_at = $2, overdue_at = NULL, \

@@ -5,6 +5,7 @@
 //! rows are read strictly (SQLite's lenient reading is for what its affinity lets in).
 
 use super::PgStore;
+use super::cached::Cached;
 use super::outbox::insert_operational_event_in;
 use super::payments::DUE_COLUMNS;
 use super::read::PgCells;
@@ -17,6 +18,7 @@ use crate::store::{PayoutFact, PayoutFacts};
 use crate::time::Millis;
 use chrono::NaiveDate;
 use serde_json::Value;
+use std::sync::LazyLock;
 use tokio_postgres::Row;
 
 /// The last column is `expected_amount` as written where it is not a whole number, which
@@ -53,6 +55,30 @@ fn day_queries(columns: &str, kind: &str) -> (String, String) {
     )
 }
 
+static INVOICE_DAY: LazyLock<(String, String)> =
+    LazyLock::new(|| day_queries(FACT_COLUMNS, "= 'invoice'"));
+static PAYOUT_DAY: LazyLock<(String, String)> =
+    LazyLock::new(|| day_queries(PAYOUT_COLUMNS, "<> 'invoice'"));
+
+/// The payments a callback of the day contradicted, with what it said.
+static CONTRADICTED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {FACT_COLUMNS}, said FROM payments JOIN (SELECT payment_id, \
+         lower(trim(said_status)) AS said, max(received_at) AS last_at \
+         FROM callbacks WHERE received_at >= $1 AND received_at < $2 \
+         AND payment_id IS NOT NULL GROUP BY 1, 2) c \
+         ON c.payment_id = payments.id WHERE {CONTRADICTED_WHERE} \
+         ORDER BY last_at, token"
+    )
+});
+
+static TIMEOUTS_SINCE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {DUE_COLUMNS} FROM payments WHERE status = 'timeout' AND resolved_at >= $1 \
+         ORDER BY resolved_at, id"
+    )
+});
+
 impl PgStore {
     /// Everything the report for `[start, end)` needs about invoices, read at `now`.
     pub async fn day_facts(
@@ -62,38 +88,26 @@ impl PgStore {
         now: Millis,
     ) -> Result<DayFacts, StoreError> {
         let c = self.conn().await?;
-        let (resolved_sql, pending_sql) = day_queries(FACT_COLUMNS, "= 'invoice'");
-        let resolved = c.query(&resolved_sql, &[&start, &end]).await?;
-        let pending = c.query(&pending_sql, &[&end]).await?;
+        let (resolved_sql, pending_sql) = &*INVOICE_DAY;
+        let resolved = c.query_cached(resolved_sql, &[&start, &end]).await?;
+        let pending = c.query_cached(pending_sql, &[&end]).await?;
         let late = c
-            .query(
+            .query_cached(
                 "SELECT payment_token FROM events WHERE type = 'payment.late_completed' \
                  AND created_at >= $1 AND created_at < $2 ORDER BY seq",
                 &[&start, &end],
             )
             .await?;
-        let contradicted = c
-            .query(
-                &format!(
-                    "SELECT {FACT_COLUMNS}, said FROM payments JOIN (SELECT payment_id, \
-                     lower(trim(said_status)) AS said, max(received_at) AS last_at \
-                     FROM callbacks WHERE received_at >= $1 AND received_at < $2 \
-                     AND payment_id IS NOT NULL GROUP BY 1, 2) c \
-                     ON c.payment_id = payments.id WHERE {CONTRADICTED_WHERE} \
-                     ORDER BY last_at, token"
-                ),
-                &[&start, &end],
-            )
-            .await?;
+        let contradicted = c.query_cached(&CONTRADICTED, &[&start, &end]).await?;
         let attempts = c
-            .query(
+            .query_cached(
                 "SELECT outcome, latency_ms FROM confirm_attempts WHERE at >= $1 AND at < $2 \
                  ORDER BY id",
                 &[&start, &end],
             )
             .await?;
         let counts = c
-            .query_one(
+            .query_one_cached(
                 "SELECT (SELECT count(*) FROM events WHERE state = 'pending'), \
                  (SELECT count(*) FROM events WHERE state = 'dead'), \
                  (SELECT coalesce(sum(unmatched), 0)::bigint FROM callback_tally \
@@ -142,9 +156,9 @@ impl PgStore {
         end: Millis,
     ) -> Result<PayoutFacts, StoreError> {
         let c = self.conn().await?;
-        let (resolved_sql, pending_sql) = day_queries(PAYOUT_COLUMNS, "<> 'invoice'");
-        let resolved = c.query(&resolved_sql, &[&start, &end]).await?;
-        let pending = c.query(&pending_sql, &[&end]).await?;
+        let (resolved_sql, pending_sql) = &*PAYOUT_DAY;
+        let resolved = c.query_cached(resolved_sql, &[&start, &end]).await?;
+        let pending = c.query_cached(pending_sql, &[&end]).await?;
         Ok(PayoutFacts {
             resolved: resolved.iter().map(payout_fact).collect::<Result<_, _>>()?,
             pending_at_end: pending.iter().map(payout_fact).collect::<Result<_, _>>()?,
@@ -153,11 +167,11 @@ impl PgStore {
 
     /// `timeout` payments resolved at or after `since`, to re-confirm.
     pub async fn timeouts_since(&self, since: Millis) -> Result<Vec<DuePayment>, StoreError> {
-        let sql = format!(
-            "SELECT {DUE_COLUMNS} FROM payments WHERE status = 'timeout' AND resolved_at >= $1 \
-             ORDER BY resolved_at, id"
-        );
-        let rows = self.conn().await?.query(&sql, &[&since]).await?;
+        let rows = self
+            .conn()
+            .await?
+            .query_cached(&TIMEOUTS_SINCE, &[&since])
+            .await?;
         rows.iter().map(super::read::due_payment).collect()
     }
 
@@ -166,7 +180,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_one("SELECT max(day) FROM report_runs", &[])
+            .query_one_cached("SELECT max(day) FROM report_runs", &[])
             .await?;
         let day: Option<String> = row.try_get(0)?;
         Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
@@ -188,7 +202,7 @@ impl PgStore {
         // A day is announced once: a node whose report lock went with its connection may
         // still reach this after another node recorded the day; it then adds nothing.
         let recorded = tx
-            .execute(
+            .execute_cached(
                 "INSERT INTO report_runs (day, generated_at, files) VALUES ($1, $2, $3) \
                  ON CONFLICT (day) DO NOTHING",
                 &[&day.format("%Y-%m-%d").to_string(), &now, &files],
@@ -211,16 +225,16 @@ impl PgStore {
     ) -> Result<usize, StoreError> {
         let c = self.conn().await?;
         let attempts = c
-            .execute("DELETE FROM confirm_attempts WHERE at < $1", &[&before])
+            .execute_cached("DELETE FROM confirm_attempts WHERE at < $1", &[&before])
             .await?;
         let callbacks = c
-            .execute(
+            .execute_cached(
                 "DELETE FROM callbacks WHERE received_at < $1 \
                  OR (payment_id IS NULL AND received_at < $2)",
                 &[&before, &unmatched_before],
             )
             .await?;
-        c.execute(
+        c.execute_cached(
             "DELETE FROM callback_tally WHERE bucket < $1",
             &[&bucket_of(before)],
         )
@@ -234,7 +248,7 @@ impl PgStore {
     pub async fn gauges_reading(&self, recount: bool) -> Result<DbGauges, StoreError> {
         let c = self.conn().await?;
         let row = c
-            .query_one(
+            .query_one_cached(
                 "SELECT (SELECT min(created_at) FROM payments WHERE status = 'pending' \
                   AND kind = 'invoice'), \
                  (SELECT count(*) FROM payments WHERE status = 'pending' AND kind <> 'invoice'), \
@@ -253,14 +267,14 @@ impl PgStore {
         };
         if recount {
             let pending = c
-                .query_one(
+                .query_one_cached(
                     "SELECT count(*) FROM payments WHERE status = 'pending'",
                     &[],
                 )
                 .await?;
             gauges.pending = pending.try_get(0)?;
             let states = c
-                .query(
+                .query_cached(
                     "SELECT state, count(*) FROM events GROUP BY state ORDER BY state",
                     &[],
                 )
@@ -280,7 +294,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_one(
+            .query_one_cached(
                 "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on', \
                  has_table_privilege('payments', 'INSERT, UPDATE, DELETE') \
                  AND has_table_privilege('events', 'INSERT, UPDATE') \

@@ -13,6 +13,7 @@
 //! backends from drifting (orderings, counts, the rules of the model).
 
 mod callbacks;
+mod db_access;
 mod gauges;
 pub(crate) mod helpers;
 mod outbox;
