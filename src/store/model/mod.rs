@@ -8,7 +8,7 @@ mod outcome_write;
 mod payments;
 mod reports;
 
-pub use callbacks::{CallbackKeys, Received};
+pub use callbacks::{CallbackKeys, Probe, Received};
 pub use outbox::{DeliveryResult, DueDelivery, EventRow, NewEvent, PaymentFacts, SinkDelivery};
 pub use outcome_write::{AnswerColumns, final_event};
 pub use payments::{Enqueued, PaymentFilter, PaymentRow, Requeued, ToConfirm, bad_columns_line};

@@ -34,6 +34,33 @@ pub enum Enqueued {
     AlreadyPresent,
 }
 
+impl Enqueued {
+    /// An enqueue of a token already stored: the same payment again (idempotent), or a
+    /// conflict naming the first field that differs (order, amount, kind), which writes
+    /// nothing.
+    pub fn again(
+        token: &str,
+        same_order: bool,
+        same_amount: bool,
+        same_kind: bool,
+    ) -> Result<Self, crate::store::StoreError> {
+        let field = [
+            (same_order, "transaction_id"),
+            (same_amount, "amount"),
+            (same_kind, "kind"),
+        ]
+        .into_iter()
+        .find_map(|(same, field)| (!same).then_some(field));
+        match field {
+            Some(field) => Err(crate::store::StoreError::Conflict {
+                token: token.to_owned(),
+                field,
+            }),
+            None => Ok(Enqueued::AlreadyPresent),
+        }
+    }
+}
+
 /// Which payments a search returns: each `None` matches all. `before_id` pages (the rows
 /// older than the last one of the previous page).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

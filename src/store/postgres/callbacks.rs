@@ -13,6 +13,7 @@ use super::cached::Cached;
 use crate::payment::Status;
 use crate::payment::callback::{self, Named, Said};
 use crate::store::PARKED;
+use crate::store::Probe;
 use crate::store::StoreError;
 use crate::store::{CallbackKeys, Received};
 use crate::time::Millis;
@@ -197,49 +198,19 @@ async fn trim(tx: &deadpool_postgres::Transaction<'_>, payment_id: i64) -> Resul
     Ok(())
 }
 
-/// The payment a callback names, and by what, in `store::callbacks::find_payment`'s order:
-/// the order reference (an invoice before a payout, a pending payment before a settled one,
-/// the newest first), then `external_id`'s parts, `request_id`, and last the token.
+/// The payment a callback names, and by what, trying [`CallbackKeys::probes`] in order.
 async fn find_payment(
     conn: &deadpool_postgres::Object,
     keys: &CallbackKeys,
 ) -> Result<Option<(i64, &'static str)>, StoreError> {
-    let by_order = conn
-        .prepare_cached(
-            "SELECT id FROM payments WHERE transaction_id = $1 \
-             ORDER BY kind = 'invoice' DESC, status = 'pending' DESC, id DESC LIMIT 1",
-        )
-        .await?;
-    let orders = keys
-        .transaction_id
-        .iter()
-        .map(|o| (o.as_str(), "transaction_id"))
-        .chain(
-            keys.external_id
-                .iter()
-                .flat_map(|e| e.split(';'))
-                .map(|part| (part.trim(), "external_id")),
-        );
-    for (order, by) in orders {
-        if let Some(row) = conn.query_opt(&by_order, &[&order]).await? {
-            return Ok(Some((row.try_get(0)?, by)));
-        }
-    }
-    let others = [
-        (
-            "SELECT id FROM payments WHERE request_id = $1 LIMIT 1",
-            &keys.request_id,
-            "request_id",
-        ),
-        (
-            "SELECT id FROM payments WHERE token = $1 LIMIT 1",
-            &keys.token,
-            "token",
-        ),
-    ];
-    for (sql, value, by) in others {
-        let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) else {
-            continue;
+    for (probe, value, by) in keys.probes() {
+        let sql = match probe {
+            Probe::Order => {
+                "SELECT id FROM payments WHERE transaction_id = $1 \
+                 ORDER BY kind = 'invoice' DESC, status = 'pending' DESC, id DESC LIMIT 1"
+            }
+            Probe::RequestId => "SELECT id FROM payments WHERE request_id = $1 LIMIT 1",
+            Probe::Token => "SELECT id FROM payments WHERE token = $1 LIMIT 1",
         };
         if let Some(row) = conn.query_opt_cached(sql, &[&value]).await? {
             return Ok(Some((row.try_get(0)?, by)));

@@ -85,22 +85,12 @@ impl PgStore {
             .await?;
         let (transaction_id, expected_amount, kind): (Option<String>, Option<i64>, Kind) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        let field = if transaction_id != p.transaction_id {
-            Some("transaction_id")
-        } else if expected_amount != p.expected_amount {
-            Some("amount")
-        } else if kind != p.kind {
-            Some("kind")
-        } else {
-            None
-        };
-        match field {
-            Some(field) => Err(StoreError::Conflict {
-                token: p.token.clone(),
-                field,
-            }),
-            None => Ok(Enqueued::AlreadyPresent),
-        }
+        Enqueued::again(
+            &p.token,
+            transaction_id == p.transaction_id,
+            expected_amount == p.expected_amount,
+            kind == p.kind,
+        )
     }
 
     /// Gives rows the shop inserted with plain SQL their first poll time:

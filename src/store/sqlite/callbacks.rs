@@ -195,48 +195,25 @@ fn trim(tx: &rusqlite::Transaction<'_>, payment_id: i64) -> Result<(), StoreErro
     Ok(())
 }
 
-/// The payment a callback names, and by what: the order reference first (an invoice
-/// before a payout of the same order, such as its refund; a pending payment before a
-/// settled one; the newest first: a shop may retry an order with a new invoice), then `external_id`'s parts, `request_id`, and last the token.
+/// The payment a callback names, and by what, trying [`CallbackKeys::probes`] in order.
 fn find_payment(
     tx: &rusqlite::Transaction<'_>,
     keys: &CallbackKeys,
 ) -> Result<Option<(i64, &'static str)>, StoreError> {
-    let by_order = |order: &str| -> Result<Option<i64>, StoreError> {
-        Ok(tx
-            .prepare_cached(
+    for (probe, value, by) in keys.probes() {
+        let sql = match probe {
+            Probe::Order => {
                 "SELECT id FROM payments WHERE transaction_id = ?1 \
-                 ORDER BY kind = 'invoice' DESC, status = 'pending' DESC, id DESC LIMIT 1",
-            )?
-            .query_row([order], |r| r.get(0))
-            .optional()?)
-    };
-    if let Some(order) = keys.transaction_id.as_deref()
-        && let Some(id) = by_order(order)?
-    {
-        return Ok(Some((id, "transaction_id")));
-    }
-    for part in keys.external_id.iter().flat_map(|e| e.split(';')) {
-        if let Some(id) = by_order(part.trim())? {
-            return Ok(Some((id, "external_id")));
-        }
-    }
-    for (column, value) in [("request_id", &keys.request_id), ("token", &keys.token)] {
-        let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) else {
-            continue;
+                 ORDER BY kind = 'invoice' DESC, status = 'pending' DESC, id DESC LIMIT 1"
+            }
+            Probe::RequestId => "SELECT id FROM payments WHERE request_id = ?1 LIMIT 1",
+            Probe::Token => "SELECT id FROM payments WHERE token = ?1 LIMIT 1",
         };
         let id: Option<i64> = tx
-            .prepare_cached(&format!(
-                "SELECT id FROM payments WHERE {column} = ?1 LIMIT 1"
-            ))?
+            .prepare_cached(sql)?
             .query_row([value], |r| r.get(0))
             .optional()?;
         if let Some(id) = id {
-            let by = if column == "token" {
-                "token"
-            } else {
-                "request_id"
-            };
             return Ok(Some((id, by)));
         }
     }

@@ -62,23 +62,8 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        if let Some((same_order, same_amount, same_kind)) = existing {
-            let field = if !same_order {
-                Some("transaction_id")
-            } else if !same_amount {
-                Some("amount")
-            } else if !same_kind {
-                Some("kind")
-            } else {
-                None
-            };
-            return match field {
-                Some(field) => Err(StoreError::Conflict {
-                    token: p.token.clone(),
-                    field,
-                }),
-                None => Ok(Enqueued::AlreadyPresent),
-            };
+        if let Some((order, amount, kind)) = existing {
+            return Enqueued::again(&p.token, order, amount, kind);
         }
         tx.execute(
             "INSERT INTO payments (token, transaction_id, expected_amount, next_poll_at, \
