@@ -6,10 +6,12 @@ use crate::failure::{Exit, Failure};
 use crate::health::{WriteHealth, Writer};
 use crate::ligdicash::ErrorClass;
 use crate::ligdicash::classify::AUTH_FAILED;
-use crate::poller::PollerError;
+use crate::poller::{PollerError, RunMode};
+use crate::report::Reporter;
 use crate::store::Db;
-use crate::tasks::Ended;
+use crate::tasks::{Ended, Tasks};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -39,7 +41,7 @@ pub(super) fn task_failure(
 /// `--once` ends once every delivery due now has been attempted (delivered, or put off to
 /// its next retry time, which a later pass takes up), or as soon as the database refuses
 /// writes: an attempt that cannot be recorded stays due, for a later pass.
-pub(super) async fn due_deliveries_attempted(
+async fn due_deliveries_attempted(
     db: &Db,
     sinks: &[String],
     writes: &WriteHealth,
@@ -63,7 +65,7 @@ pub(super) async fn due_deliveries_attempted(
 
 /// `--until-idle` also waits until every event has had its first delivery attempt, through
 /// a database that is away for a while.
-pub(super) async fn first_attempts_made(
+async fn first_attempts_made(
     db: &Db,
     sinks: &[String],
     writes: &WriteHealth,
@@ -119,6 +121,54 @@ pub(super) fn pass_got_through(outcomes: &BTreeMap<&str, u64>) -> Result<(), Fai
         Exit::Ligdicash,
         format!("{what}; the payments stay due for the next pass"),
     ))
+}
+
+/// What a finite run does once its polling ended well: the reports caught up (`once`, left
+/// for the next pass while the database refuses writes; a signal ends the catch-up too: a
+/// cron pass must never hang while holding the lock), then the wait of its mode.
+pub(super) async fn finish_pass(
+    once: Option<Reporter>,
+    mode: RunMode,
+    db: &Db,
+    sinks: &[String],
+    writes: &WriteHealth,
+    shutdown: &CancellationToken,
+) -> Result<(), PollerError> {
+    if let Some(reporter) = once.filter(|_| !writes.failing()) {
+        tokio::select! {
+            caught_up = reporter.catch_up() => if let Err(e) = caught_up {
+                tracing::error!(error = %e, "nightly report failed");
+            },
+            () = shutdown.cancelled() => {}
+        }
+    }
+    match mode {
+        RunMode::Once => due_deliveries_attempted(db, sinks, writes, shutdown).await,
+        _ => first_attempts_made(db, sinks, writes, shutdown).await,
+    }
+}
+
+/// Runs the poller to its end while watching the tasks: the first task to fail cancels
+/// `shutdown`, so everything stops (systemd restarts a daemon that exits non-zero), and
+/// its failure is kept.
+pub(super) async fn poll_watched<T>(
+    polling: impl Future<Output = T>,
+    tasks: &mut Tasks<Failure>,
+    shutdown: &CancellationToken,
+    failures: &mut Vec<Failure>,
+) -> T {
+    tokio::pin!(polling);
+    loop {
+        tokio::select! {
+            result = &mut polling => return result,
+            Some((name, ended)) = tasks.next() => {
+                if let Some(failure) = task_failure(name, ended, shutdown.is_cancelled()) {
+                    shutdown.cancel();
+                    failures.push(failure);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,29 +9,28 @@
 //! everything, and the daemon exits non-zero.
 
 mod ending;
+mod serving;
 mod startup;
 
-use crate::api::{self, ApiState};
+use crate::api::ApiState;
 use crate::config::{Config, Credentials};
 use crate::confirm::Confirmer;
-use crate::confirm::cluster::{ClusterRate, TIMING};
+use crate::confirm::cluster::ClusterRate;
 use crate::events::delivery::Deliverer;
-use crate::events::email::EmailSink;
-use crate::events::sinks::Sink;
 use crate::failure::{Exit, Failure};
-use crate::http::{self, HttpState};
+use crate::http::HttpState;
 use crate::ligdicash::{ClientSettings, LigdicashClient};
 use crate::lock::InstanceLock;
 use crate::metrics::Metrics;
 use crate::poller::{Poller, RunMode};
 use crate::report::Reporter;
-use crate::report::email::Mailer;
 use crate::store::{Db, Target};
 use crate::systemd;
 use crate::tasks::Tasks;
-use crate::time::{ms, now_ms};
-use ending::{due_deliveries_attempted, first_attempts_made, pass_got_through, task_failure};
-use startup::{adopt_legacy_sink_names, bind};
+use crate::time::ms;
+use ending::{finish_pass, pass_got_through, poll_watched, task_failure};
+use serving::{schedule_reports, spawn_serving};
+use startup::{bind, join_cluster, open_database, shop_api};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,7 +55,7 @@ pub struct App {
     poller: Poller,
     reporter: Reporter,
     deliverer: Deliverer,
-    listener: Option<TcpListener>,
+    listener: Option<(TcpListener, HttpState)>,
     api: Option<(TcpListener, ApiState)>,
     sink_names: Vec<String>,
     route: &'static str,
@@ -75,38 +74,15 @@ impl App {
     /// Builds every component; nothing runs yet.
     pub async fn build(config: Config, env: Env<'_>) -> Result<Self, Failure> {
         let creds = Credentials::load(&config.ligdicash, env)?;
-        let mut sinks = Sink::from_config(&config.events, env)?;
-        // What payment events are addressed to: every sink but the e-mail one.
-        let payment_sinks: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
-        let mailer = Mailer::from_config(&config.report, env)?;
+        let metrics = Arc::new(Metrics::default());
+        let sinks = startup::sinks(&config, env, &metrics)?;
+        let (payment_sinks, sink_names) = (sinks.payment.clone(), sinks.names.clone());
         let http_addr = config.http.addr()?;
         let target = Target::from_config(&config, env)?;
-        let database = &target;
-        let mut lock = (!target.is_postgres())
-            .then(|| InstanceLock::acquire(&config.database.path))
-            .transpose()?;
-        // One handle for the whole process: every part shares its connections (at most
-        // `[database] max_connections`) and the gauges' cached counts.
-        let db = Db::open(database).await?;
-        if let Some(lock) = &mut lock {
-            // A database created just now can be locked only now (see `lock`).
-            lock.lock_database(&config.database.path)?;
-        }
-        db.ensure_writable().await?;
-        adopt_legacy_sink_names(&config, &db).await?;
+        let (db, lock) = open_database(&config, &target).await?;
         let client = build_client(&config, &creds)?;
         let route = client.route();
-        let metrics = Arc::new(Metrics::default());
         let observer = db.clone();
-        if let Some(mailer) = mailer {
-            tracing::info!(to = %mailer.shown(), "nightly reports will be e-mailed");
-            let sink = EmailSink::new(mailer, metrics.report_emails.clone());
-            sinks.push(Sink::Email(Box::new(sink)));
-        }
-        // The reporter's `report.generated` goes to every sink, the e-mail one included;
-        // the finite runs wait on every sink's deliveries.
-        let sink_names: Vec<String> = sinks.iter().map(|s| s.name().to_owned()).collect();
-        let payment_sinks = Arc::new(payment_sinks);
         // Every confirm of the process, the poller's and the re-check's, goes through it.
         let confirmer = Arc::new(Confirmer::new(
             &config.poll,
@@ -116,22 +92,7 @@ impl App {
             observer.clone(),
             payment_sinks.clone(),
         ));
-        // On PostgreSQL this node joins the cluster: it sends nothing until it has its
-        // share of max_requests_per_second (the whole of it when alone).
-        let cluster = match db.is_shared() {
-            true => Some(
-                ClusterRate::start(
-                    db.clone(),
-                    confirmer.shared_throttle(),
-                    TIMING,
-                    env!("CARGO_PKG_VERSION"),
-                    now_ms(),
-                )
-                .await?
-                .with_metrics(metrics.clone()),
-            ),
-            false => None,
-        };
+        let cluster = join_cluster(&db, &confirmer, &metrics).await?;
         let poller_dbs = (db.clone(), db.clone());
         let poller = Poller::new(
             &config.poll,
@@ -149,40 +110,25 @@ impl App {
         )?;
         let deliverer = Deliverer::new(
             db.clone(),
-            sinks,
+            sinks.all,
             config.events.retry_schedule.iter().map(|d| d.0).collect(),
             config.events.concurrency,
         )
         .with_write_health(metrics.writes.clone());
         let listener = match http_addr {
-            Some(addr) => Some(bind(addr, "http.listen").await?),
-            None => None,
-        };
-        let api = match config.api.addr()? {
             Some(addr) => {
-                let tokens = config.api.load_tokens(env)?;
-                let listener = bind(addr, "api.listen").await?;
-                if !addr.ip().is_loopback() {
-                    tracing::warn!(%addr, "the shop API listens beyond this machine: put it behind TLS and a firewall");
-                }
-                for t in &tokens {
-                    let scopes: Vec<_> = t.scopes.iter().map(|s| s.as_str()).collect();
-                    tracing::info!(token = %t.name, ?scopes, from = %t.source, "shop API token loaded");
-                }
-                let state = ApiState {
-                    db: db.clone(),
-                    confirmer: confirmer.clone(),
-                    tokens: Arc::new(tokens),
+                let state = HttpState {
                     metrics: metrics.clone(),
-                    confirm_timeout: config.ligdicash.request_timeout.0,
-                    sinks: payment_sinks.clone(),
-                    shutdown: CancellationToken::new(),
-                    callbacks: Arc::default(),
+                    db: observer.clone(),
+                    stale_after_ms: ms(config.poll.scan_interval.0)
+                        .saturating_mul(10)
+                        .max(30_000),
                 };
-                Some((listener, state))
+                Some((bind(addr, "http.listen").await?, state))
             }
             None => None,
         };
+        let api = shop_api(&config, env, &db, &confirmer, &metrics, &payment_sinks).await?;
         Ok(Self {
             config,
             _lock: lock,
@@ -214,7 +160,9 @@ impl App {
 
     /// Where `/healthz`, `/readyz` and `/metrics` answer, if enabled.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+        self.listener
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The one confirm path, which also applies new poll settings while running (SIGHUP).
@@ -255,38 +203,7 @@ impl App {
             confirmer: _,
             cluster,
         } = self;
-        if let Some(cluster) = cluster {
-            let beats = cluster.run(shutdown.clone());
-            tasks.spawn("cluster heartbeat", async move {
-                beats
-                    .await
-                    .map_err(|e| Failure::new(Exit::Database, e.to_string()))
-            });
-        }
-        if let Some(listener) = listener {
-            let state = HttpState {
-                metrics: metrics.clone(),
-                db: observer.clone(),
-                stale_after_ms: ms(config.poll.scan_interval.0)
-                    .saturating_mul(10)
-                    .max(30_000),
-            };
-            tracing::info!(addr = ?listener.local_addr().ok(), "health and metrics listener started");
-            let serve = http::serve(listener, state, shutdown.clone());
-            tasks.spawn("http listener", async move {
-                serve.await;
-                Ok(())
-            });
-        }
-        if let Some((listener, mut state)) = api {
-            state.shutdown = shutdown.clone();
-            tracing::info!(addr = ?listener.local_addr().ok(), "shop API listener started");
-            let serve = api::serve(listener, state, shutdown.clone());
-            tasks.spawn("shop API", async move {
-                serve.await;
-                Ok(())
-            });
-        }
+        spawn_serving(&mut tasks, cluster, listener, api, &shutdown);
         tracing::info!(
             database,
             base_url = %config.shown_base_url(),
@@ -311,53 +228,19 @@ impl App {
                 .map_err(|e| Failure::new(Exit::Database, e.to_string()))
         });
         let finite = mode != RunMode::Forever;
-        // The daemon reports on schedule; a finite run catches up once, after the polling.
-        let once = match (config.report.enabled, finite) {
-            (true, false) => {
-                let nightly = reporter.run(shutdown.clone());
-                tasks.spawn("nightly report", async move {
-                    nightly.await;
-                    Ok(())
-                });
-                None
-            }
-            (true, true) => Some(reporter.stop_when_held()),
-            (false, _) => None,
-        };
+        let once = schedule_reports(
+            &mut tasks,
+            reporter,
+            config.report.enabled,
+            finite,
+            &shutdown,
+        );
         let mut failures = Vec::new();
         let polling = poller.run(mode, shutdown.clone());
-        tokio::pin!(polling);
-        let mut result = loop {
-            tokio::select! {
-                result = &mut polling => break result,
-                Some((name, ended)) = tasks.next() => {
-                    if let Some(failure) = task_failure(name, ended, shutdown.is_cancelled()) {
-                        // Stop everything: systemd restarts a daemon that exits non-zero.
-                        shutdown.cancel();
-                        failures.push(failure);
-                    }
-                }
-            }
-        };
+        let mut result = poll_watched(polling, &mut tasks, &shutdown, &mut failures).await;
         systemd::notify("STOPPING=1");
         if result.is_ok() && finite && failures.is_empty() {
-            // A pass that ended on a database refusing writes leaves the reports for the
-            // next pass; a signal ends the catch-up too (a cron pass must never hang while
-            // holding the lock).
-            if let Some(reporter) = once.filter(|_| !writes.failing()) {
-                tokio::select! {
-                    caught_up = reporter.catch_up() => if let Err(e) = caught_up {
-                        tracing::error!(error = %e, "nightly report failed");
-                    },
-                    () = shutdown.cancelled() => {}
-                }
-            }
-            result = match mode {
-                RunMode::Once => {
-                    due_deliveries_attempted(&observer, &sink_names, &writes, &shutdown).await
-                }
-                _ => first_attempts_made(&observer, &sink_names, &writes, &shutdown).await,
-            };
+            result = finish_pass(once, mode, &observer, &sink_names, &writes, &shutdown).await;
         }
         // The poller has stopped, on a signal or on an error: everything else stops too.
         shutdown.cancel();
