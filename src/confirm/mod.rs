@@ -19,6 +19,7 @@
 
 pub mod cluster;
 pub mod decide;
+mod floors;
 pub mod incidents;
 pub mod schedule;
 pub mod throttle;
@@ -31,6 +32,7 @@ use crate::payment::{Change, ConfirmOutcome, DuePayment};
 use crate::store::Db;
 use crate::time::{Millis, ms, now_ms};
 use decide::{Policy, decide};
+use floors::Floors;
 use incidents::Incidents;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -202,8 +204,17 @@ impl Confirmer {
         if !self.acquire_slot(stop).await {
             return Turn::Stopped;
         }
-        // The call's time in the attempt log is when the limiter let it go.
-        let at = now_ms();
+        // The call's time in the attempt log is when the limiter and the floor let it go.
+        let at = loop {
+            let now = now_ms();
+            let Some(floor) = lock(&self.floors).send(p.id, now, min) else {
+                break now;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(floor.saturating_sub(now) as u64)) => {}
+                _ = stop.cancelled() => return Turn::Stopped,
+            }
+        };
         if self.held() {
             return Turn::Held;
         }
@@ -323,36 +334,6 @@ impl Confirmer {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Per payment id, the last send reserved here or the last answer received, whichever is
-/// later: each confirm takes the first time at least `min_interval` after it (or after the
-/// last confirm recorded in the database).
-#[derive(Debug, Default)]
-struct Floors {
-    at: std::collections::HashMap<i64, Millis>,
-    /// Entries beyond this count trigger a sweep of the stale ones (amortised O(1)).
-    sweep_at: usize,
-}
-
-impl Floors {
-    /// The time the next confirm of `id` may be sent, reserved for the caller.
-    fn reserve(&mut self, id: i64, recorded: Option<Millis>, now: Millis, min: Millis) -> Millis {
-        let last = self.at.get(&id).copied().max(recorded);
-        let at = last.map_or(now, |t| t.saturating_add(min).max(now));
-        self.at.insert(id, at);
-        if self.at.len() > self.sweep_at {
-            self.at.retain(|_, t| t.saturating_add(min) > now);
-            self.sweep_at = 2 * self.at.len() + 1024;
-        }
-        at
-    }
-
-    /// `id`'s last call was answered at `at`: the next waits from there.
-    fn answered(&mut self, id: i64, at: Millis) {
-        let last = self.at.entry(id).or_insert(at);
-        *last = (*last).max(at);
-    }
 }
 
 /// What one confirm call leaves in the attempt log and on the payment: the HTTP status,

@@ -78,14 +78,34 @@ fn confirms_of_one_token_are_spaced_by_min_interval_whoever_sends_them() {
         floors.reserve(id, None, 100_000, 3_000);
     }
     assert!(
-        floors.at.len() < 3_000,
+        floors.reserved.len() < 3_000,
         "old entries swept: {}",
-        floors.at.len()
+        floors.reserved.len()
     );
     assert_eq!(floors.reserve(1, None, 100_000, 3_000), 100_000);
     // A call answered at 100_400 (400 ms in transit): the next waits from the answer.
     floors.answered(1, 100_400);
     assert_eq!(floors.reserve(1, Some(100_000), 101_000, 3_000), 103_400);
+}
+
+/// Two callers reserve 10_000 and 13_000 before the first call is sent; it is answered at
+/// 10_006 (6 ms in transit): the second, at 13_000, waits until 13_006, then may send; a
+/// third, reserved at 16_000 but pushed behind, waits for the second's send.
+#[test]
+fn a_send_waits_min_interval_after_the_last_answer_or_send_whatever_was_reserved() {
+    let mut floors = Floors::default();
+    assert_eq!(floors.reserve(1, None, 10_000, 3_000), 10_000);
+    assert_eq!(floors.reserve(1, None, 10_000, 3_000), 13_000);
+    assert_eq!(floors.send(1, 10_000, 3_000), None);
+    floors.answered(1, 10_006);
+    assert_eq!(floors.send(1, 13_000, 3_000), Some(13_006));
+    assert_eq!(floors.send(1, 13_006, 3_000), None);
+    assert_eq!(floors.send(1, 16_000, 3_000), Some(16_006));
+    assert_eq!(
+        floors.send(2, 16_000, 3_000),
+        None,
+        "another token is not held up"
+    );
 }
 
 #[test]
