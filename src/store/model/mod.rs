@@ -3,11 +3,18 @@
 //! SQL; a rule found here is found once.
 
 mod callbacks;
+mod cases;
+pub mod evidence;
 mod outbox;
 mod payments;
 mod reports;
 
-pub use callbacks::{CallbackKeys, Received};
+pub use callbacks::{CallbackKeys, RawCallback, Received};
+pub use cases::{
+    BY_ITSELF, CASE_OPENED, CASE_RESOLVED, CaseCandidate, CaseFilter, CaseGauges, CaseRecord,
+    CaseRow, CaseWrite, Resolution, SweepMarks, SweepWindow, SweepWrites, case_payload,
+};
+pub use evidence::EvidenceFacts;
 pub use outbox::{
     DeliveryResult, DueDelivery, EventRow, PaymentFacts, SinkDelivery, initial_state, new_event_id,
     operational_payload, payment_payload,

@@ -114,6 +114,15 @@ pub fn payment_payload(kind: &str, id: &str, occurred_at: Millis, p: &PaymentFac
 }
 
 impl DeliveryResult {
+    /// How the try ended, as `delivery_attempts` records it: `delivered`, `retry`, `dead`.
+    pub fn result(&self) -> &'static str {
+        match self {
+            DeliveryResult::Delivered => "delivered",
+            DeliveryResult::Retry { .. } => "retry",
+            DeliveryResult::Dead { .. } => "dead",
+        }
+    }
+
     /// The delivery's state after this result, its next attempt time, and the error to
     /// keep.
     pub fn columns(&self) -> (&'static str, Option<Millis>, Option<&str>) {

@@ -13,7 +13,7 @@ use crate::payment::Status;
 use crate::payment::callback::{self, Named, Said};
 use crate::store::PARKED;
 use crate::store::StoreError;
-use crate::store::{CallbackKeys, Received};
+use crate::store::{CallbackKeys, RawCallback, Received};
 use crate::time::Millis;
 use tokio_postgres::Transaction;
 
@@ -30,17 +30,21 @@ impl PgStore {
         &self,
         content_type: &str,
         body: &str,
+        source: Option<&str>,
         keys: &CallbackKeys,
         now: Millis,
         min_interval: Millis,
     ) -> Result<Received, StoreError> {
         let said = Said::parse(keys.status.as_deref());
+        let raw = RawCallback {
+            content_type,
+            body,
+            source,
+        };
         let mut conn = self.conn().await?;
         let found = find_payment(&conn, keys).await?;
         let Some((id, by)) = found else {
-            return self
-                .record_unmatched(&mut conn, content_type, body, keys, now)
-                .await;
+            return self.record_unmatched(&mut conn, raw, keys, now).await;
         };
         let Some(row) = conn.query_opt(NAMED_SQL, &[&id, &PARKED]).await? else {
             return Ok(Received::default());
@@ -80,7 +84,7 @@ impl PgStore {
                 // The row lock orders two nodes trimming one payment's callbacks.
                 tx.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", &[&id])
                     .await?;
-                insert(&tx, content_type, body, Some(id), Some(by), keys, now).await?;
+                insert(&tx, raw, Some(id), Some(by), keys, now).await?;
                 trim(&tx, id).await?;
             }
             tx.commit().await?;
@@ -99,8 +103,7 @@ impl PgStore {
     async fn record_unmatched(
         &self,
         conn: &mut deadpool_postgres::Object,
-        content_type: &str,
-        body: &str,
+        raw: RawCallback<'_>,
         keys: &CallbackKeys,
         now: Millis,
     ) -> Result<Received, StoreError> {
@@ -115,7 +118,7 @@ impl PgStore {
         let keep = kept < callback::UNMATCHED_SAMPLE;
         if keep {
             let tx = conn.transaction().await?;
-            insert(&tx, content_type, body, None, None, keys, now).await?;
+            insert(&tx, raw, None, None, keys, now).await?;
             tx.execute(
                 "INSERT INTO callback_tally (bucket, unmatched) VALUES ($1, 1) \
                  ON CONFLICT (bucket) DO UPDATE SET unmatched = callback_tally.unmatched + 1",
@@ -153,8 +156,7 @@ impl PgStore {
 
 async fn insert(
     tx: &Transaction<'_>,
-    content_type: &str,
-    body: &str,
+    raw: RawCallback<'_>,
     payment_id: Option<i64>,
     matched_by: Option<&str>,
     keys: &CallbackKeys,
@@ -162,14 +164,15 @@ async fn insert(
 ) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
-         said_status) VALUES ($1, $2, $3, $4, $5, $6)",
+         said_status, source) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &now,
-            &content_type,
-            &body,
+            &raw.content_type,
+            &raw.body,
             &payment_id,
             &matched_by,
             &keys.status,
+            &raw.source,
         ],
     )
     .await?;

@@ -16,10 +16,12 @@
 //! connection that broke is dropped when it is next taken.
 
 mod callbacks;
+mod cases;
 mod claim_one;
 pub mod connect;
 pub mod errors;
 mod events;
+mod evidence;
 pub mod lock;
 pub mod migrations;
 mod nodes;

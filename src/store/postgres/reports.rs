@@ -11,7 +11,7 @@ use super::read::PgCells;
 use crate::payment::DuePayment;
 use crate::payment::callback::bucket_of;
 use crate::store::StoreError;
-use crate::store::read::{self, CONTRADICTED_WHERE};
+use crate::store::read::{self, CONTRADICTED_WHERE, TRIES_UNDER_OPEN_CASE, UNDER_OPEN_CASE};
 use crate::store::{AttemptFact, DayFacts, DbGauges, PaymentFact, contradiction_reason};
 use crate::store::{PayoutFact, PayoutFacts};
 use crate::time::Millis;
@@ -198,9 +198,10 @@ impl PgStore {
         Ok(())
     }
 
-    /// Deletes confirm attempts, callbacks and their tally older than `before` (the
-    /// evidence is kept for the same time), and the callbacks that matched no payment
-    /// older than `unmatched_before`; returns how many attempts and callbacks.
+    /// Deletes confirm attempts, callbacks, delivery tries and the callbacks' tally older
+    /// than `before` but the evidence of payments with an open case, and the callbacks that
+    /// matched no payment older than `unmatched_before` (as on SQLite); returns how many
+    /// attempts and callbacks.
     pub async fn prune_attempts(
         &self,
         before: Millis,
@@ -208,15 +209,25 @@ impl PgStore {
     ) -> Result<usize, StoreError> {
         let c = self.conn().await?;
         let attempts = c
-            .execute("DELETE FROM confirm_attempts WHERE at < $1", &[&before])
+            .execute(
+                &format!("DELETE FROM confirm_attempts WHERE at < $1 AND NOT {UNDER_OPEN_CASE}"),
+                &[&before],
+            )
             .await?;
         let callbacks = c
             .execute(
-                "DELETE FROM callbacks WHERE received_at < $1 \
-                 OR (payment_id IS NULL AND received_at < $2)",
+                &format!(
+                    "DELETE FROM callbacks WHERE (received_at < $1 AND (payment_id IS NULL \
+                     OR NOT {UNDER_OPEN_CASE})) OR (payment_id IS NULL AND received_at < $2)"
+                ),
                 &[&before, &unmatched_before],
             )
             .await?;
+        c.execute(
+            &format!("DELETE FROM delivery_attempts WHERE at < $1 AND NOT {TRIES_UNDER_OPEN_CASE}"),
+            &[&before],
+        )
+        .await?;
         c.execute(
             "DELETE FROM callback_tally WHERE bucket < $1",
             &[&bucket_of(before)],
@@ -246,6 +257,7 @@ impl PgStore {
             pending_payouts: row.try_get(1)?,
             overdue_payouts: row.try_get(2)?,
             last_report_at: row.try_get(3)?,
+            cases: self.case_gauges().await?,
             ..DbGauges::default()
         };
         if recount {
