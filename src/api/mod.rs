@@ -1,5 +1,6 @@
-//! The shop's HTTP API (`[api] listen`): enqueue and look up payments, and a live
-//! "confirm now" that a shop calls before it cancels an unpaid order.
+//! The shop's HTTP API (`[api] listen`): enqueue and look up payments, a live "confirm
+//! now" that a shop calls before it cancels an unpaid order, the cases that need a person
+//! with their resolution, and a payment's evidence file.
 //!
 //! A listener of its own, served within the same limits as every listener of the process
 //! ([`crate::listener`]). Every `/v1` request carries `Authorization: Bearer <token>`,
@@ -12,6 +13,7 @@
 mod auth;
 mod callback_tally;
 mod callbacks;
+mod cases;
 mod confirm_now;
 pub mod error;
 mod payments;
@@ -67,6 +69,8 @@ pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
         .route("/v1/payments", post(payments::create).get(payments::search))
         .route("/v1/payments/{token}", get(payments::show))
         .route("/v1/payments/{token}/confirm", post(confirm_now::confirm))
+        .route("/v1/payments/{token}/resolution", post(cases::resolution))
+        .route("/v1/cases", get(cases::list))
         // The last layer added runs first.
         .route_layer(middleware::from_fn_with_state(MAX_BODY, whole_body))
         .route_layer(middleware::from_fn_with_state(

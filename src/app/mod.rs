@@ -5,13 +5,14 @@
 //! credentials, sinks, the instance lock, the database (opened, migrated, writable), the
 //! client, the listener bound. Only then does [`App::run`] send `READY=1` and start the
 //! poller, with the watched tasks beside it ([`crate::tasks`]): the HTTP listener, the
-//! systemd supervision, event delivery and the nightly reports. The first to fail stops
+//! systemd supervision, event delivery, the case sweep and the nightly reports. The first to fail stops
 //! everything, and the daemon exits non-zero.
 
 mod ending;
 mod startup;
 
 use crate::api::{self, ApiState};
+use crate::cases::sweep::CaseSweep;
 use crate::config::{Config, Credentials};
 use crate::confirm::Confirmer;
 use crate::confirm::cluster::{ClusterRate, TIMING};
@@ -55,6 +56,8 @@ pub struct App {
     cluster: Option<ClusterRate>,
     poller: Poller,
     reporter: Reporter,
+    /// Opens and closes cases: what needs a person.
+    sweep: CaseSweep,
     deliverer: Deliverer,
     listener: Option<TcpListener>,
     api: Option<(TcpListener, ApiState)>,
@@ -147,6 +150,7 @@ impl App {
             Some(confirmer.clone()),
             Arc::new(sink_names.clone()),
         )?;
+        let sweep = CaseSweep::new(&config.cases, db.clone(), payment_sinks.clone());
         let deliverer = Deliverer::new(
             db.clone(),
             sinks,
@@ -192,6 +196,7 @@ impl App {
             cluster,
             poller,
             reporter,
+            sweep,
             deliverer,
             listener,
             api,
@@ -244,6 +249,7 @@ impl App {
             observer,
             poller,
             reporter,
+            sweep,
             deliverer,
             listener,
             api,
@@ -324,6 +330,18 @@ impl App {
             (true, true) => Some(reporter.stop_when_held()),
             (false, _) => None,
         };
+        // A finite run sweeps once, at the end, so that its cases are opened and announced.
+        let mut sweep_at_end = None;
+        match finite {
+            true => sweep_at_end = Some(sweep),
+            false => {
+                let sweeping = sweep.run(shutdown.clone());
+                tasks.spawn("case sweep", async move {
+                    sweeping.await;
+                    Ok(())
+                });
+            }
+        }
         let mut failures = Vec::new();
         let polling = poller.run(mode, shutdown.clone());
         tokio::pin!(polling);
@@ -351,6 +369,11 @@ impl App {
                     },
                     () = shutdown.cancelled() => {}
                 }
+            }
+            if let Some(sweep) = &mut sweep_at_end
+                && let Err(e) = sweep.sweep_once(now_ms()).await
+            {
+                tracing::error!(error = %e, "case sweep failed");
             }
             result = match mode {
                 RunMode::Once => {

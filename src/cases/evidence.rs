@@ -1,0 +1,1 @@
+//! The evidence file of a payment (placeholder until the evidence module lands).

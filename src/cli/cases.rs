@@ -1,0 +1,135 @@
+//! The case commands: `cases` lists what needs a person (or what was decided), `resolve`
+//! records a person's decision, recorded as made by the Unix user running it. Cases print
+//! in the one JSON form of [`CaseRow::to_json`], or as a table.
+
+use super::{Exit, Failure, output, pretty, table, with_db};
+use crate::cases::resolve::{ResolveError, resolve};
+use crate::cases::who;
+use crate::config::Config;
+use crate::payment::parse_token;
+use crate::store::{CaseFilter, CaseRow};
+use crate::time::{now_ms, rfc3339};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The arguments of `resolve`.
+#[derive(Debug, clap::Args)]
+pub struct ResolveArgs {
+    /// The creation token of the payment whose open case is closed.
+    pub token: String,
+    /// What was decided: accepted, refunded, paid_elsewhere, not_paid, written_off or
+    /// sent_again (`cases` shows the ones that fit each case).
+    #[arg(long, value_name = "DECISION")]
+    pub decision: String,
+    /// Why: what was checked and done, for the accountant and the audit trail.
+    #[arg(long, value_name = "TEXT")]
+    pub note: String,
+    /// Print the closed case as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The arguments of `cases`.
+#[derive(Debug, clap::Args)]
+pub struct CasesArgs {
+    /// `open` (what needs a person, oldest first) or `closed` (newest closed first).
+    #[arg(long, value_name = "STATUS", default_value = "open")]
+    pub status: String,
+    /// Print a JSON array of cases instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many cases.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: usize,
+}
+
+/// `resolve`: closes the payment's open case with a decision and a note.
+pub(super) fn resolve_case(config: &Config, args: ResolveArgs) -> Result<(), Failure> {
+    let token = parse_token(&args.token).map_err(Failure::usage)?;
+    let sinks = Arc::new(config.events.sink_names());
+    let by = who::cli_user();
+    let case = with_db(config, async |db| {
+        let closed = resolve(db, token, &args.decision, &args.note, by, now_ms(), sinks).await;
+        closed.map_err(refused)
+    })?;
+    if args.json {
+        return output::line(pretty(&case.to_json(now_ms())));
+    }
+    let decision = case.closing.as_ref().and_then(|c| c.decision);
+    output::line(format_args!(
+        "closed the {} case of {token} ({}): {}",
+        case.kind.as_str(),
+        case.transaction_id.as_deref().unwrap_or("no order"),
+        decision.map_or("", |d| d.as_str())
+    ))
+}
+
+/// A refused decision: a usage error for what was typed wrong, else a failure (exit 1).
+fn refused(e: ResolveError) -> Failure {
+    match e {
+        ResolveError::Store(e) => e.into(),
+        e @ (ResolveError::UnknownDecision(_) | ResolveError::BadNote) => {
+            Failure::usage(e.to_string())
+        }
+        e => Failure::new(Exit::Failure, e.to_string()),
+    }
+}
+
+/// `cases`: open cases oldest first, or closed ones newest first.
+pub(super) fn list(config: &Config, args: CasesArgs) -> Result<(), Failure> {
+    let closed = match args.status.trim() {
+        "open" => false,
+        "closed" => true,
+        other => {
+            return Err(Failure::usage(format!(
+                "--status: {other:?} is neither open nor closed"
+            )));
+        }
+    };
+    let filter = CaseFilter {
+        closed,
+        ..CaseFilter::default()
+    };
+    let rows = with_db(config, async |db| {
+        Ok(db.list_cases(filter, args.limit).await?)
+    })?;
+    let now = now_ms();
+    if args.json {
+        let items: Vec<Value> = rows.iter().map(|c| c.to_json(now)).collect();
+        return output::line(pretty(&Value::Array(items)));
+    }
+    for line in lines(&rows, now) {
+        output::line(line)?;
+    }
+    Ok(())
+}
+
+/// The table: one line per case, its age in hours and minutes.
+fn lines(rows: &[CaseRow], now: i64) -> Vec<String> {
+    let tokens: Vec<&str> = rows.iter().map(|c| c.token.as_str()).collect();
+    let short = table::short_tokens(&tokens);
+    let w = short.iter().map(String::len).max().unwrap_or(0).max(5);
+    let mut lines = vec![format!(
+        "{:>6} {:<16} {:<w$} {:<20} {:<13} {:>9}  {:<24}  DECISION",
+        "CASE", "KIND", "TOKEN", "ORDER", "STATUS", "AGE", "OPENED"
+    )];
+    for (c, token) in rows.iter().zip(&short) {
+        let age = c.age_seconds(now);
+        let decided = c.closing.as_ref().map(|r| {
+            let what = r.decision.map_or("closed by itself", |d| d.as_str());
+            format!("{what} by {}: {}", r.by, r.note)
+        });
+        let line = format!(
+            "{:>6} {:<16} {token:<w$} {:<20} {:<13} {:>9}  {:<24}  {}",
+            c.id,
+            c.kind.as_str(),
+            c.transaction_id.as_deref().unwrap_or("-"),
+            c.status.as_str(),
+            format!("{}h{:02}m", age / 3600, age / 60 % 60),
+            rfc3339(c.opened_at),
+            decided.unwrap_or_default()
+        );
+        lines.push(line.trim_end().to_owned());
+    }
+    lines
+}
