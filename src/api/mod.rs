@@ -16,6 +16,7 @@ mod callbacks;
 mod cases;
 mod confirm_now;
 pub mod error;
+mod evidence;
 mod payments;
 
 use crate::config::ApiToken;
@@ -55,6 +56,8 @@ pub struct ApiState {
     pub shutdown: CancellationToken,
     /// Callbacks counted but not kept raw, written every few seconds.
     pub callbacks: Arc<CallbackTally>,
+    /// What an evidence file is built with (LigdiCash's URL, the language, the time zone).
+    pub evidence: crate::cases::evidence::Settings,
 }
 
 /// The routes: the bearer check on every `/v1` path, then the body read whole (so a client
@@ -70,6 +73,7 @@ pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
         .route("/v1/payments/{token}", get(payments::show))
         .route("/v1/payments/{token}/confirm", post(confirm_now::confirm))
         .route("/v1/payments/{token}/resolution", post(cases::resolution))
+        .route("/v1/payments/{token}/evidence", get(evidence::evidence))
         .route("/v1/cases", get(cases::list))
         // The last layer added runs first.
         .route_layer(middleware::from_fn_with_state(MAX_BODY, whole_body))

@@ -32,7 +32,7 @@ use crate::systemd;
 use crate::tasks::Tasks;
 use crate::time::{ms, now_ms};
 use ending::{due_deliveries_attempted, first_attempts_made, pass_got_through, task_failure};
-use startup::{adopt_legacy_sink_names, bind};
+use startup::{adopt_legacy_sink_names, api_state, bind};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -162,31 +162,8 @@ impl App {
             Some(addr) => Some(bind(addr, "http.listen").await?),
             None => None,
         };
-        let api = match config.api.addr()? {
-            Some(addr) => {
-                let tokens = config.api.load_tokens(env)?;
-                let listener = bind(addr, "api.listen").await?;
-                if !addr.ip().is_loopback() {
-                    tracing::warn!(%addr, "the shop API listens beyond this machine: put it behind TLS and a firewall");
-                }
-                for t in &tokens {
-                    let scopes: Vec<_> = t.scopes.iter().map(|s| s.as_str()).collect();
-                    tracing::info!(token = %t.name, ?scopes, from = %t.source, "shop API token loaded");
-                }
-                let state = ApiState {
-                    db: db.clone(),
-                    confirmer: confirmer.clone(),
-                    tokens: Arc::new(tokens),
-                    metrics: metrics.clone(),
-                    confirm_timeout: config.ligdicash.request_timeout.0,
-                    sinks: payment_sinks.clone(),
-                    shutdown: CancellationToken::new(),
-                    callbacks: Arc::default(),
-                };
-                Some((listener, state))
-            }
-            None => None,
-        };
+        let api_sinks = payment_sinks.clone();
+        let api = api_state(&config, env, &db, &confirmer, &metrics, api_sinks).await?;
         Ok(Self {
             config,
             _lock: lock,

@@ -1,15 +1,17 @@
 //! The case commands: `cases` lists what needs a person (or what was decided), `resolve`
-//! records a person's decision, recorded as made by the Unix user running it. Cases print
-//! in the one JSON form of [`CaseRow::to_json`], or as a table.
+//! records a person's decision, recorded as made by the Unix user running it, and
+//! `evidence` writes a payment's evidence file (JSON and HTML). Cases print in the one
+//! JSON form of [`CaseRow::to_json`], or as a table.
 
 use super::{Exit, Failure, output, pretty, table, with_db};
 use crate::cases::resolve::{ResolveError, resolve};
-use crate::cases::who;
-use crate::config::Config;
+use crate::cases::{evidence, who};
+use crate::config::{Config, ReportLanguage};
 use crate::payment::parse_token;
-use crate::store::{CaseFilter, CaseRow};
+use crate::store::{CaseFilter, CaseRow, PaymentFilter};
 use crate::time::{now_ms, rfc3339};
 use serde_json::Value;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The arguments of `resolve`.
@@ -132,4 +134,93 @@ fn lines(rows: &[CaseRow], now: i64) -> Vec<String> {
         lines.push(line.trim_end().to_owned());
     }
     lines
+}
+
+/// The arguments of `evidence`.
+#[derive(Debug, clap::Args)]
+pub struct EvidenceArgs {
+    /// The creation token of the payment.
+    #[arg(required_unless_present = "order", conflicts_with = "order")]
+    pub token: Option<String>,
+    /// The shop's order reference (`transaction_id`) instead of a token: the newest
+    /// payment of that order.
+    #[arg(long, value_name = "ID")]
+    pub order: Option<String>,
+    /// The directory the two files are written to.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// The HTML's language, `fr` or `en` (default: `[report] language`).
+    #[arg(long, value_name = "LANG")]
+    pub language: Option<String>,
+    /// Print the JSON on stdout instead of writing files (its SHA-256 on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `evidence`: the payment's evidence file. Writes `<stem>.json` and `<stem>.html` and
+/// prints the JSON's SHA-256 and path as `sha256sum` does, then the HTML's path.
+pub(super) fn evidence(config: &Config, args: EvidenceArgs) -> Result<(), Failure> {
+    let language = match args.language.as_deref() {
+        None => None,
+        Some("fr") => Some(ReportLanguage::French),
+        Some("en") => Some(ReportLanguage::English),
+        Some(other) => {
+            return Err(Failure::usage(format!(
+                "--language: {other:?} is neither fr nor en"
+            )));
+        }
+    };
+    let settings = evidence::Settings::from_config(config)?;
+    let token = args
+        .token
+        .as_deref()
+        .map(parse_token)
+        .transpose()
+        .map_err(Failure::usage)?;
+    let order = args.order.as_deref().map(str::trim);
+    let facts = with_db(config, async |db| {
+        let token = match (token, order) {
+            (Some(token), _) => token.to_owned(),
+            (None, Some(order)) => {
+                let filter = PaymentFilter {
+                    transaction_id: Some(order.to_owned()),
+                    ..PaymentFilter::default()
+                };
+                let rows = db.search(filter, 2).await?;
+                if rows.len() > 1 {
+                    output::note(format_args!(
+                        "order {order} has several payments; this is the newest (list --order {order} shows them all)"
+                    ));
+                }
+                let newest = rows.into_iter().next();
+                newest.map(|r| r.token).ok_or_else(|| {
+                    Failure::new(Exit::Failure, format!("no payment for order {order}"))
+                })?
+            }
+            (None, None) => return Err(Failure::usage("evidence: give a token or --order")),
+        };
+        db.evidence(token.clone())
+            .await?
+            .ok_or_else(|| Failure::new(Exit::Failure, format!("no payment with token {token:?}")))
+    })?;
+    let file = evidence::build(&facts, &settings.at(now_ms(), language));
+    if args.json {
+        output::note(format_args!("SHA-256 {}", file.sha256));
+        return output::write(&file.json);
+    }
+    let stem = evidence::file_stem(&facts);
+    let (json, html) = (
+        args.out.join(format!("{stem}.json")),
+        args.out.join(format!("{stem}.html")),
+    );
+    for (path, text) in [(&json, &file.json), (&html, &file.html)] {
+        std::fs::write(path, text).map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+    }
+    output::line(format_args!("{}  {}", file.sha256, json.display()))?;
+    output::line(html.display())
 }

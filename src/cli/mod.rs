@@ -134,6 +134,8 @@ pub enum Command {
     Cases(cases::CasesArgs),
     /// Close a payment's open case with a decision and a note (recorded with your user).
     Resolve(cases::ResolveArgs),
+    /// Write a payment's evidence file (JSON and HTML) for a dispute, with its SHA-256.
+    Evidence(cases::EvidenceArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Validate the configuration and credentials; print the effective configuration.
@@ -276,6 +278,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Requeue { token, json } => payments::requeue(&sources.load()?, &token, json),
         Command::Cases(args) => cases::list(&sources.load()?, args),
         Command::Resolve(args) => cases::resolve_case(&sources.load()?, args),
+        Command::Evidence(args) => cases::evidence(&sources.load()?, args),
         Command::Migrate => setup::migrate(&sources.load()?),
         Command::CheckConfig => setup::check_config(&sources.load()?),
         Command::Report(request) => report::execute(&sources.load()?, request),

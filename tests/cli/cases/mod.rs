@@ -4,6 +4,7 @@
 //! scope, recorded with the token's name; 403 without it); the events reach a webhook.
 
 mod api;
+mod evidence;
 
 use crate::both;
 use crate::helpers::*;

@@ -1,1 +1,0 @@
-//! The evidence file of a payment (placeholder until the evidence module lands).
