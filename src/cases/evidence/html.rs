@@ -80,9 +80,9 @@ fn payment(p: &PaymentRow, ctx: &Context, w: &Words) -> Markup {
     let rows: [(&str, String); 10] = [
         (w.token, p.token.clone()),
         (w.kind, p.kind.clone()),
-        (w.order, opt(p.transaction_id.as_deref())),
+        (w.order_label, opt(p.transaction_id.as_deref())),
         (
-            w.expected,
+            w.expected_label,
             opt(p.expected_amount.map(|a| format!("{a} XOF"))),
         ),
         (w.amount, opt(p.amount.map(|a| format!("{a} XOF")))),

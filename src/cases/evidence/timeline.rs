@@ -63,6 +63,8 @@ impl Step<'_> {
     /// One line saying what happened, in `language`.
     pub fn summary(&self, p: &PaymentRow, language: Language) -> String {
         let w = words(language);
+        // French puts a no-break space before a colon.
+        let colon = crate::report::i18n::colon(language);
         let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
         match self {
             Step::Created => format!(
@@ -110,7 +112,7 @@ impl Step<'_> {
                 or_dash(c.matched_by.as_deref())
             ),
             Step::Resolved => format!(
-                "{}: {}{}",
+                "{}{colon}{}{}",
                 w.final_status,
                 p.status,
                 p.status_reason
@@ -120,7 +122,7 @@ impl Step<'_> {
             ),
             Step::Event(e) => format!("{} {} ({})", w.event, e.kind, e.id),
             Step::Delivery(e, t) => format!(
-                "{} {} → {}: {}{}",
+                "{} {} → {}{colon}{}{}",
                 w.delivery,
                 e.kind,
                 t.sink,
@@ -137,7 +139,7 @@ impl Step<'_> {
                     .and_then(|r| r.decision)
                     .map_or(w.by_itself, |d| d.as_str());
                 format!(
-                    "{} #{}: {decision}, {} {}: {}",
+                    "{} #{}{colon}{decision}, {} {}{colon}{}",
                     w.case_closed,
                     c.id,
                     w.by,
