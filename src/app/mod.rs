@@ -348,7 +348,7 @@ impl App {
                 }
             }
             if let Some(sweep) = &mut sweep_at_end
-                && let Err(e) = sweep.sweep_once(now_ms()).await
+                && let Err(e) = sweep.sweep_all(now_ms()).await
             {
                 tracing::error!(error = %e, "case sweep failed");
             }

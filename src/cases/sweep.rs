@@ -9,6 +9,11 @@
 //! marks) is kept in memory and recorded with each write, so an idle daemon writes
 //! nothing, and a restart looks again from the last recorded marks ([`LOOK_BACK`] earlier,
 //! for writes that commit after the time they record).
+//!
+//! Bounded: what changed is bounded by the traffic since the last look, but the invoices
+//! pending too long are bounded by nothing (a backlog at the first sweep after an
+//! upgrade), so their windows are read [`PENDING_CHUNK`] of creation time at a time,
+//! starting at the oldest pending one, one chunk after the other until caught up.
 
 use crate::config::CasesConfig;
 use crate::payment::case::need::{self, Step};
@@ -26,6 +31,9 @@ use tokio_util::sync::CancellationToken;
 /// what already has its case is left as it is.
 pub const LOOK_BACK: Millis = 60_000;
 
+/// The pending windows one sweep reads at most: an hour of invoices created (or requeued).
+pub const PENDING_CHUNK: Millis = 3_600_000;
+
 /// The case task.
 pub struct CaseSweep {
     db: Db,
@@ -37,14 +45,31 @@ pub struct CaseSweep {
     marks: Option<SweepMarks>,
 }
 
-/// What one sweep reads, from how far the last one looked.
-pub fn window(marks: SweepMarks, now: Millis, pending_after: Millis) -> SweepWindow {
-    SweepWindow {
+/// What one sweep reads, from how far the last one looked: what changed since the marks
+/// (a look-back earlier), and the next chunk of pending windows that passed
+/// `pending_after`, from `oldest_pending` (the oldest pending payment's start) when the
+/// marks are further behind. Whether more chunks are left to read.
+pub fn window(
+    marks: SweepMarks,
+    now: Millis,
+    pending_after: Millis,
+    oldest_pending: Option<Millis>,
+) -> (SweepWindow, bool) {
+    let until = now.saturating_sub(pending_after);
+    // A window that starts at the mark: a payment pending for `pending_after` committed
+    // long ago, whatever the clock of the node that wrote it.
+    let from = match oldest_pending {
+        Some(oldest) => marks.pending_to.max(oldest.saturating_sub(1)),
+        None => marks.pending_to.max(until),
+    };
+    let chunk_until = until.min(from.saturating_add(PENDING_CHUNK));
+    let window = SweepWindow {
         changes_from: marks.changes_to.saturating_sub(LOOK_BACK),
         overdue_from: marks.overdue_to.saturating_sub(LOOK_BACK),
-        pending_from: marks.pending_to.saturating_sub(LOOK_BACK),
-        pending_until: now.saturating_sub(pending_after),
-    }
+        pending_from: from,
+        pending_until: chunk_until.max(from),
+    };
+    (window, chunk_until < until)
 }
 
 /// The writes that bring each candidate's case in line with what it needs at `now`.
@@ -90,13 +115,21 @@ impl CaseSweep {
         }
     }
 
-    /// One sweep at `now`: reads what changed since the last, writes what it needs.
-    pub async fn sweep_once(&mut self, now: Millis) -> Result<SweepWrites, StoreError> {
+    /// One sweep at `now`: reads what changed since the last, writes what it needs. Returns
+    /// what it wrote, and whether pending windows are left to read (then sweep again).
+    pub async fn sweep_once(&mut self, now: Millis) -> Result<(SweepWrites, bool), StoreError> {
         let marks = match self.marks {
             Some(marks) => marks,
             None => self.db.case_marks().await?,
         };
-        let window = window(marks, now, self.pending_after);
+        // The oldest pending payment is asked for only when the marks are behind by more
+        // than a chunk (the first sweep, or after a long stop): one index probe.
+        let behind = now.saturating_sub(self.pending_after) - marks.pending_to > PENDING_CHUNK;
+        let oldest = match behind {
+            true => self.db.oldest_pending_start().await?,
+            false => Some(marks.pending_to),
+        };
+        let (window, more) = window(marks, now, self.pending_after, oldest);
         let candidates = self.db.case_candidates(window).await?;
         let writes = plan(&candidates, now, self.pending_after);
         let next = SweepMarks {
@@ -119,7 +152,20 @@ impl CaseSweep {
             );
         }
         self.marks = Some(next);
-        Ok(done)
+        Ok((done, more))
+    }
+
+    /// Sweeps at `now` until the pending windows are caught up (one sweep, usually).
+    pub async fn sweep_all(&mut self, now: Millis) -> Result<SweepWrites, StoreError> {
+        let mut total = SweepWrites::default();
+        loop {
+            let (done, more) = self.sweep_once(now).await?;
+            total.opened += done.opened;
+            total.closed += done.closed;
+            if !more {
+                return Ok(total);
+            }
+        }
     }
 
     /// Sweeps every `[cases] sweep_interval` until `shutdown`. A sweep that fails (the
@@ -134,7 +180,7 @@ impl CaseSweep {
                 _ = ticks.tick() => {}
                 () = shutdown.cancelled() => return,
             }
-            if let Err(e) = self.sweep_once(now_ms()).await {
+            if let Err(e) = self.sweep_all(now_ms()).await {
                 tracing::error!(error = %e, "case sweep failed; trying again at the next interval");
             }
         }

@@ -207,6 +207,9 @@ operations! {
 
     /// How far the case sweep has looked, as last recorded.
     pub fn case_marks() -> SweepMarks;
+    /// When the oldest pending payment's pending window started (created, or requeued):
+    /// where a case sweep far behind starts reading pending windows.
+    pub fn oldest_pending_start() -> Option<Millis>;
     /// The payments the case sweep looks at in `window` (each part through an index, never
     /// a scan of `payments`), with their open case and every case they had.
     pub fn case_candidates(window: SweepWindow) -> Vec<CaseCandidate>;

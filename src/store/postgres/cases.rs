@@ -60,6 +60,22 @@ impl PgStore {
         })
     }
 
+    /// When the oldest pending payment's window started (created, or requeued), from the
+    /// two partial indexes' first entries.
+    pub async fn oldest_pending_start(&self) -> Result<Option<Millis>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT LEAST((SELECT min(created_at) FROM payments WHERE status = 'pending'), \
+                 (SELECT min(requeued_at) FROM payments WHERE status = 'pending' \
+                 AND requeued_at IS NOT NULL))",
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     /// The payments the case sweep looks at in `window`, with their open case and every
     /// case they had, read in one snapshot.
     pub async fn case_candidates(&self, w: SweepWindow) -> Result<Vec<CaseCandidate>, StoreError> {

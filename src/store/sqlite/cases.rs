@@ -17,7 +17,7 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 /// so that SQLite never falls back on another (without `ANALYZE` it may pick the status
 /// index for a time range, or scan `payments` for the join: the `CROSS JOIN` keeps the
 /// few ids outside).
-pub(crate) fn candidates_sql() -> String {
+pub fn candidates_sql() -> String {
     format!(
         "WITH ids(id) AS (\
          SELECT id FROM payments INDEXED BY payments_status \
@@ -56,6 +56,25 @@ impl Store {
             )
             .optional()?
             .unwrap_or_default())
+    }
+
+    /// When the oldest pending payment's window started (created, or requeued), from the
+    /// two partial indexes' first entries. A value of the wrong type the shop wrote
+    /// (text sorts after numbers) counts as none.
+    pub fn oldest_pending_start(&self) -> Result<Option<Millis>, StoreError> {
+        let oldest: rusqlite::types::Value = self
+            .conn
+            .prepare_cached(
+                "SELECT min(s) FROM (SELECT min(created_at) AS s FROM payments \
+                 INDEXED BY payments_pending_age WHERE status = 'pending' UNION ALL \
+                 SELECT min(requeued_at) FROM payments INDEXED BY payments_requeued_pending \
+                 WHERE status = 'pending' AND requeued_at IS NOT NULL)",
+            )?
+            .query_row([], |r| r.get(0))?;
+        Ok(match oldest {
+            rusqlite::types::Value::Integer(at) => Some(at),
+            _ => None,
+        })
     }
 
     /// The payments the case sweep looks at in `window`, with their open case and every

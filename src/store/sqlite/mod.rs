@@ -9,7 +9,7 @@
 //! type: such rows are read leniently (`mistyped`) and, when due, parked (`parked`).
 
 mod callbacks;
-pub(crate) mod cases;
+pub mod cases;
 mod deliveries;
 mod due_row;
 mod events;

@@ -13,6 +13,7 @@ use crate::time::Millis;
 use serde_json::Value;
 
 conformance!(
+    the_oldest_pending_window_is_read_from_the_indexes,
     the_sweep_reads_what_may_need_a_case_within_its_window,
     a_case_opens_once_per_need_and_one_at_a_time_with_its_events,
     a_decision_closes_the_case_once_and_the_records_are_append_only,
@@ -61,6 +62,26 @@ pub(super) async fn open(
         need: Need { kind, since },
         status,
     }
+}
+
+/// Where a sweep far behind starts: the oldest pending payment's window start, created or
+/// requeued; settled payments do not count.
+async fn the_oldest_pending_window_is_read_from_the_indexes(b: Backend) {
+    let db = b.db;
+    assert_eq!(db.oldest_pending_start().await.unwrap(), None);
+    payment(&db, "settled", "invoice", "completed", T - 900, "NULL").await;
+    payment(&db, "young", "invoice", "pending", T + 50, "NULL").await;
+    assert_eq!(db.oldest_pending_start().await.unwrap(), Some(T + 50));
+    payment(&db, "requeued", "invoice", "pending", T + 90, "NULL").await;
+    shop(
+        &db,
+        &format!(
+            "UPDATE payments SET requeued_at = {} WHERE token = 'requeued'",
+            T + 20
+        ),
+    )
+    .await;
+    assert_eq!(db.oldest_pending_start().await.unwrap(), Some(T + 20));
 }
 
 /// Each part of the window through its own index: payments changed in a status that may
