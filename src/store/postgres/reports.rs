@@ -293,7 +293,9 @@ impl PgStore {
                 "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on', \
                  has_table_privilege('payments', 'INSERT, UPDATE, DELETE') \
                  AND has_table_privilege('events', 'INSERT, UPDATE') \
-                 AND has_table_privilege('event_deliveries', 'INSERT, UPDATE')",
+                 AND has_table_privilege('event_deliveries', 'INSERT, UPDATE') \
+                 AND has_table_privilege('cases', 'INSERT, UPDATE') \
+                 AND has_table_privilege('case_decisions', 'INSERT')",
                 &[],
             )
             .await?;
