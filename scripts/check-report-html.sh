@@ -2,8 +2,9 @@
 # Renders a real nightly report in headless Chromium (Debian's package), once in French and
 # once in English, and checks each: the page loads with no external request, the rendered DOM
 # is in the asked language (<html lang>, title, headline cards, grouped amounts), has the
-# chart and the collapsed list of completed payments, an installed font has the narrow
-# no-break space French amounts are grouped with, and a screenshot is written for a person.
+# chart, the collapsed list of completed payments and the cases to handle, an installed font
+# has the narrow no-break space French amounts are grouped with, and a screenshot is written
+# for a person.
 #   usage: scripts/check-report-html.sh [OUT_DIR]     (needs: apt-get install chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +27,9 @@ fail() { echo "report HTML check failed: $*" >&2; exit 1; }
 # The demo's payments are today's: today's report, partial until midnight.
 day=$(date -u +%F)
 
-# check LANG TITLE NEED_A_HUMAN PARTIAL AMOUNT_REGEX
+# check LANG TITLE NEED_A_HUMAN PARTIAL AMOUNT_REGEX CASES_TITLE
 check() {
-  local lang=$1 title=$2 need=$3 partial=$4 amount=$5 dir="$out/$1"
+  local lang=$1 title=$2 need=$3 partial=$4 amount=$5 cases=$6 dir="$out/$1"
   mkdir -p "$dir"
   printf '[report]\ntime_zone = "UTC"\nlanguage = "%s"\n' "$lang" >"$dir/config.toml"
   "$bin" --config "$dir/config.toml" --database "$out/demo.db" \
@@ -48,6 +49,9 @@ check() {
   grep -Eq "$amount" "$dom" || fail "$lang: no amount grouped as $lang writes it"
   grep -q "<svg" "$dom" || fail "$lang: no chart"
   grep -q "<details><summary>" "$dom" || fail "$lang: no list of completed payments"
+  # The demo leaves mismatches and timeouts: their cases are listed, oldest first.
+  grep -q "<section id=\"cases\"><h2>$cases (" "$dom" || fail "$lang: no cases section"
+  grep -q "<td>mismatch</td>" "$dom" || fail "$lang: no open mismatch case listed"
   grep -Eq '(src|href)="https?:' "$page" && fail "$lang: the page loads an external asset"
   local size
   size=$(stat -c %s "$dir/report.png")
@@ -57,6 +61,6 @@ check() {
 
 # Chromium writes U+00A0 back as &nbsp; and keeps U+202F as it is.
 check fr "Rapprochement LigdiCash" "À traiter" "Rapport partiel" \
-  "[0-9]"$'\u202f'"[0-9]{3}(&nbsp;|"$'\u00a0'")XOF"
+  "[0-9]"$'\u202f'"[0-9]{3}(&nbsp;|"$'\u00a0'")XOF" "Dossiers à traiter"
 check en "LigdiCash reconciliation" "Need a human" "Partial report" \
-  "[0-9],[0-9]{3}(&nbsp;|"$'\u00a0'")XOF"
+  "[0-9],[0-9]{3}(&nbsp;|"$'\u00a0'")XOF" "Cases to handle"

@@ -8,6 +8,7 @@
 //! timeouts of the last `recheck_days` days are re-confirmed: LigdiCash sets no expiry, and a
 //! late completion is money the shop must know about.
 
+pub mod cases;
 pub mod day;
 pub mod email;
 pub mod figures;
@@ -22,7 +23,7 @@ pub use recheck::RecheckSummary;
 use crate::config::{ConfigError, ReportConfig, ReportFormat};
 use crate::confirm::Confirmer;
 use crate::payment::callback::UNMATCHED_RETENTION_MS;
-use crate::store::{Db, ReportTurn, StoreError};
+use crate::store::{CaseFilter, Db, ReportTurn, StoreError};
 use crate::time::{ms, now_ms};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -134,6 +135,17 @@ impl Reporter {
         let until = w.end.min(generated_at);
         let received = summary.reconciliation.total.received.xof;
         summary.money_out = money_out::summarise(&payouts, until, received);
+        let closed = CaseFilter {
+            closed: true,
+            closed_from: Some(w.start),
+            closed_until: Some(w.end),
+        };
+        let open = self
+            .db
+            .list_cases(CaseFilter::default(), cases::SHOWN)
+            .await?;
+        let closed = self.db.list_cases(closed, cases::SHOWN).await?;
+        summary.cases = cases::summarise(&open, &closed, generated_at, self.tz);
         let language = self.cfg.language;
         let bodies = formats
             .iter()

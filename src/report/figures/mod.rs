@@ -147,6 +147,8 @@ pub struct Summary {
     /// Payouts and withdrawals (set by the caller from their own facts); the figures
     /// above are the invoices', money in.
     pub money_out: crate::report::money_out::MoneyOut,
+    /// The cases still open and those closed during the day (set by the caller).
+    pub cases: crate::report::cases::DayCases,
 }
 
 /// Outcome classes that are answers, not errors.
@@ -202,6 +204,7 @@ pub fn summarise(f: &DayFacts, date: NaiveDate, tz: Tz) -> Summary {
         },
         discrepancies: discrepancies::find(f, as_of, tz),
         money_out: Default::default(),
+        cases: Default::default(),
         completed: f
             .resolved
             .iter()

@@ -6,6 +6,7 @@
 //! holding markup comes out as text. The page is a list of sections ([`SECTIONS`]); a new
 //! figure gets its own section function and one line there.
 
+mod cases;
 mod money_out;
 mod sections;
 
@@ -24,11 +25,12 @@ pub struct Page<'a> {
 pub type Section = fn(&Page<'_>) -> Markup;
 
 /// The sections, top to bottom.
-pub const SECTIONS: [Section; 7] = [
+pub const SECTIONS: [Section; 8] = [
     sections::headline,
     sections::reconciliation,
     sections::by_status,
     sections::discrepancies,
+    cases::cases,
     sections::completed,
     money_out::money_out,
     sections::health,
