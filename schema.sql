@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema, version 7.
+-- ligdicash-reconciler database schema, version 8.
 --
 -- This file is a public contract: the shop writes pending rows into `payments` and reads
 -- final statuses back. The reconciler applies it (and later migrations) at start; a shop
@@ -17,7 +17,7 @@
 -- CHECK constraints list allowed values as OR chains, not IN (...): SQLite evaluates an IN
 -- list of three or more values through a temporary B-tree on every write (version 4).
 
-PRAGMA user_version = 7;
+PRAGMA user_version = 8;
 
 -- Payouts (schema version 6), the last two columns of `payments`, added by ALTER TABLE so an
 -- upgrade rewrites no row:
@@ -149,6 +149,19 @@ CREATE TABLE IF NOT EXISTS event_deliveries (
 CREATE INDEX IF NOT EXISTS event_deliveries_due ON event_deliveries (next_attempt_at)
     WHERE state = 'pending';
 
+-- Every try of an event to a sink (version 8): when, and how it ended; kept as long as the
+-- attempt log (`attempt_retention`), as evidence.
+CREATE TABLE IF NOT EXISTS delivery_attempts (
+    event_seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    sink      TEXT    NOT NULL,
+    at        INTEGER NOT NULL,
+    result    TEXT    NOT NULL CHECK (result = 'delivered' OR result = 'retry' OR result = 'dead'),
+    error     TEXT
+);
+
+CREATE INDEX IF NOT EXISTS delivery_attempts_event ON delivery_attempts (event_seq, at);
+CREATE INDEX IF NOT EXISTS delivery_attempts_at ON delivery_attempts (at);
+
 -- Reports (schema version 3): one row per local day whose nightly report was written, so
 -- each day is reported exactly once and missed days are caught up after downtime.
 CREATE TABLE IF NOT EXISTS report_runs (
@@ -159,7 +172,8 @@ CREATE TABLE IF NOT EXISTS report_runs (
 
 -- Callbacks (schema version 5): every LigdiCash callback received, raw, with the payment it
 -- matched. Never trusted: a matched pending payment is only confirmed sooner. Kept as long
--- as the attempt log, as evidence.
+-- as the attempt log, as evidence. `source` (version 8, added last by ALTER TABLE): the
+-- address it came from; NULL for callbacks received before.
 CREATE TABLE IF NOT EXISTS callbacks (
     id           INTEGER PRIMARY KEY,
     received_at  INTEGER NOT NULL,
@@ -168,7 +182,7 @@ CREATE TABLE IF NOT EXISTS callbacks (
     payment_id   INTEGER REFERENCES payments (id) ON DELETE SET NULL,
     matched_by   TEXT,   -- transaction_id, external_id, request_id or token; NULL: unmatched
     said_status  TEXT    -- the status the callback claimed (evidence only)
-);
+, source TEXT);
 
 CREATE INDEX IF NOT EXISTS callbacks_received ON callbacks (received_at);
 CREATE INDEX IF NOT EXISTS callbacks_payment ON callbacks (payment_id, received_at);
@@ -180,6 +194,65 @@ CREATE TABLE IF NOT EXISTS callback_tally (
     unmatched INTEGER NOT NULL DEFAULT 0,   -- callbacks that named no payment
     not_kept  INTEGER NOT NULL DEFAULT 0    -- callbacks that named one, not kept raw
 );
+
+-- Cases (schema version 8): what needs a person, and what a person decided about it
+-- (docs/cases.md). `cases` has one row per case: a payment that needs a person, of a kind,
+-- since a time (its final status, its overdue mark, the start of its pending window), with
+-- its status then; `closed_at` is set once, when a person decides or the payment no longer
+-- needs one. One open case per payment; one case per payment, kind and start, so a case a
+-- person closed never opens again by itself. `case_decisions` is append-only (triggers
+-- refuse UPDATE and DELETE): how each case closed, when, by whom (cli:<user>, api:<token>,
+-- or reconciler when it closed by itself) and why; LigdiCash's verdict in `payments` never
+-- changes. `case_sweep` holds how far the reconciler's case sweep has looked.
+CREATE TABLE IF NOT EXISTS cases (
+    id             INTEGER PRIMARY KEY,
+    payment_id     INTEGER NOT NULL REFERENCES payments (id),
+    kind           TEXT    NOT NULL
+                   CHECK (kind = 'mismatch' OR kind = 'timeout' OR kind = 'invalid_token'
+                          OR kind = 'overdue_payout' OR kind = 'contradicted'
+                          OR kind = 'pending_too_long'),
+    payment_status TEXT    NOT NULL,
+    since          INTEGER NOT NULL,
+    opened_at      INTEGER NOT NULL,
+    closed_at      INTEGER
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS cases_episode ON cases (payment_id, kind, since);
+CREATE UNIQUE INDEX IF NOT EXISTS cases_open ON cases (payment_id) WHERE closed_at IS NULL;
+CREATE INDEX IF NOT EXISTS cases_closed ON cases (closed_at) WHERE closed_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS case_decisions (
+    id         INTEGER PRIMARY KEY,
+    case_id    INTEGER NOT NULL REFERENCES cases (id),
+    at         INTEGER NOT NULL,
+    decision   TEXT
+               CHECK (decision IS NULL OR decision = 'accepted' OR decision = 'refunded'
+                      OR decision = 'paid_elsewhere' OR decision = 'not_paid'
+                      OR decision = 'written_off' OR decision = 'sent_again'),
+    note       TEXT    NOT NULL,
+    decided_by TEXT    NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS case_decisions_case ON case_decisions (case_id, id);
+CREATE INDEX IF NOT EXISTS case_decisions_at ON case_decisions (at);
+
+CREATE TRIGGER IF NOT EXISTS case_decisions_no_update BEFORE UPDATE ON case_decisions
+BEGIN SELECT RAISE(ABORT, 'case_decisions is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS case_decisions_no_delete BEFORE DELETE ON case_decisions
+BEGIN SELECT RAISE(ABORT, 'case_decisions is append-only'); END;
+
+CREATE TABLE IF NOT EXISTS case_sweep (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    changes_to INTEGER NOT NULL,   -- payments changed and callbacks received until then
+    overdue_to INTEGER NOT NULL,   -- payouts marked overdue until then
+    pending_to INTEGER NOT NULL    -- pending windows started until then
+);
+
+INSERT OR IGNORE INTO case_sweep (id, changes_to, overdue_to, pending_to)
+VALUES (1, 0, 0, 0);
+
+CREATE INDEX IF NOT EXISTS payments_requeued_pending ON payments (requeued_at)
+    WHERE status = 'pending' AND requeued_at IS NOT NULL;
 
 -- Human-readable times for people and shop code reading statuses.
 CREATE VIEW IF NOT EXISTS payments_view AS

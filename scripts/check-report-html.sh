@@ -2,7 +2,8 @@
 # Renders a real nightly report in headless Chromium (Debian's package), once in French and
 # once in English, and checks each: the page loads with no external request, the rendered DOM
 # is in the asked language (<html lang>, title, headline cards, grouped amounts), has the
-# chart, the list of what needs a person and the collapsed list of completed payments, an
+# chart, the list of what needs a person, the cases to handle and the collapsed list of
+# completed payments, an
 # installed font has the narrow no-break space French amounts are grouped with, a screenshot
 # is written for a person, and the page printed to PDF (as the accountant prints it) has the
 # collapsed list open: its last order reference is in the PDF's text.
@@ -32,9 +33,9 @@ done
 # The demo's payments are today's: today's report, partial until midnight.
 day=$(date -u +%F)
 
-# check LANG TITLE NEED_A_HUMAN PARTIAL AMOUNT_REGEX MONEY_OUT
+# check LANG TITLE NEED_A_HUMAN PARTIAL AMOUNT_REGEX MONEY_OUT CASES_TITLE
 check() {
-  local lang=$1 title=$2 need=$3 partial=$4 amount=$5 money_out=$6 dir="$out/$1"
+  local lang=$1 title=$2 need=$3 partial=$4 amount=$5 money_out=$6 cases=$7 dir="$out/$1"
   mkdir -p "$dir"
   printf '[report]\ntime_zone = "UTC"\n' >"$dir/config.toml"
   "$bin" --config "$dir/config.toml" --database "$out/demo.db" \
@@ -65,6 +66,9 @@ check() {
   last=$(jq -r '.completed[-1].transaction_id' "$dir/$day.json")
   [[ -n $last && $last != null ]] || fail "$lang: the demo completed no payment"
   grep -qF "$last" "$dir/report.txt" || fail "$lang: printed, the completed payments stay collapsed ($last missing)"
+  # The demo leaves mismatches and timeouts: their cases are listed, oldest first.
+  grep -q "<section id=\"cases\"><h2>$cases (" "$dom" || fail "$lang: no cases section"
+  grep -q "<td>mismatch</td>" "$dom" || fail "$lang: no open mismatch case listed"
   grep -Eq '(src|href)="https?:' "$page" && fail "$lang: the page loads an external asset"
   local size
   size=$(stat -c %s "$dir/report.png")
@@ -74,6 +78,6 @@ check() {
 
 # Chromium writes U+00A0 back as &nbsp; and keeps U+202F as it is.
 check fr "Rapprochement LigdiCash" "À traiter" "Rapport partiel" \
-  "[0-9]"$'\u202f'"[0-9]{3}(&nbsp;|"$'\u00a0'")XOF" "Versements et retraits"
+  "[0-9]"$'\u202f'"[0-9]{3}(&nbsp;|"$'\u00a0'")XOF" "Versements et retraits" "Dossiers à traiter"
 check en "LigdiCash reconciliation" "Need a human" "Partial report" \
-  "[0-9],[0-9]{3}(&nbsp;|"$'\u00a0'")XOF" "Money out (payouts and withdrawals)"
+  "[0-9],[0-9]{3}(&nbsp;|"$'\u00a0'")XOF" "Money out (payouts and withdrawals)" "Cases to handle"

@@ -31,7 +31,9 @@
 //!   migrations, queries, claims and the one outcome writer.
 //! - [`ligdicash`]: the HTTP client, the lenient answer parser and the classifier.
 //! - [`poller`]: claims due payments, confirm workers, the batch writer.
-//! - [`api`]: the shop API (enqueue, look-ups, confirm-now) and LigdiCash's callbacks.
+//! - [`api`]: the shop API (enqueue, look-ups, confirm-now, cases, evidence) and
+//!   LigdiCash's callbacks.
+//! - [`cases`]: what needs a person: the case sweep, a person's decision, the evidence file.
 //! - [`events`], [`report`]: the outbox and its sinks; the nightly reports, mailed to the
 //!   accountant through the outbox's `email` sink (`report::email`), and the re-check.
 //! - [`health`], [`http`], [`listener`], [`metrics`], [`systemd`], [`telemetry`]: what
@@ -49,6 +51,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod confirm;

@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::payment::callback::Contradiction;
 use crate::store::{CallbackKeys, Received};
 use crate::time::{Millis, now_ms};
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -90,6 +91,7 @@ pub async fn admit(State(gate): State<Gate>, request: Request, next: Next) -> Re
 /// [`admit`] and the body's read).
 pub async fn receive(
     State(s): State<ApiState>,
+    from: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -116,8 +118,10 @@ pub async fn receive(
         .trim()
         .to_owned();
     let now = now_ms();
+    // Kept with the callback as evidence: who sent it (LigdiCash's addresses, or a forger's).
+    let source = from.map(|Extension(ConnectInfo(at))| at.ip().to_string());
     let received =
-        s.db.record_callback(kind, raw, keys, now, floor_ms(&s))
+        s.db.record_callback(kind, raw, source, keys, now, floor_ms(&s))
             .await
             .map_err(ApiError::store)?;
     note(&s, &received, now);

@@ -1,5 +1,6 @@
-//! The shop's HTTP API (`[api] listen`): enqueue and look up payments, and a live
-//! "confirm now" that a shop calls before it cancels an unpaid order.
+//! The shop's HTTP API (`[api] listen`): enqueue and look up payments, a live "confirm
+//! now" that a shop calls before it cancels an unpaid order, the cases that need a person
+//! with their resolution, and a payment's evidence file.
 //!
 //! A listener of its own, served within the same limits as every listener of the process
 //! ([`crate::listener`]). Every `/v1` request carries `Authorization: Bearer <token>`,
@@ -12,8 +13,10 @@
 mod auth;
 mod callback_tally;
 mod callbacks;
+mod cases;
 mod confirm_now;
 pub mod error;
+mod evidence;
 mod payments;
 
 use crate::config::ApiToken;
@@ -53,6 +56,8 @@ pub struct ApiState {
     pub shutdown: CancellationToken,
     /// Callbacks counted but not kept raw, written every few seconds.
     pub callbacks: Arc<CallbackTally>,
+    /// What an evidence file is built with (LigdiCash's URL, the language, the time zone).
+    pub evidence: crate::cases::evidence::Settings,
 }
 
 /// The routes: the bearer check on every `/v1` path, then the body read whole (so a client
@@ -67,6 +72,9 @@ pub fn router(state: ApiState, callbacks: Arc<Share>) -> Router {
         .route("/v1/payments", post(payments::create).get(payments::search))
         .route("/v1/payments/{token}", get(payments::show))
         .route("/v1/payments/{token}/confirm", post(confirm_now::confirm))
+        .route("/v1/payments/{token}/resolution", post(cases::resolution))
+        .route("/v1/payments/{token}/evidence", get(evidence::evidence))
+        .route("/v1/cases", get(cases::list))
         // The last layer added runs first.
         .route_layer(middleware::from_fn_with_state(MAX_BODY, whole_body))
         .route_layer(middleware::from_fn_with_state(

@@ -65,6 +65,7 @@ async fn start(limits: Limits) -> Api {
         sinks: Arc::new(Vec::new()),
         shutdown: CancellationToken::new(),
         callbacks: Arc::default(),
+        evidence: crate::cases::evidence::Settings::from_config(&Default::default()).unwrap(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -2,6 +2,7 @@
 //! (`--once`, `--until-idle`) waits for after the polling, and whether a `--once` pass got
 //! through to LigdiCash at all.
 
+use crate::cases::sweep::CaseSweep;
 use crate::failure::{Exit, Failure};
 use crate::health::{WriteHealth, Writer};
 use crate::ligdicash::ErrorClass;
@@ -125,9 +126,11 @@ pub(super) fn pass_got_through(outcomes: &BTreeMap<&str, u64>) -> Result<(), Fai
 
 /// What a finite run does once its polling ended well: the reports caught up (`once`, left
 /// for the next pass while the database refuses writes; a signal ends the catch-up too: a
-/// cron pass must never hang while holding the lock), then the wait of its mode.
+/// cron pass must never hang while holding the lock), its cases swept once, then the wait
+/// of its mode.
 pub(super) async fn finish_pass(
     once: Option<Reporter>,
+    sweep: Option<CaseSweep>,
     mode: RunMode,
     db: &Db,
     sinks: &[String],
@@ -141,6 +144,11 @@ pub(super) async fn finish_pass(
             },
             () = shutdown.cancelled() => {}
         }
+    }
+    if let Some(mut sweep) = sweep
+        && let Err(e) = sweep.sweep_all(crate::time::now_ms()).await
+    {
+        tracing::error!(error = %e, "case sweep failed");
     }
     match mode {
         RunMode::Once => due_deliveries_attempted(db, sinks, writes, shutdown).await,

@@ -5,7 +5,7 @@
 //! credentials, sinks, the instance lock, the database (opened, migrated, writable), the
 //! client, the listener bound. Only then does [`App::run`] send `READY=1` and start the
 //! poller, with the watched tasks beside it ([`crate::tasks`]): the HTTP listener, the
-//! systemd supervision, event delivery and the nightly reports. The first to fail stops
+//! systemd supervision, event delivery, the case sweep and the nightly reports. The first to fail stops
 //! everything, and the daemon exits non-zero.
 
 mod ending;
@@ -13,6 +13,7 @@ mod serving;
 mod startup;
 
 use crate::api::ApiState;
+use crate::cases::sweep::CaseSweep;
 use crate::config::{Config, Credentials};
 use crate::confirm::Confirmer;
 use crate::confirm::cluster::ClusterRate;
@@ -29,7 +30,7 @@ use crate::systemd;
 use crate::tasks::Tasks;
 use crate::time::ms;
 use ending::{finish_pass, pass_got_through, poll_watched, task_failure};
-use serving::{schedule_reports, spawn_serving};
+use serving::{schedule_reports, schedule_sweep, spawn_serving};
 use startup::{bind, join_cluster, open_database, shop_api};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -54,6 +55,8 @@ pub struct App {
     cluster: Option<ClusterRate>,
     poller: Poller,
     reporter: Reporter,
+    /// Opens and closes cases: what needs a person.
+    sweep: CaseSweep,
     deliverer: Deliverer,
     listener: Option<(TcpListener, HttpState)>,
     api: Option<(TcpListener, ApiState)>,
@@ -108,6 +111,7 @@ impl App {
             Some(confirmer.clone()),
             Arc::new(sink_names.clone()),
         )?;
+        let sweep = CaseSweep::new(&config.cases, db.clone(), payment_sinks.clone());
         let deliverer = Deliverer::new(
             db.clone(),
             sinks.all,
@@ -138,6 +142,7 @@ impl App {
             cluster,
             poller,
             reporter,
+            sweep,
             deliverer,
             listener,
             api,
@@ -192,6 +197,7 @@ impl App {
             observer,
             poller,
             reporter,
+            sweep,
             deliverer,
             listener,
             api,
@@ -235,12 +241,22 @@ impl App {
             finite,
             &shutdown,
         );
+        let sweep_at_end = schedule_sweep(&mut tasks, sweep, finite, &shutdown);
         let mut failures = Vec::new();
         let polling = poller.run(mode, shutdown.clone());
         let mut result = poll_watched(polling, &mut tasks, &shutdown, &mut failures).await;
         systemd::notify("STOPPING=1");
         if result.is_ok() && finite && failures.is_empty() {
-            result = finish_pass(once, mode, &observer, &sink_names, &writes, &shutdown).await;
+            result = finish_pass(
+                once,
+                sweep_at_end,
+                mode,
+                &observer,
+                &sink_names,
+                &writes,
+                &shutdown,
+            )
+            .await;
         }
         // The poller has stopped, on a signal or on an error: everything else stops too.
         shutdown.cancel();

@@ -1,7 +1,8 @@
 //! What runs beside the poller, each a watched task: this node's cluster heartbeat (on
-//! PostgreSQL), the health and metrics listener, the shop API, the nightly reports.
+//! PostgreSQL), the health and metrics listener, the shop API, the nightly reports, the case sweep.
 
 use crate::api::{self, ApiState};
+use crate::cases::sweep::CaseSweep;
 use crate::confirm::cluster::ClusterRate;
 use crate::failure::{Exit, Failure};
 use crate::http::{self, HttpState};
@@ -66,4 +67,23 @@ pub(super) fn schedule_reports(
         (true, true) => Some(reporter.stop_when_held()),
         (false, _) => None,
     }
+}
+
+/// The daemon sweeps for cases on its interval (a watched task); a finite run gets the
+/// sweep back, to sweep once at the end so that its cases are opened and announced.
+pub(super) fn schedule_sweep(
+    tasks: &mut Tasks<Failure>,
+    sweep: CaseSweep,
+    finite: bool,
+    shutdown: &CancellationToken,
+) -> Option<CaseSweep> {
+    if finite {
+        return Some(sweep);
+    }
+    let sweeping = sweep.run(shutdown.clone());
+    tasks.spawn("case sweep", async move {
+        sweeping.await;
+        Ok(())
+    });
+    None
 }

@@ -3,6 +3,7 @@
 
 use super::Env;
 use crate::api::ApiState;
+use crate::cases::evidence;
 use crate::config::Config;
 use crate::confirm::Confirmer;
 use crate::confirm::cluster::{ClusterRate, TIMING};
@@ -70,7 +71,8 @@ pub(super) async fn join_cluster(
     Ok(Some(rate.with_metrics(metrics.clone())))
 }
 
-/// The shop API's listener, bound, and its state, when `[api] listen` is set.
+/// The shop API's listener, bound, and its handlers' state, when `[api] listen` is set:
+/// its tokens loaded (their names and scopes logged, never their secrets).
 pub(super) async fn shop_api(
     config: &Config,
     env: Env<'_>,
@@ -100,6 +102,7 @@ pub(super) async fn shop_api(
         sinks: sinks.clone(),
         shutdown: CancellationToken::new(),
         callbacks: Arc::default(),
+        evidence: evidence::Settings::from_config(config)?,
     };
     Ok(Some((listener, state)))
 }

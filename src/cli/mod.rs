@@ -9,13 +9,15 @@
 //!
 //! This file holds the command tree ([`Cli`], [`Command`]), [`main`] and the dispatcher
 //! [`execute`]; each command group has a file of its own, with its longer argument lists
-//! (`report`, `sandbox`, `events verify-signature`): `run` (the daemon), `payments`
-//! (enqueue, show, list, requeue), `setup` (migrate, check-config), `report`, `events`,
-//! `sandbox`, and `signals` (how SIGTERM, SIGINT and SIGHUP reach `run` and `sandbox`).
+//! (`report`, `sandbox`, `events verify-signature`, `cases`): `run` (the daemon),
+//! `payments` (enqueue, show, list, requeue), `cases` (cases, resolve, evidence), `setup`
+//! (migrate, check-config), `report`, `events`, `sandbox`, and `signals` (how SIGTERM,
+//! SIGINT and SIGHUP reach `run` and `sandbox`).
 //! Commands print through `output`, never `println!`, which panics on a closed pipe;
 //! `table` lays out `list`, and `help` builds the command tree with the global options
 //! hidden where they do not apply.
 
+mod cases;
 mod events;
 mod help;
 mod output;
@@ -128,6 +130,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List cases: what needs a person (open, oldest first) or what was decided.
+    Cases(cases::CasesArgs),
+    /// Close a payment's open case with a decision and a note (recorded with your user).
+    Resolve(cases::ResolveArgs),
+    /// Write a payment's evidence file (JSON and HTML) for a dispute, with its SHA-256.
+    Evidence(cases::EvidenceArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Validate the configuration and credentials; print the effective configuration.
@@ -268,6 +276,9 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             limit,
         ),
         Command::Requeue { token, json } => payments::requeue(&sources.load()?, &token, json),
+        Command::Cases(args) => cases::list(&sources.load()?, args),
+        Command::Resolve(args) => cases::resolve_case(&sources.load()?, args),
+        Command::Evidence(args) => cases::evidence(&sources.load()?, args),
         Command::Migrate => setup::migrate(&sources.load()?),
         Command::CheckConfig => setup::check_config(&sources.load()?),
         Command::Report(request) => report::execute(&sources.load()?, request),

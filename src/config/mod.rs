@@ -4,6 +4,7 @@
 //! not part of this struct's plain fields: see [`credentials`].
 
 pub mod api;
+pub mod cases;
 pub mod credentials;
 pub mod database;
 pub mod duration;
@@ -17,6 +18,7 @@ pub mod urls;
 mod validate;
 
 pub use api::{ApiConfig, ApiToken, Scope};
+pub use cases::CasesConfig;
 pub use credentials::Credentials;
 pub use database::{DatabaseBackend, DatabaseConfig, DatabaseUrl, PgSettings};
 pub use duration::HumanDuration;
@@ -67,6 +69,7 @@ pub struct Config {
     pub report: ReportConfig,
     pub http: HttpConfig,
     pub api: ApiConfig,
+    pub cases: CasesConfig,
 }
 
 /// How the confirm request carries the token. LigdiCash's docs and its SDKs disagree.

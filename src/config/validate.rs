@@ -103,8 +103,8 @@ impl Config {
     }
 
     /// Every duration key of the file with its bounds. Longer than 30 days only where a key
-    /// needs it: `give_up_after` and `overdue_after` (LigdiCash sets no expiry; a shop may
-    /// wait up to a year) and `attempt_retention` (an audit log, kept up to ten years). `busy_timeout` is at
+    /// needs it: `give_up_after`, `overdue_after` and `pending_after` (LigdiCash sets no
+    /// expiry; a shop may wait up to a year) and `attempt_retention` (an audit log, kept up to ten years). `busy_timeout` is at
     /// most an hour: SQLite takes it as 32-bit milliseconds (under 25 days), and a write
     /// waiting longer than that for the shop's transaction is stuck, not busy.
     pub fn durations(&self) -> Vec<DurationBound> {
@@ -131,6 +131,10 @@ impl Config {
             DurationBound::new("events.webhook_timeout", e.webhook_timeout.0),
             DurationBound::new("report.attempt_retention", self.report.attempt_retention.0)
                 .at_most(3660 * DAY),
+            DurationBound::new("cases.pending_after", self.cases.pending_after.0)
+                .at_most(366 * DAY),
+            DurationBound::new("cases.sweep_interval", self.cases.sweep_interval.0)
+                .at_least(MIN_SCAN_INTERVAL),
         ];
         all.extend(
             e.retry_schedule

@@ -165,7 +165,11 @@ async fn run_async(payments: usize, keep_db: Option<&Path>) -> Result<()> {
     let attempts = store.day_facts(0, now + 1, now).await?.attempts;
     summary::print_summary(&rows, &attempts, started.elapsed(), confirms)?;
     let events = store.list_events(None, usize::MAX >> 1).await?;
-    let delivered = events.iter().filter(|e| e.state == "delivered").count();
+    // Payment events only: each case a final status opens is announced too (case.opened).
+    let delivered = events
+        .iter()
+        .filter(|e| e.state == "delivered" && !e.kind.starts_with("case."))
+        .count();
     let finalized = rows.iter().filter(|p| p.status != "pending").count();
     // An overdue payout is announced once while it stays pending.
     let overdue = rows.iter().filter(|p| p.overdue_at.is_some()).count();

@@ -111,6 +111,10 @@ impl Metrics {
         let age = db
             .oldest_pending_created_at
             .map_or(0, |c| (now_ms() - c).max(0) / 1000);
+        let case_age = db
+            .cases
+            .oldest_opened_at
+            .map_or(0, |c| (now_ms() - c).max(0) / 1000);
         vec![
             gauge(
                 "ligdicash_reconciler_build_info",
@@ -136,6 +140,20 @@ impl Metrics {
                 "ligdicash_reconciler_overdue_payouts",
                 "Pending payouts past [payouts] overdue_after: they need a human.",
                 one(db.overdue_payouts),
+            ),
+            gauge(
+                "ligdicash_reconciler_open_cases",
+                "Cases waiting for a person's decision, by kind (docs/cases.md).",
+                db.cases
+                    .open_by_kind
+                    .iter()
+                    .map(|(kind, n)| (labels(&[("kind", &kind.as_str())]), n.to_string()))
+                    .collect(),
+            ),
+            gauge(
+                "ligdicash_reconciler_oldest_open_case_age_seconds",
+                "How long the oldest open case has waited for a person (0 when none).",
+                one(case_age),
             ),
         ]
     }

@@ -104,6 +104,7 @@ fn the_whole_exposition_is_stable() {
         overdue_payouts: 1,
         events_by_state: vec![("dead".into(), 1), ("pending".into(), 4)],
         last_report_at: Some(86_400_000),
+        cases: crate::store::CaseGauges::from_counts(&[("mismatch".into(), 2)], None),
     };
     let text = m.render(&db);
     // The one value shared by the whole process: other tests may drop log lines.

@@ -12,7 +12,10 @@
 //! - [`opens_on`]: the case a final status or a mark opens (mismatch, timeout, invalid
 //!   token, an overdue payout, a contradiction that stands, a payment pending too long);
 //! - [`closes_on`]: when a change of the payment ends its open case by itself, and why;
-//! - [`Decision::fits`]: which decisions a case of a kind, on money in or out, accepts.
+//! - [`Decision::fits`]: which decisions a case of a kind, on money in or out, accepts;
+//! - [`need`]: the case a payment needs now, and what the case sweep does about its open one.
+
+pub mod need;
 
 use super::{Kind, Status};
 

@@ -8,6 +8,7 @@
 //! timeouts of the last `recheck_days` days are re-confirmed: LigdiCash sets no expiry, and a
 //! late completion is money the shop must know about.
 
+pub mod cases;
 pub mod day;
 pub mod email;
 pub mod figures;
@@ -24,7 +25,7 @@ pub use recheck::RecheckSummary;
 use crate::config::{ConfigError, ReportConfig, ReportFormat};
 use crate::confirm::Confirmer;
 use crate::payment::callback::UNMATCHED_RETENTION_MS;
-use crate::store::{Db, ReportTurn, StoreError};
+use crate::store::{CaseFilter, Db, ReportTurn, StoreError};
 use crate::time::{ms, now_ms};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -133,8 +134,19 @@ impl Reporter {
         let payouts = self.db.payout_facts(w.start, w.end).await?;
         // Payouts still open are counted as of now on a day not over, as invoices are.
         let until = w.end.min(generated_at);
-        let summary = figures::summarise(&facts, date, self.tz)
+        let mut summary = figures::summarise(&facts, date, self.tz)
             .with_money_out(money_out::summarise(&payouts, until, self.tz));
+        let closed = CaseFilter {
+            closed: true,
+            closed_from: Some(w.start),
+            closed_until: Some(w.end),
+        };
+        let open = self
+            .db
+            .list_cases(CaseFilter::default(), cases::SHOWN)
+            .await?;
+        let closed = self.db.list_cases(closed, cases::SHOWN).await?;
+        summary.cases = cases::summarise(&open, &closed, generated_at, self.tz);
         let language = self.cfg.language;
         let bodies = formats
             .iter()

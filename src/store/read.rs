@@ -4,6 +4,8 @@
 //! reader of each type below takes its columns in the order of that type's column list.
 //! The lists and the few conditions both databases run as they are live here too.
 
+pub mod cases;
+
 use crate::payment::{DuePayment, Kind, Status};
 use crate::store::{EventRow, PaymentFact, PaymentFacts, PaymentRow, PayoutFact};
 use crate::time::Millis;
@@ -221,3 +223,13 @@ pub fn payout_fact<C: Cells>(c: &mut C) -> Result<PayoutFact, C::Error> {
 pub const CONTRADICTED_WHERE: &str = "last_at >= resolved_at AND (\
     (said = 'completed' AND status IN ('notcompleted', 'timeout', 'invalid_token')) \
     OR (said = 'notcompleted' AND status IN ('completed', 'mismatch')))";
+
+/// Rows of the evidence whose `payment_id` this names are kept whatever their age: the
+/// payment has an open case (through the open cases' index).
+pub const UNDER_OPEN_CASE: &str =
+    "payment_id IN (SELECT payment_id FROM cases WHERE closed_at IS NULL)";
+
+/// Delivery tries of events of a payment with an open case, by `event_seq`.
+pub const TRIES_UNDER_OPEN_CASE: &str = "event_seq IN (SELECT e.seq FROM cases c \
+    JOIN payments p ON p.id = c.payment_id JOIN events e ON e.payment_token = p.token \
+    WHERE c.closed_at IS NULL)";

@@ -150,7 +150,7 @@ async fn send(http: &reqwest::Client, method: &str, url: &str, body: Option<Valu
     answer["value"].clone()
 }
 
-fn find(program: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn find(program: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(program))

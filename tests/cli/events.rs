@@ -109,10 +109,12 @@ async fn every_final_status_delivered(mut env: TestEnv) {
     assert_eq!(
         types,
         [
+            "case.opened",
             "payment.completed",
             "payment.mismatch",
             "payment.notcompleted"
-        ]
+        ],
+        "the mismatch opens a case, announced to every sink too"
     );
     assert!(
         events.iter().all(|(_, _, state)| state == "delivered"),
@@ -121,7 +123,7 @@ async fn every_final_status_delivered(mut env: TestEnv) {
     let ids: Vec<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
 
     let received = hook.received();
-    assert_eq!(received.len(), 3);
+    assert_eq!(received.len(), 4);
     assert!(received.iter().all(|r| r.signature_ok), "signatures verify");
     let mut got = hook.ids();
     got.sort();
@@ -143,7 +145,7 @@ async fn every_final_status_delivered(mut env: TestEnv) {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 3, "{}", file.display());
+        assert_eq!(lines.len(), 4, "{}", file.display());
         for line in lines {
             assert!(ids.contains(&line["id"].as_str().unwrap().to_owned()));
         }

@@ -8,6 +8,7 @@ mod browser;
 mod callback_flood;
 mod callback_rules;
 mod callbacks;
+mod cases;
 mod commands;
 mod crash;
 mod demo;

@@ -210,7 +210,16 @@ async fn a_requeued_timeout_that_completes_is_a_late_completion() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(events, ["payment.timeout", "payment.late_completed"]);
+    assert_eq!(
+        events,
+        [
+            "payment.timeout",
+            "case.opened",
+            "payment.late_completed",
+            "case.resolved"
+        ],
+        "the timeout's case closes by itself on the late completion"
+    );
 
     let out = env.run(&["requeue", &done]).await;
     assert_eq!(out.status.code(), Some(1));

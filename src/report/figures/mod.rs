@@ -162,6 +162,8 @@ pub struct Summary {
     pub net: Net,
     /// Every row that needs a person, in and out.
     pub to_handle: ToHandle,
+    /// The cases still open and those closed during the day (set by the caller).
+    pub cases: crate::report::cases::DayCases,
 }
 
 impl Summary {
@@ -234,6 +236,7 @@ pub fn summarise(f: &DayFacts, date: NaiveDate, tz: Tz) -> Summary {
         },
         discrepancies,
         money_out: MoneyOut::default(),
+        cases: Default::default(),
         completed: f
             .resolved
             .iter()

@@ -8,8 +8,10 @@
 use super::{Backend, Db};
 use crate::payment::{Applied, ConfirmOutcome, DuePayment, NewPayment, Status};
 use crate::store::{
-    CallbackKeys, DayFacts, DbGauges, DeliveryResult, DueDelivery, Enqueued, EventRow,
-    PaymentFilter, PaymentRow, PayoutFacts, Received, Requeued, SinkDelivery, StoreError,
+    CallbackKeys, CaseCandidate, CaseFilter, CaseRow, CaseWrite, DayFacts, DbGauges,
+    DeliveryResult, DueDelivery, Enqueued, EventRow, EvidenceFacts, PaymentFilter, PaymentRow,
+    PayoutFacts, Received, Requeued, Resolution, SinkDelivery, StoreError, SweepMarks, SweepWindow,
+    SweepWrites,
 };
 use crate::time::Millis;
 use chrono::NaiveDate;
@@ -35,7 +37,15 @@ macro_rules! copied {
         }
     )*};
 }
-copied!(i64, usize, bool, NaiveDate, &'static str);
+copied!(
+    i64,
+    usize,
+    bool,
+    NaiveDate,
+    &'static str,
+    SweepMarks,
+    SweepWindow
+);
 
 macro_rules! borrowed {
     ($($t:ty => $out:ty),*) => {$(
@@ -51,7 +61,8 @@ borrowed!(
     String => str, NewPayment => NewPayment, CallbackKeys => CallbackKeys,
     PaymentFilter => PaymentFilter, DeliveryResult => DeliveryResult, Value => Value,
     HashSet<i64> => HashSet<i64>, Vec<String> => [String], Arc<Vec<String>> => [String],
-    Arc<Vec<ConfirmOutcome>> => [ConfirmOutcome]
+    Arc<Vec<ConfirmOutcome>> => [ConfirmOutcome], Vec<CaseWrite> => [CaseWrite],
+    Resolution => Resolution, CaseFilter => CaseFilter
 );
 
 impl Arg for Option<String> {
@@ -123,10 +134,11 @@ operations! {
     /// Records a LigdiCash callback as the callback policy plans it (`payment::callback`):
     /// a pending payment it names made due (no sooner than `min_interval` after its last
     /// confirm), a final status it contradicts confirmed once more, the raw body kept
-    /// within bounds.
+    /// within bounds with the address it came from (`source`).
     pub fn record_callback(
         content_type: String,
         body: String,
+        source: Option<String>,
         keys: CallbackKeys,
         now: Millis,
         min_interval: Millis,
@@ -155,7 +167,8 @@ operations! {
     pub fn next_delivery_after(now: Millis) -> Option<Millis>;
     /// Pending deliveries to `sinks` never attempted (`run --until-idle` waits for 0).
     pub fn unattempted_deliveries(sinks: Arc<Vec<String>>) -> i64;
-    /// Records one attempt and refreshes the event's summary state.
+    /// Records one attempt (in the delivery tries, as evidence) and refreshes the event's
+    /// summary state.
     pub fn record_delivery(event_seq: i64, sink: String, result: DeliveryResult, now: Millis) -> ();
     /// Events, newest first, optionally in one state.
     pub fn list_events(state: Option<String>, limit: usize) -> Vec<EventRow>;
@@ -183,12 +196,47 @@ operations! {
         sinks: Arc<Vec<String>>,
         now: Millis,
     ) -> ();
-    /// Deletes confirm attempts and callbacks older than `before`, and callbacks that
-    /// matched no payment older than `unmatched_before`; returns how many rows.
+    /// Deletes confirm attempts, callbacks and delivery tries older than `before`, and
+    /// callbacks that matched no payment older than `unmatched_before`; the evidence of a
+    /// payment with an open case is kept whatever its age. Returns how many attempts and
+    /// callbacks.
     pub fn prune_attempts(before: Millis, unmatched_before: Millis) -> usize;
     /// The gauges, the counts (pending payments, events by state) only when `recount`
     /// (see [`Db::gauges`]).
     pub(super) fn gauges_reading(recount: bool) -> DbGauges;
+
+    /// How far the case sweep has looked, as last recorded.
+    pub fn case_marks() -> SweepMarks;
+    /// When the oldest pending payment's pending window started (created, or requeued):
+    /// where a case sweep far behind starts reading pending windows.
+    pub fn oldest_pending_start() -> Option<Millis>;
+    /// The payments the case sweep looks at in `window` (each part through an index, never
+    /// a scan of `payments`), with their open case and every case they had.
+    pub fn case_candidates(window: SweepWindow) -> Vec<CaseCandidate>;
+    /// Carries out the case sweep's writes in one transaction, each a compare-and-set with
+    /// its `case.opened` or `case.resolved` event (addressed to `sinks`), and records
+    /// `marks` (each only moves forward).
+    pub fn write_cases(
+        writes: Vec<CaseWrite>,
+        marks: SweepMarks,
+        now: Millis,
+        sinks: Arc<Vec<String>>,
+    ) -> SweepWrites;
+    /// The open case of the payment `token`, if it has one.
+    pub fn open_case(token: String) -> Option<CaseRow>;
+    /// Closes the open case `case_id` with a person's decision, with its `case.resolved`
+    /// event (addressed to `sinks`), in one transaction; `None` when it was closed already.
+    pub fn resolve_case(
+        case_id: i64,
+        resolution: Resolution,
+        now: Millis,
+        sinks: Arc<Vec<String>>,
+    ) -> Option<CaseRow>;
+    /// Open cases, oldest first, or closed ones (optionally within a time), newest closed
+    /// first.
+    pub fn list_cases(filter: CaseFilter, limit: usize) -> Vec<CaseRow>;
+    /// Everything kept about the payment `token`, read in one snapshot.
+    pub fn evidence(token: String) -> Option<EvidenceFacts>;
 }
 
 impl Db {

@@ -56,6 +56,15 @@ impl CallbackKeys {
     }
 }
 
+/// A callback as received, kept as evidence: its content type, its body byte for byte (as
+/// text), and the address it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawCallback<'a> {
+    pub content_type: &'a str,
+    pub body: &'a str,
+    pub source: Option<&'a str>,
+}
+
 /// What became of one callback.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Received {

@@ -3,12 +3,19 @@
 //! SQL; a rule found here is found once.
 
 mod callbacks;
+mod cases;
+pub mod evidence;
 mod outbox;
 mod outcome_write;
 mod payments;
 mod reports;
 
-pub use callbacks::{CallbackKeys, Probe, Received};
+pub use callbacks::{CallbackKeys, Probe, RawCallback, Received};
+pub use cases::{
+    BY_ITSELF, CASE_OPENED, CASE_RESOLVED, CaseCandidate, CaseFilter, CaseGauges, CaseRecord,
+    CaseRow, CaseWrite, Resolution, SweepMarks, SweepWindow, SweepWrites,
+};
+pub use evidence::EvidenceFacts;
 pub use outbox::{DeliveryResult, DueDelivery, EventRow, NewEvent, PaymentFacts, SinkDelivery};
 pub use outcome_write::{AnswerColumns, final_event};
 pub use payments::{Enqueued, PaymentFilter, PaymentRow, Requeued, ToConfirm, bad_columns_line};

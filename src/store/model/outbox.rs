@@ -114,6 +114,15 @@ fn payment_payload(kind: &str, id: &str, occurred_at: Millis, p: &PaymentFacts) 
 }
 
 impl DeliveryResult {
+    /// How the try ended, as `delivery_attempts` records it: `delivered`, `retry`, `dead`.
+    pub fn result(&self) -> &'static str {
+        match self {
+            DeliveryResult::Delivered => "delivered",
+            DeliveryResult::Retry { .. } => "retry",
+            DeliveryResult::Dead { .. } => "dead",
+        }
+    }
+
     /// The delivery's state after this result, its next attempt time, and the error to
     /// keep.
     pub fn columns(&self) -> (&'static str, Option<Millis>, Option<&str>) {
@@ -148,9 +157,8 @@ impl<'a> NewEvent<'a> {
         now: Millis,
         sinks: &'a [String],
     ) -> Self {
-        let id = new_event_id(now);
-        let payload = payment_payload(kind, &id, now, facts);
-        Self::born(id, kind, Some(&facts.token), payload, now, sinks)
+        let payload = |id: &str| payment_payload(kind, id, now, facts);
+        Self::born(kind, Some(&facts.token), payload, now, sinks)
     }
 
     /// An operational event, not tied to a payment (`report.generated`, `reconciler.*`).
@@ -160,19 +168,20 @@ impl<'a> NewEvent<'a> {
         now: Millis,
         sinks: &'a [String],
     ) -> Self {
-        let id = new_event_id(now);
-        let payload = operational_payload(kind, &id, now, data);
-        Self::born(id, kind, None, payload, now, sinks)
+        let payload = |id: &str| operational_payload(kind, id, now, data);
+        Self::born(kind, None, payload, now, sinks)
     }
 
-    fn born(
-        id: String,
+    /// An event whose payload `payload` writes from the new event's id.
+    pub(super) fn born(
         kind: &'a str,
         payment_token: Option<&'a str>,
-        payload: String,
+        payload: impl FnOnce(&str) -> String,
         now: Millis,
         sinks: &'a [String],
     ) -> Self {
+        let id = new_event_id(now);
+        let payload = payload(&id);
         let state = if sinks.is_empty() {
             "delivered"
         } else {

@@ -75,6 +75,8 @@ pub struct DbGauges {
     pub overdue_payouts: i64,
     pub events_by_state: Vec<(String, i64)>,
     pub last_report_at: Option<Millis>,
+    /// Open cases by kind, and the oldest one's age.
+    pub cases: super::CaseGauges,
 }
 
 /// A payout as the report needs it.

@@ -15,7 +15,7 @@ use crate::payment::callback::{self, Named, Said};
 use crate::store::PARKED;
 use crate::store::Probe;
 use crate::store::StoreError;
-use crate::store::{CallbackKeys, Received};
+use crate::store::{CallbackKeys, RawCallback, Received};
 use crate::time::Millis;
 
 const NAMED_SQL: &str = "SELECT status, next_poll_at, next_poll_at >= $2, recheck_at, \
@@ -31,17 +31,21 @@ impl PgStore {
         &self,
         content_type: &str,
         body: &str,
+        source: Option<&str>,
         keys: &CallbackKeys,
         now: Millis,
         min_interval: Millis,
     ) -> Result<Received, StoreError> {
         let said = Said::parse(keys.status.as_deref());
+        let raw = RawCallback {
+            content_type,
+            body,
+            source,
+        };
         let mut conn = self.conn().await?;
         let found = find_payment(&conn, keys).await?;
         let Some((id, by)) = found else {
-            return self
-                .record_unmatched(&mut conn, content_type, body, keys, now)
-                .await;
+            return self.record_unmatched(&mut conn, raw, keys, now).await;
         };
         let Some(row) = conn.query_opt_cached(NAMED_SQL, &[&id, &PARKED]).await? else {
             return Ok(Received::default());
@@ -81,7 +85,7 @@ impl PgStore {
                 // The row lock orders two nodes trimming one payment's callbacks.
                 tx.execute_cached("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", &[&id])
                     .await?;
-                insert(&tx, content_type, body, Some(id), Some(by), keys, now).await?;
+                insert(&tx, raw, Some(id), Some(by), keys, now).await?;
                 trim(&tx, id).await?;
             }
             tx.commit().await?;
@@ -100,8 +104,7 @@ impl PgStore {
     async fn record_unmatched(
         &self,
         conn: &mut deadpool_postgres::Object,
-        content_type: &str,
-        body: &str,
+        raw: RawCallback<'_>,
         keys: &CallbackKeys,
         now: Millis,
     ) -> Result<Received, StoreError> {
@@ -116,7 +119,7 @@ impl PgStore {
         let keep = kept < callback::UNMATCHED_SAMPLE;
         if keep {
             let tx = conn.transaction().await?;
-            insert(&tx, content_type, body, None, None, keys, now).await?;
+            insert(&tx, raw, None, None, keys, now).await?;
             tx.execute_cached(
                 "INSERT INTO callback_tally (bucket, unmatched) VALUES ($1, 1) \
                  ON CONFLICT (bucket) DO UPDATE SET unmatched = callback_tally.unmatched + 1",
@@ -154,8 +157,7 @@ impl PgStore {
 
 async fn insert(
     tx: &deadpool_postgres::Transaction<'_>,
-    content_type: &str,
-    body: &str,
+    raw: RawCallback<'_>,
     payment_id: Option<i64>,
     matched_by: Option<&str>,
     keys: &CallbackKeys,
@@ -163,14 +165,15 @@ async fn insert(
 ) -> Result<(), StoreError> {
     tx.execute_cached(
         "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
-         said_status) VALUES ($1, $2, $3, $4, $5, $6)",
+         said_status, source) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &now,
-            &content_type,
-            &body,
+            &raw.content_type,
+            &raw.body,
             &payment_id,
             &matched_by,
             &keys.status,
+            &raw.source,
         ],
     )
     .await?;

@@ -17,10 +17,12 @@
 
 mod cached;
 mod callbacks;
+mod cases;
 mod claim_one;
 pub mod connect;
 pub mod errors;
 mod events;
+mod evidence;
 pub mod lock;
 pub mod migrations;
 mod nodes;

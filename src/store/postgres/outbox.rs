@@ -99,7 +99,8 @@ impl PgStore {
         Ok(due.into_iter().map(|(_, d)| d).collect())
     }
 
-    /// Records one attempt and refreshes the event's summary state, under the event's row
+    /// Records one attempt (kept in `delivery_attempts`, as evidence) and refreshes the
+    /// event's summary state, under the event's row
     /// lock (see below). The claim is released
     /// if it is this node's; a delivery already settled (by a node that took it over after
     /// this one's lease passed) is left as it is.
@@ -141,6 +142,12 @@ impl PgStore {
                 &now,
                 &self.claims.node,
             ],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO delivery_attempts (event_seq, sink, at, result, error) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&event_seq, &sink, &now, &result.result(), &error],
         )
         .await?;
         summarise(&tx, event_seq, now).await?;

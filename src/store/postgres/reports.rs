@@ -12,7 +12,7 @@ use super::read::PgCells;
 use crate::payment::DuePayment;
 use crate::payment::callback::bucket_of;
 use crate::store::StoreError;
-use crate::store::read::{self, CONTRADICTED_WHERE};
+use crate::store::read::{self, CONTRADICTED_WHERE, TRIES_UNDER_OPEN_CASE, UNDER_OPEN_CASE};
 use crate::store::{AttemptFact, DayFacts, DbGauges, PaymentFact, contradiction_reason};
 use crate::store::{PayoutFact, PayoutFacts};
 use crate::time::Millis;
@@ -77,6 +77,20 @@ static TIMEOUTS_SINCE: LazyLock<String> = LazyLock::new(|| {
         "SELECT {DUE_COLUMNS} FROM payments WHERE status = 'timeout' AND resolved_at >= $1 \
          ORDER BY resolved_at, id"
     )
+});
+
+/// Retention keeps the evidence of a payment with an open case.
+static PRUNE_ATTEMPTS: LazyLock<String> = LazyLock::new(|| {
+    format!("DELETE FROM confirm_attempts WHERE at < $1 AND NOT {UNDER_OPEN_CASE}")
+});
+static PRUNE_CALLBACKS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM callbacks WHERE (received_at < $1 AND (payment_id IS NULL \
+         OR NOT {UNDER_OPEN_CASE})) OR (payment_id IS NULL AND received_at < $2)"
+    )
+});
+static PRUNE_DELIVERY_TRIES: LazyLock<String> = LazyLock::new(|| {
+    format!("DELETE FROM delivery_attempts WHERE at < $1 AND NOT {TRIES_UNDER_OPEN_CASE}")
 });
 
 impl PgStore {
@@ -215,25 +229,21 @@ impl PgStore {
         Ok(())
     }
 
-    /// Deletes confirm attempts, callbacks and their tally older than `before` (the
-    /// evidence is kept for the same time), and the callbacks that matched no payment
-    /// older than `unmatched_before`; returns how many attempts and callbacks.
+    /// Deletes confirm attempts, callbacks, delivery tries and the callbacks' tally older
+    /// than `before` but the evidence of payments with an open case, and the callbacks that
+    /// matched no payment older than `unmatched_before` (as on SQLite); returns how many
+    /// attempts and callbacks.
     pub async fn prune_attempts(
         &self,
         before: Millis,
         unmatched_before: Millis,
     ) -> Result<usize, StoreError> {
         let c = self.conn().await?;
-        let attempts = c
-            .execute_cached("DELETE FROM confirm_attempts WHERE at < $1", &[&before])
-            .await?;
+        let attempts = c.execute_cached(&PRUNE_ATTEMPTS, &[&before]).await?;
         let callbacks = c
-            .execute_cached(
-                "DELETE FROM callbacks WHERE received_at < $1 \
-                 OR (payment_id IS NULL AND received_at < $2)",
-                &[&before, &unmatched_before],
-            )
+            .execute_cached(&PRUNE_CALLBACKS, &[&before, &unmatched_before])
             .await?;
+        c.execute_cached(&PRUNE_DELIVERY_TRIES, &[&before]).await?;
         c.execute_cached(
             "DELETE FROM callback_tally WHERE bucket < $1",
             &[&bucket_of(before)],
@@ -263,6 +273,7 @@ impl PgStore {
             pending_payouts: row.try_get(1)?,
             overdue_payouts: row.try_get(2)?,
             last_report_at: row.try_get(3)?,
+            cases: self.case_gauges().await?,
             ..DbGauges::default()
         };
         if recount {
@@ -298,7 +309,9 @@ impl PgStore {
                 "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on', \
                  has_table_privilege('payments', 'INSERT, UPDATE, DELETE') \
                  AND has_table_privilege('events', 'INSERT, UPDATE') \
-                 AND has_table_privilege('event_deliveries', 'INSERT, UPDATE')",
+                 AND has_table_privilege('event_deliveries', 'INSERT, UPDATE') \
+                 AND has_table_privilege('cases', 'INSERT, UPDATE') \
+                 AND has_table_privilege('case_decisions', 'INSERT')",
                 &[],
             )
             .await?;

@@ -29,11 +29,17 @@ impl Store {
         &mut self,
         content_type: &str,
         body: &str,
+        source: Option<&str>,
         keys: &CallbackKeys,
         now: Millis,
         min_interval: Millis,
     ) -> Result<Received, StoreError> {
         let said = Said::parse(keys.status.as_deref());
+        let raw = RawCallback {
+            content_type,
+            body,
+            source,
+        };
         let tx = self.conn.transaction()?;
         let found = find_payment(&tx, keys)?;
         let named = match found {
@@ -71,7 +77,7 @@ impl Store {
                 let tx = self
                     .conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                insert(&tx, content_type, body, None, None, keys, now)?;
+                insert(&tx, raw, None, None, keys, now)?;
                 tx.execute(TALLY_UNMATCHED_SQL, [callback::bucket_of(now)])?;
                 tx.commit()?;
             }
@@ -100,7 +106,7 @@ impl Store {
                 ])?;
             }
             if plan.keep {
-                insert(&tx, content_type, body, Some(id), Some(by), keys, now)?;
+                insert(&tx, raw, Some(id), Some(by), keys, now)?;
                 trim(&tx, id)?;
             }
             tx.commit()?;
@@ -156,8 +162,7 @@ const TALLY_ADD_SQL: &str = "INSERT INTO callback_tally (bucket, unmatched, not_
 
 fn insert(
     tx: &rusqlite::Transaction<'_>,
-    content_type: &str,
-    body: &str,
+    raw: RawCallback<'_>,
     payment_id: Option<i64>,
     matched_by: Option<&str>,
     keys: &CallbackKeys,
@@ -165,15 +170,16 @@ fn insert(
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO callbacks (received_at, content_type, body, payment_id, matched_by, \
-         said_status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         said_status, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         now,
-        content_type,
-        body,
+        raw.content_type,
+        raw.body,
         payment_id,
         matched_by,
-        keys.status
+        keys.status,
+        raw.source
     ])?;
     Ok(())
 }

@@ -90,7 +90,8 @@ impl Store {
         Ok(total)
     }
 
-    /// Records one attempt and refreshes the event's summary state.
+    /// Records one attempt (kept in `delivery_attempts`, as evidence) and refreshes the
+    /// event's summary state.
     pub fn record_delivery(
         &mut self,
         event_seq: i64,
@@ -113,6 +114,11 @@ impl Store {
              WHERE event_seq = ?1 AND sink = ?2 AND state = 'pending'",
         )?
         .execute(params![event_seq, sink, state, next, error, now])?;
+        tx.prepare_cached(
+            "INSERT INTO delivery_attempts (event_seq, sink, at, result, error) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![event_seq, sink, now, result.result(), error])?;
         summarise(&tx, event_seq, now)?;
         tx.commit()?;
         Ok(())

@@ -26,6 +26,7 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("../../../migrations/0005_callbacks.sql")),
     Step::Sql(include_str!("../../../migrations/0006_payouts.sql")),
     Step::Sql(include_str!("../../../migrations/0007_contradictions.sql")),
+    Step::Sql(include_str!("../../../migrations/0008_cases.sql")),
 ];
 
 /// The `IN (...)` CHECK constraints of versions 1 to 3, rewritten as OR chains by

@@ -9,9 +9,11 @@
 //! type: such rows are read leniently (`mistyped`) and, when due, parked (`parked`).
 
 mod callbacks;
+pub mod cases;
 mod deliveries;
 mod due_row;
 mod events;
+mod evidence;
 pub mod migrations;
 pub(crate) mod mistyped;
 mod money_out;

@@ -8,7 +8,7 @@ use super::{Store, StoreError};
 use crate::payment::DuePayment;
 use crate::payment::callback::bucket_of;
 use crate::store::model::*;
-use crate::store::read::{self, CONTRADICTED_WHERE};
+use crate::store::read::{self, CONTRADICTED_WHERE, TRIES_UNDER_OPEN_CASE, UNDER_OPEN_CASE};
 use crate::time::Millis;
 use chrono::NaiveDate;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -171,21 +171,29 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes confirm attempts, callbacks and their tally older than `before` (the
-    /// evidence is kept for the same time), and the callbacks that matched no payment
-    /// older than `unmatched_before`; returns how many attempts and callbacks.
+    /// Deletes confirm attempts, callbacks, delivery tries and the callbacks' tally older
+    /// than `before` (the evidence is kept for the same time) but the evidence of payments
+    /// with an open case, and the callbacks that matched no payment older than
+    /// `unmatched_before`; returns how many attempts and callbacks.
     pub fn prune_attempts(
         &mut self,
         before: Millis,
         unmatched_before: Millis,
     ) -> Result<usize, StoreError> {
-        let attempts = self
-            .conn
-            .execute("DELETE FROM confirm_attempts WHERE at < ?1", [before])?;
+        let attempts = self.conn.execute(
+            &format!("DELETE FROM confirm_attempts WHERE at < ?1 AND NOT {UNDER_OPEN_CASE}"),
+            [before],
+        )?;
         let callbacks = self.conn.execute(
-            "DELETE FROM callbacks WHERE received_at < ?1 \
-             OR (payment_id IS NULL AND received_at < ?2)",
+            &format!(
+                "DELETE FROM callbacks WHERE (received_at < ?1 AND (payment_id IS NULL \
+                 OR NOT {UNDER_OPEN_CASE})) OR (payment_id IS NULL AND received_at < ?2)"
+            ),
             params![before, unmatched_before],
+        )?;
+        self.conn.execute(
+            &format!("DELETE FROM delivery_attempts WHERE at < ?1 AND NOT {TRIES_UNDER_OPEN_CASE}"),
+            [before],
         )?;
         self.conn.execute(
             "DELETE FROM callback_tally WHERE bucket < ?1",
@@ -239,6 +247,7 @@ impl Store {
             overdue_payouts,
             events_by_state,
             last_report_at,
+            cases: self.case_gauges()?,
         })
     }
 }

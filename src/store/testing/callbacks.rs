@@ -39,7 +39,14 @@ fn by_order(order: &str, said: Option<&str>) -> CallbackKeys {
 
 /// Records a JSON callback with `keys` received at `at`, LigdiCash's floor being 3 s.
 async fn record(db: &Db, keys: CallbackKeys, at: Millis) -> Received {
-    let got = db.record_callback("application/json".into(), "{}".into(), keys, at, 3_000);
+    let got = db.record_callback(
+        "application/json".into(),
+        "{}".into(),
+        None,
+        keys,
+        at,
+        3_000,
+    );
     got.await.expect("record a callback")
 }
 
@@ -129,6 +136,7 @@ async fn a_callback_makes_a_pending_payment_due_and_its_copies_fold_into_that_co
     let copy = db.record_callback(
         "application/x-www-form-urlencoded".into(),
         "a=b".into(),
+        Some("203.0.113.9".into()),
         by_order("ord-inv", Some("completed")),
         T + 50,
         3_000,

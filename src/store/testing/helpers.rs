@@ -254,3 +254,15 @@ impl HasToken for String {
         self
     }
 }
+
+impl HasToken for crate::store::CaseCandidate {
+    fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl HasToken for crate::store::CaseRow {
+    fn token(&self) -> &str {
+        &self.token
+    }
+}

@@ -4,16 +4,18 @@
 //! on a fresh database of a throwaway PostgreSQL server
 //! (`sqlite` and `postgresql` test cases; the PostgreSQL one says "skipped" where
 //! PostgreSQL is not installed, except in CI). One file per area (`payments`, `outcomes`,
-//! `callbacks`, `outbox`, `reports`, `gauges`), sharing [`helpers`]. What differs by design
-//! has suites of its own, which may reach into their backend: `postgres_only` (claims,
-//! leases, nodes, the report lock) and `sqlite_only` (pragmas, query plans, rows parked for
-//! values of the wrong type).
+//! `callbacks`, `outbox`, `reports`, `gauges`, `cases`, `evidence`), sharing [`helpers`].
+//! What differs by design has suites of its own, which may reach into their backend:
+//! `postgres_only` (claims, leases, nodes, the report lock) and `sqlite_only` (pragmas,
+//! query plans, rows parked for values of the wrong type).
 //!
 //! Adding a store operation means adding its test here: the suite is what keeps the two
 //! backends from drifting (orderings, counts, the rules of the model).
 
 mod callbacks;
+mod cases;
 mod db_access;
+mod evidence;
 mod gauges;
 pub(crate) mod helpers;
 mod outbox;

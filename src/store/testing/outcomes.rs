@@ -200,7 +200,7 @@ async fn a_callback_received_while_the_call_was_in_flight_keeps_the_payment_due_
             ..CallbackKeys::default()
         };
         let body = "{}".to_owned();
-        db.record_callback("application/json".into(), body, keys, at, 0)
+        db.record_callback("application/json".into(), body, None, keys, at, 0)
             .await
             .unwrap();
     }
@@ -264,7 +264,7 @@ async fn a_final_payment_checked_again_stays_as_it_is_or_completes_late(b: Backe
             status: Some("completed".into()),
             ..CallbackKeys::default()
         };
-        let got = db.record_callback("application/json".into(), "{}".into(), keys, LATER, 0);
+        let got = db.record_callback("application/json".into(), "{}".into(), None, keys, LATER, 0);
         assert!(got.await.unwrap().plan.recheck);
     }
     let recheck_at = |token| format!("SELECT recheck_at FROM payments WHERE token = '{token}'");

@@ -49,7 +49,7 @@ async fn callback(db: &Db, token: &str, said: Option<&str>, at: Millis) {
         ..CallbackKeys::default()
     };
     let body = "{}".to_owned();
-    let recorded = db.record_callback("application/json".into(), body, keys, at, 0);
+    let recorded = db.record_callback("application/json".into(), body, None, keys, at, 0);
     recorded.await.expect("record a callback");
 }
 

@@ -144,7 +144,11 @@ async fn each_kind_is_confirmed_at_its_endpoint_and_verified() {
         p["status_reason"],
         "confirmed amount 90 XOF differs from expected 100 XOF"
     );
-    assert_eq!(events(&env, &short), ["payout.mismatch"]);
+    assert_eq!(
+        events(&env, &short),
+        ["payout.mismatch", "case.opened"],
+        "a mismatch needs a person"
+    );
 
     let p = env.show(&invoice).await;
     assert_eq!(
@@ -170,7 +174,10 @@ async fn an_invoice_token_enqueued_as_a_payout_ends_invalid_token() {
     let p = env.show(&token).await;
     assert_eq!(p["status"], "invalid_token", "{p}");
     assert_eq!(p["attempts"], 3);
-    assert_eq!(events(&env, &token), ["payout.invalid_token"]);
+    assert_eq!(
+        events(&env, &token),
+        ["payout.invalid_token", "case.opened"]
+    );
     assert!(
         env.sandbox
             .sandbox
@@ -189,6 +196,8 @@ async fn an_invoice_token_enqueued_as_a_payout_ends_invalid_token() {
 async fn an_overdue_payout_stays_pending_is_still_polled_and_announced_once() {
     let mut env = env().await;
     env.config.payouts.overdue_after = HumanDuration::millis(800);
+    // The daemons here sweep for cases only as they start (tests/cli/cases has the cases).
+    env.config.cases.sweep_interval = HumanDuration::secs(3600);
     let port = free_port();
     env.config.http.listen = format!("127.0.0.1:{port}");
     env.write_config();
@@ -248,9 +257,10 @@ async fn an_overdue_payout_stays_pending_is_still_polled_and_announced_once() {
         "overdue, then settled: never a timeout"
     );
 
-    // An overdue payout no longer holds `run --until-idle`, nor gets a second event.
+    // An overdue payout no longer holds `run --until-idle`, nor gets a second event; its
+    // case opens at the end of the finite run (the daemon's sweep is every 30 s).
     env.run_until_idle().await;
-    assert_eq!(events(&env, &stuck), ["payout.overdue"]);
+    assert_eq!(events(&env, &stuck), ["payout.overdue", "case.opened"]);
     // Settled at last, it completes like any other.
     assert!(sandbox.settle_payout(&stuck, Outcome::Completed));
     let daemon = env.spawn(&["run"]);
@@ -263,5 +273,9 @@ async fn an_overdue_payout_stays_pending_is_still_polled_and_announced_once() {
     .await;
     terminate(&daemon);
     finished(daemon).await;
-    assert_eq!(events(&env, &stuck), ["payout.overdue", "payout.completed"]);
+    assert_eq!(
+        events(&env, &stuck),
+        ["payout.overdue", "case.opened", "payout.completed"],
+        "its case closes at the daemon's next sweep, an hour away"
+    );
 }

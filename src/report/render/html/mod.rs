@@ -6,6 +6,7 @@
 //! holding markup comes out as text. The page is a list of sections ([`SECTIONS`]); a new
 //! figure gets its own section function and one line there.
 
+mod cases;
 mod money_out;
 mod sections;
 mod to_handle;
@@ -25,12 +26,13 @@ pub struct Page<'a> {
 pub type Section = fn(&Page<'_>) -> Markup;
 
 /// The sections, top to bottom.
-pub const SECTIONS: [Section; 8] = [
+pub const SECTIONS: [Section; 9] = [
     sections::headline,
     to_handle::to_handle,
     sections::reconciliation,
     sections::by_status,
     sections::discrepancies,
+    cases::cases,
     sections::completed,
     money_out::money_out,
     sections::health,

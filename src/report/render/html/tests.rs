@@ -215,3 +215,63 @@ fn the_money_out_section_escapes_and_lists_what_needs_a_human() {
         &french[start..end]
     );
 }
+
+/// The cases section lists every open case with how long it has waited, and the cases
+/// closed during the day with the decision, who and the note, in the page's language.
+#[test]
+fn the_cases_section_shows_what_waits_and_what_was_decided() {
+    use crate::payment::case::{CaseKind, Decision};
+    use crate::payment::{Kind, Status};
+    use crate::store::{CaseRecord, CaseRow};
+    let case = |id, closing: Option<CaseRecord>| CaseRow {
+        id,
+        kind: CaseKind::Mismatch,
+        since: DAY,
+        opened_at: DAY,
+        closed_at: closing.as_ref().map(|r| r.at),
+        opened_on: Status::Mismatch,
+        token: format!("tok-{id}"),
+        payment_kind: Kind::Invoice,
+        transaction_id: Some(format!("ORD-{id}")),
+        status: Status::Mismatch,
+        expected_amount: Some(5000),
+        amount: Some(4000),
+        closing,
+    };
+    let decided = CaseRecord {
+        at: DAY + 7_200_000,
+        decision: Some(Decision::Refunded),
+        note: "refunded <b>all</b>".into(),
+        by: "cli:awa".into(),
+    };
+    let facts = DayFacts {
+        start: DAY,
+        end: 2 * DAY,
+        generated_at: 2 * DAY,
+        ..DayFacts::default()
+    };
+    let date = NaiveDate::from_ymd_opt(1970, 1, 2).unwrap();
+    let mut summary = summarise(&facts, date, chrono_tz::UTC);
+    let (open, closed) = ([case(1, None)], [case(2, Some(decided))]);
+    summary.cases =
+        crate::report::cases::summarise(&open, &closed, 3 * DAY + 3_600_000, chrono_tz::UTC);
+    let fr = html(&summary, Language::French);
+    assert!(
+        fr.contains("Dossiers à traiter (1)") && fr.contains("2 j 1 h"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("Dossiers clos ce jour") && fr.contains("cli:awa") && fr.contains("refunded")
+    );
+    assert!(!fr.contains("<b>all</b>"));
+    let en = html(&summary, Language::English);
+    assert!(
+        en.contains("Cases to handle (1)") && en.contains("2 d 1 h"),
+        "{en}"
+    );
+    let json = crate::report::render::json(&summary);
+    assert!(
+        json.contains("\"cases\"") && json.contains("\"age_seconds\": 176400"),
+        "{json}"
+    );
+}
