@@ -160,8 +160,11 @@ async fn three_nodes_sigkilled_and_a_database_restart_lose_nothing_and_keep_the_
         .await;
     assert_eq!(events.len(), PAYMENTS, "one event per payment");
     assert!(events.iter().all(|(_, n)| n == "1"), "exactly one each");
+    // Every payment event reached the shop, and every other one marked delivered: the
+    // case sweep may open a case (a mismatch, a timeout) after the drain, whose event the
+    // next start delivers.
     let ids: HashSet<String> = shop
-        .pairs("SELECT id, '' FROM events")
+        .pairs("SELECT id, '' FROM events WHERE type LIKE 'payment.%' OR state = 'delivered'")
         .await
         .into_iter()
         .map(|(id, _)| id)
