@@ -37,25 +37,7 @@ pub fn run(payments: usize) -> anyhow::Result<()> {
     let sandbox = Sandbox::new(SandboxConfig::default());
     let mut outcomes = Vec::with_capacity(payments);
     for p in store.due(i64::MAX, payments, &Default::default())? {
-        let body = completed_body(&sandbox, p.id)?;
-        outcomes.push(ConfirmOutcome {
-            payment_id: p.id,
-            kind: p.kind,
-            token: p.token,
-            at: now_ms(),
-            latency_ms: 1,
-            http_status: Some(200),
-            outcome: "completed",
-            error: None,
-            answer: Some(ConfirmAnswer::parse(body.as_bytes())?),
-            raw_body: Some(body),
-            change: Change::Finalize {
-                status: Status::Completed,
-                reason: None,
-            },
-            from: p.status,
-            claimed_reason: p.claimed_reason,
-        });
+        outcomes.push(completed_outcome(&sandbox, p)?);
     }
 
     let started = Instant::now();
@@ -100,4 +82,30 @@ pub fn completed_body(sandbox: &Sandbox, id: i64) -> anyhow::Result<String> {
         .invoice(&token)
         .ok_or_else(|| anyhow::anyhow!("the sandbox lost invoice {token}"))?;
     Ok(responses::confirm(&invoice, "completed", false).to_string())
+}
+
+/// `p` confirmed `completed` as the sandbox would answer it, written as the poller would.
+pub fn completed_outcome(
+    sandbox: &Sandbox,
+    p: ligdicash_reconciler::payment::DuePayment,
+) -> anyhow::Result<ConfirmOutcome> {
+    let body = completed_body(sandbox, p.id)?;
+    Ok(ConfirmOutcome {
+        payment_id: p.id,
+        kind: p.kind,
+        token: p.token,
+        at: now_ms(),
+        latency_ms: 1,
+        http_status: Some(200),
+        outcome: "completed",
+        error: None,
+        answer: Some(ConfirmAnswer::parse(body.as_bytes())?),
+        raw_body: Some(body),
+        change: Change::Finalize {
+            status: Status::Completed,
+            reason: None,
+        },
+        from: p.status,
+        claimed_reason: p.claimed_reason,
+    })
 }

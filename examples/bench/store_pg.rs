@@ -6,10 +6,8 @@
 //! in each direction (no `tc`, no root).
 
 use crate::server::TestServer;
-use crate::store::completed_body;
+use crate::store::completed_outcome;
 use ligdicash_reconciler::config::Config;
-use ligdicash_reconciler::ligdicash::ConfirmAnswer;
-use ligdicash_reconciler::payment::{Change, ConfirmOutcome, Status};
 use ligdicash_reconciler::sandbox::{Sandbox, SandboxConfig};
 use ligdicash_reconciler::store::{Db, Target};
 use ligdicash_reconciler::time::now_ms;
@@ -81,25 +79,7 @@ async fn measure(
         }
         let mut outcomes = Vec::with_capacity(due.len());
         for p in due {
-            let body = completed_body(&sandbox, p.id)?;
-            outcomes.push(ConfirmOutcome {
-                payment_id: p.id,
-                kind: p.kind,
-                token: p.token,
-                at: now_ms(),
-                latency_ms: 1,
-                http_status: Some(200),
-                outcome: "completed",
-                error: None,
-                answer: Some(ConfirmAnswer::parse(body.as_bytes())?),
-                raw_body: Some(body),
-                change: Change::Finalize {
-                    status: Status::Completed,
-                    reason: None,
-                },
-                from: p.status,
-                claimed_reason: p.claimed_reason,
-            });
+            outcomes.push(completed_outcome(&sandbox, p)?);
         }
         let started = Instant::now();
         let applied = db
