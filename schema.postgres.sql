@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema for PostgreSQL, version 3.
+-- ligdicash-reconciler database schema for PostgreSQL, version 4.
 --
 -- The same public contract as schema.sql (SQLite), in PostgreSQL's types: the shop writes
 -- pending rows into `payments` and reads final statuses back. The reconciler applies
@@ -109,7 +109,8 @@ CREATE TABLE confirm_attempts (
     -- completed, notcompleted, pending, unknown_status, auth_failed, not_found, api_error,
     -- rate_limited, http_5xx, http_4xx, timeout, connect, transport, malformed.
     outcome         text   NOT NULL,
-    error           text
+    error           text,
+    answer          text    -- the response body as received, its first 8 KiB (version 4)
 );
 
 CREATE INDEX confirm_attempts_payment ON confirm_attempts (payment_id, at);
@@ -279,4 +280,4 @@ SELECT id, token, kind, transaction_id, expected_amount, status, status_reason, 
        to_char(to_timestamp(recheck_at / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recheck_at
 FROM payments;
 
-INSERT INTO schema_migrations (version) VALUES (1), (2), (3);
+INSERT INTO schema_migrations (version) VALUES (1), (2), (3), (4);

@@ -1,4 +1,4 @@
--- ligdicash-reconciler database schema, version 8.
+-- ligdicash-reconciler database schema, version 9.
 --
 -- This file is a public contract: the shop writes pending rows into `payments` and reads
 -- final statuses back. The reconciler applies it (and later migrations) at start; a shop
@@ -17,7 +17,7 @@
 -- CHECK constraints list allowed values as OR chains, not IN (...): SQLite evaluates an IN
 -- list of three or more values through a temporary B-tree on every write (version 4).
 
-PRAGMA user_version = 8;
+PRAGMA user_version = 9;
 
 -- Payouts (schema version 6), the last two columns of `payments`, added by ALTER TABLE so an
 -- upgrade rewrites no row:
@@ -92,7 +92,9 @@ CREATE INDEX IF NOT EXISTS payments_payouts_pending ON payments (overdue_at)
 -- Final payments to confirm once more (version 7).
 CREATE INDEX IF NOT EXISTS payments_recheck ON payments (recheck_at) WHERE recheck_at IS NOT NULL;
 
--- One row per confirm call.
+-- One row per confirm call. `answer` (version 9, added last by ALTER TABLE): the response
+-- body as received (its first 8 KiB when longer, with a marker), for the evidence file;
+-- NULL when no answer came, and for calls logged before.
 CREATE TABLE IF NOT EXISTS confirm_attempts (
     id              INTEGER PRIMARY KEY,
     payment_id      INTEGER NOT NULL REFERENCES payments (id) ON DELETE CASCADE,
@@ -105,7 +107,7 @@ CREATE TABLE IF NOT EXISTS confirm_attempts (
     -- rate_limited, http_5xx, http_4xx, timeout, connect, transport, malformed.
     outcome         TEXT    NOT NULL,
     error           TEXT
-);
+, answer TEXT);
 
 CREATE INDEX IF NOT EXISTS confirm_attempts_payment ON confirm_attempts (payment_id, at);
 CREATE INDEX IF NOT EXISTS confirm_attempts_at ON confirm_attempts (at);

@@ -76,7 +76,7 @@ async fn a_payment_is_reconciled_and_its_event_delivered_on_postgresql() {
     assert_ok(&out);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("127.0.0.1") && said.contains("schema version 3"),
+        said.contains("127.0.0.1") && said.contains("schema version 4"),
         "{said}"
     );
 

@@ -136,7 +136,7 @@ fn calls(f: &EvidenceFacts, ctx: &Context, w: &Words) -> Markup {
     html! {
         h2 { (w.confirm_calls) }
         table #calls {
-            thead { tr { th { (w.time) } th { (w.endpoint) } th { "HTTP" } th { (w.duration) } th { (w.answer) } th { (w.outcome) } } }
+            thead { tr { th { (w.time) } th { (w.endpoint) } th { "HTTP" } th { (w.duration) } th { (w.answer) } th { (w.outcome) } th { (w.as_received) } } }
             tbody {
                 @for a in &f.attempts {
                     tr {
@@ -146,6 +146,7 @@ fn calls(f: &EvidenceFacts, ctx: &Context, w: &Words) -> Markup {
                         td.n { (a.latency_ms) " ms" }
                         td { (opt(a.response_code.as_deref())) " / " (opt(a.provider_status.as_deref())) }
                         td { (a.outcome) @if let Some(e) = &a.error { " — " (e) } }
+                        td { pre.answer { (opt(a.answer.as_deref())) } }
                     }
                 }
             }

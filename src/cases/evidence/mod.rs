@@ -8,8 +8,10 @@
 //! in the HTML, so the JSON someone was sent can be checked later with `sha256sum`.
 //!
 //! Built purely from the store's [`EvidenceFacts`] (read in one snapshot): the payment's
-//! row, every confirm call, every callback kept, every event with each delivery try, its
-//! cases. Nothing secret is in them: the store never keeps a credential, a webhook secret
+//! row, every confirm call with the answer it got as received (the response body, its
+//! first 8 KiB when longer), every callback kept, every event with each delivery try, its
+//! cases. The payment's last answer is also kept whole (`last_answer_as_received`): the
+//! only one there is for calls logged before schema version 9. Nothing secret is in them: the store never keeps a credential, a webhook secret
 //! or a bearer token, and delivery errors never hold a URL's key.
 
 mod html;
@@ -147,6 +149,7 @@ pub fn document(f: &EvidenceFacts, ctx: &Context) -> Value {
                 "status": a.provider_status,
                 "outcome": a.outcome,
                 "error": a.error,
+                "answer_as_received": a.answer,
             })
         })
         .collect();

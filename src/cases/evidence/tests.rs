@@ -46,6 +46,9 @@ fn facts() -> EvidenceFacts {
         provider_status: Some(status.into()),
         outcome: status.into(),
         error: None,
+        answer: Some(format!(
+            r#"{{"response_code":"00","status":"{status}","x":"<i>"}}"#
+        )),
     };
     let event = EventRow {
         seq: 1,
@@ -160,6 +163,18 @@ fn the_json_is_hashed_as_written_and_holds_every_step_in_order() {
         ]
     );
     assert_eq!(doc["confirm_calls"][0]["endpoint"], CONFIRM_PATH);
+    let answers: Vec<&str> = doc["confirm_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["answer_as_received"].as_str().unwrap())
+        .collect();
+    let attempts: Vec<&str> = f
+        .attempts
+        .iter()
+        .flat_map(|a| a.answer.as_deref())
+        .collect();
+    assert_eq!(answers, attempts, "each call's own answer, in order");
     assert_eq!(doc["callbacks"][0]["source"], "203.0.113.66");
     assert_eq!(
         doc["events"][0]["payload"], r#"{"type":"payment.mismatch"}"#,
@@ -204,6 +219,13 @@ fn the_page_is_in_its_language_shows_the_hash_and_escapes_what_it_was_given() {
         assert!(html.contains(&file.sha256));
         assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
         assert!(!html.contains("<b>4000</b>"));
+        // Each call's answer as received, escaped.
+        for status in ["pending", "completed"] {
+            let shown = format!(
+                r#"<pre class="answer">{{&quot;response_code&quot;:&quot;00&quot;,&quot;status&quot;:&quot;{status}&quot;,&quot;x&quot;:&quot;&lt;i&gt;&quot;}}</pre>"#
+            );
+            assert!(html.contains(&shown), "{status} in {html}");
+        }
         assert!(
             !html.contains("src=\"http") && !html.contains("href=\"http"),
             "self-contained"

@@ -18,6 +18,9 @@ pub struct AttemptRow {
     /// How the call was classified (`completed`, `pending`, `timeout`, `http_5xx`, ...).
     pub outcome: String,
     pub error: Option<String>,
+    /// The answer as received (the response body; its first 8 KiB when longer, with a
+    /// marker): none when no answer came, and for calls logged before schema version 9.
+    pub answer: Option<String>,
 }
 
 /// One LigdiCash callback as received and kept.

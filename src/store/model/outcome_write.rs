@@ -1,8 +1,35 @@
 //! What a confirm outcome writes, decided once for both databases: the answer's columns
-//! (with the rule for the amount) and the event a final write announces. A backend binds
-//! these values into its SQL; it decides nothing.
+//! (with the rule for the amount), the answer the attempt log keeps, and the event a final
+//! write announces. A backend binds these values into its SQL; it decides nothing.
 
 use crate::payment::{Change, ConfirmOutcome, Status, requeued_from_timeout, transition_event};
+use std::borrow::Cow;
+
+/// The most of an answer's body one confirm call keeps in the attempt log. LigdiCash's
+/// answers are well under 1 KiB; a proxy's error page or a broken answer can be any size
+/// (up to the transport's limit), and the log keeps one per call, for as long as
+/// `attempt_retention` says.
+pub const LOGGED_ANSWER_BYTES: usize = 8 * 1024;
+
+/// The answer of `o` as its attempt-log row keeps it (`confirm_attempts.answer`): the
+/// response body as received, whole up to [`LOGGED_ANSWER_BYTES`], else its first bytes
+/// cut on a character boundary and a marker saying how long it was; `None` when no
+/// answer came. Only the response body: the API key and token went in request headers.
+pub fn logged_answer(o: &ConfirmOutcome) -> Option<Cow<'_, str>> {
+    let body = o.raw_body.as_deref()?;
+    if body.len() <= LOGGED_ANSWER_BYTES {
+        return Some(Cow::Borrowed(body));
+    }
+    let mut end = LOGGED_ANSWER_BYTES;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(Cow::Owned(format!(
+        "{}\n[… {end} of {} bytes kept]",
+        &body[..end],
+        body.len()
+    )))
+}
 
 /// The answer's columns as one outcome writes them. Each is written as
 /// `coalesce(new, column)`, so a field a later answer leaves empty keeps its last value,
@@ -115,5 +142,33 @@ mod tests {
         );
         assert_eq!(c.raw_response, o.raw_body.as_deref());
         assert_eq!(c.operator_name, Some("Orange Money"));
+    }
+
+    #[test]
+    fn the_logged_answer_is_the_body_whole_up_to_the_limit() {
+        let mut o = outcome(&pending())
+            .answer("pending", Some(5000))
+            .untouched();
+        assert_eq!(logged_answer(&o).as_deref(), o.raw_body.as_deref());
+        o.raw_body = Some("x".repeat(LOGGED_ANSWER_BYTES));
+        assert!(
+            matches!(logged_answer(&o), Some(Cow::Borrowed(b)) if b.len() == LOGGED_ANSWER_BYTES)
+        );
+        o.raw_body = None;
+        assert_eq!(logged_answer(&o), None, "no answer came");
+    }
+
+    #[test]
+    fn a_longer_answer_is_cut_on_a_character_boundary_with_a_marker() {
+        let mut o = outcome(&pending()).untouched();
+        // "é" is two bytes: the limit falls inside the last one that fits.
+        let body = format!("x{}", "é".repeat(LOGGED_ANSWER_BYTES));
+        o.raw_body = Some(body.clone());
+        let kept = logged_answer(&o).unwrap();
+        let (head, marker) = kept.split_once('\n').unwrap();
+        assert_eq!(head.len(), LOGGED_ANSWER_BYTES - 1);
+        assert!(body.starts_with(head));
+        let total = body.len();
+        assert_eq!(marker, format!("[… {} of {total} bytes kept]", head.len()));
     }
 }

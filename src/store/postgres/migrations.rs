@@ -12,10 +12,11 @@ use super::errors::describe;
 use crate::store::StoreError;
 
 /// The steps, in order: step `i` (from 0) brings the schema to version `i + 1`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../../../migrations/postgres/0001_initial.sql"),
     include_str!("../../../migrations/postgres/0002_contradictions.sql"),
     include_str!("../../../migrations/postgres/0003_cases.sql"),
+    include_str!("../../../migrations/postgres/0004_answers.sql"),
 ];
 
 /// The latest schema, as a DBA may apply it.

@@ -22,7 +22,7 @@ use super::PgStore;
 use super::events::{facts, insert_event};
 use crate::payment::{Applied, Change, ConfirmOutcome, PAYOUT_OVERDUE};
 use crate::store::read::FACT_COLUMNS;
-use crate::store::{AnswerColumns, NewEvent, PaymentFacts, StoreError, final_event};
+use crate::store::{AnswerColumns, NewEvent, PaymentFacts, StoreError, final_event, logged_answer};
 use crate::time::Millis;
 use deadpool_postgres::Transaction;
 use futures_util::future::{try_join, try_join_all};
@@ -92,8 +92,10 @@ static OVERDUE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Logs one confirm call, with its answer as the log keeps it ([`logged_answer`]).
 const ATTEMPT: &str = "INSERT INTO confirm_attempts (payment_id, at, latency_ms, http_status, \
-    response_code, provider_status, outcome, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    response_code, provider_status, outcome, error, answer) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 impl PgStore {
     /// Writes a batch of confirm outcomes in one transaction, with one outbox event
@@ -194,7 +196,9 @@ impl Statements {
             answer.and_then(|a| a.response_code.as_deref()),
             answer.and_then(|a| a.status.as_deref()),
         );
-        let logged: [&(dyn ToSql + Sync); 8] = [
+        let kept = logged_answer(o);
+        let kept = kept.as_deref();
+        let logged: [&(dyn ToSql + Sync); 9] = [
             &o.payment_id,
             &o.at,
             &o.latency_ms,
@@ -203,6 +207,7 @@ impl Statements {
             &said,
             &o.outcome,
             &o.error,
+            &kept,
         ];
         let attempt = tx.execute(&self.attempt, &logged);
         let columns = AnswerColumns::of(o);

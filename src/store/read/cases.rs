@@ -128,7 +128,7 @@ pub fn case_row<C: Cells>(c: &mut C) -> Result<CaseRow, C::Error> {
 /// The columns [`attempt_row`] reads, of `confirm_attempts` (the HTTP status as a 64-bit
 /// integer on both databases).
 pub const ATTEMPT_COLUMNS: &str = "at, latency_ms, CAST(http_status AS bigint), response_code, \
-    provider_status, outcome, error";
+    provider_status, outcome, error, answer";
 
 /// A confirm call selected with [`ATTEMPT_COLUMNS`].
 pub fn attempt_row<C: Cells>(c: &mut C) -> Result<AttemptRow, C::Error> {
@@ -140,6 +140,7 @@ pub fn attempt_row<C: Cells>(c: &mut C) -> Result<AttemptRow, C::Error> {
         provider_status: c.text(4)?,
         outcome: c.text0(5)?,
         error: c.text(6)?,
+        answer: c.text(7)?,
     })
 }
 

@@ -27,6 +27,7 @@ const MIGRATIONS: &[Step] = &[
     Step::Sql(include_str!("../../../migrations/0006_payouts.sql")),
     Step::Sql(include_str!("../../../migrations/0007_contradictions.sql")),
     Step::Sql(include_str!("../../../migrations/0008_cases.sql")),
+    Step::Sql(include_str!("../../../migrations/0009_answers.sql")),
 ];
 
 /// The `IN (...)` CHECK constraints of versions 1 to 3, rewritten as OR chains by

@@ -33,11 +33,15 @@ const ANSWER_SET: &str = "provider_status = coalesce(?1, provider_status), \
 
 /// Logs one confirm call (`confirm_attempts`), bound by [`attempt_params`].
 pub(super) const ATTEMPT_INSERT: &str = "INSERT INTO confirm_attempts (payment_id, at, \
-    latency_ms, http_status, response_code, provider_status, outcome, error) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    latency_ms, http_status, response_code, provider_status, outcome, error, answer) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-/// The parameters of [`ATTEMPT_INSERT`].
-pub(super) fn attempt_params(o: &ConfirmOutcome) -> [&dyn ToSql; 8] {
+/// The parameters of [`ATTEMPT_INSERT`]; `logged` is the answer as the log keeps it
+/// ([`logged_answer`]).
+pub(super) fn attempt_params<'a>(
+    o: &'a ConfirmOutcome,
+    logged: &'a Option<&'a str>,
+) -> [&'a dyn ToSql; 9] {
     let answer = o.answer.as_ref();
     [
         &o.payment_id,
@@ -48,6 +52,7 @@ pub(super) fn attempt_params(o: &ConfirmOutcome) -> [&dyn ToSql; 8] {
         answer.map_or(&Null, |a| &a.status),
         &o.outcome,
         &o.error,
+        logged,
     ]
 }
 
@@ -158,7 +163,9 @@ impl<'t> OutcomeWrites<'t> {
         now: Millis,
         sinks: &[String],
     ) -> Result<Applied, StoreError> {
-        self.attempt.execute(attempt_params(o))?;
+        let logged = logged_answer(o);
+        self.attempt
+            .execute(attempt_params(o, &logged.as_deref()))?;
         let columns = AnswerColumns::of(o);
         let from = o.from.as_str();
         let claimed: [&dyn ToSql; 2] = [&o.payment_id, &from];

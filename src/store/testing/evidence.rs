@@ -1,17 +1,18 @@
-//! The evidence of a payment, read whole (its row, every confirm call, every callback with
-//! where it came from, every event with each delivery try, its cases), and the retention
-//! that spares the evidence of a payment with an open case.
+//! The evidence of a payment, read whole (its row, every confirm call with its own answer,
+//! every callback with where it came from, every event with each delivery try, its cases),
+//! and the retention that spares the evidence of a payment with an open case.
 
 use super::cases::open;
 use super::helpers::*;
 use super::{Backend, conformance};
 use crate::payment::Status;
 use crate::payment::case::CaseKind;
-use crate::store::{CallbackKeys, CaseWrite, DeliveryResult, SweepMarks};
+use crate::store::{CallbackKeys, CaseWrite, DeliveryResult, LOGGED_ANSWER_BYTES, SweepMarks};
 use crate::time::Millis;
 
 conformance!(
     the_evidence_of_a_payment_holds_everything_kept_in_order,
+    each_confirm_call_keeps_its_own_answer_bounded,
     pruning_spares_the_evidence_of_a_payment_with_an_open_case,
 );
 
@@ -83,6 +84,55 @@ async fn the_evidence_of_a_payment_holds_everything_kept_in_order(b: Backend) {
     assert_eq!(first.tries[0].error.as_deref(), Some("HTTP 503"));
     assert_eq!(e.cases.len(), 1);
     assert_eq!(e.cases[0].kind, CaseKind::Mismatch);
+}
+
+/// Every confirm call keeps the answer it got, as received, in the order of the calls; a
+/// call that got none keeps none; a huge answer keeps its first [`LOGGED_ANSWER_BYTES`] and
+/// a marker. The payment keeps its last answer whole, as before.
+async fn each_confirm_call_keeps_its_own_answer_bounded(b: Backend) {
+    let db = b.db;
+    let p = due_payment(&db, "a").await;
+    let pending = outcome(&p).answer("pending", Some(5000)).reschedule(LATER);
+    let first = pending.raw_body.clone();
+    apply(&db, vec![pending], WRITTEN, &[]).await;
+    let p = claim(&db, "a", LATER).await;
+    let mut lost = outcome(&p).at(LATER).reschedule(LATER + 10_000);
+    (lost.http_status, lost.outcome) = (None, "timeout");
+    apply(&db, vec![lost], LATER + 1, &[]).await;
+    let p = claim(&db, "a", LATER + 10_000).await;
+    let mut done = outcome(&p)
+        .at(LATER + 10_000)
+        .answer("completed", Some(5000))
+        .finalize(Status::Completed);
+    // A body LigdiCash never sends, padded past the bound with two-byte characters.
+    let huge = format!(r#"{{"status":"completed","pad":"{}"}}"#, "é".repeat(10_000));
+    done.raw_body = Some(huge.clone());
+    apply(&db, vec![done], LATER + 10_001, &[]).await;
+    let e = db.evidence("a".into()).await.unwrap().expect("kept");
+    let calls: Vec<(Millis, Option<&str>)> = e
+        .attempts
+        .iter()
+        .map(|a| (a.at, a.provider_status.as_deref()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (SENT, Some("pending")),
+            (LATER, None),
+            (LATER + 10_000, Some("completed"))
+        ]
+    );
+    assert_eq!(e.attempts[0].answer, first, "the first answer as received");
+    assert_eq!(e.attempts[1].answer, None, "no answer came");
+    let kept = e.attempts[2].answer.as_deref().expect("the last answer");
+    let (head, marker) = kept.rsplit_once('\n').expect("a marker");
+    assert!(head.len() <= LOGGED_ANSWER_BYTES && head.len() > LOGGED_ANSWER_BYTES - 2);
+    assert!(huge.starts_with(head), "the answer's first bytes");
+    assert!(
+        marker.contains(&format!("of {} bytes kept", huge.len())),
+        "{marker}"
+    );
+    assert_eq!(e.payment.raw_response, Some(huge), "the last answer whole");
 }
 
 /// Retention deletes old attempts, callbacks and delivery tries, but never those of a

@@ -147,6 +147,26 @@ async fn disputed(mut env: TestEnv) {
         steps[last_confirm].1.contains("00 / completed"),
         "{steps:#?}"
     );
+    // Every call keeps the answer it got, as received: the pending ones before settlement,
+    // the settled one last, which is also the payment's last answer.
+    let calls = doc["confirm_calls"].as_array().unwrap();
+    let answers: Vec<&str> = calls
+        .iter()
+        .map(|c| {
+            c["answer_as_received"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{c}"))
+        })
+        .collect();
+    // How many confirms went out before settlement depends on the machine's speed; each
+    // of them got `pending`.
+    let (last, earlier) = answers.split_last().unwrap();
+    assert!(last.contains(r#""status":"completed""#), "{last}");
+    assert!(last.contains(r#""amount":4000"#), "{last}");
+    assert_eq!(doc["last_answer_as_received"], *last);
+    for answer in earlier {
+        assert!(answer.contains(r#""status":"pending""#), "{answer}");
+    }
     let callbacks = doc["callbacks"].as_array().unwrap();
     assert_eq!(
         callbacks.len(),
@@ -189,12 +209,14 @@ async fn disputed(mut env: TestEnv) {
     let en_path = out_dir.join("en.html");
     std::fs::write(&en_path, &english).unwrap();
     stop(child).await;
-    rendered(html_path.as_ref(), "fr", "Chronologie", hash).await;
-    rendered(&en_path, "en", "Timeline", &api_hash).await;
+    let calls = answers.len();
+    rendered(html_path.as_ref(), "fr", "Chronologie", hash, calls).await;
+    rendered(&en_path, "en", "Timeline", &api_hash, calls).await;
 }
 
-/// The page as headless Chromium renders it: its language, its timeline, the hash.
-async fn rendered(page: &std::path::Path, lang: &str, timeline: &str, hash: &str) {
+/// The page as headless Chromium renders it: its language, its timeline, the hash, and
+/// the answer each of the `calls` confirm calls got.
+async fn rendered(page: &std::path::Path, lang: &str, timeline: &str, hash: &str, calls: usize) {
     let Some(browser) = find("chromium").or_else(|| find("chromium-browser")) else {
         assert!(std::env::var_os("CI").is_none(), "CI must install chromium");
         eprintln!("skipped: chromium not found (apt-get install chromium)");
@@ -226,4 +248,7 @@ async fn rendered(page: &std::path::Path, lang: &str, timeline: &str, hash: &str
     let rows = dom.matches("<tr data-step=").count();
     assert!(rows >= 9, "{rows} timeline rows in {dom}");
     assert!(dom.contains("data-step=\"case_closed\""));
+    // Chromium writes the quotes of text back as they are, not as `&quot;`.
+    let answers = dom.matches(r#"<pre class="answer">{"#).count();
+    assert_eq!(answers, calls, "each call's answer in {dom}");
 }
