@@ -11,7 +11,9 @@ mod reports;
 pub use callbacks::{CallbackKeys, Received};
 pub use outbox::{DeliveryResult, DueDelivery, EventRow, NewEvent, PaymentFacts, SinkDelivery};
 pub use outcome_write::{AnswerColumns, final_event};
-pub use payments::{Enqueued, PaymentFilter, PaymentRow, Requeued, ToConfirm, bad_columns_line};
+pub use payments::{
+    Enqueued, PaymentFilter, PaymentRow, Requeued, SCHEDULE_BATCH, ToConfirm, bad_columns_line,
+};
 pub use reports::{
     AttemptFact, DayFacts, DbGauges, PaymentFact, PayoutFact, PayoutFacts, contradiction_reason,
 };
