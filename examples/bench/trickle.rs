@@ -1,7 +1,7 @@
 //! Issue 27's steady load: a shop inserts `rate` payments a second for `seconds` (plain
 //! SQL, as `examples/shop` does), each completed at LigdiCash after one, two or three
 //! confirms (`first_delay` 1 s, then every 3 s), and every event goes to two sinks: a
-//! webhook on loopback that answers one delivery in ten with a 500 (redelivered 5 s later)
+//! webhook on loopback that answers one delivery in ten with a 500 (redelivered every 5 s)
 //! and a JSON-lines file. What does a payment cost the daemon (and, on PostgreSQL, the
 //! server)? CPU from the first insert until every payment is resolved and every event
 //! delivered, divided by the payments; memory at the end.
@@ -25,7 +25,7 @@ pub fn run(rate: usize, seconds: u64, backend: &str) -> anyhow::Result<()> {
     let hook = Webhook::start()?;
     let jsonl = dir.path().join("events.jsonl");
     let events = format!(
-        "[events]\njsonl_path = {jsonl:?}\n[[events.webhooks]]\nurl = \"http://127.0.0.1:{}/hook\"\n\
+        "[events]\njsonl_path = {jsonl:?}\nretry_schedule = [\"5s\", \"5s\", \"5s\", \"5s\", \"5s\"]\n[[events.webhooks]]\nurl = \"http://127.0.0.1:{}/hook\"\n\
          secret_env = \"BENCH_WEBHOOK_SECRET\"\n",
         hook.port
     );
@@ -70,7 +70,7 @@ pub fn run(rate: usize, seconds: u64, backend: &str) -> anyhow::Result<()> {
         .env("BENCH_WEBHOOK_SECRET", SECRET)
         .envs(url.as_ref().map(|u| (common::DATABASE_URL_ENV, u.as_str())))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("daemon.log"))?)
         .spawn()?;
     std::thread::sleep(Duration::from_secs(2));
     let pid = daemon_pid(&daemon)?;
@@ -89,14 +89,16 @@ pub fn run(rate: usize, seconds: u64, backend: &str) -> anyhow::Result<()> {
         shop.insert(&runtime, &token, &format!("order-{i}"))?;
     }
     let inserted = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while shop.open_work(&runtime)? > 0 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "not done 120 s after the last insert"
-        );
+    // Done when every payment is resolved and every event delivered to both sinks, or
+    // 30 s after the last insert (what is left then is reported, not waited for).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shop.open_work(&runtime)? > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
+    let undelivered = shop.int(
+        &runtime,
+        "SELECT count(*) FROM events WHERE state = 'pending'",
+    )?;
     let span = started.elapsed();
     let cpu = common::cpu_time(pid)? - cpu0;
     let server_cpu = match (server, server0) {
@@ -111,7 +113,7 @@ pub fn run(rate: usize, seconds: u64, backend: &str) -> anyhow::Result<()> {
     let lines = std::fs::read_to_string(&jsonl)?.lines().count();
     anyhow::ensure!(completed == payments, "{completed} of {payments} completed");
     println!(
-        "\n{payments} payments in {:.1} s, all done after {:.1} s; {lines} JSON lines; webhook: {} answered 2xx, {} answered 500",
+        "\n{payments} payments in {:.1} s, done after {:.1} s ({undelivered} events still to deliver); {lines} JSON lines; webhook: {} answered 2xx, {} answered 500",
         inserted.as_secs_f64(),
         span.as_secs_f64(),
         hook.ok.load(Ordering::Relaxed),
@@ -212,12 +214,12 @@ impl Shop {
         Ok(())
     }
 
-    /// Payments still pending plus events not yet delivered to both sinks.
+    /// Payments still pending plus events still to deliver (to either sink).
     fn open_work(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<i64> {
         self.int(
             rt,
             "SELECT (SELECT count(*) FROM payments WHERE status = 'pending') + \
-             (SELECT count(*) FROM events WHERE state <> 'delivered')",
+             (SELECT count(*) FROM events WHERE state = 'pending')",
         )
     }
 
