@@ -118,13 +118,35 @@ fn setup_with(
     http: &str,
     url: Option<&str>,
 ) -> anyhow::Result<PathBuf> {
+    write_and_migrate(dir, base_url, poll, http, url, "")
+}
+
+/// [`setup_on`] with `events` (the `[events]` section and its sinks) in the config.
+pub fn setup_events(
+    dir: &Path,
+    base_url: &str,
+    poll: &str,
+    url: Option<&str>,
+    events: &str,
+) -> anyhow::Result<PathBuf> {
+    write_and_migrate(dir, base_url, poll, "off", url, events)
+}
+
+fn write_and_migrate(
+    dir: &Path,
+    base_url: &str,
+    poll: &str,
+    http: &str,
+    url: Option<&str>,
+    events: &str,
+) -> anyhow::Result<PathBuf> {
     let db = dir.join("bench.db");
     let config = dir.join("bench.toml");
     std::fs::write(
         &config,
         format!(
             "[ligdicash]\nbase_url = \"{base_url}\"\n[database]\npath = {db:?}\n\
-             [poll]\n{poll}\n[http]\nlisten = \"{http}\"\n[report]\nenabled = false\n"
+             [poll]\n{poll}\n[http]\nlisten = \"{http}\"\n[report]\nenabled = false\n{events}"
         ),
     )?;
     let mut migrate = Command::new(release_bin()?);
@@ -274,4 +296,35 @@ pub fn most_in_window(at: &[i64], window_ms: i64) -> usize {
         most = most.max(end - start + 1);
     }
     most
+}
+
+/// CPU time of a server process and its children (a PostgreSQL postmaster and its backends
+/// and workers), those that already exited included (the parent's `cutime`/`cstime`).
+pub fn tree_cpu_time(parent: u32) -> anyhow::Result<Duration> {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process may end between the listing and the read: skip it.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // After the name: state, ppid, ... utime (12), stime (13), cutime (14), cstime (15).
+        if pid == parent {
+            ticks += num(11) + num(12) + num(13) + num(14);
+        } else if num(1) == u64::from(parent) {
+            ticks += num(11) + num(12);
+        }
+    }
+    Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks()?))
 }

@@ -123,7 +123,7 @@ impl Metrics {
             ),
             gauge(
                 "ligdicash_reconciler_pending_payments",
-                "Payments not resolved yet.",
+                "Payments not resolved yet. Recounted only now and then (on a big database up to minutes apart), so it may lag what changed since.",
                 one(db.pending),
             ),
             gauge(
@@ -213,7 +213,7 @@ impl Metrics {
         let mut families = vec![
             gauge(
                 "ligdicash_reconciler_events",
-                "Outbox events by delivery state.",
+                "Outbox events by delivery state. Recounted only now and then, like pending_payments, so it may lag.",
                 events
                     .map(|(s, n)| (labels(&[("state", s)]), n.to_string()))
                     .collect(),

@@ -25,7 +25,13 @@ pub struct ClusterRate {
     version: String,
     state: NodeRate,
     metrics: Arc<Metrics>,
+    /// When the rows of long-dead nodes are pruned next.
+    next_prune: Millis,
 }
+
+/// Rows dead for [`PRUNE_AFTER`] are pruned about this often, not at every heartbeat: a
+/// statement a second per node kept the database awake for nothing (issue 27).
+const PRUNE_EVERY: Millis = 60_000;
 
 impl ClusterRate {
     /// Registers this node (the store's claim id) at `now` and holds the throttle: the
@@ -47,6 +53,7 @@ impl ClusterRate {
             version: version.to_owned(),
             state: NodeRate::registered(now),
             metrics: Arc::default(),
+            next_prune: now,
         })
     }
 
@@ -60,7 +67,7 @@ impl ClusterRate {
     }
 
     /// One heartbeat at `now`: writes it (registering again if the row was pruned), reads
-    /// the live nodes, sets the throttle and prunes long-dead rows. A failure holds the
+    /// the live nodes, sets the throttle and, every [`PRUNE_EVERY`], prunes long-dead rows. A failure holds the
     /// throttle (the others may soon count this node dead) and is returned for the log.
     pub async fn beat(&mut self, now: Millis) -> (Allotment, Result<(), StoreError>) {
         // A beat that hangs (a partition, a pool exhausted) must hold the node before the
@@ -80,8 +87,9 @@ impl ClusterRate {
         let allotment = self.state.after_beat(now, beat, &self.timing);
         self.throttle.set_allotment(allotment);
         self.metrics.set_cluster_rate(self.throttle.rate());
-        if result.is_ok() {
+        if result.is_ok() && now >= self.next_prune {
             // Housekeeping, after the rate is set: a failure or a slow prune changes nothing.
+            self.next_prune = now + PRUNE_EVERY;
             let prune = self.db.prune_nodes(now, PRUNE_AFTER);
             let _ = tokio::time::timeout(limit, prune).await;
         }

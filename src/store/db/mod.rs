@@ -63,16 +63,22 @@ pub(in crate::store) struct CachedCounts {
 
 /// Counting visits every pending payment and every event: the counts are reused for this
 /// many times as long as counting took, so a backlog of millions never costs more than 1%
-/// of a core (of the daemon's, or of the database server's) however often they are asked.
+/// of a core however often they are asked. On SQLite that core is the daemon's own.
 const RECOUNT_AFTER: u32 = 100;
+
+/// On PostgreSQL the counting is done by the server, which every node shares: each node
+/// spends a tenth of SQLite's budget, 0.1% of the server's core (ten nodes together 1%).
+/// At a million pending payments (half a second to count) the counts are then minutes old
+/// at worst; the metrics' help says they may lag.
+const RECOUNT_AFTER_SHARED: u32 = 1_000;
 
 /// Counts are reused for at least this long: a scraper and a probe asking at once share
 /// one count, however fast counting a small table is.
 const FRESH_AT_LEAST: Duration = Duration::from_secs(1);
 
-/// How long counts that took `took` to make are reused.
-fn fresh_for(took: Duration) -> Duration {
-    (took * RECOUNT_AFTER).max(FRESH_AT_LEAST)
+/// How long counts that took `took` to make are reused, `times` times as long.
+fn fresh_for(took: Duration, times: u32) -> Duration {
+    (took * times).max(FRESH_AT_LEAST)
 }
 
 impl From<Backend> for Db {
@@ -150,15 +156,18 @@ impl Db {
 
     /// The database's gauges for `/metrics`, `/readyz` and systemd's STATUS line. The
     /// counts of pending payments and of events by state are reused for [`RECOUNT_AFTER`]
-    /// times as long as counting them took (a second at least), by every clone of this
-    /// handle, on either
-    /// database: between two recounts they may be behind by what changed meanwhile (the
+    /// times as long as counting them took on SQLite, [`RECOUNT_AFTER_SHARED`] times on
+    /// PostgreSQL (a second at least), by every clone of this handle: between two recounts they may be behind by what changed meanwhile (the
     /// metrics' help says so); the other gauges are read afresh each time.
     pub async fn gauges(&self) -> Result<super::DbGauges, StoreError> {
         let cached = lock(&self.counts)
             .clone()
             .filter(|c| Instant::now() < c.fresh_until);
         let recount = cached.is_none();
+        let times = match self.backend {
+            Backend::Sqlite(_) => RECOUNT_AFTER,
+            Backend::Postgres(_) => RECOUNT_AFTER_SHARED,
+        };
         let started = Instant::now();
         let mut gauges = self.gauges_reading(recount).await?;
         match cached {
@@ -170,7 +179,7 @@ impl Db {
                 *lock(&self.counts) = Some(CachedCounts {
                     pending: gauges.pending,
                     events_by_state: gauges.events_by_state.clone(),
-                    fresh_until: Instant::now() + fresh_for(started.elapsed()),
+                    fresh_until: Instant::now() + fresh_for(started.elapsed(), times),
                 });
             }
         }

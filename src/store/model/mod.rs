@@ -18,7 +18,9 @@ pub use cases::{
 pub use evidence::EvidenceFacts;
 pub use outbox::{DeliveryResult, DueDelivery, EventRow, NewEvent, PaymentFacts, SinkDelivery};
 pub use outcome_write::{AnswerColumns, LOGGED_ANSWER_BYTES, final_event, logged_answer};
-pub use payments::{Enqueued, PaymentFilter, PaymentRow, Requeued, ToConfirm, bad_columns_line};
+pub use payments::{
+    Enqueued, PaymentFilter, PaymentRow, Requeued, SCHEDULE_BATCH, ToConfirm, bad_columns_line,
+};
 pub use reports::{
     AttemptFact, DayFacts, DbGauges, PaymentFact, PayoutFact, PayoutFacts, contradiction_reason,
 };

@@ -27,6 +27,12 @@ pub enum Requeued {
     Unparked,
 }
 
+/// How many rows the shop inserted without a poll time are scheduled per statement (and
+/// transaction): a million such rows are scheduled in two hundred short writes, never in
+/// one that holds a million row locks (PostgreSQL) or the write lock for seconds (SQLite)
+/// while the shop waits to insert.
+pub const SCHEDULE_BATCH: i64 = 5_000;
+
 /// Whether `enqueue` created the row or found the same one already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {

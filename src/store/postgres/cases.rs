@@ -6,6 +6,7 @@
 //! took effect records the event, so two nodes sweeping at once announce each change once.
 
 use super::PgStore;
+use super::cached::Cached;
 use super::events::insert_event;
 use super::read::PgCells;
 use crate::payment::case::CaseKind;
@@ -17,9 +18,15 @@ use crate::store::read::cases::{
 };
 use crate::time::Millis;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use tokio_postgres::IsolationLevel;
 
 /// The payments a sweep looks at, each through its own index (see `SweepWindow`).
+/// The sweep's statements, built once.
+static CANDIDATES: LazyLock<String> = LazyLock::new(candidates_sql);
+static CASE_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.id = $1"));
+
 fn candidates_sql() -> String {
     format!(
         "WITH ids(id) AS (\
@@ -45,7 +52,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 "SELECT changes_to, overdue_to, pending_to FROM case_sweep WHERE id = 1",
                 &[],
             )
@@ -66,7 +73,7 @@ impl PgStore {
         let row = self
             .conn()
             .await?
-            .query_one(
+            .query_one_cached(
                 "SELECT LEAST((SELECT min(created_at) FROM payments WHERE status = 'pending'), \
                  (SELECT min(requeued_at) FROM payments WHERE status = 'pending' \
                  AND requeued_at IS NOT NULL))",
@@ -92,7 +99,7 @@ impl PgStore {
             &w.pending_from,
             &w.pending_until,
         ];
-        let rows = tx.query(&candidates_sql(), &params).await?;
+        let rows = tx.query_cached(&CANDIDATES, &params).await?;
         let mut candidates = rows
             .iter()
             .map(|r| case_candidate(&mut PgCells(r)))
@@ -100,7 +107,7 @@ impl PgStore {
         let ids: Vec<i64> = candidates.iter().map(|c| c.payment_id).collect();
         let mut had: HashMap<i64, Vec<Need>> = HashMap::new();
         let cased = tx
-            .query(
+            .query_cached(
                 "SELECT payment_id, kind, since FROM cases WHERE payment_id = ANY($1)",
                 &[&ids],
             )
@@ -142,7 +149,7 @@ impl PgStore {
                     status,
                 } => {
                     let opened = tx
-                        .query_opt(
+                        .query_opt_cached(
                             "INSERT INTO cases (payment_id, kind, payment_status, since, \
                              opened_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING \
                              RETURNING id",
@@ -168,7 +175,7 @@ impl PgStore {
                 }
             }
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE case_sweep SET changes_to = GREATEST(changes_to, $1), \
              overdue_to = GREATEST(overdue_to, $2), pending_to = GREATEST(pending_to, $3) \
              WHERE id = 1",
@@ -184,7 +191,7 @@ impl PgStore {
         let sql = format!(
             "SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE p.token = $1 AND c.closed_at IS NULL"
         );
-        let row = self.conn().await?.query_opt(&sql, &[&token]).await?;
+        let row = self.conn().await?.query_opt_cached(&sql, &[&token]).await?;
         row.map(|r| case_row(&mut PgCells(&r))).transpose()
     }
 
@@ -231,7 +238,7 @@ impl PgStore {
         let rows = self
             .conn()
             .await?
-            .query(&sql, &[&f.closed_from, &f.closed_until, &limit])
+            .query_cached(&sql, &[&f.closed_from, &f.closed_until, &limit])
             .await?;
         rows.iter().map(|r| case_row(&mut PgCells(r))).collect()
     }
@@ -241,7 +248,7 @@ impl PgStore {
         let rows = self
             .conn()
             .await?
-            .query(
+            .query_cached(
                 "SELECT kind, count(*), min(opened_at) FROM cases WHERE closed_at IS NULL \
                  GROUP BY kind",
                 &[],
@@ -268,13 +275,13 @@ async fn close(
     now: Millis,
 ) -> Result<bool, StoreError> {
     let closed = tx
-        .execute(
+        .execute_cached(
             "UPDATE cases SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL",
             &[&case_id, &now],
         )
         .await?;
     if closed == 1 {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO case_decisions (case_id, at, decision, note, decided_by) \
              VALUES ($1, $2, $3, $4, $5)",
             &[&case_id, &now, &decision, &note, &by],
@@ -292,8 +299,7 @@ async fn announce(
     sinks: &[String],
     now: Millis,
 ) -> Result<CaseRow, StoreError> {
-    let sql = format!("SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.id = $1");
-    let row = tx.query_one(&sql, &[&case_id]).await?;
+    let row = tx.query_one_cached(&CASE_BY_ID, &[&case_id]).await?;
     let case = case_row(&mut PgCells(&row))?;
     insert_event(tx, &NewEvent::case(kind, &case, now, sinks)).await?;
     Ok(case)

@@ -2,6 +2,7 @@
 //! keeps about it, read in one repeatable-read snapshot, each list oldest first.
 
 use super::PgStore;
+use super::cached::Cached;
 use super::read::{PgCells, payment_row};
 use crate::store::StoreError;
 use crate::store::model::evidence::{DeliveryState, EventEvidence};
@@ -24,7 +25,7 @@ impl PgStore {
             .start()
             .await?;
         let sql = format!("SELECT {ROW_COLUMNS} FROM payments WHERE token = $1");
-        let Some(row) = tx.query_opt(&sql, &[&token]).await? else {
+        let Some(row) = tx.query_opt_cached(&sql, &[&token]).await? else {
             return Ok(None);
         };
         let payment = payment_row(&row)?;
@@ -33,7 +34,7 @@ impl PgStore {
             "SELECT {ATTEMPT_COLUMNS} FROM confirm_attempts WHERE payment_id = $1 ORDER BY at, id"
         );
         let attempts = tx
-            .query(&sql, &[&id])
+            .query_cached(&sql, &[&id])
             .await?
             .iter()
             .map(|r| attempt_row(&mut PgCells(r)))
@@ -43,7 +44,7 @@ impl PgStore {
              ORDER BY received_at, id"
         );
         let callbacks = tx
-            .query(&sql, &[&id])
+            .query_cached(&sql, &[&id])
             .await?
             .iter()
             .map(|r| callback_row(&mut PgCells(r)))
@@ -51,7 +52,7 @@ impl PgStore {
         let sql =
             format!("SELECT {EVENT_COLUMNS} FROM events WHERE payment_token = $1 ORDER BY seq");
         let mut events = Vec::new();
-        for r in tx.query(&sql, &[&token]).await? {
+        for r in tx.query_cached(&sql, &[&token]).await? {
             events.push(EventEvidence {
                 event: event_row(&mut PgCells(&r))?,
                 deliveries: Vec::new(),
@@ -61,7 +62,7 @@ impl PgStore {
         for e in &mut events {
             let seq = e.event.seq;
             let rows = tx
-                .query(
+                .query_cached(
                     "SELECT sink, state, attempts, last_error, delivered_at FROM event_deliveries \
                      WHERE event_seq = $1 ORDER BY sink",
                     &[&seq],
@@ -80,14 +81,14 @@ impl PgStore {
             let sql = format!(
                 "SELECT {TRY_COLUMNS} FROM delivery_attempts WHERE event_seq = $1 ORDER BY at, sink"
             );
-            for r in tx.query(&sql, &[&seq]).await? {
+            for r in tx.query_cached(&sql, &[&seq]).await? {
                 e.tries.push(delivery_try(&mut PgCells(&r))?.1);
             }
         }
         let sql =
             format!("SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.payment_id = $1 ORDER BY c.id");
         let cases = tx
-            .query(&sql, &[&id])
+            .query_cached(&sql, &[&id])
             .await?
             .iter()
             .map(|r| case_row(&mut PgCells(r)))

@@ -15,6 +15,10 @@ use deadpool_postgres::{ClientWrapper, Object};
 /// "ldcr" + 1, transaction-scoped).
 pub const REPORT_LOCK: i64 = 0x6c64_6372_0002;
 
+/// The advisory lock key of scheduling the rows the shop inserted without a poll time
+/// ("ldcr" + 3), transaction-scoped: one node schedules them, a batch at a time.
+pub const SCHEDULE_LOCK: i64 = 0x6c64_6372_0003;
+
 /// A held advisory lock and the connection that holds it.
 pub struct SessionLock {
     key: i64,

@@ -10,9 +10,11 @@
 //! claimed by two nodes, none waits on another's transaction.
 
 use super::cached::Cached;
+use super::lock::SCHEDULE_LOCK;
 use super::{PgStore, read};
 use crate::payment::{DuePayment, Kind, NewPayment, REQUEUED_FROM, Status};
 use crate::store::StoreError;
+use crate::store::model::SCHEDULE_BATCH;
 use crate::store::{Enqueued, Requeued};
 use crate::time::Millis;
 use std::collections::HashSet;
@@ -46,6 +48,22 @@ const CLAIM_RECHECK_SQL: &str = "UPDATE payments SET claimed_by = $1, \
 static CLAIM: LazyLock<String> = LazyLock::new(|| format!("{CLAIM_SQL}{DUE_COLUMNS}"));
 static CLAIM_RECHECK: LazyLock<String> =
     LazyLock::new(|| format!("{CLAIM_RECHECK_SQL}{DUE_COLUMNS}"));
+
+/// Whether the shop inserted rows without a schedule: the first of them in the order of
+/// the partial index `payments_unscheduled`, so the planner reads that index. An `EXISTS`
+/// (whose `ORDER BY` the planner drops) looks cheaper as a sequential scan that stops at
+/// the first match, and when there is none, that reads every payment on every scan.
+const UNSCHEDULED_SQL: &str = "SELECT (SELECT 1 FROM payments \
+    WHERE status = 'pending' AND next_poll_at IS NULL ORDER BY created_at LIMIT 1) IS NOT NULL";
+
+/// Schedules up to `$3` of those rows (`$1`: invoices' first delay, `$2`: payouts'). The
+/// rows are locked by the subquery and re-checked, so a row the shop just scheduled or a
+/// confirm just resolved is left as it is. `= ANY(ARRAY(..))` reaches the rows by their
+/// key; `IN (..)` was planned as a hash join over the whole table.
+const SCHEDULE_SQL: &str = "UPDATE payments SET next_poll_at = created_at + \
+    CASE kind WHEN 'invoice' THEN $1::bigint ELSE $2::bigint END \
+    WHERE id = ANY(ARRAY(SELECT id FROM payments WHERE status = 'pending' \
+    AND next_poll_at IS NULL ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED))";
 
 impl PgStore {
     /// Adds a pending payment. Idempotent on the token; the same token with other data is
@@ -94,23 +112,43 @@ impl PgStore {
     }
 
     /// Gives rows the shop inserted with plain SQL their first poll time:
-    /// `created_at + first_delay` of their kind.
+    /// `created_at + first_delay` of their kind, [`SCHEDULE_BATCH`] rows per transaction,
+    /// one node at a time: a node that finds another scheduling (the advisory lock
+    /// [`SCHEDULE_LOCK`]) leaves the rows to it, where all nodes used to run the same
+    /// million-row update at once, each waiting on the others' row locks. An index probe
+    /// first, so a scan with nothing to schedule costs one lookup.
     pub async fn schedule_unscheduled(
         &self,
         first_delay_ms: Millis,
         payout_first_delay_ms: Millis,
     ) -> Result<usize, StoreError> {
-        let n = self
-            .conn()
-            .await?
-            .execute_cached(
-                "UPDATE payments SET next_poll_at = created_at + \
-                 CASE kind WHEN 'invoice' THEN $1::bigint ELSE $2::bigint END \
-                 WHERE status = 'pending' AND next_poll_at IS NULL",
-                &[&first_delay_ms, &payout_first_delay_ms],
-            )
-            .await?;
-        Ok(n as usize)
+        let mut conn = self.conn().await?;
+        let probe = conn.prepare_cached(UNSCHEDULED_SQL).await?;
+        if !conn.query_one(&probe, &[]).await?.try_get::<_, bool>(0)? {
+            return Ok(0);
+        }
+        let mut scheduled = 0;
+        loop {
+            let tx = conn.transaction().await?;
+            let turn: bool = tx
+                .query_one_cached("SELECT pg_try_advisory_xact_lock($1)", &[&SCHEDULE_LOCK])
+                .await?
+                .try_get(0)?;
+            if !turn {
+                return Ok(scheduled);
+            }
+            let n = tx
+                .execute_cached(
+                    SCHEDULE_SQL,
+                    &[&first_delay_ms, &payout_first_delay_ms, &SCHEDULE_BATCH],
+                )
+                .await?;
+            tx.commit().await?;
+            scheduled += n as usize;
+            if (n as i64) < SCHEDULE_BATCH {
+                return Ok(scheduled);
+            }
+        }
     }
 
     /// Claims up to `limit` due payments for this node, soonest first, leaving out those in
@@ -172,14 +210,15 @@ impl PgStore {
     }
 
     /// Whether any payment is still pending, leaving out payouts already announced as
-    /// overdue (as SQLite's; there are no parked rows here).
+    /// overdue (as SQLite's; there are no parked rows here). Ordered by `payments_due`'s
+    /// key so that index is read, not the table (see [`UNSCHEDULED_SQL`]).
     pub async fn any_pending(&self) -> Result<bool, StoreError> {
         let row = self
             .conn()
             .await?
             .query_one_cached(
-                "SELECT EXISTS (SELECT 1 FROM payments WHERE status = 'pending' \
-                 AND overdue_at IS NULL) \
+                "SELECT (SELECT 1 FROM payments WHERE status = 'pending' \
+                 AND overdue_at IS NULL ORDER BY next_poll_at LIMIT 1) IS NOT NULL \
                  OR EXISTS (SELECT 1 FROM payments WHERE recheck_at IS NOT NULL)",
                 &[],
             )

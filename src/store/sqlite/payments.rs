@@ -83,7 +83,7 @@ impl Store {
 
     /// Gives rows the shop inserted with plain SQL their first poll time:
     /// `created_at + first_delay` of their kind (`[poll]` for invoices, `[payouts]` for
-    /// money out), like every other row.
+    /// money out), like every other row, [`SCHEDULE_BATCH`] rows at a time.
     pub fn schedule_unscheduled(
         &mut self,
         first_delay_ms: Millis,
@@ -96,17 +96,25 @@ impl Store {
         if !exists {
             return Ok(0);
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute(
-            "UPDATE payments INDEXED BY payments_unscheduled SET next_poll_at = created_at + \
-             CASE kind WHEN 'invoice' THEN ?1 ELSE ?2 END \
-             WHERE status = 'pending' AND next_poll_at IS NULL",
-            [first_delay_ms, payout_first_delay_ms],
-        )?;
-        tx.commit()?;
-        Ok(n)
+        // [`SCHEDULE_BATCH`] rows per transaction: the shop's own writes wait for each.
+        let mut scheduled = 0;
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE payments SET next_poll_at = created_at + \
+                 CASE kind WHEN 'invoice' THEN ?1 ELSE ?2 END \
+                 WHERE id IN (SELECT id FROM payments INDEXED BY payments_unscheduled \
+                 WHERE status = 'pending' AND next_poll_at IS NULL LIMIT ?3)",
+                [first_delay_ms, payout_first_delay_ms, SCHEDULE_BATCH],
+            )?;
+            tx.commit()?;
+            scheduled += n;
+            if (n as i64) < SCHEDULE_BATCH {
+                return Ok(scheduled);
+            }
+        }
     }
 
     /// Up to `limit` pending payments due at `now`, soonest first, then final payments due

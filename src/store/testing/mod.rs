@@ -22,6 +22,7 @@ mod outbox;
 mod outcomes;
 mod payments;
 mod postgres_only;
+mod postgres_plans;
 mod reports;
 mod sqlite_only;
 

@@ -7,6 +7,7 @@ use super::{Backend, conformance};
 use crate::payment::{Kind, NewPayment, Status};
 use crate::store::PaymentFilter;
 use crate::store::StoreError;
+use crate::store::model::SCHEDULE_BATCH;
 use crate::store::{Enqueued, Requeued, ToConfirm};
 use std::collections::HashSet;
 
@@ -14,6 +15,7 @@ conformance!(
     enqueue_is_idempotent_and_a_different_payment_is_a_conflict,
     enqueues_of_one_token_at_once_insert_it_once,
     rows_the_shop_inserted_are_scheduled_by_kind,
+    many_rows_the_shop_inserted_are_scheduled_in_batches_all_of_them,
     due_payments_come_soonest_first_then_final_ones_to_check_again,
     the_next_poll_time_and_what_is_still_pending,
     every_status_is_counted,
@@ -103,6 +105,34 @@ async fn rows_the_shop_inserted_are_scheduled_by_kind(b: Backend) {
     for (token, at) in [("inv", 11_000), ("out", 61_000), ("set", 7)] {
         assert_eq!(row(&db, token).await.next_poll_at, Some(at), "{token}");
     }
+}
+
+/// More rows than a batch: every one is scheduled by one call, in several transactions,
+/// and a row already resolved or scheduled is left alone.
+async fn many_rows_the_shop_inserted_are_scheduled_in_batches_all_of_them(b: Backend) {
+    let db = b.db;
+    let rows = 2 * SCHEDULE_BATCH + 1;
+    shop(
+        &db,
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) \
+             INSERT INTO payments (token, created_at) SELECT 'shop-' || i, 1000 FROM n; \
+             INSERT INTO payments (token, status, created_at) VALUES ('done', 'completed', 1000)"
+        ),
+    )
+    .await;
+    assert_eq!(
+        db.schedule_unscheduled(10_000, 60_000).await.unwrap() as i64,
+        rows
+    );
+    let scheduled = "SELECT count(*) FROM payments WHERE next_poll_at = 11000";
+    assert_eq!(int(&db, scheduled).await, Some(rows));
+    assert_eq!(
+        row(&db, "done").await.next_poll_at,
+        None,
+        "resolved: left alone"
+    );
+    assert_eq!(db.schedule_unscheduled(10_000, 60_000).await.unwrap(), 0);
 }
 
 /// The scan: pending payments due soonest first (ties by id), then final payments a

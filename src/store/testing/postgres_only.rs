@@ -8,6 +8,7 @@ use crate::config::DatabaseBackend;
 use crate::payment::{Kind, Status};
 use crate::store::DeliveryResult;
 use crate::store::postgres::ClaimPolicy;
+use crate::store::postgres::lock::SCHEDULE_LOCK;
 use crate::store::postgres::testing::TestServer;
 use crate::store::{Db, StoreError, Target};
 use crate::time::Millis;
@@ -294,4 +295,32 @@ async fn the_report_turn_is_one_nodes_at_a_time() {
     turn.release().await;
     let turn = b.try_report_turn().await.unwrap().expect("b's turn now");
     turn.release().await;
+}
+
+/// Scheduling the rows the shop inserted is one node's job at a time: while another holds
+/// the turn, a node leaves the rows to it; then it schedules them itself.
+#[tokio::test]
+async fn one_node_at_a_time_schedules_the_rows_the_shop_inserted() {
+    let Some(pg) = TestServer::start() else {
+        return;
+    };
+    let a = first_node(&pg, "schedule", 30_000).await;
+    shop(
+        &a,
+        "INSERT INTO payments (token, created_at) VALUES ('s1', 1000), ('s2', 1000)",
+    )
+    .await;
+    let other = a.postgres().expect("PostgreSQL").conn_for_tests().await;
+    let lock = "SELECT pg_advisory_lock($1)";
+    other.execute(lock, &[&SCHEDULE_LOCK]).await.unwrap();
+    assert_eq!(a.schedule_unscheduled(10_000, 10_000).await.unwrap(), 0);
+    assert_eq!(
+        row(&a, "s1").await.next_poll_at,
+        None,
+        "left to the other node"
+    );
+    let unlock = "SELECT pg_advisory_unlock($1)";
+    other.execute(unlock, &[&SCHEDULE_LOCK]).await.unwrap();
+    assert_eq!(a.schedule_unscheduled(10_000, 10_000).await.unwrap(), 2);
+    assert_eq!(row(&a, "s2").await.next_poll_at, Some(11_000));
 }

@@ -155,6 +155,26 @@ impl TestServer {
         assert!(self.start_server(), "PostgreSQL did not start again");
     }
 
+    /// The postmaster's process id, from `postmaster.pid` (the benchmarks read the
+    /// server's CPU from `/proc`).
+    #[allow(dead_code)] // used by the benchmarks (examples/bench)
+    pub fn pid(&self) -> Option<u32> {
+        let file = self.dir.path().join("data").join("postmaster.pid");
+        std::fs::read_to_string(file)
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The server's log so far (the benchmarks read its slow statements).
+    #[allow(dead_code)] // used by the benchmarks (examples/bench)
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
     fn start_server(&self) -> bool {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
